@@ -1,0 +1,65 @@
+# The two commands: `make up` and `make test`. Everything else is a step of them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PY := $(BIN)/python
+SITE = $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+PROTOS := $(shell find protos/backtest -name '*.proto')
+GEN := gen/python/backtest/v1/catalog_pb2.py
+DESCRIPTOR := gen/descriptor.binpb
+PYTEST_ARGS ?=
+
+export PATH := $(BIN):$(PATH)
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+
+.PHONY: venv proto lint up test unit integration e2e bench clean conformance
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The local package mirror prints a warning per missing index page: noise.
+	$(PY) -m pip install --quiet -r requirements.txt 2>&1 | { grep -v '^WARNING: Location' || true; }
+	# The repository root and the generated code are importable from the venv.
+	printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/gen/python" > "$(SITE)/backtest_platform.pth"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+proto: $(GEN) $(DESCRIPTOR)
+
+$(GEN) $(DESCRIPTOR): $(STAMP) $(PROTOS) buf.yaml buf.gen.yaml protos/plugin/protoc_gen_grpc_python.py
+	rm -rf gen
+	mkdir -p gen/third_party/google gen/python
+	# google/api and google/rpc protos ship inside the googleapis-common-protos wheel.
+	cp -r "$(SITE)/google/api" "$(SITE)/google/rpc" gen/third_party/google/
+	find gen/third_party -type f ! -name '*.proto' -delete
+	$(BIN)/buf generate --path protos/backtest
+	$(BIN)/buf build -o $(DESCRIPTOR)
+
+lint: proto
+	$(BIN)/buf lint --path protos/backtest
+	$(BIN)/buf format --diff --exit-code --path protos/backtest
+
+up: proto
+	$(PY) -m deploy.embedded up
+
+test: lint
+	$(PY) -m pytest $(PYTEST_ARGS) tests
+
+unit: proto
+	$(PY) -m pytest $(PYTEST_ARGS) tests/unit
+
+integration: proto
+	$(PY) -m pytest $(PYTEST_ARGS) tests/integration
+
+e2e: proto
+	$(PY) -m pytest $(PYTEST_ARGS) tests/e2e
+
+bench: proto
+	$(PY) -m bench
+
+clean:
+	rm -rf gen .pytest_cache
