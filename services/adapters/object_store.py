@@ -1,0 +1,122 @@
+"""The artifact and market-data store: S3 (MinIO in production, SeaweedFS embedded).
+
+Objects are named by URIs `s3://<bucket>/<key>`; the store refuses URIs that
+point anywhere else, which is how PATCHed artifact URIs are checked. The
+minio client is synchronous: asyncio callers wrap calls in `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from minio import Minio
+from minio.error import S3Error
+
+from services.domain.errors import NotFoundError, ValidationError
+
+CHUNK_BYTES = 1024 * 1024  # streaming reads hand out 1 MiB at a time
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """Where the store lives.
+
+    endpoint: host:port of the S3 API.
+    access_key: S3 access key id.
+    secret_key: S3 secret key.
+    bucket: bucket holding every object of the platform.
+    secure: whether to speak HTTPS.
+    """
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+    bucket: str
+    secure: bool = False
+
+
+class ObjectStore:
+    """Reads and writes objects of one bucket, addressed by key or `s3://` URI."""
+
+    def __init__(self, location: S3Location) -> None:
+        self.location = location
+        self.bucket = location.bucket
+        self.prefix = f"s3://{location.bucket}/"
+        self.client = Minio(
+            location.endpoint,
+            access_key=location.access_key,
+            secret_key=location.secret_key,
+            secure=location.secure,
+        )
+
+    def ensure_bucket(self) -> None:
+        """Creates the bucket when it does not exist yet."""
+        if not self.client.bucket_exists(self.bucket):
+            try:
+                self.client.make_bucket(self.bucket)
+            except S3Error as err:  # another process won the race
+                if err.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+
+    def uri(self, key: str) -> str:
+        """The `s3://` URI of `key` in this store."""
+        return self.prefix + key
+
+    def contains(self, uri: str) -> bool:
+        """Whether `uri` names an object inside this store."""
+        return uri.startswith(self.prefix) and len(uri) > len(self.prefix) and ".." not in uri
+
+    def key_of(self, uri: str, *, field: str = "uri") -> str:
+        """The key `uri` names; a ValidationError naming `field` when it is outside the store."""
+        if not self.contains(uri):
+            raise ValidationError.single(field, f"must be an object inside the artifact store ({self.prefix}...)")
+        return uri[len(self.prefix) :]
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> str:
+        """Stores `data` under `key` and returns its URI."""
+        self.client.put_object(self.bucket, key, io.BytesIO(data), len(data), content_type=content_type)
+        return self.uri(key)
+
+    def put_file(self, key: str, path: str, *, content_type: str = "application/octet-stream") -> str:
+        """Uploads the file at `path` (multipart for large files) and returns its URI."""
+        self.client.fput_object(self.bucket, key, path, content_type=content_type)
+        return self.uri(key)
+
+    def size(self, key: str) -> int | None:
+        """Size in bytes of `key`, or None when it does not exist."""
+        try:
+            return self.client.stat_object(self.bucket, key).size
+        except S3Error as err:
+            if err.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                return None
+            raise
+
+    def get_bytes(self, key: str) -> bytes:
+        """The whole object; NotFoundError when missing. Use `stream` for large ones."""
+        return b"".join(self.stream(key))
+
+    def stream(self, key: str, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+        """Yields the object in chunks without holding it whole; NotFoundError when missing."""
+        try:
+            response = self.client.get_object(self.bucket, key)
+        except S3Error as err:
+            if err.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                raise NotFoundError("object", self.uri(key)) from err
+            raise
+        try:
+            yield from response.stream(chunk_bytes)
+        finally:
+            response.close()
+            response.release_conn()
+
+    def download(self, key: str, path: str) -> None:
+        """Copies the object to a local file; NotFoundError when missing."""
+        with open(path, "wb") as fh:
+            for chunk in self.stream(key):
+                fh.write(chunk)
+
+    def remove(self, key: str) -> None:
+        """Deletes `key`; deleting a missing key is not an error."""
+        self.client.remove_object(self.bucket, key)
