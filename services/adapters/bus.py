@@ -1,0 +1,204 @@
+"""The job bus: NATS JetStream work queue, executor registry and run events.
+
+Subjects and names derive from one `Topology` so tests can share a NATS
+server by giving each run its own namespace.
+
+- Jobs: a work-queue stream; one subject and one durable pull consumer per
+  engine, shared by every executor that offers the engine. A job's
+  `Nats-Msg-Id` is its id, so republishing (outbox replay) is deduplicated.
+- Registry: a KV bucket with a TTL; each executor re-puts its record while
+  alive, so keys of dead executors expire on their own.
+- Events: core NATS subjects `events.backtest.<id>`, published by the catalog
+  after an outcome is committed; synchronous execute waits on them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+
+import nats
+from nats.aio.client import Client
+from nats.js import api
+from nats.js.errors import BadRequestError, BucketNotFoundError, NoKeysError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("vectorbt", "backtrader")
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Names of the bus's streams, subjects and buckets.
+
+    namespace: prefix that isolates one deployment (or test) on a shared server.
+    ack_wait: seconds a job may go without ack or heartbeat before redelivery.
+    max_deliver: deliveries of one job before it is given up.
+    registry_ttl: seconds an executor's registry entry lives without a refresh.
+    """
+
+    namespace: str = ""
+    ack_wait: float = 30.0
+    max_deliver: int = 3
+    registry_ttl: float = 15.0
+
+    @property
+    def stream(self) -> str:
+        return f"{self.namespace}BACKTEST_JOBS"
+
+    def job_subject(self, engine: str) -> str:
+        return f"{self.namespace}jobs.backtest.{engine}"
+
+    def consumer(self, engine: str) -> str:
+        return f"{self.namespace}executor-{engine}"
+
+    @property
+    def registry_bucket(self) -> str:
+        return f"{self.namespace}backtest_executors"
+
+    def event_subject(self, backtest_id: str) -> str:
+        return f"{self.namespace}events.backtest.{backtest_id}"
+
+    @property
+    def max_deliveries_advisory(self) -> str:
+        return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{self.stream}.*"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work for an executor.
+
+    job_id: unique id, also the JetStream message id (dedupe key).
+    task_id: task whose progress the job advances.
+    engine: engine every backtest of the job uses.
+    backtest_ids: one backtest, or several that share bars and plugin (a broadcast batch).
+    """
+
+    job_id: str
+    task_id: str
+    engine: str
+    backtest_ids: list[str] = field(default_factory=list)
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> "Job":
+        raw = json.loads(data)
+        return cls(job_id=raw["job_id"], task_id=raw["task_id"], engine=raw["engine"], backtest_ids=list(raw["backtest_ids"]))
+
+
+@dataclass(frozen=True)
+class ExecutorRecord:
+    """What an executor announces in the registry."""
+
+    executor_id: str
+    engines: list[str]
+    version: str
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+
+class Bus:
+    """A connection to NATS with the platform's topology."""
+
+    def __init__(self, nc: Client, topology: Topology) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.topology = topology
+
+    @classmethod
+    async def connect(cls, url: str, topology: Topology, *, name: str) -> "Bus":
+        """Connects and makes sure the stream, consumers and registry bucket exist.
+
+        url: NATS server URL.
+        topology: names and limits to use.
+        name: client name shown in server monitoring.
+        """
+        nc = await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+        bus = cls(nc, topology)
+        await bus.ensure_topology()
+        return bus
+
+    async def ensure_topology(self) -> None:
+        """Creates (or updates) the job stream, one consumer per engine, and the registry."""
+        t = self.topology
+        config = api.StreamConfig(
+            name=t.stream,
+            subjects=[t.job_subject(engine) for engine in ENGINES],
+            retention=api.RetentionPolicy.WORK_QUEUE,
+            storage=api.StorageType.FILE,
+            duplicate_window=120.0,
+        )
+        try:
+            await self.js.add_stream(config)
+        except BadRequestError:
+            await self.js.update_stream(config)
+        for engine in ENGINES:
+            consumer = api.ConsumerConfig(
+                durable_name=t.consumer(engine),
+                filter_subject=t.job_subject(engine),
+                ack_policy=api.AckPolicy.EXPLICIT,
+                ack_wait=t.ack_wait,
+                max_deliver=t.max_deliver,
+                max_ack_pending=1000,
+            )
+            await self.js.add_consumer(t.stream, consumer)
+        try:
+            await self.js.key_value(t.registry_bucket)
+        except BucketNotFoundError:
+            await self.js.create_key_value(api.KeyValueConfig(bucket=t.registry_bucket, ttl=t.registry_ttl))
+
+    async def publish_job(self, job: Job) -> None:
+        """Publishes `job` to its engine's subject; a repeat of the same job_id is dropped."""
+        await self.js.publish(
+            self.topology.job_subject(job.engine), job.encode(), headers={"Nats-Msg-Id": job.job_id}
+        )
+
+    async def pull(self, engine: str):
+        """Binds to the engine's shared durable consumer for fetching jobs."""
+        t = self.topology
+        return await self.js.pull_subscribe_bind(durable=t.consumer(engine), stream=t.stream)
+
+    async def publish_event(self, backtest_id: str, status: str) -> None:
+        """Tells waiters that the backtest's outcome is committed."""
+        await self.nc.publish(self.topology.event_subject(backtest_id), json.dumps({"status": status}).encode())
+
+    async def subscribe_events(self, backtest_id: str):
+        """Subscribes to outcome events of one backtest (subscribe before dispatching)."""
+        return await self.nc.subscribe(self.topology.event_subject(backtest_id))
+
+    async def register(self, record: ExecutorRecord) -> None:
+        """Puts (or refreshes) an executor's registry entry; it expires after the TTL."""
+        kv = await self.js.key_value(self.topology.registry_bucket)
+        await kv.put(record.executor_id, record.encode())
+
+    async def unregister(self, executor_id: str) -> None:
+        """Removes an executor's entry at clean shutdown."""
+        kv = await self.js.key_value(self.topology.registry_bucket)
+        await kv.delete(executor_id)
+
+    async def live_executors(self) -> list[ExecutorRecord]:
+        """Records of every executor whose entry has not expired."""
+        kv = await self.js.key_value(self.topology.registry_bucket)
+        try:
+            keys = await kv.keys()
+        except NoKeysError:  # an empty bucket
+            return []
+        records = []
+        for key in keys:
+            try:
+                entry = await kv.get(key)
+            except NotFoundError:
+                continue  # expired between listing and reading
+            if entry.value:
+                raw = json.loads(entry.value)
+                records.append(ExecutorRecord(raw["executor_id"], list(raw["engines"]), raw["version"]))
+        return records
+
+    async def close(self) -> None:
+        """Flushes and closes the connection."""
+        if self.nc.is_connected:
+            await self.nc.drain()
