@@ -1,0 +1,1 @@
+"""Execution in the catalog: claiming runs, dispatching jobs, recording outcomes."""

@@ -1,0 +1,76 @@
+"""Publishes outbox rows to JetStream and marks them published.
+
+Runs after each dispatch (so jobs leave at once) and on a timer (so rows left
+behind by a crash or a NATS outage go out later). Rows are locked with SKIP
+LOCKED, so several catalog replicas never publish the same row concurrently;
+JetStream's Nats-Msg-Id dedupe covers a crash between publish and mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.adapters.bus import Bus, Job
+from services.catalog.db.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+BATCH = 100
+
+
+class OutboxRelay:
+    """Moves queued jobs from the database to the bus.
+
+    sessions: session factory of the catalog database.
+    bus: connected job bus.
+    period: seconds between sweeps for rows left behind.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: Bus, *, period: float = 2.0) -> None:
+        self.sessions = sessions
+        self.bus = bus
+        self.period = period
+        self._kick = asyncio.Event()
+
+    def kick(self) -> None:
+        """Asks for a publish pass now (after a commit that queued jobs)."""
+        self._kick.set()
+
+    async def publish_pending(self) -> int:
+        """Publishes every unpublished row; returns how many went out."""
+        sent = 0
+        while True:
+            async with self.sessions() as session, session.begin():
+                rows = (
+                    await session.scalars(
+                        select(OutboxMessage)
+                        .where(OutboxMessage.published_at.is_(None))
+                        .order_by(OutboxMessage.id)
+                        .limit(BATCH)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).all()
+                for row in rows:
+                    await self.bus.publish_job(Job.decode(row.payload))
+                    row.published_at = func.now()
+                sent += len(rows)
+            if len(rows) < BATCH:
+                return sent
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publishes on every kick and every `period` seconds until `stop` is set."""
+        while not stop.is_set():
+            try:
+                count = await self.publish_pending()
+                if count:
+                    log.info("outbox published", extra={"count": count})
+            except Exception:  # NATS or the database is down: keep the rows, try again
+                log.warning("outbox publish failed", exc_info=True)
+            self._kick.clear()
+            try:
+                await asyncio.wait_for(self._kick.wait(), timeout=self.period)
+            except asyncio.TimeoutError:
+                pass

@@ -1,0 +1,79 @@
+"""`python -m services.executor`: warm up, register, consume jobs until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from importlib import metadata
+
+import grpc
+
+from backtest.v1.run_report_pb2_grpc import RunReportServiceStub
+from services.adapters.bus import Bus, ExecutorRecord
+from services.adapters.object_store import ObjectStore
+from services.executor.bars import BarCache
+from services.executor.engines import get_engine
+from services.executor.registry import announce
+from services.executor.settings import ExecutorSettings
+from services.executor.worker import Worker
+from services.kit.grpc_server import GrpcService
+from services.kit.settings import SettingsError, load_settings
+from services.kit.structured_logging import configure_logging
+
+log = logging.getLogger("services.executor")
+
+
+def _version() -> str:
+    return ",".join(f"{name}={metadata.version(name)}" for name in ("vectorbt", "backtrader"))
+
+
+async def serve(settings: ExecutorSettings) -> None:
+    began = time.perf_counter()
+    # Warm-up comes before the first pull: the first job must run at steady-state speed.
+    for name in settings.engines:
+        started = time.perf_counter()
+        await asyncio.to_thread(get_engine(name).warm_up)
+        log.info("engine warm", extra={"engine": name, "seconds": round(time.perf_counter() - started, 3)})
+    store = ObjectStore(settings.s3_location())
+    bus = await Bus.connect(settings.nats_url, settings.topology(), name=f"executor-{settings.executor_id}")
+    channel = grpc.aio.insecure_channel(settings.catalog_addr)
+    worker = Worker(
+        bus=bus, store=store, bars=BarCache(store), reporter=RunReportServiceStub(channel),
+        executor_id=settings.executor_id, heartbeat_s=settings.heartbeat_s,
+    )
+    health = GrpcService([], settings.health_listen) if settings.health_listen else None
+    if health:
+        await health.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    record = ExecutorRecord(settings.executor_id, list(settings.engines), _version())
+    tasks = [asyncio.create_task(announce(bus, record, stop))]
+    tasks += [asyncio.create_task(worker.consume(engine, stop)) for engine in settings.engines]
+    log.info("ready", extra={"executor_id": settings.executor_id, "engines": list(settings.engines),
+                             "startup_seconds": round(time.perf_counter() - began, 3)})
+    await asyncio.gather(*tasks)
+    if health:
+        await health.stop()
+    await channel.close()
+    await bus.close()
+    log.info("stopped", extra={"jobs_done": worker.jobs_done})
+
+
+def main() -> int:
+    try:
+        settings = load_settings(ExecutorSettings)
+    except SettingsError as err:
+        print(err, file=sys.stderr)
+        return 2
+    configure_logging("executor", settings.log_level)
+    asyncio.run(serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

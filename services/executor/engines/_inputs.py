@@ -1,0 +1,72 @@
+"""Checks what an engine is handed, so both engines refuse the same bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from services.domain.errors import FieldViolation, ValidationError
+from services.domain.execution import FILL_PRICES, SIZE_TYPES, ExecutionSpec
+
+_PRICE_COLUMNS = ("open", "close")
+# Signals a rounding error outside [-1, 1] are clipped; anything further is a plugin bug.
+_SIGNAL_SLACK = 1e-9
+
+
+def check_bars(bars: pd.DataFrame) -> None:
+    """Raises ValidationError unless `bars` is a non-empty, sorted, unique-dated OHLC frame.
+
+    bars: the frame an engine is asked to run on.
+    """
+    problems = []
+    if len(bars) == 0:
+        problems.append(FieldViolation("bars", "no bars to run on"))
+    elif not isinstance(bars.index, pd.DatetimeIndex):
+        problems.append(FieldViolation("bars.index", "must be a DatetimeIndex"))
+    elif not (bars.index.is_monotonic_increasing and bars.index.is_unique):
+        problems.append(FieldViolation("bars.index", "must be sorted and unique"))
+    for column in _PRICE_COLUMNS:
+        if column not in bars.columns:
+            problems.append(FieldViolation(f"bars.{column}", "missing column"))
+        elif len(bars) and not (np.isfinite(bars[column].to_numpy(dtype=float)).all() and (bars[column] > 0).all()):
+            problems.append(FieldViolation(f"bars.{column}", "prices must be finite and positive"))
+    if problems:
+        raise ValidationError(problems)
+
+
+def check_signal(signal: np.ndarray, n_bars: int, field: str = "signal") -> None:
+    """Raises ValidationError unless `signal` has one value per bar within [-1, 1] (NaN allowed).
+
+    signal: target exposure per bar.
+    n_bars: number of bars it must match.
+    field: name used in the error, e.g. "signals[3]".
+    """
+    values = np.asarray(signal, dtype=np.float64)
+    if values.ndim != 1 or len(values) != n_bars:
+        raise ValidationError.single(field, f"needs one value per bar ({n_bars}), got shape {values.shape}")
+    finite = values[~np.isnan(values)]
+    if np.isinf(finite).any() or (np.abs(finite) > 1.0 + _SIGNAL_SLACK).any():
+        raise ValidationError.single(field, "values must lie in [-1, 1]")
+
+
+def check_spec(spec: ExecutionSpec, field: str = "spec") -> None:
+    """Raises ValidationError naming every field of `spec` an engine cannot run with.
+
+    spec: the execution configuration.
+    field: prefix used in the error, e.g. "specs[2]".
+    """
+    problems = []
+    if spec.size_type not in SIZE_TYPES:
+        problems.append(FieldViolation(f"{field}.size_type", f"must be one of {', '.join(SIZE_TYPES)}"))
+    if spec.fill_price not in FILL_PRICES:
+        problems.append(FieldViolation(f"{field}.fill_price", f"must be one of {', '.join(FILL_PRICES)}"))
+    if not (np.isfinite(spec.initial_capital) and spec.initial_capital > 0):
+        problems.append(FieldViolation(f"{field}.initial_capital", "must be positive"))
+    if not (np.isfinite(spec.commission) and 0 <= spec.commission < 1):
+        problems.append(FieldViolation(f"{field}.commission", "must be in [0, 1)"))
+    if not (np.isfinite(spec.slippage) and 0 <= spec.slippage < 1):
+        problems.append(FieldViolation(f"{field}.slippage", "must be in [0, 1)"))
+    if not (np.isfinite(spec.size) and spec.size > 0):
+        problems.append(FieldViolation(f"{field}.size", "must be positive"))
+    if problems:
+        raise ValidationError(problems)
