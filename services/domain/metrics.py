@@ -1,0 +1,127 @@
+"""Engine-agnostic metrics of one run: the flat dict stored with a backtest.
+
+Definitions are DESIGN.md's, literally. With r the bar returns of the equity
+curve, n = len(r), N = bars_per_year and rf_bar = (1 + risk_free_rate)^(1/N) - 1:
+- VaR at level L is the empirical (inverted-CDF) quantile: the k-th smallest
+  return with k = ceil(n * (1 - L)), negated so a loss is positive; CVaR is
+  the mean of those k worst returns, negated. No interpolation, so both are
+  returns that actually happened.
+- Trade statistics use closed trades; trade_total_trades also counts a
+  position still open at the end (it is a round trip valued at the last close).
+- turnover_annualised = traded notional / mean equity / years, with
+  years = number of equity bars / N.
+- A value that is not finite is None.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from services.domain.execution import EngineResult
+
+STRUCTURE: dict[str, tuple[str, ...]] = {
+    "total_return": ("total_return",),
+    "bars_in_market": ("bars_in_market",),
+    **{f"perf_{k}": ("performance", k) for k in ("cagr", "sharpe_ratio", "sortino_ratio", "calmar_ratio")},
+    **{
+        f"risk_{k}": ("risk", k)
+        for k in ("max_drawdown", "max_drawdown_duration", "var_95", "cvar_95", "var_99", "cvar_99", "volatility_annualised")
+    },
+    **{
+        f"trade_{k}": ("trading", k)
+        for k in ("total_trades", "win_rate", "profit_factor", "avg_win", "avg_loss", "expectancy", "turnover_annualised")
+    },
+}
+COUNTS = ("bars_in_market", "risk_max_drawdown_duration", "trade_total_trades")
+# A standard deviation this small is round-off of a constant series, not risk:
+# dividing by it would print a Sharpe ratio of 1e16.
+ROUND_OFF = 1e-12
+
+
+def compute_metrics(result: EngineResult, *, bars_per_year: int, risk_free_rate: float) -> dict[str, float | int | None]:
+    """Flat metrics of `result`, keyed as STRUCTURE.
+
+    bars_per_year: bars in a year, to annualise. risk_free_rate: annual rate as a fraction.
+    """
+    equity = np.asarray(result.equity, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        flat = _return_metrics(equity, bars_per_year, risk_free_rate)
+        flat |= _drawdown_metrics(equity)
+        flat["perf_calmar_ratio"] = np.divide(flat["perf_cagr"], flat["risk_max_drawdown"])
+        flat |= _trade_metrics(result)
+        years = equity.size / bars_per_year
+        flat["trade_turnover_annualised"] = result.traded_notional / equity.mean() / years if equity.size else math.nan
+    flat["bars_in_market"] = np.count_nonzero(np.nan_to_num(np.asarray(result.position, dtype=float)))
+    return {key: _finite(key, flat[key]) for key in STRUCTURE}
+
+
+def structure(flat: dict[str, float | int | None]) -> dict:
+    """The seed's structured_metrics nesting of a flat metrics dict; missing keys become None."""
+    nested: dict = {}
+    for key, path in STRUCTURE.items():
+        node = nested
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = flat.get(key)
+    return nested
+
+
+def _return_metrics(equity: np.ndarray, n_year: int, risk_free_rate: float) -> dict[str, float]:
+    r = equity[1:] / equity[:-1] - 1.0
+    n = r.size
+    growth = equity[-1] / equity[0] if equity.size else math.nan
+    excess = r - ((1.0 + risk_free_rate) ** (1.0 / n_year) - 1.0)
+    spread = excess.std(ddof=1) if n > 1 else math.nan
+    downside = math.sqrt(np.mean(np.minimum(excess, 0.0) ** 2)) if n else math.nan
+    mean = excess.mean() if n else math.nan
+    flat = {
+        "total_return": growth - 1.0,
+        "perf_cagr": growth ** (n_year / n) - 1.0 if n else math.nan,
+        "risk_volatility_annualised": r.std(ddof=1) * math.sqrt(n_year) if n > 1 else math.nan,
+        "perf_sharpe_ratio": mean / spread * math.sqrt(n_year) if spread > ROUND_OFF else math.nan,
+        "perf_sortino_ratio": mean * n_year / (downside * math.sqrt(n_year)) if downside > ROUND_OFF else math.nan,
+    }
+    for level in (95, 99):
+        # k-th smallest return, k = ceil(n * (100 - level) / 100) in exact integer arithmetic.
+        k = -(-n * (100 - level) // 100)
+        worst = np.partition(r, k - 1)[:k] if n else np.array([math.nan])
+        flat[f"risk_var_{level}"] = -worst.max()
+        flat[f"risk_cvar_{level}"] = -worst.mean()
+    return flat
+
+
+def _drawdown_metrics(equity: np.ndarray) -> dict[str, float]:
+    if not equity.size:
+        return {"risk_max_drawdown": math.nan, "risk_max_drawdown_duration": math.nan}
+    peak = np.maximum.accumulate(equity)
+    below = (equity < peak).astype(np.int8)
+    # Runs of bars below a previous peak: edges of the 0/1 series padded with 0.
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], below, [0]))))
+    runs = edges[1::2] - edges[::2]
+    return {
+        "risk_max_drawdown": float(np.max(1.0 - equity / peak)),
+        "risk_max_drawdown_duration": int(runs.max()) if runs.size else 0,
+    }
+
+
+def _trade_metrics(result: EngineResult) -> dict[str, float]:
+    pnl = np.array([t.pnl for t in result.trades if t.status == "closed"], dtype=float)
+    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
+    return {
+        "trade_total_trades": len(result.trades),
+        "trade_win_rate": wins.size / pnl.size if pnl.size else math.nan,
+        # No losing trade: the ratio is infinite, reported as null.
+        "trade_profit_factor": wins.sum() / -losses.sum() if losses.size else math.nan,
+        "trade_avg_win": wins.mean() if wins.size else math.nan,
+        "trade_avg_loss": losses.mean() if losses.size else math.nan,
+        "trade_expectancy": pnl.mean() if pnl.size else math.nan,
+    }
+
+
+def _finite(key: str, value: float | int) -> float | int | None:
+    value = float(value) + 0.0  # + 0.0 turns -0.0 (a negated zero VaR) into 0.0
+    if not math.isfinite(value):
+        return None
+    return int(value) if key in COUNTS else value

@@ -1,0 +1,31 @@
+"""Signal plugins: each turns bars into a target exposure in [-1, 1], causally.
+
+A plugin is chosen by `config.signal_plugin_key`; its parameters
+(`config.signal_plugin_params`) are checked against its schema when a
+backtest is created, and the engines only ever see the exposure array.
+"""
+
+from __future__ import annotations
+
+from services.domain.signals.bollinger import BollingerSignal
+from services.domain.signals.breakout import BreakoutSignal
+from services.domain.signals.buy_and_hold import BuyAndHold
+from services.domain.signals.crossover import CrossoverSignal
+from services.domain.signals.rsi import RsiSignal
+from services.domain.signals.schema import Param, SignalPlugin
+
+PLUGINS: dict[str, SignalPlugin] = {
+    plugin.key: plugin
+    for plugin in (CrossoverSignal(), RsiSignal(), BreakoutSignal(), BollingerSignal(), BuyAndHold())
+}
+
+
+def get_plugin(key: str) -> SignalPlugin:
+    """The plugin registered under `key`; KeyError naming the known keys if there is none."""
+    try:
+        return PLUGINS[key]
+    except KeyError:
+        raise KeyError(f"unknown signal plugin {key!r}; known: {', '.join(sorted(PLUGINS))}") from None
+
+
+__all__ = ["PLUGINS", "Param", "SignalPlugin", "get_plugin"]

@@ -1,0 +1,49 @@
+"""Moving-average crossover."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from services.domain.signals.schema import Param, SignalPlugin
+
+MAX_PERIOD = 100_000
+
+
+def moving_average(close: pd.Series, period: int, ma_type: str) -> pd.Series:
+    """Causal moving average of `close` over `period` bars; NaN until `period` bars exist.
+
+    ma_type: "sma" (arithmetic mean of the window) or "ema" (exponential with
+    span `period`, seeded at the first close, so bar t never sees bar t+1).
+    """
+    if ma_type == "ema":
+        return close.ewm(span=period, adjust=False, min_periods=period).mean()
+    return close.rolling(period, min_periods=period).mean()
+
+
+class CrossoverSignal(SignalPlugin):
+    """Trend following on two moving averages of the close: the exposure is +1
+    while the fast average is above the slow one and -1 while it is at or below
+    it (long-only runs treat -1 as flat), and 0 until both averages exist.
+    Parameters: fast_period and slow_period (bars, fast < slow) and ma_type
+    ("sma" or "ema")."""
+
+    key = "crossover_signal"
+    params = (
+        Param("fast_period", int, 10, ge=1, le=MAX_PERIOD),
+        Param("slow_period", int, 50, ge=2, le=MAX_PERIOD),
+        Param("ma_type", str, "sma", choices=("sma", "ema")),
+    )
+
+    def cross_check(self, values):
+        if values["fast_period"] >= values["slow_period"]:
+            return [("fast_period", "must be less than slow_period")]
+        return []
+
+    def exposure(self, bars, *, fast_period, slow_period, ma_type):
+        close = bars["close"].astype(float)
+        fast = moving_average(close, fast_period, ma_type).to_numpy()
+        slow = moving_average(close, slow_period, ma_type).to_numpy()
+        signal = np.where(fast > slow, 1.0, -1.0)
+        signal[np.isnan(fast) | np.isnan(slow)] = np.nan
+        return signal

@@ -1,0 +1,63 @@
+"""Relative strength index mean reversion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from services.domain.signals.schema import Param, SignalPlugin
+
+
+def wilder_rsi(close: pd.Series, period: int) -> np.ndarray:
+    """Wilder's RSI of `close` over `period` bars; NaN for the first `period` bars.
+
+    Average gain and loss start as the simple mean of the first `period`
+    changes and then follow avg_t = ((period - 1) * avg_{t-1} + x_t) / period.
+    RSI is 100 when there were no losses and 50 when nothing moved at all.
+    """
+    change = close.astype(float).diff()
+    averages = []
+    for moves in (change.clip(lower=0.0), (-change).clip(lower=0.0)):
+        seeded = moves.copy()
+        seed = moves.rolling(period, min_periods=period).mean()
+        seeded.iloc[: period + 1] = np.nan
+        if len(seeded) > period:
+            seeded.iloc[period] = seed.iloc[period]
+        # ewm with alpha = 1/period and adjust=False is Wilder's recursion,
+        # started at the seed because everything before it is NaN.
+        averages.append(seeded.ewm(alpha=1.0 / period, adjust=False).mean().to_numpy())
+    gain, loss = averages
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rsi = 100.0 - 100.0 / (1.0 + gain / loss)
+    rsi = np.where(loss == 0.0, np.where(gain == 0.0, 50.0, 100.0), rsi)
+    rsi[np.isnan(gain) | np.isnan(loss)] = np.nan
+    return rsi
+
+
+class RsiSignal(SignalPlugin):
+    """Mean reversion on Wilder's RSI of the close: the exposure turns +1 on a
+    bar whose RSI is below `lower` and stays +1 until a bar whose RSI is above
+    `upper`, where it turns -1 and stays -1 until RSI is below `lower` again
+    (long-only runs treat -1 as flat, so they hold from oversold to
+    overbought). It is 0 until the RSI first leaves the [lower, upper] band.
+    Parameters: period (bars), lower and upper (RSI levels, lower < upper)."""
+
+    key = "rsi_signal"
+    params = (
+        Param("period", int, 14, ge=2, le=100_000),
+        Param("lower", float, 30.0, gt=0, le=100),
+        Param("upper", float, 70.0, gt=0, le=100),
+    )
+
+    def cross_check(self, values):
+        if values["lower"] >= values["upper"]:
+            return [("lower", "must be less than upper")]
+        return []
+
+    def exposure(self, bars, *, period, lower, upper):
+        rsi = wilder_rsi(bars["close"], period)
+        events = np.full(len(rsi), np.nan)
+        events[rsi < lower] = 1.0
+        events[rsi > upper] = -1.0
+        # Between events the last one holds.
+        return pd.Series(events).ffill().to_numpy()

@@ -1,0 +1,141 @@
+"""Typed parameters with defaults and bounds, and the contract of a signal plugin.
+
+Run configs and plugin parameters arrive as JSON objects (protobuf Struct,
+where every number is a double), so checking them is one job done once here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from services.domain.errors import FieldViolation, ValidationError
+
+
+@dataclass(frozen=True)
+class Param:
+    """One named parameter.
+
+    name: key in the JSON object.
+    kind: int, float, str or bool.
+    default: value taken when the key is absent; None leaves it absent.
+    ge, gt, le: inclusive lower, exclusive lower and inclusive upper bounds.
+    choices: the allowed values of a str parameter.
+    """
+
+    name: str
+    kind: type
+    default: Any = None
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def coerce(self, value: Any) -> Any:
+        """Return `value` as this parameter's kind, or raise ValueError saying what is wrong."""
+        if self.kind is bool or self.kind is str:
+            if not isinstance(value, self.kind):
+                raise ValueError("must be true or false" if self.kind is bool else "must be a string")
+            if self.choices and value not in self.choices:
+                raise ValueError("must be one of " + ", ".join(repr(c) for c in self.choices))
+            return value
+        # bool is an int subclass; true is not a period length.
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("must be an integer" if self.kind is int else "must be a number")
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        if self.kind is int:
+            # Struct turns 10 into 10.0; accept that, but not 10.5.
+            if value != int(value):
+                raise ValueError("must be an integer")
+            value = int(value)
+        else:
+            value = float(value)
+        if self.ge is not None and value < self.ge:
+            raise ValueError(f"must be >= {_show(self.ge)}")
+        if self.gt is not None and value <= self.gt:
+            raise ValueError(f"must be > {_show(self.gt)}")
+        if self.le is not None and value > self.le:
+            raise ValueError(f"must be <= {_show(self.le)}")
+        return value
+
+
+def _show(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else str(bound)
+
+
+def field_path(prefix: str, name: str) -> str:
+    """Dotted path of `name` under `prefix` ("" for the top level)."""
+    return f"{prefix}.{name}" if prefix else name
+
+
+def check_params(
+    schema: tuple[Param, ...], values: Mapping[str, Any], prefix: str, *, strict: bool = True
+) -> tuple[dict[str, Any], list[FieldViolation]]:
+    """Coerce `values` against `schema`, filling defaults.
+
+    prefix: dotted path of the object, used to name violations.
+    strict: report keys the schema does not know.
+    Returns the resolved values and every violation found.
+    """
+    resolved: dict[str, Any] = {}
+    violations: list[FieldViolation] = []
+    known = {p.name for p in schema}
+    if strict:
+        for name in values:
+            if name not in known:
+                expected = ", ".join(sorted(known)) or "none"
+                violations.append(FieldViolation(field_path(prefix, name), f"unknown parameter; expected: {expected}"))
+    for param in schema:
+        value = values.get(param.name)
+        if value is None:
+            if param.default is not None:
+                resolved[param.name] = param.default
+            continue
+        try:
+            resolved[param.name] = param.coerce(value)
+        except ValueError as exc:
+            violations.append(FieldViolation(field_path(prefix, param.name), str(exc)))
+    return resolved, violations
+
+
+class SignalPlugin:
+    """Base of signal plugins: a key, a parameter schema and a causal exposure rule."""
+
+    key: ClassVar[str]
+    params: ClassVar[tuple[Param, ...]] = ()
+
+    def cross_check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        """(param name, description) for each broken rule spanning several parameters."""
+        return []
+
+    def validate(self, params: Mapping[str, Any] | None, field_prefix: str) -> dict[str, Any]:
+        """Return `params` with defaults filled; raise ValidationError naming `<field_prefix>.<param>`."""
+        if params is None:
+            params = {}
+        if not isinstance(params, Mapping):
+            raise ValidationError.single(field_prefix, "must be an object")
+        values, violations = check_params(self.params, params, field_prefix)
+        if not violations:
+            violations = [FieldViolation(field_path(field_prefix, n), d) for n, d in self.cross_check(values)]
+        if violations:
+            raise ValidationError(violations)
+        return values
+
+    def compute(self, bars: pd.DataFrame, params: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Target exposure in [-1, 1] for every bar of `bars` (OHLCV, DatetimeIndex) given `params`."""
+        values = self.validate(params, "signal_plugin_params")
+        exposure = np.asarray(self.exposure(bars, **values), dtype=float)
+        if exposure.shape != (len(bars),):
+            raise AssertionError(f"{self.key} returned shape {exposure.shape} for {len(bars)} bars")
+        # Warm-up bars are NaN by construction; "no view" is a flat position.
+        return np.clip(np.nan_to_num(exposure, nan=0.0), -1.0, 1.0)
+
+    def exposure(self, bars: pd.DataFrame, **params: Any) -> np.ndarray:
+        """The plugin's rule: raw exposure per bar, NaN where it has no view yet."""
+        raise NotImplementedError
