@@ -1,0 +1,1 @@
+"""The catalog service: owns PostgreSQL (strategies, backtests, tasks, outbox, series index)."""

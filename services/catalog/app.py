@@ -1,0 +1,50 @@
+"""The catalog process assembled: engine, sessions, servicer and gRPC server.
+
+`__main__` runs it until a signal; the integration tests start the very same
+assembly in-process on port 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.catalog.db.engine import create_engine, session_factory
+from services.catalog.servicer import CatalogServicer
+from services.catalog.settings import CatalogSettings
+from services.kit.grpc_server import GrpcService
+
+
+@dataclass
+class CatalogApp:
+    """The running parts of one catalog process."""
+
+    engine: AsyncEngine
+    servicer: CatalogServicer
+    service: GrpcService
+
+    async def start(self) -> None:
+        """Starts serving; `service.port` is the bound port afterwards."""
+        await self.service.start()
+
+    async def close(self) -> None:
+        """Releases what the server leaves behind once drained: the database pool."""
+        await self.engine.dispose()
+
+    async def stop(self) -> None:
+        """Drains the server, then closes."""
+        await self.service.stop()
+        await self.close()
+
+
+def build_app(settings: CatalogSettings, *, grace: float = 10.0) -> CatalogApp:
+    """Wires the catalog from its settings without starting anything; call it inside the loop that will run it.
+
+    settings: the process configuration; GRPC_LISTEN may use port 0.
+    grace: seconds running calls get at shutdown.
+    """
+    engine = create_engine(settings.database_url)
+    servicer = CatalogServicer(settings=settings, sessions=session_factory(engine))
+    service = GrpcService([servicer.registration()], settings.grpc_listen, grace=grace)
+    return CatalogApp(engine=engine, servicer=servicer, service=service)

@@ -1,0 +1,1 @@
+"""PostgreSQL access of the catalog: models, engine and session factory."""

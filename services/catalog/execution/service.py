@@ -1,0 +1,138 @@
+"""Execution use cases of the catalog, over the database and the bus.
+
+The RPC mixins and the RunReportService servicer only convert and call
+these; every transaction boundary of execution lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.adapters.bus import Bus
+from services.catalog.db.models import Backtest, Series, Task
+from services.catalog.execution import advisories, outcomes
+from services.catalog.execution.dispatch import claim_backtest
+from services.catalog.execution.outbox_relay import OutboxRelay
+from services.catalog.execution.sweeps import create_sweep
+from services.catalog.execution.waiting import wait_until_settled
+from services.domain.errors import DeadlineError, NotFoundError
+from services.domain.run_config import ResolvedBacktest
+
+log = logging.getLogger(__name__)
+
+
+class ExecutionService:
+    """Dispatches runs and records their outcomes.
+
+    sessions: session factory of the catalog database.
+    bus: connected job bus.
+    sync_timeout_s: how long a synchronous execute waits before answering 504.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: Bus, *, sync_timeout_s: float) -> None:
+        self.sessions = sessions
+        self.bus = bus
+        self.sync_timeout_s = sync_timeout_s
+        self.relay = OutboxRelay(sessions, bus)
+        self._stop = asyncio.Event()
+        self._background: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        """Starts the outbox relay and the exhausted-delivery listener."""
+        self._background.append(asyncio.create_task(self.relay.run(self._stop)))
+        await self.bus.nc.subscribe(self.bus.topology.max_deliveries_advisory, cb=self._on_exhausted)
+
+    async def stop(self) -> None:
+        """Stops background work (pending outbox rows stay for the next start)."""
+        self._stop.set()
+        self.relay.kick()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def execute_async(self, backtest_id: uuid.UUID) -> Task:
+        """Claims and dispatches a run; returns its PENDING task."""
+        async with self.sessions.begin() as session:
+            task = await claim_backtest(session, self.bus.topology, backtest_id)
+        self.relay.kick()
+        log.info("dispatched", extra={"backtest_id": str(backtest_id), "task_id": str(task.id)})
+        return task
+
+    async def execute_sync(self, backtest_id: uuid.UUID) -> Backtest:
+        """Dispatches a run and waits for its outcome; DeadlineError after the timeout (the run goes on)."""
+        subscription = await self.bus.subscribe_events(str(backtest_id))
+        try:
+            await self.execute_async(backtest_id)
+            settled = await wait_until_settled(
+                subscription, lambda: self._settled(backtest_id), backtest_id=backtest_id, timeout=self.sync_timeout_s
+            )
+        finally:
+            await subscription.unsubscribe()
+        if not settled:
+            raise DeadlineError(
+                f"backtest {backtest_id} did not finish within {self.sync_timeout_s:g} s; it is still running"
+            )
+        async with self.sessions() as session:
+            return await session.get_one(Backtest, backtest_id)
+
+    async def _settled(self, backtest_id: uuid.UUID) -> bool:
+        async with self.sessions() as session:
+            status = await session.scalar(select(Backtest.status).where(Backtest.id == backtest_id))
+        return status != "running"
+
+    async def sweep(self, runs: list[ResolvedBacktest], overrides: list[dict[str, Any]], *, rank_metric: str) -> Task:
+        """Creates and dispatches a sweep; returns its task."""
+        workers = sum(1 for r in await self.bus.live_executors() if runs[0].engine in r.engines)
+        async with self.sessions.begin() as session:
+            task = await create_sweep(session, self.bus.topology, runs, overrides, rank_metric=rank_metric, workers=workers)
+        self.relay.kick()
+        log.info("sweep dispatched", extra={"task_id": str(task.id), "n_configs": len(runs), "workers": workers})
+        return task
+
+    async def engines(self) -> list[str]:
+        """Engines offered by at least one live executor."""
+        return sorted({engine for record in await self.bus.live_executors() for engine in record.engines})
+
+    async def task(self, task_id: uuid.UUID) -> Task:
+        """The task row; NotFoundError when unknown."""
+        async with self.sessions() as session:
+            task = await session.get(Task, task_id)
+        if task is None:
+            raise NotFoundError("task", str(task_id))
+        return task
+
+    async def start_run(self, backtest_id: uuid.UUID, task_id: uuid.UUID | None) -> tuple[Backtest, Series | None] | None:
+        """Counts an attempt; None when the run is no longer running (ack and move on)."""
+        async with self.sessions.begin() as session:
+            return await outcomes.start_run(session, backtest_id, task_id)
+
+    async def complete_run(self, backtest_id: uuid.UUID, task_id: uuid.UUID | None, **outcome: Any) -> None:
+        """Commits a success, then tells waiters."""
+        async with self.sessions.begin() as session:
+            changed = await outcomes.complete_run(session, backtest_id, task_id, **outcome)
+        if changed:
+            await self.bus.publish_event(str(backtest_id), "completed")
+
+    async def fail_run(self, backtest_id: uuid.UUID, task_id: uuid.UUID | None, *, reason: str) -> None:
+        """Commits a final failure, then tells waiters."""
+        async with self.sessions.begin() as session:
+            changed = await outcomes.fail_run(session, backtest_id, task_id, reason=reason)
+        if changed:
+            log.info("run failed", extra={"backtest_id": str(backtest_id), "reason": reason})
+            await self.bus.publish_event(str(backtest_id), "failed")
+
+    async def _on_exhausted(self, message) -> None:
+        try:
+            job = await advisories.exhausted_job(self.bus, message.data)
+            if job is None:
+                return
+            reason = advisories.reason_for(self.bus.topology.max_deliver)
+            for raw in job.backtest_ids:
+                await self.fail_run(uuid.UUID(raw), advisories.task_uuid(job), reason=reason)
+            log.warning("job exhausted its deliveries", extra={"job_id": job.job_id, "task_id": job.task_id})
+        except Exception:
+            log.exception("could not handle exhausted-delivery advisory")

@@ -1,0 +1,87 @@
+"""Creates a sweep's backtests and task and queues its jobs, in one transaction.
+
+Every configuration becomes a backtest tagged with the sweep (its task id),
+claimed as running from the start. On vectorbt, configurations that share
+symbol, timeframe, dates and plugin run as broadcast batches: one engine call
+for many parameter sets. Batches are cut so that each live executor gets a
+share; backtrader runs one job per configuration, which the fleet spreads.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.adapters.bus import Job, Topology
+from services.catalog.db.models import Backtest, Strategy, Task
+from services.catalog.execution.dispatch import queue_job
+from services.domain.errors import NotFoundError
+from services.domain.run_config import ResolvedBacktest
+
+
+def batch_key(run: ResolvedBacktest) -> tuple:
+    """Runs with equal keys can share bars and one broadcast engine call."""
+    c = run.config
+    return (c.symbol, c.timeframe, c.start_date, c.end_date, c.signal_plugin_key)
+
+
+def plan_jobs(engine: str, ids: list[str], runs: list[ResolvedBacktest], *, workers: int) -> list[list[str]]:
+    """Groups backtest ids into jobs.
+
+    engine: engine of every run.
+    ids: backtest ids, parallel to `runs`.
+    workers: live executors offering the engine (at least 1 assumed).
+    """
+    if engine != "vectorbt":
+        return [[backtest_id] for backtest_id in ids]
+    groups: dict[tuple, list[str]] = defaultdict(list)
+    for backtest_id, run in zip(ids, runs):
+        groups[batch_key(run)].append(backtest_id)
+    jobs = []
+    for members in groups.values():
+        size = math.ceil(len(members) / max(1, workers))
+        jobs += [members[i : i + size] for i in range(0, len(members), size)]
+    return jobs
+
+
+async def create_sweep(
+    session: AsyncSession, topology: Topology, runs: list[ResolvedBacktest], overrides: list[dict[str, Any]], *,
+    rank_metric: str, workers: int,
+) -> Task:
+    """Stores the sweep's backtests and task and queues its jobs; the caller commits.
+
+    runs: resolved configurations, in grid order.
+    overrides: the param_grid entries, parallel to `runs`.
+    rank_metric: flat metric the leaderboard ranks by.
+    workers: live executors offering the sweep's engine.
+    """
+    strategy_id = uuid.UUID(runs[0].strategy_id)
+    if await session.get(Strategy, strategy_id) is None:
+        raise NotFoundError("strategy", str(strategy_id))
+    task_id = uuid.uuid4()
+    ids = []
+    for run in runs:
+        backtest = Backtest(
+            id=uuid.uuid4(), strategy_id=strategy_id, engine=run.engine, status="running",
+            initial_capital=run.initial_capital, commission=run.commission, slippage=run.slippage,
+            config=run.config.to_dict(), metrics={}, sweep_id=task_id, job_id=str(task_id),
+        )
+        session.add(backtest)
+        ids.append(str(backtest.id))
+    engine = runs[0].engine
+    params = {
+        "engine": engine,
+        "rank_metric": rank_metric,
+        "runs": [{"backtest_id": i, "overrides": o} for i, o in zip(ids, overrides)],
+    }
+    task = Task(id=task_id, kind="sweep", status="PENDING", total=len(runs), params=params)
+    session.add(task)
+    await session.flush()
+    for number, members in enumerate(plan_jobs(engine, ids, runs, workers=workers)):
+        queue_job(session, topology, Job(job_id=f"{task_id}.{number}", task_id=str(task_id), engine=engine, backtest_ids=members))
+    await session.flush()
+    return task

@@ -1,0 +1,64 @@
+"""Wire conversions of execution: tasks, task handles, sweep requests, run reports."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from google.protobuf import json_format
+
+from backtest.v1 import backtest_pb2, catalog_pb2, run_report_pb2
+from services.catalog.db.models import Task
+
+
+def _json_safe(value: Any) -> Any:
+    """Struct cannot hold NaN or infinity: such numbers become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def task_ref(task: Task) -> backtest_pb2.TaskRef:
+    """The handle returned by async dispatch."""
+    return backtest_pb2.TaskRef(task_id=str(task.id), status=task.status)
+
+
+def task_message(task: Task) -> backtest_pb2.Task:
+    """The Task message of a row, with progress and (when done) the result."""
+    message = backtest_pb2.Task(
+        task_id=str(task.id), status=task.status, kind=task.kind,
+        progress=backtest_pb2.TaskProgress(completed=task.completed, failed=task.failed, total=task.total),
+    )
+    if task.backtest_id is not None:
+        message.backtest_id = str(task.backtest_id)
+    if task.result is not None:
+        message.result.update(_json_safe(task.result))
+    if task.error is not None:
+        message.error = task.error
+    message.created_at.FromDatetime(task.created_at)
+    message.updated_at.FromDatetime(task.updated_at)
+    return message
+
+
+def sweep_fields(request: catalog_pb2.SweepBacktestsRequest) -> dict[str, Any]:
+    """Plain arguments of build_sweep_runs; absent optional fields are None."""
+    return {
+        "strategy_id": request.strategy_id,
+        "engine": request.engine if request.HasField("engine") else None,
+        "base_config": json_format.MessageToDict(request.base_config),
+        "param_grid": [json_format.MessageToDict(entry) for entry in request.param_grid],
+        "rank_metric": request.rank_metric if request.HasField("rank_metric") else None,
+    }
+
+
+def metrics_dict(request: run_report_pb2.CompleteRunRequest) -> dict[str, Any]:
+    """The reported flat metrics; Struct numbers are floats, counts come back as ints."""
+    metrics = json_format.MessageToDict(request.metrics)
+    return {k: int(v) if isinstance(v, float) and v.is_integer() and k in _COUNTS else v for k, v in metrics.items()}
+
+
+_COUNTS = {"bars_in_market", "risk_max_drawdown_duration", "trade_total_trades"}

@@ -1,0 +1,66 @@
+"""Backtest CRUD RPCs: create, list, get, update (PATCH), delete."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from google.protobuf import empty_pb2
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backtest.v1 import backtest_pb2, catalog_pb2
+from services.catalog import convert
+from services.catalog.commands import BacktestPatch, BacktestQuery, parse_id
+from services.catalog.repository import backtests
+from services.catalog.settings import CatalogSettings
+from services.domain.run_config import resolve_backtest
+from services.kit.status import set_http_code, translate_errors
+
+
+class BacktestsMixin:
+    """CreateBacktest, ListBacktests, GetBacktest, UpdateBacktest and DeleteBacktest."""
+
+    settings: CatalogSettings
+    sessions: async_sessionmaker[AsyncSession]
+
+    @translate_errors
+    async def CreateBacktest(self, request: catalog_pb2.CreateBacktestRequest, context) -> backtest_pb2.Backtest:
+        resolved = resolve_backtest(convert.create_backtest_fields(request))
+        async with self.sessions.begin() as session:
+            row = await backtests.create(session, resolved)
+        await set_http_code(context, 201)
+        return convert.backtest_message(row)
+
+    @translate_errors
+    async def ListBacktests(
+        self, request: catalog_pb2.ListBacktestsRequest, context
+    ) -> AsyncIterator[backtest_pb2.Backtest]:
+        query = BacktestQuery.of(convert.list_backtests_fields(request))
+        # At most MAX_LIMIT rows: read them all, release the connection, then stream.
+        async with self.sessions.begin() as session:
+            rows = await backtests.list_page(session, query)
+        for row in rows:
+            yield convert.backtest_message(row)
+
+    @translate_errors
+    async def GetBacktest(self, request: catalog_pb2.GetBacktestRequest, context) -> backtest_pb2.Backtest:
+        backtest_id = parse_id("backtest_id", request.backtest_id)
+        async with self.sessions.begin() as session:
+            row = await backtests.get(session, backtest_id)
+        return convert.backtest_message(row)
+
+    @translate_errors
+    async def UpdateBacktest(self, request: catalog_pb2.UpdateBacktestRequest, context) -> backtest_pb2.Backtest:
+        backtest_id = parse_id("backtest_id", request.backtest_id)
+        prefix = self.settings.artifact_store_uri_prefix
+        patch = BacktestPatch.of(convert.update_backtest_fields(request), artifact_prefix=prefix)
+        async with self.sessions.begin() as session:
+            row = await backtests.update(session, backtest_id, patch)
+        return convert.backtest_message(row)
+
+    @translate_errors
+    async def DeleteBacktest(self, request: catalog_pb2.DeleteBacktestRequest, context) -> empty_pb2.Empty:
+        backtest_id = parse_id("backtest_id", request.backtest_id)
+        async with self.sessions.begin() as session:
+            await backtests.delete(session, backtest_id)
+        await set_http_code(context, 204)
+        return empty_pb2.Empty()

@@ -1,0 +1,34 @@
+"""The CatalogService servicer: the RPC mixins over the generated base class.
+
+To add a group of RPCs, write a mixin in `services/catalog/rpc/` (async
+methods named like the RPCs, wrapped in `translate_errors`) and put it in
+front of the generated base in `CatalogServicer`'s bases. Anything it needs
+beyond `settings` and `sessions` (a bus connection, an object store) becomes
+a keyword argument here and an attribute the mixin declares.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backtest.v1 import catalog_pb2, catalog_pb2_grpc
+from services.catalog.rpc.backtests import BacktestsMixin
+from services.catalog.rpc.market_data import MarketDataRpc
+from services.catalog.rpc.strategies import StrategiesMixin
+from services.catalog.settings import CatalogSettings
+from services.kit.grpc_server import Registration
+
+SERVICE_NAME = catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
+
+
+class CatalogServicer(StrategiesMixin, BacktestsMixin, MarketDataRpc, catalog_pb2_grpc.CatalogServiceServicer):
+    """Serves CatalogService; execution, tasks and sweeps answer UNIMPLEMENTED until their mixins land."""
+
+    def __init__(self, *, settings: CatalogSettings, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """settings: the process configuration; sessions: factory of database sessions."""
+        self.settings = settings
+        self.sessions = sessions
+
+    def registration(self) -> Registration:
+        """What GrpcService needs to serve this servicer."""
+        return (catalog_pb2_grpc.add_CatalogServiceServicer_to_server, self, SERVICE_NAME)
