@@ -8,7 +8,8 @@ import pandas as pd
 from services.domain.errors import FieldViolation, ValidationError
 from services.domain.execution import FILL_PRICES, SIZE_TYPES, ExecutionSpec
 
-_PRICE_COLUMNS = ("open", "close")
+_COLUMNS = ("open", "high", "low", "close", "volume")
+_PRICE_COLUMNS = ("open", "close")  # the prices orders fill at and equity is marked at
 # Signals a rounding error outside [-1, 1] are clipped; anything further is a plugin bug.
 _SIGNAL_SLACK = 1e-9
 
@@ -23,12 +24,14 @@ def check_bars(bars: pd.DataFrame) -> None:
         problems.append(FieldViolation("bars", "no bars to run on"))
     elif not isinstance(bars.index, pd.DatetimeIndex):
         problems.append(FieldViolation("bars.index", "must be a DatetimeIndex"))
+    elif bars.index.tz is not None:
+        problems.append(FieldViolation("bars.index", "must be tz-naive"))
     elif not (bars.index.is_monotonic_increasing and bars.index.is_unique):
         problems.append(FieldViolation("bars.index", "must be sorted and unique"))
+    problems += [FieldViolation(f"bars.{c}", "missing column") for c in _COLUMNS if c not in bars.columns]
     for column in _PRICE_COLUMNS:
-        if column not in bars.columns:
-            problems.append(FieldViolation(f"bars.{column}", "missing column"))
-        elif len(bars) and not (np.isfinite(bars[column].to_numpy(dtype=float)).all() and (bars[column] > 0).all()):
+        prices = bars[column].to_numpy(dtype=np.float64) if column in bars.columns else np.ones(1)
+        if not (np.isfinite(prices).all() and (prices > 0).all()):
             problems.append(FieldViolation(f"bars.{column}", "prices must be finite and positive"))
     if problems:
         raise ValidationError(problems)

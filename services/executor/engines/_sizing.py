@@ -80,6 +80,8 @@ def order_quantity(
 
     entry_price = buy_price if direction > 0.0 else sell_price
     equity = cash + position * price
+    if equity <= 0.0:
+        return close_qty  # a wiped-out account opens nothing
     if size_type == PERCENT:
         open_qty = direction * size * equity / (entry_price * (1.0 + commission))
     elif size_type == SHARES:

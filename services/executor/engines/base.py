@@ -8,7 +8,7 @@ Timing
     acted on at bar t's close (``fill_price="close"``) or at bar t+1's open
     (``"next_open"``); with next_open a signal on the last bar never fills.
     NaN signal values mean flat. Without ``allow_short`` negative values mean
-    flat too.
+    flat too. Values outside [-1, 1] (beyond rounding) are a ValidationError.
 
 Sizing (``size_type``)
     percent
@@ -28,7 +28,9 @@ Sizing (``size_type``)
     Buys are capped at what cash covers, fees included (so a ``shares`` or
     ``percent`` order larger than the cash is cut down); an order that spends
     all the cash is shrunk by one part in 1e12 so rounding never overdraws.
-    Short sales credit their proceeds to cash and carry no margin limit.
+    Short sales credit their proceeds to cash and carry no margin limit;
+    a run fails (EngineError) if buying back a short costs more than the
+    cash, and an account whose equity is not positive opens nothing.
 
 Prices and fees
     A buy fills at p * (1 + slippage), a sell at p * (1 - slippage), where p is
@@ -39,7 +41,7 @@ Outputs
     equity: cash + position * close at every bar close.
     position: signed shares held at every bar close.
     traded_notional: sum of |qty * fill price| over all fills.
-    trades: a trade runs from leaving flat to returning to flat, or to the
+    trades (in entry order): a trade runs from leaving flat to returning to flat, or to the
     bar where the position flips side (a flip ends one trade and starts the
     next in the same fill, each with its share of that fill's commission).
     For trades with several fills (signal_weight rebalances):
@@ -68,9 +70,18 @@ class EngineError(PlatformError):
     """The engine could not carry out a run as specified (e.g. it rejected an order)."""
 
 
+# Why both engines fail a run alike: vectorbt refuses a buy the cash cannot pay
+# for, where backtrader would let the cash go negative.
+SHORT_SQUEEZE = "a short position lost more than the account's cash and cannot be bought back"
+
+
 @runtime_checkable
 class Engine(Protocol):
-    """A backtesting engine behind the platform's execution semantics."""
+    """A backtesting engine behind the platform's execution semantics.
+
+    An adapter may also offer ``run_many(bars, signals, specs)``, many runs
+    over the same bars in one call, equal to running each alone (vectorbt does).
+    """
 
     name: str
 

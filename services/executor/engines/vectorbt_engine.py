@@ -16,12 +16,15 @@ import pandas as pd
 import vectorbt as vbt
 from numba import njit
 from vectorbt.portfolio import nb as pnb
-from vectorbt.portfolio.enums import TradeDirection, TradeStatus
+from vectorbt.portfolio.enums import RejectedOrderError, TradeDirection, TradeStatus
 
 from services.domain.errors import ValidationError
 from services.domain.execution import EngineResult, ExecutionSpec, Trade
 from services.executor.engines._inputs import check_bars, check_signal, check_spec
 from services.executor.engines._sizing import SIZE_TYPE_CODES, effective_signal, order_quantity
+from services.executor.engines._warm_up import SPECS as WARM_UP_SPECS
+from services.executor.engines._warm_up import tiny_inputs
+from services.executor.engines.base import SHORT_SQUEEZE, EngineError
 
 
 @njit
@@ -45,7 +48,7 @@ def _order_func_nb(c, open_, close, signal, size_type, size, commission, slippag
     )
     if qty == 0.0:
         return pnb.order_nothing_nb()
-    # Sizes already fit the cash: a partial fill or a rejection is a bug, so fail loudly.
+    # Sizing fits buys to the cash, so a rejection means a short that cannot be bought back: fail loudly.
     return pnb.order_nb(
         size=qty,
         price=price,
@@ -63,24 +66,50 @@ def _column(values: np.ndarray, k: int) -> np.ndarray:
 
 def _trades(records: np.ndarray, index: pd.DatetimeIndex, last_close: float) -> list[Trade]:
     """Trades from vectorbt's position records of one column, in entry order."""
+    records = np.sort(records, order="entry_idx")
+    # Box the dates in two vectorised calls: per-trade index lookups dominate otherwise.
+    entry_dates = index[records["entry_idx"]].tolist()
+    exit_dates = index[records["exit_idx"]].tolist()
     trades = []
-    for rec in np.sort(records, order="entry_idx"):
-        is_open = rec["status"] == TradeStatus.Open
+    for rec, entry_date, exit_date in zip(records.tolist(), entry_dates, exit_dates):
+        row = dict(zip(records.dtype.names, rec))
+        is_open = row["status"] == TradeStatus.Open
         trades.append(
             Trade(
-                entry_date=index[rec["entry_idx"]],
-                exit_date=None if is_open else index[rec["exit_idx"]],
-                side="long" if rec["direction"] == TradeDirection.Long else "short",
-                entry_price=float(rec["entry_price"]),
+                entry_date=entry_date,
+                exit_date=None if is_open else exit_date,
+                side="long" if row["direction"] == TradeDirection.Long else "short",
+                entry_price=row["entry_price"],
                 # vectorbt blends partial exits into an open position's exit price; ours is the last close.
-                exit_price=last_close if is_open else float(rec["exit_price"]),
-                size=float(rec["size"]),
-                pnl=float(rec["pnl"]),
-                return_pct=float(rec["return"]),
+                exit_price=last_close if is_open else row["exit_price"],
+                size=row["size"],
+                pnl=row["pnl"],
+                return_pct=row["return"],
                 status="open" if is_open else "closed",
             )
         )
     return trades
+
+
+def _simulate(bars: pd.DataFrame, signals: Sequence[np.ndarray], specs: Sequence[ExecutionSpec]) -> vbt.Portfolio:
+    """One vectorbt simulation with a column per (signal, spec) pair."""
+    k = len(specs)
+    close2d = _column(bars["close"].to_numpy(dtype=np.float64), k)
+    signal2d = np.column_stack([effective_signal(s, spec.allow_short) for s, spec in zip(signals, specs)])
+    return vbt.Portfolio.from_order_func(
+        pd.DataFrame(close2d, index=bars.index),
+        _order_func_nb,
+        _column(bars["open"].to_numpy(dtype=np.float64), k),
+        close2d,
+        np.ascontiguousarray(signal2d),
+        np.array([SIZE_TYPE_CODES[s.size_type] for s in specs], dtype=np.int64),
+        np.array([s.size for s in specs], dtype=np.float64),
+        np.array([s.commission for s in specs], dtype=np.float64),
+        np.array([s.slippage for s in specs], dtype=np.float64),
+        np.array([s.fill_price == "next_open" for s in specs], dtype=np.bool_),
+        init_cash=np.array([s.initial_capital for s in specs], dtype=np.float64),
+        max_logs=0,  # logs are off per order anyway; skip allocating their buffer
+    )
 
 
 class VectorbtEngine:
@@ -89,18 +118,10 @@ class VectorbtEngine:
     name = "vectorbt"
 
     def warm_up(self) -> None:
-        """Compiles the simulation, value, asset and position code on eight bars, every size type."""
-        index = pd.date_range("2000-01-03", periods=8, freq="D")
-        close = np.array([10.0, 11.0, 10.5, 12.0, 11.0, 11.5, 12.5, 12.0])
-        bars = pd.DataFrame({"open": close, "high": close, "low": close, "close": close, "volume": 1.0}, index=index)
-        signal = np.array([0.0, 1.0, 0.5, -1.0, -1.0, 0.0, 1.0, 1.0])
-        specs = [
-            ExecutionSpec(size_type=size_type, fill_price=fill, allow_short=True, size=1.0)
-            for size_type in SIZE_TYPE_CODES
-            for fill in ("close", "next_open")
-        ]
-        self.run_many(bars, [signal] * len(specs), specs)
-        self.run(bars, signal, specs[0])
+        """Compiles the simulation and the value, asset and position code on eight bars, every size type."""
+        bars, signal = tiny_inputs()
+        self.run_many(bars, [signal] * len(WARM_UP_SPECS), WARM_UP_SPECS)
+        self.run(bars, signal, WARM_UP_SPECS[0])
 
     def run(self, bars: pd.DataFrame, signal: np.ndarray, spec: ExecutionSpec) -> EngineResult:
         """Runs one backtest.
@@ -109,6 +130,9 @@ class VectorbtEngine:
         signal: target exposure in [-1, 1] per bar.
         spec: how orders are sized and filled.
         """
+        # Checked here too so that errors name "signal" and "spec", not "signals[0]".
+        check_signal(signal, len(bars))
+        check_spec(spec)
         return self.run_many(bars, [signal], [spec])[0]
 
     def run_many(
@@ -129,27 +153,14 @@ class VectorbtEngine:
 
         k = len(specs)
         close = bars["close"].to_numpy(dtype=np.float64)
-        close2d = _column(close, k)
-        signal2d = np.ascontiguousarray(
-            np.column_stack([effective_signal(s, spec.allow_short) for s, spec in zip(signals, specs)])
-        )
-        portfolio = vbt.Portfolio.from_order_func(
-            pd.DataFrame(close2d, index=bars.index),
-            _order_func_nb,
-            _column(bars["open"].to_numpy(dtype=np.float64), k),
-            close2d,
-            signal2d,
-            np.array([SIZE_TYPE_CODES[s.size_type] for s in specs], dtype=np.int64),
-            np.array([s.size for s in specs], dtype=np.float64),
-            np.array([s.commission for s in specs], dtype=np.float64),
-            np.array([s.slippage for s in specs], dtype=np.float64),
-            np.array([s.fill_price == "next_open" for s in specs], dtype=np.bool_),
-            init_cash=np.array([s.initial_capital for s in specs], dtype=np.float64),
-            max_logs=0,
-        )
+        try:
+            portfolio = _simulate(bars, signals, specs)
+        except RejectedOrderError as exc:
+            # Sizing keeps every buy within the cash, except buying back a short whose loss exceeds it.
+            raise EngineError(f"vectorbt rejected an order ({exc}): {SHORT_SQUEEZE}") from exc
         equity = portfolio.value().to_numpy()
         position = portfolio.assets().to_numpy()
-        orders = portfolio.orders.values
+        orders = portfolio.order_records  # the raw records: a Records wrapper costs more than the sum
         notional = np.bincount(orders["col"], weights=orders["size"] * orders["price"], minlength=k)
         positions = portfolio.positions.values
 
