@@ -1,0 +1,38 @@
+-- Applies the HTTP status a backtest service asks for in its `x-http-code`
+-- initial metadata: the codes gRPC has no status for (201 after a create,
+-- 204 after a delete, 422 for a validation error).
+--
+-- envoy.yaml lists this filter before the transcoder. Response filters run
+-- in reverse order, so this one sees the response after the transcoder has
+-- turned it into JSON and set the status from grpc-status. The local
+-- gateway (gateway/transcoder) applies the same rule; keep the two in step.
+
+-- The transcoded status each requested code may replace. A service that
+-- sets 201 and then fails still answers with its error: a success code
+-- never hides a failure, and 422 only refines the 400 of INVALID_ARGUMENT.
+local REPLACES = { ["201"] = "200", ["204"] = "200", ["422"] = "400" }
+
+function envoy_on_response(response_handle)
+  local headers = response_handle:headers()
+  local wanted = headers:get("x-http-code")
+  if wanted == nil then
+    return
+  end
+  -- An internal signal between service and gateway; clients never see it.
+  headers:remove("x-http-code")
+  if REPLACES[wanted] == nil or REPLACES[wanted] ~= headers:get(":status") then
+    return
+  end
+  headers:replace(":status", wanted)
+  if wanted ~= "204" then
+    return
+  end
+  -- google.protobuf.Empty transcodes to "{}", but a 204 has no body.
+  local body = response_handle:body()
+  if body ~= nil then
+    body:setBytes("")
+  end
+  -- After the body: setBytes may have written a content-length back.
+  headers:remove("content-length")
+  headers:remove("content-type")
+end
