@@ -23,6 +23,8 @@ from nats.aio.client import Client
 from nats.js import api
 from nats.js.errors import BadRequestError, BucketNotFoundError, NoKeysError, NotFoundError
 
+from services.kit.settings import setting
+
 log = logging.getLogger(__name__)
 
 ENGINES = ("vectorbt", "backtrader")
@@ -63,6 +65,26 @@ class Topology:
     @property
     def max_deliveries_advisory(self) -> str:
         return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{self.stream}.*"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BusSettings:
+    """Environment of every process on the bus (a base of each service's settings).
+
+    nats_url: NATS server(s) with JetStream.
+    bus_namespace: prefix isolating one deployment or test run on a shared server.
+    job_ack_wait_s: seconds a job may go without ack or heartbeat before redelivery.
+    job_max_deliver: deliveries of one job before it is given up and its runs fail.
+    """
+
+    nats_url: str = setting("NATS_URL")
+    bus_namespace: str = setting("BUS_NAMESPACE", default="")
+    job_ack_wait_s: float = setting("JOB_ACK_WAIT_S", default=30.0, parse=float)
+    job_max_deliver: int = setting("JOB_MAX_DELIVER", default=3, parse=int)
+
+    def topology(self) -> Topology:
+        """The bus names and limits these settings describe."""
+        return Topology(namespace=self.bus_namespace, ack_wait=self.job_ack_wait_s, max_deliver=self.job_max_deliver)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ minio client is synchronous: asyncio callers wrap calls in `asyncio.to_thread`.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,8 +16,18 @@ from minio import Minio
 from minio.error import S3Error
 
 from services.domain.errors import NotFoundError, ValidationError
+from services.kit.settings import parse_bool, setting
 
 CHUNK_BYTES = 1024 * 1024  # streaming reads hand out 1 MiB at a time
+# S3 bucket naming rules (lowercase, digits, dots, hyphens; 3..63 characters).
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _bucket(raw: str) -> str:
+    """Accepts a valid S3 bucket name."""
+    if not _BUCKET.match(raw):
+        raise ValueError("not a valid S3 bucket name")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,26 @@ class S3Location:
     secret_key: str
     bucket: str
     secure: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class S3Settings:
+    """Environment of every process that reads or writes the store (a base of service settings)."""
+
+    s3_endpoint: str = setting("S3_ENDPOINT")
+    s3_access_key: str = setting("S3_ACCESS_KEY", secret=True)
+    s3_secret_key: str = setting("S3_SECRET_KEY", secret=True)
+    s3_bucket: str = setting("S3_BUCKET", parse=_bucket)
+    s3_secure: bool = setting("S3_SECURE", default=False, parse=parse_bool)
+
+    def s3_location(self) -> S3Location:
+        """Where the store these settings describe lives."""
+        return S3Location(self.s3_endpoint, self.s3_access_key, self.s3_secret_key, self.s3_bucket, self.s3_secure)
+
+    @property
+    def artifact_store_uri_prefix(self) -> str:
+        """Every artifact URI of this store starts with it."""
+        return f"s3://{self.s3_bucket}/"
 
 
 class ObjectStore:

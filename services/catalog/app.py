@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.catalog.db.engine import create_engine, session_factory
+from services.catalog.execution.service import ExecutionService
+from services.catalog.run_report import RunReportServicer
 from services.catalog.servicer import CatalogServicer
 from services.catalog.settings import CatalogSettings
 from services.kit.grpc_server import GrpcService
@@ -21,15 +23,18 @@ class CatalogApp:
     """The running parts of one catalog process."""
 
     engine: AsyncEngine
+    execution: ExecutionService
     servicer: CatalogServicer
     service: GrpcService
 
     async def start(self) -> None:
-        """Starts serving; `service.port` is the bound port afterwards."""
+        """Connects the bus and starts serving; `service.port` is the bound port afterwards."""
+        await self.execution.start()
         await self.service.start()
 
     async def close(self) -> None:
-        """Releases what the server leaves behind once drained: the database pool."""
+        """Releases what the server leaves behind once drained: the bus and the database pool."""
+        await self.execution.stop()
         await self.engine.dispose()
 
     async def stop(self) -> None:
@@ -45,6 +50,13 @@ def build_app(settings: CatalogSettings, *, grace: float = 10.0) -> CatalogApp:
     grace: seconds running calls get at shutdown.
     """
     engine = create_engine(settings.database_url)
-    servicer = CatalogServicer(settings=settings, sessions=session_factory(engine))
-    service = GrpcService([servicer.registration()], settings.grpc_listen, grace=grace)
-    return CatalogApp(engine=engine, servicer=servicer, service=service)
+    sessions = session_factory(engine)
+    execution = ExecutionService(
+        sessions, nats_url=settings.nats_url, topology=settings.topology(),
+        sync_timeout_s=settings.sync_execute_timeout_s,
+    )
+    servicer = CatalogServicer(settings=settings, sessions=sessions, execution=execution)
+    run_report = RunReportServicer(execution, artifact_prefix=settings.artifact_store_uri_prefix)
+    registrations = [servicer.registration(), run_report.registration()]
+    service = GrpcService(registrations, settings.grpc_listen, grace=grace)
+    return CatalogApp(engine=engine, execution=execution, servicer=servicer, service=service)

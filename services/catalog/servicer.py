@@ -12,22 +12,37 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backtest.v1 import catalog_pb2, catalog_pb2_grpc
+from services.catalog.execution.service import ExecutionService
 from services.catalog.rpc.backtests import BacktestsMixin
+from services.catalog.rpc.execution import ExecutionMixin
 from services.catalog.rpc.market_data import MarketDataRpc
 from services.catalog.rpc.strategies import StrategiesMixin
+from services.catalog.rpc.sweeps import SweepsMixin
+from services.catalog.rpc.tasks import TasksMixin
 from services.catalog.settings import CatalogSettings
 from services.kit.grpc_server import Registration
 
 SERVICE_NAME = catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
 
 
-class CatalogServicer(StrategiesMixin, BacktestsMixin, MarketDataRpc, catalog_pb2_grpc.CatalogServiceServicer):
-    """Serves CatalogService; execution, tasks and sweeps answer UNIMPLEMENTED until their mixins land."""
+class CatalogServicer(
+    StrategiesMixin,
+    BacktestsMixin,
+    ExecutionMixin,
+    TasksMixin,
+    SweepsMixin,
+    MarketDataRpc,
+    catalog_pb2_grpc.CatalogServiceServicer,
+):
+    """Serves every CatalogService RPC."""
 
-    def __init__(self, *, settings: CatalogSettings, sessions: async_sessionmaker[AsyncSession]) -> None:
-        """settings: the process configuration; sessions: factory of database sessions."""
+    def __init__(
+        self, *, settings: CatalogSettings, sessions: async_sessionmaker[AsyncSession], execution: ExecutionService
+    ) -> None:
+        """settings: the process configuration; sessions: factory of database sessions; execution: run dispatch."""
         self.settings = settings
         self.sessions = sessions
+        self.execution = execution
 
     def registration(self) -> Registration:
         """What GrpcService needs to serve this servicer."""

@@ -7,50 +7,11 @@ naming every missing variable instead of on its first execute call.
 
 from __future__ import annotations
 
-import logging
-import re
-from dataclasses import Field, dataclass
+from dataclasses import dataclass
 
-from services.kit.settings import parse_bool, setting
-
-# S3 bucket naming rules (lowercase, digits, dots, hyphens; 3..63 characters).
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-
-
-def _secret(field: Field) -> Field:
-    """Keeps a credential out of the dataclass repr, so logging settings cannot leak it."""
-    field.repr = False
-    return field
-
-
-def _bucket(raw: str) -> str:
-    """Accepts a valid S3 bucket name."""
-    if not _BUCKET.match(raw):
-        raise ValueError("not a valid S3 bucket name")
-    return raw
-
-
-def _listen(raw: str) -> str:
-    """Accepts "host:port"; port 0 picks a free port."""
-    host, sep, port = raw.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ValueError("expected host:port")
-    return raw
-
-
-def _log_level(raw: str) -> str:
-    """Accepts a standard logging level name."""
-    if raw.upper() not in logging.getLevelNamesMapping():
-        raise ValueError("not a logging level")
-    return raw.upper()
-
-
-def _positive_seconds(raw: str) -> float:
-    """Accepts a positive number of seconds."""
-    value = float(raw)
-    if not value > 0:
-        raise ValueError("must be positive")
-    return value
+from services.adapters.bus import BusSettings
+from services.adapters.object_store import S3Settings
+from services.kit.settings import parse_listen, parse_log_level, parse_positive, setting
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,11 +21,11 @@ class DatabaseSettings:
     database_url: SQLAlchemy URL, `postgresql+psycopg://user@host:port/db`.
     """
 
-    database_url: str = _secret(setting("DATABASE_URL"))
+    database_url: str = setting("DATABASE_URL", secret=True)
 
 
 @dataclass(frozen=True, kw_only=True)
-class CatalogSettings(DatabaseSettings):
+class CatalogSettings(DatabaseSettings, S3Settings, BusSettings):
     """Everything the catalog process reads from the environment.
 
     grpc_listen: host:port the gRPC server binds.
@@ -78,17 +39,6 @@ class CatalogSettings(DatabaseSettings):
     sync_execute_timeout_s: how long a synchronous execute waits for its run.
     """
 
-    grpc_listen: str = setting("GRPC_LISTEN", default="127.0.0.1:50051", parse=_listen)
-    log_level: str = setting("LOG_LEVEL", default="INFO", parse=_log_level)
-    s3_bucket: str = setting("S3_BUCKET", parse=_bucket)
-    s3_endpoint: str = setting("S3_ENDPOINT")
-    s3_access_key: str = _secret(setting("S3_ACCESS_KEY"))
-    s3_secret_key: str = _secret(setting("S3_SECRET_KEY"))
-    s3_secure: bool = setting("S3_SECURE", default=False, parse=parse_bool)
-    nats_url: str = setting("NATS_URL")
-    sync_execute_timeout_s: float = setting("SYNC_EXECUTE_TIMEOUT_S", default=300.0, parse=_positive_seconds)
-
-    @property
-    def artifact_store_uri_prefix(self) -> str:
-        """Every artifact URI the catalog accepts starts with this."""
-        return f"s3://{self.s3_bucket}/"
+    grpc_listen: str = setting("GRPC_LISTEN", default="127.0.0.1:50051", parse=parse_listen)
+    log_level: str = setting("LOG_LEVEL", default="INFO", parse=parse_log_level)
+    sync_execute_timeout_s: float = setting("SYNC_EXECUTE_TIMEOUT_S", default=300.0, parse=parse_positive)

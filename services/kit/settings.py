@@ -8,6 +8,7 @@ the whole list instead of on its first request.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -24,17 +25,20 @@ class SettingsError(Exception):
         super().__init__(f"{service}: bad configuration: " + "; ".join(problems))
 
 
-def setting(env: str, *, default: Any = _NO_DEFAULT, parse: Callable[[str], Any] = str) -> Any:
+def setting(
+    env: str, *, default: Any = _NO_DEFAULT, parse: Callable[[str], Any] = str, secret: bool = False
+) -> Any:
     """Declares one dataclass field read from the environment.
 
     env: name of the environment variable.
     default: value when the variable is unset; without one the variable is required.
     parse: turns the raw string into the field's value; a ValueError names the variable.
+    secret: keeps the value out of the settings' repr, so logging settings cannot leak it.
     """
     meta = {"env": env, "parse": parse}
     if default is _NO_DEFAULT:
-        return dataclasses.field(metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
+        return dataclasses.field(metadata=meta, repr=not secret)
+    return dataclasses.field(default=default, metadata=meta, repr=not secret)
 
 
 def parse_bool(raw: str) -> bool:
@@ -45,6 +49,29 @@ def parse_bool(raw: str) -> bool:
     if value in ("0", "false", "no", "off", ""):
         return False
     raise ValueError(f"not a boolean: {raw!r}")
+
+
+def parse_listen(raw: str) -> str:
+    """Accepts "host:port"; port 0 picks a free port."""
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError("expected host:port")
+    return raw
+
+
+def parse_log_level(raw: str) -> str:
+    """Accepts a standard logging level name."""
+    if raw.upper() not in logging.getLevelNamesMapping():
+        raise ValueError("not a logging level")
+    return raw.upper()
+
+
+def parse_positive(raw: str) -> float:
+    """Accepts a positive number."""
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be positive")
+    return value
 
 
 def load_settings(cls: type[T], environ: Mapping[str, str] | None = None) -> T:

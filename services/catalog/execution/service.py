@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.adapters.bus import Bus
+from services.adapters.bus import Bus, Topology
 from services.catalog.db.models import Backtest, Series, Task
 from services.catalog.execution import advisories, outcomes
 from services.catalog.execution.dispatch import claim_backtest
@@ -31,28 +31,37 @@ class ExecutionService:
     """Dispatches runs and records their outcomes.
 
     sessions: session factory of the catalog database.
-    bus: connected job bus.
+    nats_url: NATS server with JetStream.
+    topology: bus names and limits.
     sync_timeout_s: how long a synchronous execute waits before answering 504.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: Bus, *, sync_timeout_s: float) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, nats_url: str, topology: Topology, sync_timeout_s: float
+    ) -> None:
         self.sessions = sessions
-        self.bus = bus
+        self.nats_url = nats_url
+        self.topology = topology
         self.sync_timeout_s = sync_timeout_s
-        self.relay = OutboxRelay(sessions, bus)
+        self.bus: Bus
+        self.relay: OutboxRelay
         self._stop = asyncio.Event()
         self._background: list[asyncio.Task] = []
 
     async def start(self) -> None:
-        """Starts the outbox relay and the exhausted-delivery listener."""
+        """Connects the bus, then starts the outbox relay and the exhausted-delivery listener."""
+        self.bus = await Bus.connect(self.nats_url, self.topology, name="catalog")
+        self.relay = OutboxRelay(self.sessions, self.bus)
         self._background.append(asyncio.create_task(self.relay.run(self._stop)))
-        await self.bus.nc.subscribe(self.bus.topology.max_deliveries_advisory, cb=self._on_exhausted)
+        await self.bus.nc.subscribe(self.topology.max_deliveries_advisory, cb=self._on_exhausted)
 
     async def stop(self) -> None:
-        """Stops background work (pending outbox rows stay for the next start)."""
+        """Stops background work and closes the bus (pending outbox rows stay for the next start)."""
         self._stop.set()
-        self.relay.kick()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._background:
+            self.relay.kick()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            await self.bus.close()
 
     async def execute_async(self, backtest_id: uuid.UUID) -> Task:
         """Claims and dispatches a run; returns its PENDING task."""

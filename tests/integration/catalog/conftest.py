@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 
 import grpc
 import pytest
@@ -27,8 +28,8 @@ BUCKET = "catalog-test-artifacts"
 TABLES = ("strategies", "backtests", "tasks", "outbox", "series")
 
 
-def catalog_settings(database_url: str) -> CatalogSettings:
-    """Settings of the server under test; NATS and S3 are named but never dialled by these RPCs."""
+def catalog_settings(database_url: str, nats_url: str, namespace: str) -> CatalogSettings:
+    """Settings of the server under test; S3 is named but never dialled by these RPCs."""
     return load_settings(
         CatalogSettings,
         {
@@ -38,7 +39,8 @@ def catalog_settings(database_url: str) -> CatalogSettings:
             "S3_ENDPOINT": "127.0.0.1:1",
             "S3_ACCESS_KEY": "unused",
             "S3_SECRET_KEY": "unused",
-            "NATS_URL": "nats://127.0.0.1:1",
+            "NATS_URL": nats_url,
+            "BUS_NAMESPACE": namespace,
         },
     )
 
@@ -83,9 +85,9 @@ def catalog_db(database_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def catalog_server(catalog_db: str):
+def catalog_server(catalog_db: str, nats_url: str):
     """The running server's ServerThread (its `app.servicer.settings` hold the artifact bucket)."""
-    server = ServerThread(catalog_settings(catalog_db))
+    server = ServerThread(catalog_settings(catalog_db, nats_url, f"catalog{uuid.uuid4().hex[:8]}_"))
     server.start()
     yield server
     server.stop()

@@ -184,11 +184,3 @@ def test_delete_returns_204_and_the_record_is_gone(stub, create_backtest, expect
     assert dict(call.initial_metadata())["x-http-code"] == "204"
     gone = catalog_pb2.GetBacktestRequest(backtest_id=created.id)
     expect_code(lambda: stub.GetBacktest(gone), grpc.StatusCode.NOT_FOUND)
-
-
-def test_rpcs_of_later_mixins_answer_unimplemented(stub, create_backtest):
-    created = create_backtest()
-    with pytest.raises(grpc.RpcError) as caught:
-        stub.ExecuteBacktest(catalog_pb2.ExecuteBacktestRequest(backtest_id=created.id))
-    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=created.id)).status == "pending"

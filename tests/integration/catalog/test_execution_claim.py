@@ -1,0 +1,60 @@
+"""Claiming a run: one atomic conditional update, the job queued in the same transaction.
+
+No executor runs in these tests, so a dispatched run stays `running`: exactly
+the state in which further execute calls must get 409.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import sqlalchemy as sa
+
+from backtest.v1 import catalog_pb2
+
+
+def test_async_execute_returns_a_pending_task_and_queues_one_job(stub, create_backtest, sync_engine):
+    created = create_backtest()
+    response = stub.ExecuteBacktest(catalog_pb2.ExecuteBacktestRequest(backtest_id=created.id, async_mode=True))
+    assert response.status == "PENDING" and response.task_id
+    assert not response.HasField("id")  # the async shape carries only the task handle
+    task = stub.GetTask(catalog_pb2.GetTaskRequest(task_id=response.task_id))
+    assert (task.status, task.kind, task.backtest_id) == ("PENDING", "execute", created.id)
+    assert (task.progress.completed, task.progress.total) == (0, 1)
+    assert stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=created.id)).status == "running"
+    with sync_engine.connect() as connection:
+        msg_ids = connection.scalars(sa.text("SELECT msg_id FROM outbox WHERE msg_id = :m"), {"m": response.task_id}).all()
+    assert msg_ids == [response.task_id]
+
+
+def test_twenty_concurrent_executes_give_one_claim_and_nineteen_409s(stub, create_backtest, sync_engine):
+    created = create_backtest()
+    request = catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id=created.id)
+
+    def call(_):
+        try:
+            return stub.ExecuteBacktestAsync(request).task_id
+        except grpc.RpcError as err:
+            return err.code()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(call, range(20)))
+    winners = [o for o in outcomes if isinstance(o, str)]
+    assert len(winners) == 1
+    assert outcomes.count(grpc.StatusCode.ABORTED) == 19
+    with sync_engine.connect() as connection:
+        tasks = connection.scalar(sa.text("SELECT count(*) FROM tasks WHERE backtest_id = :b"), {"b": created.id})
+    assert tasks == 1
+
+
+def test_execute_of_an_unknown_backtest_is_404_and_a_bad_id_422(stub, expect_code):
+    missing = catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id="00000000-0000-0000-0000-000000000000")
+    expect_code(lambda: stub.ExecuteBacktestAsync(missing), grpc.StatusCode.NOT_FOUND)
+    bad = catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id="nope")
+    expect_code(lambda: stub.ExecuteBacktestAsync(bad), grpc.StatusCode.INVALID_ARGUMENT)
+
+
+def test_unknown_task_is_404(stub, expect_code):
+    request = catalog_pb2.GetTaskRequest(task_id="00000000-0000-0000-0000-000000000000")
+    expect_code(lambda: stub.GetTask(request), grpc.StatusCode.NOT_FOUND)
