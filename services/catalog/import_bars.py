@@ -2,6 +2,8 @@
 
     python -m services.catalog.import_bars FILE --symbol AAPL --timeframe 1d [--catalog 127.0.0.1:50051]
 
+The catalog's address comes from --catalog, else CATALOG_ADDR, else 127.0.0.1:50051.
+
 Prints the stored series' summary as JSON. A file the catalog rejects exits
 with status 2 and prints each field violation on stderr; any other failure
 exits with status 1.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -22,6 +25,7 @@ from backtest.v1 import backtest_pb2, catalog_pb2, catalog_pb2_grpc
 from services.adapters.market_data import PARQUET_TYPE
 from services.domain.errors import PlatformError, ValidationError
 from services.kit.grpc_server import MAX_MESSAGE_BYTES
+from services.kit.settings import SettingsError, load_settings, parse_listen, setting
 from services.kit.status import from_rpc_error
 
 DEFAULT_CATALOG = "127.0.0.1:50051"
@@ -29,6 +33,24 @@ DEFAULT_CATALOG = "127.0.0.1:50051"
 _TYPES = {".csv": "text/csv", ".parquet": PARQUET_TYPE, ".pq": PARQUET_TYPE}
 _ENVELOPE_BYTES = 1024  # room for symbol, timeframe and content type beside the file
 IMPORT_TIMEOUT_S = 300.0  # a million-bar file takes a few seconds; a stuck server should not hang make up
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """What the import tools read from the environment.
+
+    catalog_addr: host:port of the catalog's gRPC server (the embedded launcher sets it).
+    """
+
+    catalog_addr: str = setting("CATALOG_ADDR", default=DEFAULT_CATALOG, parse=parse_listen)
+
+
+def default_catalog() -> str:
+    """CATALOG_ADDR, or the catalog's default port on this machine; exits naming a malformed variable."""
+    try:
+        return load_settings(ClientSettings).catalog_addr
+    except SettingsError as err:
+        sys.exit(str(err))
 
 
 def catalog_channel(address: str) -> grpc.Channel:
@@ -67,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path, help="CSV or Parquet: timestamp (or date), open, high, low, close, volume")
     parser.add_argument("--symbol", required=True, help="ticker, e.g. AAPL")
     parser.add_argument("--timeframe", required=True, help="bar size: 1m, 5m, 15m, 1h, 1d or 1w")
-    parser.add_argument("--catalog", default=DEFAULT_CATALOG, help=f"catalog gRPC address (default {DEFAULT_CATALOG})")
+    parser.add_argument("--catalog", default=default_catalog(), help="catalog gRPC address (default %(default)s)")
     args = parser.parse_args(argv)
     try:
         data = args.file.read_bytes()

@@ -2,6 +2,8 @@
 
     python -m services.catalog.sample_data [--catalog 127.0.0.1:50051] [--symbols AAPL,MSFT] [--start ...]
 
+The catalog's address comes from --catalog, else CATALOG_ADDR, else 127.0.0.1:50051.
+
 Daily bars for familiar tickers (so the API examples run as written) and one
 minute-bar symbol, SYNTH1M, with over a million bars to exercise scale. Prices
 follow geometric Brownian motion with a plausible drift and volatility per
@@ -26,7 +28,7 @@ import pandas as pd
 
 from backtest.v1 import catalog_pb2, catalog_pb2_grpc
 from services.adapters.market_data import PARQUET_TYPE, bars_to_parquet
-from services.catalog.import_bars import DEFAULT_CATALOG, catalog_channel, import_file
+from services.catalog.import_bars import catalog_channel, default_catalog, import_file
 from services.domain.timeframes import SESSION_MINUTES, TRADING_DAYS_PER_YEAR
 
 BANNER = "SYNTHETIC sample data (geometric Brownian motion, not real prices)"
@@ -151,12 +153,13 @@ def load(stub: catalog_pb2_grpc.CatalogServiceStub, *, symbols: list[str], start
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m services.catalog.sample_data", description=BANNER)
-    parser.add_argument("--catalog", default=DEFAULT_CATALOG, help=f"catalog gRPC address (default {DEFAULT_CATALOG})")
+    parser.add_argument("--catalog", default=default_catalog(), help="catalog gRPC address (default %(default)s)")
     parser.add_argument("--symbols", default=",".join(PROFILES), help="comma-separated daily tickers")
     parser.add_argument("--start", default="2010-01-01", help="first day of the daily series")
     parser.add_argument("--end", default="2025-12-31", help="last day of every series")
     parser.add_argument("--minute-bars", type=int, default=1_000_000, help=f"{MINUTE_SYMBOL} bars, 0 for none")
     parser.add_argument("--seed", type=int, default=7, help="base random seed")
+    parser.add_argument("--prefix", default="", help="put before every stored symbol, e.g. DEMO_")
     args = parser.parse_args(argv)
     symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
     unknown = sorted(set(symbols) - set(PROFILES))
@@ -166,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     with catalog_channel(args.catalog) as channel:
         grpc.channel_ready_future(channel).result(timeout=60)  # the catalog may still be starting
         load(catalog_pb2_grpc.CatalogServiceStub(channel), symbols=symbols, start=args.start, end=args.end,
-             minute_count=args.minute_bars, seed=args.seed, say=lambda line: print(line, flush=True))
+             minute_count=args.minute_bars, seed=args.seed, prefix=args.prefix,
+             say=lambda line: print(line, flush=True))
     print(f"sample data ready in {time.perf_counter() - began:.1f}s", flush=True)
     return 0
 

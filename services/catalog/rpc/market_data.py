@@ -24,7 +24,7 @@ from urllib3.exceptions import HTTPError
 
 from backtest.v1 import backtest_pb2, catalog_pb2
 from services.adapters import market_data
-from services.adapters.object_store import ObjectStore, S3Location
+from services.adapters.object_store import ObjectStore
 from services.catalog.db.models import Series
 from services.catalog.settings import CatalogSettings
 from services.domain.errors import NotFoundError, UnavailableError
@@ -72,8 +72,7 @@ class MarketDataRpc:
     @cached_property
     def market_data_store(self) -> ObjectStore:
         """The object store named by the catalog's S3 settings, its bucket created if missing (blocking)."""
-        s = self.settings
-        store = ObjectStore(S3Location(s.s3_endpoint, s.s3_access_key, s.s3_secret_key, s.s3_bucket, s.s3_secure))
+        store = ObjectStore(self.settings.s3_location())
         store.ensure_bucket()
         return store
 

@@ -1,0 +1,98 @@
+"""The real catalog process (`python -m services.catalog`) on the test database and S3 store.
+
+Market data is the catalog's contact with the object store, so these tests
+run the process exactly as deployed, with the S3 settings the other
+integration tests leave undialled, and look behind its back with an
+ObjectStore of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from backtest.v1 import catalog_pb2_grpc
+from services.adapters.object_store import ObjectStore, S3Location
+from services.catalog import migrate
+from services.catalog.import_bars import catalog_channel
+
+STARTUP_LINES = 200  # log lines to read before giving up on the "serving" line
+
+
+@pytest.fixture(scope="session")
+def market_store(s3_server) -> ObjectStore:
+    """An ObjectStore on the bucket of this session's catalog, to check what the catalog stored."""
+    bucket = f"market-data-{uuid.uuid4().hex[:12]}"
+    store = ObjectStore(S3Location(s3_server.endpoint, s3_server.access_key, s3_server.secret_key, bucket))
+    store.ensure_bucket()
+    return store
+
+
+@pytest.fixture(scope="session")
+def catalog_address(database_url, nats_url, market_store) -> Iterator[str]:
+    """host:port of a catalog process serving on a free port; stopped at the end of the session."""
+    migrate.upgrade(database_url)
+    location = market_store.location
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "GRPC_LISTEN": "127.0.0.1:0",
+        "S3_ENDPOINT": location.endpoint,
+        "S3_ACCESS_KEY": location.access_key,
+        "S3_SECRET_KEY": location.secret_key,
+        "S3_BUCKET": location.bucket,
+        "NATS_URL": nats_url,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.catalog"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        yield f"127.0.0.1:{_serving_port(process)}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _serving_port(process: subprocess.Popen) -> int:
+    """The port from the JSON "serving" log line; fails with the log if the process dies first."""
+    seen = []
+    for _ in range(STARTUP_LINES):
+        line = process.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("msg") == "serving":
+            # Keep draining the pipe so a chatty server never blocks on a full one.
+            threading.Thread(target=process.stderr.read, daemon=True).start()
+            return int(entry["port"])
+    pytest.fail("catalog did not start:\n" + "".join(seen))
+
+
+@pytest.fixture(scope="session")
+def stub(catalog_address) -> Iterator[catalog_pb2_grpc.CatalogServiceStub]:
+    """A CatalogService client over a real channel."""
+    with catalog_channel(catalog_address) as channel:
+        grpc.channel_ready_future(channel).result(timeout=30)
+        yield catalog_pb2_grpc.CatalogServiceStub(channel)
+
+
+@pytest.fixture
+def symbol() -> str:
+    """A ticker no other test uses, so tests sharing the database stay apart."""
+    return f"T{uuid.uuid4().hex[:8].upper()}"
