@@ -1,0 +1,1 @@
+"""The results service: artifact streaming (JSON rows and Parquet downloads) and run comparison."""

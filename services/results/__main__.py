@@ -1,0 +1,49 @@
+"""`python -m services.results`: read settings, wire the adapters, serve until signalled."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pyarrow as pa
+from backtest.v1 import results_pb2, results_pb2_grpc
+
+from services.adapters.object_store import ObjectStore
+from services.kit.grpc_server import GrpcService, run_until_signalled
+from services.kit.settings import SettingsError, load_settings
+from services.kit.structured_logging import configure_logging
+from services.results.artifacts import Artifacts
+from services.results.catalog_client import CatalogClient
+from services.results.servicer import ResultsServicer
+from services.results.settings import ResultsSettings
+
+SERVICE_NAME = results_pb2.DESCRIPTOR.services_by_name["ResultsService"].full_name
+
+
+async def serve(settings: ResultsSettings) -> None:
+    """Serves ResultsService on `settings.grpc_listen` until SIGTERM or SIGINT.
+
+    settings: the process configuration.
+    """
+    catalog = CatalogClient(settings.catalog_addr)
+    servicer = ResultsServicer(catalog, Artifacts(ObjectStore(settings.s3_location())))
+    service = GrpcService(
+        [(results_pb2_grpc.add_ResultsServiceServicer_to_server, servicer, SERVICE_NAME)], settings.grpc_listen
+    )
+    await run_until_signalled(service, on_stop=catalog.close)
+
+
+def main() -> None:
+    """Entry point; a bad configuration exits at once naming every problem."""
+    try:
+        settings = load_settings(ResultsSettings)
+    except SettingsError as err:
+        raise SystemExit(str(err)) from None
+    configure_logging("results", settings.log_level)
+    # Streams allocate and free Parquet pages all day; the system allocator hands
+    # freed pages back, where Arrow's default (mimalloc) keeps ~15 MB more resident.
+    pa.set_memory_pool(pa.system_memory_pool())
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

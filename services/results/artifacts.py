@@ -1,0 +1,134 @@
+"""Run artifacts read from the object store a piece at a time, never whole.
+
+JSON renderings read the Parquet file through ranged GETs, one record batch
+at a time; downloads pass the stored bytes through in 1 MiB chunks. Every
+check that can fail (status, URI, object present, Parquet footer readable)
+runs before the first piece is handed out, so a failure is a clean 409
+instead of a stream cut short.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import urllib3
+from minio.error import S3Error
+
+from services.adapters.object_store import CHUNK_BYTES, ObjectStore
+from services.domain.errors import ConflictError, NotFoundError, UnavailableError
+from services.results.bar_dates import BarDateFormatter
+from services.results.ranged_object import RangedObject
+from services.results.records import COMPLETED, BacktestRecord
+
+BATCH_ROWS = 4096  # rows per batch: amortises the hop to a worker thread, keeps its Python objects to ~1 MB
+# The columns of the executor's trades artifact, in the order of the Trade message.
+TRADE_COLUMNS = ("entry_date", "exit_date", "side", "entry_price", "exit_price", "size", "pnl", "return_pct", "status")
+TRADE_DATES = ("entry_date", "exit_date")
+
+
+@dataclass(frozen=True)
+class ArtifactKind:
+    """One kind of run artifact.
+
+    name: short name, also the download's file-name prefix.
+    uri_field: attribute of BacktestRecord that holds the artifact's URI.
+    """
+
+    name: str
+    uri_field: str
+
+    def file_name(self, backtest_id: str) -> str:
+        """Name the download is saved under, e.g. `equity_<id>.parquet`."""
+        return f"{self.name}_{backtest_id}.parquet"
+
+    def content_disposition(self, backtest_id: str) -> str:
+        """Value of the content-disposition header that makes clients save the download."""
+        return f"attachment; filename={self.file_name(backtest_id)}"
+
+
+EQUITY = ArtifactKind("equity", "equity_curve_uri")
+TRADES = ArtifactKind("trades", "trades_uri")
+
+
+class Artifacts:
+    """Finds and reads the artifacts of completed runs; every method blocks (call from a thread).
+
+    store: the artifact store.
+    """
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def equity_rows(self, record: BacktestRecord) -> Iterator[tuple[list[str], list[float]]]:
+        """(dates, equities) lists per batch of the equity curve; 409 when it cannot be read."""
+        parquet = self._open_parquet(record, EQUITY)
+        if not {"date", "equity"} <= set(parquet.schema_arrow.names):
+            raise ConflictError(f"the equity artifact of backtest {record.id} lacks a date or equity column")
+        formatter = BarDateFormatter()
+        for batch in _batches(parquet, ["date", "equity"]):
+            (dates,) = formatter.format(batch.column(0))
+            yield dates, batch.column(1).to_pylist()
+
+    def trade_rows(self, record: BacktestRecord) -> Iterator[dict[str, list]]:
+        """Column name -> values per batch of the trade list (only columns the file has); 409 when unreadable."""
+        parquet = self._open_parquet(record, TRADES)
+        columns = [name for name in TRADE_COLUMNS if name in parquet.schema_arrow.names]
+        dates = [name for name in TRADE_DATES if name in columns]
+        formatter = BarDateFormatter()
+        for batch in _batches(parquet, columns):
+            rows = {name: batch.column(name).to_pylist() for name in columns if name not in dates}
+            rows.update(zip(dates, formatter.format(*(batch.column(name) for name in dates))))
+            yield rows
+
+    def file_chunks(self, record: BacktestRecord, kind: ArtifactKind) -> Iterator[bytes]:
+        """The stored Parquet bytes in 1 MiB chunks, the first already fetched; 409 when missing."""
+        key, _ = self._locate(record, kind)
+        chunks = self.store.stream(key, chunk_bytes=CHUNK_BYTES)
+        try:
+            first = next(chunks, b"")  # the GET happens here, so a vanished object is still a 409
+        except NotFoundError as err:
+            raise _missing(record, kind) from err
+        return itertools.chain([first], chunks)
+
+    def _open_parquet(self, record: BacktestRecord, kind: ArtifactKind) -> pq.ParquetFile:
+        """The artifact as a ParquetFile over ranged reads, its footer already read."""
+        key, size = self._locate(record, kind)
+        try:
+            # buffer_size makes pyarrow read column chunks a block at a time instead of whole.
+            return pq.ParquetFile(RangedObject(self.store, key, size), buffer_size=CHUNK_BYTES, pre_buffer=False)
+        except NotFoundError as err:
+            raise _missing(record, kind) from err
+        except pa.ArrowException as err:
+            raise ConflictError(f"the {kind.name} artifact of backtest {record.id} is not a Parquet file") from err
+
+    def _locate(self, record: BacktestRecord, kind: ArtifactKind) -> tuple[str, int]:
+        """Key and size of the artifact, or ConflictError saying why the run has none."""
+        if record.status != COMPLETED:
+            raise ConflictError(f"backtest {record.id} is {record.status}, not {COMPLETED}: it has no results yet")
+        uri = getattr(record, kind.uri_field)
+        if not uri or not self.store.contains(uri):
+            raise ConflictError(f"backtest {record.id} has no {kind.name} artifact in the store")
+        key = self.store.key_of(uri)
+        try:
+            size = self.store.size(key)
+        except (S3Error, urllib3.exceptions.HTTPError) as err:
+            # The first contact with the store on every path: an unreachable or
+            # misconfigured store is a 503 to retry, not a 500.
+            raise UnavailableError(f"the artifact store cannot serve {uri}: {err}") from err
+        if size is None:
+            raise _missing(record, kind)
+        return key, size
+
+
+def _batches(parquet: pq.ParquetFile, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """Record batches of `columns`; single-threaded because each stream already has its worker thread."""
+    return parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=False)
+
+
+def _missing(record: BacktestRecord, kind: ArtifactKind) -> ConflictError:
+    """The 409 for an artifact whose URI is set but whose object is gone."""
+    return ConflictError(f"the {kind.name} artifact of backtest {record.id} is missing from the store")

@@ -1,0 +1,71 @@
+"""The only module that knows both the wire types and the results service's own types."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from backtest.v1 import backtest_pb2, results_pb2
+from google.api import httpbody_pb2
+from google.protobuf import json_format, struct_pb2
+
+from services.domain.metric_table import HIGHER, NEUTRAL
+from services.results.compare import Comparison
+from services.results.records import BacktestRecord
+
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+
+
+def backtest_record(message: backtest_pb2.Backtest) -> BacktestRecord:
+    """The part of a catalog Backtest the results service reads."""
+    return BacktestRecord(
+        id=message.id,
+        engine=message.engine,
+        status=message.status,
+        metrics=json_format.MessageToDict(message.metrics),
+        equity_curve_uri=message.equity_curve_uri if message.HasField("equity_curve_uri") else None,
+        trades_uri=message.trades_uri if message.HasField("trades_uri") else None,
+    )
+
+
+def equity_points(rows: tuple[list[str], list[float]]) -> Iterator[backtest_pb2.EquityPoint]:
+    """One message per bar of a batch of (dates, equities), built as it is asked for."""
+    dates, equities = rows
+    return (backtest_pb2.EquityPoint(date=d, equity=e) for d, e in zip(dates, equities))
+
+
+def trades(rows: dict[str, list]) -> Iterator[backtest_pb2.Trade]:
+    """One message per trade of a batch of columns; None (an open trade's exit_date) stays unset."""
+    names = list(rows)
+    return (backtest_pb2.Trade(**dict(zip(names, values))) for values in zip(*rows.values()))
+
+
+def http_bodies(chunks: Iterable[bytes]) -> Iterator[httpbody_pb2.HttpBody]:
+    """The chunks of a Parquet file as HttpBody messages; the gateway takes the type from the first."""
+    for index, chunk in enumerate(chunks):
+        yield httpbody_pb2.HttpBody(content_type=PARQUET_CONTENT_TYPE if index == 0 else "", data=chunk)
+
+
+def compare_response(comparison: Comparison) -> results_pb2.CompareBacktestsResponse:
+    """The wire form of a comparison."""
+    response = results_pb2.CompareBacktestsResponse()
+    for run in comparison.runs:
+        row = response.runs.add(id=run.id, engine=run.engine, status=run.status)
+        row.metrics.SetInParent()  # a run without metrics still shows `"metrics": {}`
+        row.metrics.update(run.metrics)
+    for key, metric in comparison.metric_diff.items():
+        diff = response.metric_diff[key]
+        diff.direction = metric.direction
+        if metric.direction != NEUTRAL:
+            diff.higher_is_better = metric.direction == HIGHER
+        diff.best_id.CopyFrom(_value(metric.best_id))
+        for run_id, value in metric.values.items():
+            diff.values[run_id].CopyFrom(_value(value))
+    return response
+
+
+def _value(value: Any) -> struct_pb2.Value:
+    """A JSON value (None becomes null) as a protobuf Value."""
+    message = struct_pb2.Value()
+    json_format.ParseDict(value, message)
+    return message

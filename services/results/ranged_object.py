@@ -1,0 +1,82 @@
+"""A seekable, read-only file over one S3 object, fetched with ranged GETs.
+
+Parquet readers jump around a file (footer first, then column chunks), so a
+plain stream will not do, and downloading the whole object would cost either
+memory or disk. This file holds at most one block of the object at a time.
+"""
+
+from __future__ import annotations
+
+import io
+
+from minio.error import S3Error
+
+from services.adapters.object_store import CHUNK_BYTES, ObjectStore
+from services.domain.errors import NotFoundError
+
+_MISSING = ("NoSuchKey", "NoSuchObject", "NotFound")
+
+
+class RangedObject(io.RawIOBase):
+    """Reads `key` of `store` on demand, one block per GET.
+
+    store: the object store holding the object.
+    key: key of the object.
+    size: the object's size in bytes, as `store.size` reported it.
+    block_bytes: least number of bytes fetched per GET; small reads are served from the block.
+    """
+
+    def __init__(self, store: ObjectStore, key: str, size: int, *, block_bytes: int = CHUNK_BYTES) -> None:
+        super().__init__()
+        self.store = store
+        self.key = key
+        self.size = size
+        self.block_bytes = block_bytes
+        self.position = 0
+        self.block_start = 0
+        self.block = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), self.size - self.position)
+        if wanted <= 0:
+            return 0
+        start = self.position - self.block_start
+        if start < 0 or start + wanted > len(self.block):
+            self._fetch(wanted)
+            start = 0
+        view[:wanted] = self.block[start : start + wanted]
+        self.position += wanted
+        return wanted
+
+    def _fetch(self, wanted: int) -> None:
+        """Replaces the block with the bytes from the current position on."""
+        length = min(max(wanted, self.block_bytes), self.size - self.position)
+        try:
+            response = self.store.client.get_object(self.store.bucket, self.key, offset=self.position, length=length)
+        except S3Error as err:
+            if err.code in _MISSING:
+                raise NotFoundError("object", self.store.uri(self.key)) from err
+            raise
+        try:
+            self.block = response.read()
+        finally:
+            response.close()
+            response.release_conn()
+        self.block_start = self.position
+        if len(self.block) < wanted:
+            raise OSError(f"short read of {self.key}: the object changed while it was read")

@@ -1,0 +1,86 @@
+"""ResultsService over gRPC: each method converts, calls, and converts back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TypeVar
+
+from backtest.v1 import results_pb2, results_pb2_grpc
+
+from services.kit.status import translate_errors
+from services.results import compare, convert
+from services.results.artifacts import EQUITY, TRADES, ArtifactKind, Artifacts
+from services.results.catalog_client import CatalogClient
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_DONE = object()
+
+
+class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
+    """Serves artifacts and comparisons.
+
+    catalog: where backtest records come from.
+    artifacts: reader of the artifact store.
+    """
+
+    def __init__(self, catalog: CatalogClient, artifacts: Artifacts) -> None:
+        self.catalog = catalog
+        self.artifacts = artifacts
+
+    @translate_errors
+    async def GetEquityCurve(self, request, context):
+        async for point in self._rows(request.backtest_id, self.artifacts.equity_rows, convert.equity_points):
+            yield point
+
+    @translate_errors
+    async def GetTrades(self, request, context):
+        async for trade in self._rows(request.backtest_id, self.artifacts.trade_rows, convert.trades):
+            yield trade
+
+    @translate_errors
+    async def DownloadEquityCurve(self, request, context):
+        async for body in self._download(request.backtest_id, EQUITY, context):
+            yield body
+
+    @translate_errors
+    async def DownloadTrades(self, request, context):
+        async for body in self._download(request.backtest_id, TRADES, context):
+            yield body
+
+    @translate_errors
+    async def CompareBacktests(self, request, context) -> results_pb2.CompareBacktestsResponse:
+        ids = compare.validate_ids(request.backtest_ids)
+        runs = await self.catalog.get_backtests(ids)
+        return convert.compare_response(compare.compare(runs))
+
+    async def _rows(self, backtest_id: str, read: Callable, to_messages: Callable) -> AsyncIterator:
+        """One message per row of an artifact: batches are read off the event loop, and each
+        message is built just before it is sent, so no batch of messages is ever held."""
+        record = await self.catalog.get_backtest(backtest_id)
+        log.info("rows", extra={"backtest_id": record.id, "reader": read.__name__})
+        async for rows in _in_thread(read(record)):
+            for message in to_messages(rows):
+                yield message
+
+    async def _download(self, backtest_id: str, kind: ArtifactKind, context) -> AsyncIterator:
+        """The artifact's bytes as HttpBody messages, after the 404/409 checks and the file-name header."""
+        record = await self.catalog.get_backtest(backtest_id)
+        chunks = await asyncio.to_thread(self.artifacts.file_chunks, record, kind)
+        log.info("download", extra={"backtest_id": record.id, "artifact": kind.name})
+        await context.send_initial_metadata((("content-disposition", kind.content_disposition(record.id)),))
+        async for body in _in_thread(convert.http_bodies(chunks)):
+            yield body
+
+
+async def _in_thread(items: Iterator[T]) -> AsyncIterator[T]:
+    """Advances a blocking iterator in worker threads, so the event loop never waits on S3 or Parquet.
+
+    items: the iterator; if the call is cancelled mid-step, the worker thread
+    finishes that step and then drops its reference, which finalises the
+    generators underneath (closing their S3 responses).
+    """
+    while (item := await asyncio.to_thread(next, items, _DONE)) is not _DONE:
+        yield item

@@ -1,0 +1,95 @@
+"""Streaming a 1,000,000-bar equity curve keeps the results process's memory flat.
+
+The service runs as its own process, so its resident set is measured, not the
+test's. A small run is served first: the first request pays one-off costs
+(pyarrow's Parquet and compute kernels, connection pools, worker threads)
+whatever the file's size, and the claim is about what the big file adds. The
+growth over the fresh process is printed too; it was 33-43 MB when written.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+import numpy as np
+import pandas as pd
+import psutil
+import pytest
+from backtest.v1 import results_pb2, results_pb2_grpc
+
+BARS = 1_000_000
+LIMIT_MB = 50
+
+
+class PeakRss:
+    """Samples a process's resident set in a background thread while a block runs."""
+
+    def __init__(self, pid: int, *, every_s: float = 0.005) -> None:
+        self.process = psutil.Process(pid)
+        self.every_s = every_s
+        self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> "PeakRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def mb(n: float) -> float:
+    return n / 2**20
+
+
+@pytest.mark.timeout(900)
+def test_one_million_bars_stream_in_flat_memory(launch_results, publish, store):
+    index = pd.date_range("2015-01-02 09:30", periods=BARS, freq="min", name="date")
+    equity = 1e5 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 1e-4, BARS)))
+    big = publish(equity=pd.DataFrame({"equity": equity}, index=index))
+    small = publish(equity=pd.DataFrame({"equity": [1.0]}, index=pd.DatetimeIndex(["2020-01-02"], name="date")))
+    size = store.size(f"results-tests/{big}/equity.parquet")
+
+    with launch_results() as (address, proc), grpc.insecure_channel(address) as channel:
+        stub = results_pb2_grpc.ResultsServiceStub(channel)
+        started = psutil.Process(proc.pid).memory_info().rss
+        # Warm-up: the one-off costs of a first request, whatever the file's size.
+        list(stub.GetEquityCurve(results_pb2.GetEquityCurveRequest(backtest_id=small)))
+        list(stub.DownloadEquityCurve(results_pb2.DownloadEquityCurveRequest(backtest_id=small)))
+        warm = psutil.Process(proc.pid).memory_info().rss
+
+        with PeakRss(proc.pid) as parquet_peak:
+            clock = time.perf_counter()
+            received = sum(len(b.data) for b in stub.DownloadEquityCurve(
+                results_pb2.DownloadEquityCurveRequest(backtest_id=big)))
+            parquet_s = time.perf_counter() - clock
+
+        with PeakRss(proc.pid) as json_peak:
+            clock = time.perf_counter()
+            count, last = 0, None
+            for last in stub.GetEquityCurve(results_pb2.GetEquityCurveRequest(backtest_id=big)):
+                count += 1
+            json_s = time.perf_counter() - clock
+    assert count == BARS and last.date == index[-1].isoformat() and last.equity == equity[-1]
+    assert received == size
+    # Growth over the warmed-up process, and over the process as it started.
+    growth = {name: (mb(peak.peak - warm), mb(peak.peak - started))
+              for name, peak in (("parquet", parquet_peak), ("json", json_peak))}
+    print(
+        f"\nresults RSS: started {mb(started):.1f} MB, after warm-up {mb(warm):.1f} MB"
+        f"\nParquet download: {mb(size):.1f} MB in {parquet_s:.2f} s ({mb(size) / parquet_s:.1f} MB/s),"
+        f" peak {mb(parquet_peak.peak):.1f} MB, growth {growth['parquet'][0]:.1f} MB"
+        f" ({growth['parquet'][1]:.1f} MB over the fresh process)"
+        f"\nJSON equity curve: {BARS} points in {json_s:.2f} s ({BARS / json_s:,.0f} points/s),"
+        f" peak {mb(json_peak.peak):.1f} MB, growth {growth['json'][0]:.1f} MB"
+        f" ({growth['json'][1]:.1f} MB over the fresh process)"
+    )
+    assert growth["parquet"][0] < LIMIT_MB and growth["json"][0] < LIMIT_MB, growth
