@@ -1,0 +1,149 @@
+"""One HTTP/1.1 request and its response on a kept-alive connection (see exchange.Exchange).
+
+Bodies are read with Content-Length or chunked encoding, up to a limit;
+"100 Continue" is sent only when the body is wanted. A response is written
+in one piece where possible: head and body together, a stream's head with its
+first chunk. A body left unread closes the connection after the response.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http
+from typing import TYPE_CHECKING
+
+from gateway.transcoder.errors import LocalReply
+from gateway.transcoder.metadata import Headers
+
+if TYPE_CHECKING:
+    from http.server import BaseHTTPRequestHandler
+
+MAX_LINE = 65536
+_TOO_LARGE = "Request rejected because the transcoder's internal buffer size exceeds the configured limit."
+_REASONS = {status.value: status.phrase for status in http.HTTPStatus} | {499: "Client Closed Request"}
+
+
+class HttpExchange:
+    """One request on a connection, offered to the Forwarder (see exchange.Exchange).
+
+    handler: the connection's request handler, already past the request line and headers.
+    """
+
+    def __init__(self, handler: BaseHTTPRequestHandler) -> None:
+        self._handler = handler
+        self.method = handler.command
+        self.target = _origin_form(handler.path)
+        self.client = handler.client_address[0]
+        self.started = False
+        self._pending = b""  # a stream's head, sent with its first piece
+        headers = handler.headers
+        # Until read, a body (or an unknown one) on the wire forbids reusing the connection.
+        self.body_consumed = not headers.get("transfer-encoding") and headers.get("content-length", "0").strip() == "0"
+        self._chunked = handler.request_version != "HTTP/1.0"
+
+    def header(self, name: str) -> str | None:
+        return self._handler.headers.get(name)
+
+    def header_items(self) -> list[tuple[str, str]]:
+        return self._handler.headers.items()
+
+    def read_body(self, limit: int) -> bytes:
+        headers, rfile = self._handler.headers, self._handler.rfile
+        encoding = headers.get("transfer-encoding")
+        if encoding is not None:
+            if encoding.strip().lower() != "chunked":
+                raise LocalReply(400, f"unsupported transfer-encoding {encoding!r}")
+            return self._read_chunked(limit)
+        try:
+            length = int(headers.get("content-length", "0"))
+        except ValueError:
+            raise LocalReply(400, "invalid content-length") from None
+        if length > limit:
+            raise LocalReply(413, _TOO_LARGE)
+        if length <= 0:
+            return b""
+        self._send_continue()
+        body = rfile.read(length)
+        if len(body) < length:
+            raise ConnectionError("client closed the connection while sending the body")
+        self.body_consumed = True
+        return body
+
+    def _read_chunked(self, limit: int) -> bytes:
+        rfile = self._handler.rfile
+        self._send_continue()
+        pieces, total = [], 0
+        while True:
+            line = rfile.readline(MAX_LINE + 1)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise LocalReply(400, "malformed chunked body") from None
+            if size == 0:
+                break
+            total += size
+            if total > limit:
+                raise LocalReply(413, _TOO_LARGE)
+            pieces.append(rfile.read(size))
+            rfile.readline()
+        while rfile.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
+            pass  # trailers: ignored
+        self.body_consumed = True
+        return b"".join(pieces)
+
+    def _send_continue(self) -> None:
+        # 100-continue is sent only once the request is known to be wanted (see handle_expect_100).
+        if self._handler.expect_continue:
+            self._handler.expect_continue = False
+            self._handler.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _head(self, status: int, headers: Headers, extra: list[str]) -> bytes:
+        handler = self._handler
+        if not self.body_consumed:
+            handler.close_connection = True
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"]
+        lines += [f"{name}: {value}\r\n" for name, value in headers]
+        lines += extra
+        lines.append(f"date: {email.utils.formatdate(usegmt=True)}\r\n")
+        if handler.close_connection:
+            lines.append("connection: close\r\n")
+        elif handler.request_version == "HTTP/1.0":
+            lines.append("connection: keep-alive\r\n")
+        lines.append("\r\n")
+        self.started = True
+        return "".join(lines).encode("latin-1", "replace")
+
+    def respond(self, status: int, headers: Headers, body: bytes | None) -> None:
+        extra = [] if body is None else [f"content-length: {len(body)}\r\n"]
+        head = self._head(status, headers, extra)
+        self._handler.wfile.write(head + body if body else head)
+
+    def start_stream(self, status: int, headers: Headers) -> None:
+        if self._chunked:
+            extra = ["transfer-encoding: chunked\r\n"]
+        else:
+            self._handler.close_connection = True  # HTTP/1.0: the body ends when the connection does
+            extra = []
+        self._pending = self._head(status, headers, extra)
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return  # an empty chunk would end the body
+        piece = b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data
+        self._handler.wfile.write(self._pending + piece if self._pending else piece)
+        self._pending = b""
+
+    def end_stream(self) -> None:
+        self._handler.wfile.write(self._pending + b"0\r\n\r\n" if self._chunked else self._pending)
+        self._pending = b""
+
+    def abort(self) -> None:
+        self._handler.close_connection = True
+
+
+def _origin_form(target: str) -> str:
+    # A proxy-style absolute target (http://host/path) is served like its path.
+    if target.startswith(("http://", "https://")):
+        slash = target.find("/", target.find("//") + 2)
+        return target[slash:] if slash >= 0 else "/"
+    return target
