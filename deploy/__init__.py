@@ -1,0 +1,1 @@
+"""Deployment: production manifests and the embedded launcher for one machine."""

@@ -1,0 +1,145 @@
+"""The supervisor names a dead child and stops the rest; SIGINT/SIGTERM stop everything in reverse order."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from deploy.embedded.errors import StartupError
+from deploy.embedded.probes import Ready
+from deploy.embedded.lineup import Role, Service
+from deploy.embedded.stack import Stack
+from deploy.embedded.supervisor import ProcessSpec, Supervisor
+
+SLEEPER = "import time; time.sleep(60)"
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def recorder(path: Path) -> str:
+    """A child that notes when SIGTERM reached it, then exits; it says it is ready by creating `path`."""
+    return (
+        "import signal, sys, time, pathlib\n"
+        f"out = pathlib.Path({str(path)!r})\n"
+        "def stop(signum, frame):\n"
+        "    out.write_text(str(time.monotonic_ns()))\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        "out.write_text('ready')\n"
+        "while True: time.sleep(1)\n"
+    )
+
+
+def file_says_ready(path: Path) -> Ready:
+    def check() -> None:
+        assert path.read_text() == "ready"
+
+    return Ready(check, f"{path.name} ready", timeout=30)
+
+
+def test_a_dying_child_is_named_with_its_exit_code_and_log_and_the_others_are_stopped(tmp_path: Path) -> None:
+    report = io.StringIO()
+    supervisor = Supervisor(log_dir=tmp_path, out=report, handle_signals=False)
+    supervisor.start(ProcessSpec("sleeper", python(SLEEPER)))
+    supervisor.start(ProcessSpec("crasher", python("import sys, time; time.sleep(0.3); print('boom'); sys.exit(3)")))
+    sleeper = supervisor.children[0]
+
+    died = supervisor.watch(interval=0.05)
+
+    assert died is not None
+    assert died.name == "crasher" and died.reason == "exited with code 3"
+    assert "boom" in died.log_tail
+    assert "crasher exited with code 3" in report.getvalue() and "boom" in report.getvalue()
+    assert not sleeper.alive() and supervisor.children == []
+
+
+def test_a_child_killed_by_a_signal_is_reported_as_such(tmp_path: Path) -> None:
+    supervisor = Supervisor(log_dir=tmp_path, out=io.StringIO(), handle_signals=False)
+    supervisor.start(ProcessSpec("victim", python("import os, signal; os.kill(os.getpid(), signal.SIGKILL)")))
+    died = supervisor.watch(interval=0.05)
+    assert died is not None and died.reason == "was killed by SIGKILL"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_signal_stops_every_child_last_started_first(tmp_path: Path, signum: int) -> None:
+    marks = [tmp_path / f"child-{i}.mark" for i in range(3)]
+    report = io.StringIO()
+    with Supervisor(log_dir=tmp_path, out=report) as supervisor:
+        for i, mark in enumerate(marks):
+            supervisor.start(ProcessSpec(f"child-{i}", python(recorder(mark)), ready=file_says_ready(mark)))
+        children = list(supervisor.children)
+        threading.Timer(0.2, os.kill, (os.getpid(), signum)).start()
+        assert supervisor.watch(interval=0.05) is None
+
+    assert all(not child.alive() for child in children)
+    stopped_at = [int(mark.read_text()) for mark in marks]
+    assert stopped_at == sorted(stopped_at, reverse=True)
+    assert f"{signal.Signals(signum).name} received" in report.getvalue()
+
+
+def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout(tmp_path: Path) -> None:
+    mark = tmp_path / "stubborn.mark"
+    code = (
+        "import signal, time, pathlib\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"pathlib.Path({str(mark)!r}).write_text('ready')\n"
+        "time.sleep(60)\n"
+    )
+    supervisor = Supervisor(log_dir=tmp_path, stop_timeout=0.3, handle_signals=False)
+    supervisor.start(ProcessSpec("stubborn", python(code), ready=file_says_ready(mark)))
+    child = supervisor.children[0]
+    supervisor.stop_all()
+    assert child.exit_description() == "was killed by SIGKILL"
+
+
+def test_a_failing_one_shot_task_stops_startup_with_its_output(tmp_path: Path) -> None:
+    supervisor = Supervisor(log_dir=tmp_path, handle_signals=False)
+    task = ProcessSpec("migrate", python("import sys; print('relation missing'); sys.exit(2)"), one_shot=True)
+    with pytest.raises(StartupError) as failed:
+        supervisor.start(task)
+    assert failed.value.name == "migrate"
+    assert "exited with code 2" in str(failed.value) and "relation missing" in str(failed.value)
+
+
+def test_a_child_that_exits_before_ready_fails_at_once(tmp_path: Path) -> None:
+    supervisor = Supervisor(log_dir=tmp_path, handle_signals=False)
+    never = Ready(lambda: 1 / 0, "something that never happens", timeout=60)
+    spec = ProcessSpec("quitter", python("raise SystemExit('no config')"), ready=never)
+    with pytest.raises(StartupError, match="exited with code 1 before something that never happens") as failed:
+        supervisor.start(spec)
+    assert "no config" in failed.value.log_tail
+
+
+def test_a_child_that_never_gets_ready_times_out_and_is_stopped(tmp_path: Path) -> None:
+    supervisor = Supervisor(log_dir=tmp_path, handle_signals=False)
+    never = Ready(lambda: 1 / 0, "readiness", timeout=0.5)
+    with pytest.raises(StartupError, match=r"no readiness within 0.5s \(last check: ZeroDivisionError"):
+        supervisor.start(ProcessSpec("slowpoke", python(SLEEPER), ready=never))
+    assert not supervisor.children[0].alive()
+
+
+def test_a_service_whose_module_does_not_exist_fails_before_anything_starts(tmp_path: Path) -> None:
+    ghost = Service("ghost", "services.ghost_that_nobody_wrote", Role.GRPC)
+    with pytest.raises(StartupError, match="python -m services.ghost_that_nobody_wrote: no such module"):
+        Stack(tmp_path, services=(ghost,), handle_signals=False).start()
+    assert not (tmp_path / "postgres").exists()
+
+
+def test_a_data_directory_in_use_by_another_launcher_is_refused(tmp_path: Path) -> None:
+    # Otherwise the second launcher takes the first one's servers for orphans and stops them.
+    with open(tmp_path / "launcher.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("4242\n")
+        held.flush()
+        with pytest.raises(StartupError, match=r"in use by another launcher \(pid 4242\)"):
+            Stack(tmp_path, services=(), handle_signals=False).start()
+    assert not (tmp_path / "postgres").exists()
