@@ -76,6 +76,8 @@ class Stack:
     """Turn SIGINT/SIGTERM into an orderly stop (the command line wants it, pytest does not)."""
     out: TextIO | None = None
     """Where the supervisor reports; stderr when None."""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """Further variables for every service (e.g. JOB_ACK_WAIT_S for a failover test)."""
     settings: settings_module.Settings = field(default_factory=settings_module.load)
     """Environment-derived settings."""
 
@@ -232,12 +234,11 @@ class Stack:
 
     def _specs(self, service: Service) -> list[ProcessSpec]:
         """The processes one entry of the list stands for: one, or one per executor."""
-        env = {**self.settings.inherited_env, "PYTHONUNBUFFERED": "1", **self.env}
+        env = self._service_env()
         argv = [sys.executable, "-m", service.module]
         ready: Ready | None = None
         if service.role is Role.EXECUTOR:
-            names = [f"{service.name}-{i}" for i in range(1, self.executors + 1)]
-            return [ProcessSpec(n, argv, env={**env, "EXECUTOR_ID": n}, cwd=REPO_ROOT) for n in names]
+            return [self._executor_spec(service, i) for i in range(1, self.executors + 1)]
         if service.role is Role.GRPC:
             env["GRPC_LISTEN"] = self.grpc_addrs[service.name]
             ready = grpc_serving(env["GRPC_LISTEN"])
@@ -246,6 +247,43 @@ class Stack:
             ready = tcp_open(LOOPBACK, self.gateway_port)
         one_shot = service.role is Role.TASK
         return [ProcessSpec(service.name, argv, env=env, ready=ready, one_shot=one_shot, cwd=REPO_ROOT)]
+
+    def _service_env(self) -> dict[str, str]:
+        return {**self.settings.inherited_env, "PYTHONUNBUFFERED": "1", **self.env, **self.extra_env}
+
+    def _executor_spec(self, service: Service, number: int) -> ProcessSpec:
+        name = f"{service.name}-{number}"
+        argv = [sys.executable, "-m", service.module]
+        return ProcessSpec(name, argv, env={**self._service_env(), "EXECUTOR_ID": name}, cwd=REPO_ROOT)
+
+    def start_executor(self) -> str:
+        """Starts one more executor (not waiting for its warm-up) and returns its name."""
+        assert self.supervisor is not None, "not started"
+        service = next(s for s in self.services if s.role is Role.EXECUTOR)
+        taken = {c.name for c in self.supervisor.children}
+        number = next(i for i in range(1, 1000) if f"{service.name}-{i}" not in taken)
+        spec = self._executor_spec(service, number)
+        self.supervisor.start(spec)
+        return spec.name
+
+    def kill_executor(self, name: str) -> None:
+        """SIGKILLs the executor `name` (a crash, not a shutdown) and stops watching it."""
+        assert self.supervisor is not None, "not started"
+        child = next(c for c in self.supervisor.children if c.name == name)
+        child.process.kill()
+        child.process.wait(timeout=10)
+        self.supervisor.children.remove(child)
+
+    def stop_executor(self, name: str) -> None:
+        """Stops the executor `name` cleanly (SIGTERM, then SIGKILL after the supervisor's timeout)."""
+        assert self.supervisor is not None, "not started"
+        child = next(c for c in self.supervisor.children if c.name == name)
+        self.supervisor.children.remove(child)
+        child.stop(self.supervisor.stop_timeout)
+
+    def log_path(self, name: str) -> Path:
+        """The log file of process `name`."""
+        return self._log(name)
 
     def _wait_for_engines(self, timeout: float = 180.0) -> float:
         """Wait until the executors have warmed up and registered, i.e. the gateway lists engines."""

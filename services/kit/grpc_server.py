@@ -69,11 +69,13 @@ class GrpcService:
 async def run_until_signalled(
     service: GrpcService,
     *,
+    before_start: Callable[[], Awaitable[None]] | None = None,
     on_start: Callable[[], Awaitable[None]] | None = None,
     on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Starts `service`, waits for SIGTERM/SIGINT, then shuts everything down.
 
+    before_start: awaited before the server starts (connections the RPCs need).
     on_start: awaited after the server started (background loops, subscriptions).
     on_stop: awaited after the server drained (close pools and connections).
     """
@@ -81,6 +83,8 @@ async def run_until_signalled(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if before_start is not None:
+        await before_start()
     await service.start()
     if on_start is not None:
         await on_start()
