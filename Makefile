@@ -59,7 +59,12 @@ e2e: proto
 	$(PY) -m pytest $(PYTEST_ARGS) tests/e2e
 
 bench: proto
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
+
+# The REST contract against any gateway: `make conformance GATEWAY_URL=http://host:8080`
+# (GATEWAY_API_KEY if it needs one); without GATEWAY_URL, against the embedded stack.
+conformance: proto
+	GATEWAY_URL="$(GATEWAY_URL)" $(PY) -m pytest $(PYTEST_ARGS) tests/e2e/conformance
 
 clean:
 	rm -rf gen .pytest_cache
