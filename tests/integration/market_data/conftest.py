@@ -8,11 +8,6 @@ ObjectStore of their own.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import threading
 import uuid
 from collections.abc import Iterator
 
@@ -23,9 +18,7 @@ from backtest.v1 import catalog_pb2_grpc
 from services.adapters.object_store import ObjectStore, S3Location
 from services.catalog import migrate
 from services.catalog.import_bars import catalog_channel
-
-STARTUP_LINES = 200  # log lines to read before giving up on the "serving" line
-
+from tests.fixtures.service_process import start_service
 
 @pytest.fixture(scope="session")
 def market_store(s3_server) -> ObjectStore:
@@ -42,7 +35,6 @@ def catalog_address(database_url, nats_url, market_store) -> Iterator[str]:
     migrate.upgrade(database_url)
     location = market_store.location
     env = {
-        **os.environ,
         "DATABASE_URL": database_url,
         "GRPC_LISTEN": "127.0.0.1:0",
         "S3_ENDPOINT": location.endpoint,
@@ -50,38 +42,11 @@ def catalog_address(database_url, nats_url, market_store) -> Iterator[str]:
         "S3_SECRET_KEY": location.secret_key,
         "S3_BUCKET": location.bucket,
         "NATS_URL": nats_url,
+        "BUS_NAMESPACE": f"md{uuid.uuid4().hex[:8]}_",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.catalog"], env=env, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        yield f"127.0.0.1:{_serving_port(process)}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _serving_port(process: subprocess.Popen) -> int:
-    """The port from the JSON "serving" log line; fails with the log if the process dies first."""
-    seen = []
-    for _ in range(STARTUP_LINES):
-        line = process.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("msg") == "serving":
-            # Keep draining the pipe so a chatty server never blocks on a full one.
-            threading.Thread(target=process.stderr.read, daemon=True).start()
-            return int(entry["port"])
-    pytest.fail("catalog did not start:\n" + "".join(seen))
+    catalog = start_service("services.catalog", env)
+    yield catalog.address
+    catalog.stop()
 
 
 @pytest.fixture(scope="session")
