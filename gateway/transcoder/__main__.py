@@ -9,7 +9,7 @@ import threading
 
 from gateway.transcoder.errors import ConfigError
 from gateway.transcoder.gateway import Gateway
-from gateway.transcoder.settings import GatewaySettings
+from gateway.transcoder.settings import GatewaySettings, exposure_problem
 from services.kit.settings import SettingsError, load_settings
 from services.kit.structured_logging import configure_logging
 
@@ -25,6 +25,10 @@ def main() -> int:
         log.error(str(exc), extra={"problems": exc.problems})
         return 2
     configure_logging("gateway", settings.log_level)
+    problem = exposure_problem(settings)
+    if problem is not None:
+        log.error(f"cannot start: {problem}")
+        return 2
     try:
         gateway = Gateway.from_settings(settings)
     except ConfigError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 
 from gateway.transcoder.edge_filters import parse_api_keys
@@ -64,3 +65,19 @@ class GatewaySettings:
     max_response_body_bytes: int = setting("GATEWAY_MAX_RESPONSE_BODY_BYTES", default=32 * MIB, parse=int)
     idle_timeout_s: float = setting("GATEWAY_IDLE_TIMEOUT_S", default=300.0, parse=float)
     log_level: str = setting("LOG_LEVEL", default="INFO")
+
+
+def exposure_problem(settings: GatewaySettings) -> str | None:
+    """Why these settings must not serve, or None: beyond loopback the API needs keys.
+
+    settings: the parsed gateway settings.
+    """
+    if settings.api_keys:
+        return None
+    try:
+        loopback = ipaddress.ip_address(settings.host).is_loopback
+    except ValueError:  # a host name: only "localhost" is known to stay on this machine
+        loopback = settings.host == "localhost"
+    if loopback:
+        return None
+    return f"GATEWAY_HOST={settings.host} is reachable from other machines: set GATEWAY_API_KEYS or bind to 127.0.0.1"
