@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.db.models import Backtest, Series, Task
@@ -56,41 +56,33 @@ async def _advance_task(session: AsyncSession, task_id: uuid.UUID | None, backte
         task.status = "PROGRESS"
 
 
+async def _settle(session: AsyncSession, backtest_id: uuid.UUID, task_id: uuid.UUID | None, *, failed: bool, **values: Any) -> bool:
+    """Moves a running backtest to its outcome and counts it on its task; False when already settled."""
+    backtest = (
+        await session.scalars(
+            update(Backtest)
+            .where(Backtest.id == backtest_id, Backtest.status == "running")
+            .values(status="failed" if failed else "completed", **values)
+            .returning(Backtest)
+        )
+    ).one_or_none()
+    if backtest is None:
+        return False
+    await _advance_task(session, task_id, backtest, failed=failed)
+    return True
+
+
 async def complete_run(
     session: AsyncSession, backtest_id: uuid.UUID, task_id: uuid.UUID | None, *,
     metrics: dict[str, Any], equity_curve_uri: str, trades_uri: str,
 ) -> bool:
     """Commits a successful outcome; False when the run was already settled."""
-    backtest = (
-        await session.scalars(
-            update(Backtest)
-            .where(Backtest.id == backtest_id, Backtest.status == "running")
-            .values(status="completed", metrics=metrics, equity_curve_uri=equity_curve_uri, trades_uri=trades_uri, error=None)
-            .returning(Backtest)
-        )
-    ).one_or_none()
-    if backtest is None:
-        return False
-    await _advance_task(session, task_id, backtest, failed=False)
-    return True
+    return await _settle(
+        session, backtest_id, task_id, failed=False,
+        metrics=metrics, equity_curve_uri=equity_curve_uri, trades_uri=trades_uri, error=None,
+    )
 
 
 async def fail_run(session: AsyncSession, backtest_id: uuid.UUID, task_id: uuid.UUID | None, *, reason: str) -> bool:
     """Marks a running backtest failed with `reason` (also stored as metrics.error); False when already settled."""
-    backtest = (
-        await session.scalars(
-            update(Backtest)
-            .where(Backtest.id == backtest_id, Backtest.status == "running")
-            .values(status="failed", metrics={"error": reason}, error=reason)
-            .returning(Backtest)
-        )
-    ).one_or_none()
-    if backtest is None:
-        return False
-    await _advance_task(session, task_id, backtest, failed=True)
-    return True
-
-
-async def running_ids(session: AsyncSession, ids: list[uuid.UUID]) -> list[uuid.UUID]:
-    """Those of `ids` still running."""
-    return list((await session.scalars(select(Backtest.id).where(Backtest.id.in_(ids), Backtest.status == "running"))).all())
+    return await _settle(session, backtest_id, task_id, failed=True, metrics={"error": reason}, error=reason)
