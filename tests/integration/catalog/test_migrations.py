@@ -47,7 +47,8 @@ def constraint_names(url: str) -> set[str]:
     with engine.connect() as connection:
         names = connection.scalars(
             sa.text(
-                "SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+                # contype 'n': PostgreSQL 18 records NOT NULL as constraints; the models name none.
+                "SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND contype <> 'n'"
                 " UNION SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
             )
         )
