@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import nats
 from nats.aio.client import Client
 from nats.js import api
-from nats.js.errors import BadRequestError, BucketNotFoundError, NoKeysError, NotFoundError
+from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 
 from services.kit.settings import setting
 
@@ -204,11 +204,13 @@ class Bus:
 
     async def live_executors(self) -> list[ExecutorRecord]:
         """Records of every executor whose entry has not expired."""
-        kv = await self.js.key_value(self.topology.registry_bucket)
-        try:
-            keys = await kv.keys()
-        except NoKeysError:  # an empty bucket
-            return []
+        bucket = self.topology.registry_bucket
+        kv = await self.js.key_value(bucket)
+        # The stream's per-subject counts name the keys without creating a
+        # consumer (kv.keys() leaves one behind per call until it times out).
+        prefix = f"$KV.{bucket}."
+        info = await self.js.stream_info(f"KV_{bucket}", subjects_filter=f"{prefix}>")
+        keys = [subject[len(prefix):] for subject in (info.state.subjects or {})]
         records = []
         for key in keys:
             try:
@@ -221,6 +223,8 @@ class Bus:
         return records
 
     async def close(self) -> None:
-        """Flushes and closes the connection."""
+        """Flushes what was published and closes; unacked jobs go back to the queue."""
         if self.nc.is_connected:
-            await self.nc.drain()
+            # Not drain(): with bound pull subscriptions it waits out its whole timeout.
+            await self.nc.flush()
+        await self.nc.close()

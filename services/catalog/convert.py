@@ -104,6 +104,7 @@ def fill_backtest(message: Message, row: Backtest) -> Message:
     message.commission = row.commission
     message.slippage = row.slippage
     json_format.ParseDict(row.config, message.config, ignore_unknown_fields=True)
+    message.metrics.SetInParent()  # an empty dict still prints as {} (the seed's "metrics": {})
     metrics_struct(message.metrics, row.metrics)
     for name in ("trades_uri", "equity_curve_uri"):
         if getattr(row, name) is not None:

@@ -15,9 +15,9 @@ from backtest.v1.run_report_pb2_grpc import RunReportServiceStub
 from services.adapters.bus import Bus, ExecutorRecord
 from services.adapters.object_store import ObjectStore
 from services.executor.bars import BarCache
-from services.executor.engines import get_engine
 from services.executor.registry import announce
 from services.executor.settings import ExecutorSettings
+from services.executor.warm_up import warm_up
 from services.executor.worker import Worker
 from services.kit.grpc_server import GrpcService
 from services.kit.settings import SettingsError, load_settings
@@ -32,14 +32,11 @@ def _version() -> str:
 
 async def serve(settings: ExecutorSettings) -> None:
     began = time.perf_counter()
-    # Warm-up comes before the first pull: the first job must run at steady-state speed.
-    for name in settings.engines:
-        started = time.perf_counter()
-        await asyncio.to_thread(get_engine(name).warm_up)
-        log.info("engine warm", extra={"engine": name, "seconds": round(time.perf_counter() - started, 3)})
     store = ObjectStore(settings.s3_location())
-    bus = await Bus.connect(settings.nats_url, settings.topology(), name=f"executor-{settings.executor_id}")
     channel = grpc.aio.insecure_channel(settings.catalog_addr)
+    # Warm-up comes before the first pull: the first job must run at steady-state speed.
+    await warm_up(settings.engines, channel=channel, store=store)
+    bus = await Bus.connect(settings.nats_url, settings.topology(), name=f"executor-{settings.executor_id}")
     worker = Worker(
         bus=bus, store=store, bars=BarCache(store), reporter=RunReportServiceStub(channel),
         executor_id=settings.executor_id, heartbeat_s=settings.heartbeat_s,

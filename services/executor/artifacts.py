@@ -35,7 +35,8 @@ def trades_frame(result: EngineResult) -> pd.DataFrame:
     return frame
 
 
-def _parquet(frame: pd.DataFrame, *, index: bool) -> bytes:
+def parquet_bytes(frame: pd.DataFrame, *, index: bool) -> bytes:
+    """The frame as a Parquet file in memory."""
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=index, row_group_size=65536)
     return buffer.getvalue()
@@ -48,6 +49,6 @@ def write_artifacts(store: ObjectStore, backtest_id: str, result: EngineResult) 
     backtest_id: run the artifacts belong to; keys live under artifacts/<id>/.
     result: the engine's output.
     """
-    equity_uri = store.put_bytes(f"artifacts/{backtest_id}/equity.parquet", _parquet(equity_frame(result), index=True), content_type=PARQUET)
-    trades_uri = store.put_bytes(f"artifacts/{backtest_id}/trades.parquet", _parquet(trades_frame(result), index=False), content_type=PARQUET)
+    equity_uri = store.put_bytes(f"artifacts/{backtest_id}/equity.parquet", parquet_bytes(equity_frame(result), index=True), content_type=PARQUET)
+    trades_uri = store.put_bytes(f"artifacts/{backtest_id}/trades.parquet", parquet_bytes(trades_frame(result), index=False), content_type=PARQUET)
     return equity_uri, trades_uri

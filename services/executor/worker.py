@@ -26,6 +26,7 @@ from services.executor.pipeline import run_batch
 
 log = logging.getLogger(__name__)
 CALL_TIMEOUT_S = 30.0
+CONCURRENT_REPORTS = 8  # calls of one job in flight at once: below the catalog's pool of 10
 _RUN_FIELDS = ("strategy_id", "engine", "initial_capital", "commission", "slippage", "config")
 
 
@@ -35,7 +36,12 @@ class RunFailed(Exception):
 
 def resolve(backtest) -> ResolvedBacktest:
     """Rebuilds the validated run from the Backtest record the catalog sent."""
-    fields = json_format.MessageToDict(backtest, preserving_proto_field_name=True)
+    # Zero values must come through: commission 0 is a choice, not "use the default".
+    fields = json_format.MessageToDict(
+        backtest, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    if not fields["config"].get("feature_ids"):
+        fields["config"].pop("feature_ids", None)
     return resolve_backtest({key: fields[key] for key in _RUN_FIELDS if key in fields})
 
 
@@ -118,14 +124,10 @@ class Worker:
 
     async def run_job(self, job: Job, attempt: int) -> None:
         """Starts, runs and completes every backtest of `job` that is not finished yet."""
-        starts = []
-        for backtest_id in job.backtest_ids:
-            request = rr.StartRunRequest(
-                backtest_id=backtest_id, job_id=job.job_id, task_id=job.task_id, executor_id=self.executor_id, attempt=attempt
-            )
-            response = await self.reporter.StartRun(request, timeout=CALL_TIMEOUT_S)
-            if response.proceed:
-                starts.append(response)
+        # A batch's reports go out concurrently: the catalog serves them in
+        # parallel, and one at a time they would dominate a sweep's time.
+        responses = await self._bounded(self._start(job, backtest_id, attempt) for backtest_id in job.backtest_ids)
+        starts = [response for response in responses if response.proceed]
         if not starts:
             return
         ids = [s.backtest.id for s in starts]
@@ -141,15 +143,33 @@ class Worker:
                 raise
             await self.fail(job, ids, describe(exc))
             return
-        for backtest_id, outcome in zip(ids, outcomes):
-            equity_uri, trades_uri = await asyncio.to_thread(write_artifacts, self.store, backtest_id, outcome.result)
-            metrics = struct_pb2.Struct()
-            metrics.update(outcome.metrics)
-            await self.reporter.CompleteRun(
-                rr.CompleteRunRequest(backtest_id=backtest_id, job_id=job.job_id, task_id=job.task_id, metrics=metrics,
-                                      equity_curve_uri=equity_uri, trades_uri=trades_uri),
-                timeout=CALL_TIMEOUT_S,
-            )
+        await self._bounded(self._complete(job, backtest_id, outcome) for backtest_id, outcome in zip(ids, outcomes))
+
+    async def _bounded(self, calls) -> list:
+        """Awaits `calls` with at most CONCURRENT_REPORTS in flight; results in order."""
+        gate = asyncio.Semaphore(CONCURRENT_REPORTS)
+
+        async def one(call):
+            async with gate:
+                return await call
+
+        return await asyncio.gather(*(one(call) for call in calls))
+
+    async def _start(self, job: Job, backtest_id: str, attempt: int) -> rr.StartRunResponse:
+        request = rr.StartRunRequest(
+            backtest_id=backtest_id, job_id=job.job_id, task_id=job.task_id, executor_id=self.executor_id, attempt=attempt
+        )
+        return await self.reporter.StartRun(request, timeout=CALL_TIMEOUT_S)
+
+    async def _complete(self, job: Job, backtest_id: str, outcome) -> None:
+        equity_uri, trades_uri = await asyncio.to_thread(write_artifacts, self.store, backtest_id, outcome.result)
+        metrics = struct_pb2.Struct()
+        metrics.update(outcome.metrics)
+        await self.reporter.CompleteRun(
+            rr.CompleteRunRequest(backtest_id=backtest_id, job_id=job.job_id, task_id=job.task_id, metrics=metrics,
+                                  equity_curve_uri=equity_uri, trades_uri=trades_uri),
+            timeout=CALL_TIMEOUT_S,
+        )
 
     async def _bars(self, start, run: ResolvedBacktest):
         config = run.config

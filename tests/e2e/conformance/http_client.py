@@ -1,0 +1,96 @@
+"""A tiny HTTP client bound to one base URL: what a REST client of the platform does, nothing more."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+# Sync executes block up to the deployment's deadline; a market-data upload
+# of a few hundred thousand rows takes seconds.
+TIMEOUT_S = 180.0
+
+
+@dataclass(frozen=True)
+class Response:
+    """One HTTP response, read in full."""
+
+    status: int
+    headers: dict[str, str]
+    """Header names lower-cased."""
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON; fails the test with the raw body when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise AssertionError(f"HTTP {self.status}: body is not JSON: {self.text[:500]!r}") from None
+
+    def __repr__(self) -> str:  # what pytest shows when an assertion on a response fails
+        return f"<HTTP {self.status} {self.text[:800]}>"
+
+
+class Api:
+    """Requests against `base_url` (http://host:port), paths relative to /api/v1 unless absolute."""
+
+    def __init__(self, base_url: str, *, api_key: str | None = None) -> None:
+        parsed = urllib.parse.urlsplit(base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"gateway URL must look like http://host:port, got {base_url!r}")
+        self.base_url = base_url
+        self._parsed = parsed
+        self._api_key = api_key
+
+    def request(
+        self, method: str, path: str, *, json_body: Any = None, body: bytes | None = None,
+        content_type: str | None = None, params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """Send one request.
+
+        path: "/backtests" (under /api/v1) or an absolute "/api/..." path.
+        json_body: serialised as JSON (content-type application/json).
+        body: raw bytes sent as they are, with `content_type`.
+        params: query parameters; lists repeat the key.
+        """
+        target = path if path.startswith("/api/") else "/api/v1" + path
+        if params:
+            target += "?" + urllib.parse.urlencode(params, doseq=True)
+        sent = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            content_type = content_type or "application/json"
+        if content_type:
+            sent["content-type"] = content_type
+        if self._api_key:
+            sent["x-api-key"] = self._api_key
+        conn_type = http.client.HTTPSConnection if self._parsed.scheme == "https" else http.client.HTTPConnection
+        conn = conn_type(self._parsed.hostname, self._parsed.port, timeout=TIMEOUT_S)
+        try:
+            conn.request(method, (self._parsed.path.rstrip("/") + target), body=body, headers=sent)
+            raw = conn.getresponse()
+            return Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, raw.read())
+        finally:
+            conn.close()
+
+    def get(self, path: str, **kwargs: Any) -> Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, json_body: Any = None, **kwargs: Any) -> Response:
+        return self.request("POST", path, json_body=json_body, **kwargs)
+
+    def patch(self, path: str, json_body: Any = None, **kwargs: Any) -> Response:
+        return self.request("PATCH", path, json_body=json_body, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Response:
+        return self.request("DELETE", path, **kwargs)
