@@ -116,7 +116,9 @@ class BacktestPatch:
             violations.append(FieldViolation("metrics", "must be an object"))
         for name in _ARTIFACT_FIELDS:
             uri = fields.get(name)
-            if uri is not None and (not uri.startswith(artifact_prefix) or len(uri) == len(artifact_prefix)):
+            inside = uri is not None and uri.startswith(artifact_prefix) and len(uri) > len(artifact_prefix)
+            # "..": a key with a parent step reads as a path out of the store, whatever S3 makes of it.
+            if uri is not None and (not inside or ".." in uri[len(artifact_prefix):].split("/")):
                 where = f"must be an object URI inside the artifact store ({artifact_prefix}...)"
                 violations.append(FieldViolation(name, where))
         if violations:

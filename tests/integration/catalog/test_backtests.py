@@ -162,6 +162,7 @@ def test_untypable_metrics_do_not_break_structured_view(stub, create_backtest):
         ({"trades_uri": "file:///etc/passwd"}, "trades_uri"),
         ({"equity_curve_uri": "https://example.com/e.parquet"}, "equity_curve_uri"),
         ({"equity_curve_uri": "PREFIX"}, "equity_curve_uri"),
+        ({"trades_uri": "PREFIX../other-bucket/t.parquet"}, "trades_uri"),
     ],
 )
 def test_bad_patch_is_422_and_changes_nothing(stub, create_backtest, expect_invalid, artifact_prefix, fields, field):
