@@ -8,7 +8,6 @@ import json
 import os
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import nats
 import psycopg
@@ -20,7 +19,7 @@ from nats.js.api import RetentionPolicy
 from nats.js.errors import KeyNotFoundError
 
 from deploy.embedded.nats import start_nats
-from deploy.embedded.ports import LOOPBACK, free_port
+from deploy.embedded.ports import free_port
 from deploy.embedded.postgres import start_postgres
 from deploy.embedded.s3 import start_s3
 from tests.fixtures.servers import Database, S3Bucket
@@ -199,20 +198,21 @@ def test_s3_restart_keeps_objects_and_keys(server_dir: Path) -> None:
 
 
 def test_postgres_moves_to_a_fresh_port_when_another_cluster_answers_on_its_own(
-    server_dir: Path, database: Database, monkeypatch: pytest.MonkeyPatch
+    server_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Regression: a test session's server took the port another session had
-    # just chosen; the other session then talked to the wrong cluster.
-    taken = urlsplit(database.url)
-    if taken.hostname != LOOPBACK:
-        pytest.skip("needs the session's PostgreSQL on 127.0.0.1")
-    ports = iter([taken.port, free_port()])
-    monkeypatch.setattr("deploy.embedded.postgres.free_port", lambda: next(ports))
-
-    server = start_postgres(server_dir, durable=False)
+    # just chosen; the other session then talked to the wrong cluster. The
+    # "other session" here is a cluster of this test's own on the chosen port.
+    other = start_postgres(server_dir / "other", durable=False)
     try:
-        assert server.port != taken.port
-        with psycopg.connect(server.dsn) as conn:
-            assert conn.execute("SHOW data_directory").fetchone() == (str(server_dir.resolve() / "pgdata"),)
+        ports = iter([other.port, free_port()])
+        monkeypatch.setattr("deploy.embedded.postgres.free_port", lambda: next(ports))
+        server = start_postgres(server_dir / "ours", durable=False)
+        try:
+            assert server.port != other.port
+            with psycopg.connect(server.dsn) as conn:
+                assert conn.execute("SHOW data_directory").fetchone() == (str((server_dir / "ours").resolve() / "pgdata"),)
+        finally:
+            server.stop()
     finally:
-        server.stop()
+        other.stop()
