@@ -12,6 +12,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from tests.fixtures.seed import seed_create_body
+
 from .http_client import Response
 
 # gRPC codes the error bodies carry (google.rpc.Code).
@@ -83,24 +85,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 def seed_example(strategy_id: str, symbol: str) -> dict[str, Any]:
     """The seed's create example, verbatim but for our strategy and symbol."""
-    return {
-        "strategy_id": strategy_id,
-        "engine": "vectorbt",
-        "initial_capital": 100000.0,
-        "commission": 0.0005,
-        "slippage": 0.0005,
-        "config": {
-            "symbol": symbol,
-            "timeframe": "1d",
-            "start_date": "2020-01-01T00:00:00",
-            "end_date": "2024-01-01T00:00:00",
-            "signal_plugin_key": "crossover_signal",
-            "signal_plugin_params": {"fast_period": 10, "slow_period": 50},
-            "bars_per_year": 252,
-            "risk_free_rate": 0.04,
-            "size_type": "percent",
-        },
-    }
+    return seed_create_body(strategy_id, symbol=symbol)
 
 
 def is_uuid(value: Any) -> bool:

@@ -23,6 +23,7 @@ from services.catalog import migrate
 from services.catalog.app import CatalogApp, build_app
 from services.catalog.settings import CatalogSettings
 from services.kit.settings import load_settings
+from tests.fixtures.seed import seed_create_body
 
 BUCKET = "catalog-test-artifacts"
 TABLES = ("strategies", "backtests", "tasks", "outbox", "series")
@@ -164,28 +165,6 @@ def expect_code(row_counts):
     return check
 
 
-def seed_body(strategy_id: str) -> dict:
-    """The seed document's create-backtest example for `strategy_id`, as a fresh dict."""
-    return {
-        "strategy_id": strategy_id,
-        "engine": "vectorbt",
-        "initial_capital": 100000.0,
-        "commission": 0.0005,
-        "slippage": 0.0005,
-        "config": {
-            "symbol": "AAPL",
-            "timeframe": "1d",
-            "start_date": "2020-01-01T00:00:00",
-            "end_date": "2024-01-01T00:00:00",
-            "signal_plugin_key": "crossover_signal",
-            "signal_plugin_params": {"fast_period": 10, "slow_period": 50},
-            "bars_per_year": 252,
-            "risk_free_rate": 0.04,
-            "size_type": "percent",
-        },
-    }
-
-
 @pytest.fixture
 def strategy_id(stub) -> str:
     """Id of a freshly created strategy."""
@@ -195,7 +174,7 @@ def strategy_id(stub) -> str:
 @pytest.fixture
 def body(strategy_id: str) -> dict:
     """A valid REST body for CreateBacktest, to be broken by the test."""
-    return seed_body(strategy_id)
+    return seed_create_body(strategy_id)
 
 
 @pytest.fixture
@@ -203,7 +182,7 @@ def create_backtest(stub, strategy_id):
     """Creates a backtest from the seed body (top-level keys overridden) and returns it."""
 
     def create(**overrides):
-        request = json_format.ParseDict({**seed_body(strategy_id), **overrides}, catalog_pb2.CreateBacktestRequest())
+        request = json_format.ParseDict({**seed_create_body(strategy_id), **overrides}, catalog_pb2.CreateBacktestRequest())
         return stub.CreateBacktest(request)
 
     return create
