@@ -23,13 +23,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from services.adapters.object_store import PARQUET_CONTENT_TYPE
 from services.domain.dates import parse_date
 from services.domain.errors import ValidationError
 from services.domain.timeframes import TIMEFRAMES
 
 PRICES = ("open", "high", "low", "close")
 COLUMNS = ("timestamp", *PRICES, "volume")
-PARQUET_TYPE = "application/vnd.apache.parquet"
+PARQUET_TYPE = PARQUET_CONTENT_TYPE
 # Types that say nothing about the format: we sniff the Parquet magic instead.
 # `curl --data-binary @bars.csv` without -H labels the body as a form.
 _GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream", "application/x-www-form-urlencoded"}

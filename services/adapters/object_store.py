@@ -19,6 +19,8 @@ from services.domain.errors import NotFoundError, ValidationError
 from services.kit.settings import parse_bool, setting
 
 CHUNK_BYTES = 1024 * 1024  # streaming reads hand out 1 MiB at a time
+# Media type of every Parquet object the platform stores or serves.
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 # S3 bucket naming rules (lowercase, digits, dots, hyphens; 3..63 characters).
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 

@@ -11,10 +11,9 @@ import io
 
 import pandas as pd
 
-from services.adapters.object_store import ObjectStore
+from services.adapters.object_store import PARQUET_CONTENT_TYPE, ObjectStore
 from services.domain.execution import EngineResult
 
-PARQUET = "application/vnd.apache.parquet"
 TRADE_COLUMNS = ["entry_date", "exit_date", "side", "entry_price", "exit_price", "size", "pnl", "return_pct", "status"]
 
 
@@ -49,6 +48,6 @@ def write_artifacts(store: ObjectStore, backtest_id: str, result: EngineResult) 
     backtest_id: run the artifacts belong to; keys live under artifacts/<id>/.
     result: the engine's output.
     """
-    equity_uri = store.put_bytes(f"artifacts/{backtest_id}/equity.parquet", parquet_bytes(equity_frame(result), index=True), content_type=PARQUET)
-    trades_uri = store.put_bytes(f"artifacts/{backtest_id}/trades.parquet", parquet_bytes(trades_frame(result), index=False), content_type=PARQUET)
+    equity_uri = store.put_bytes(f"artifacts/{backtest_id}/equity.parquet", parquet_bytes(equity_frame(result), index=True), content_type=PARQUET_CONTENT_TYPE)
+    trades_uri = store.put_bytes(f"artifacts/{backtest_id}/trades.parquet", parquet_bytes(trades_frame(result), index=False), content_type=PARQUET_CONTENT_TYPE)
     return equity_uri, trades_uri
