@@ -7,8 +7,9 @@ its last byte:
   client -> claim committed   gateway in, gRPC to catalog, event subscription, claim transaction
                               (up to the catalog's "dispatched" log line, whose time stamp is
                               cut to the millisecond: this part reads up to 1 ms short, the next long)
-  -> job received             outbox relay transaction + JetStream publish + delivery to the pull
-  StartRun, bars, run, Parquet encode, S3 PUTs, CompleteRun   timed in the executor
+  -> job received             JetStream publish (straight after the claim commits) + delivery to the pull
+  bars, run, Parquet encode, S3 PUTs, CompleteRuns   timed in the executor
+  StartRuns                   timed too, but it travels while bars load and the run computes
   executor other              resolve, thread hand-offs, gaps between the steps
   -> client has response      event to the waiting call, row re-read, convert, gateway transcoding
 
@@ -68,20 +69,20 @@ def _execute_segments(session: Session, traced: TracedExecutor, backtest_id: str
         segments.setdefault(name, []).append(value)
 
     for (began, ended), trace, claimed in zip(calls, traced.traces[first:], dispatched):
-        complete_end = trace.last_end("CompleteRun")
-        steps = {"StartRun RPC (catalog transaction)": trace.seconds("StartRun"),
-                 "bars (executor cache hit)": trace.seconds("bars"),
+        complete_end = trace.last_end("CompleteRuns")
+        steps = {"bars (executor cache hit)": trace.seconds("bars"),
                  "run: signal + engine + metrics": trace.seconds("run"),
                  "artifacts: Parquet encode": trace.seconds("artifacts") - trace.seconds("s3 put"),
                  "artifacts: 2 S3 PUTs": trace.seconds("s3 put"),
-                 "CompleteRun RPC (commit + event)": trace.seconds("CompleteRun")}
+                 "CompleteRuns RPC (commit + event)": trace.seconds("CompleteRuns")}
         add("client -> claim committed (gateway, gRPC, claim tx)", claimed - (began + offset))
         add("-> job received (outbox relay, JetStream)", trace.received + offset - claimed)
         for name, value in steps.items():
             add(name, value)
         add("executor other (resolve, thread hand-offs)", complete_end - trace.received - sum(steps.values()))
-        add("CompleteRun -> client has response (event, re-read, gateway)", ended - complete_end)
-        add("ack after CompleteRun (parallel to the response)", (trace.done or complete_end) - complete_end)
+        add("StartRuns RPC (in parallel with bars + run)", trace.seconds("StartRuns"))
+        add("CompleteRuns -> client has response (event, re-read, gateway)", ended - complete_end)
+        add("ack after CompleteRuns (parallel to the response)", (trace.done or complete_end) - complete_end)
     segments["in the gateway (access log duration)"] = in_gateway
     return segments, _median([e - b for b, e in calls])
 
@@ -109,16 +110,16 @@ def _sweep(session: Session, traced: TracedExecutor, strategy_id: str) -> tuple[
         session.report.note(f"traced sweep ran as {len(jobs)} jobs; its breakdown sums over them")
     parts = {
         "submit -> job received (create 50 rows, outbox, JetStream)": min(j.received for j in jobs) - began,
-        "StartRun x50 (one RPC + transaction each)": sum(j.seconds("StartRun") for j in jobs),
         "bars": sum(j.seconds("bars") for j in jobs),
         "run_many: 50 columns in one vectorbt call + metrics": sum(j.seconds("run") for j in jobs),
         "artifacts x50: Parquet encode": sum(j.seconds("artifacts") - j.seconds("s3 put") for j in jobs),
         "artifacts x50: 100 S3 PUTs": sum(j.seconds("s3 put") for j in jobs),
-        "CompleteRun x50 (one RPC + transaction each)": sum(j.seconds("CompleteRun") for j in jobs),
+        "CompleteRuns (one RPC + transaction per job)": sum(j.seconds("CompleteRuns") for j in jobs),
     }
-    busy = sum(j.last_end("CompleteRun") - j.received for j in jobs)
+    busy = sum(j.last_end("CompleteRuns") - j.received for j in jobs)
     parts["executor other"] = busy - sum(v for k, v in parts.items() if not k.startswith("submit"))
-    parts["last CompleteRun -> client sees SUCCESS (finalize, poll)"] = ended - max(j.last_end("CompleteRun") for j in jobs)
+    parts["StartRuns (in parallel with bars + run_many)"] = sum(j.seconds("StartRuns") for j in jobs)
+    parts["last CompleteRuns -> client sees SUCCESS (finalize, poll)"] = ended - max(j.last_end("CompleteRuns") for j in jobs)
     session.say(f"  traced sweep: {sweep.seconds:.3f} s")
     return sweep.seconds, parts
 

@@ -1,7 +1,7 @@
 """The floor under every catalog transaction: a round trip and a durable commit on the stack's PostgreSQL.
 
 `SELECT txid_current()` assigns a transaction id, so its COMMIT writes and
-flushes a WAL record, as every claim, StartRun and CompleteRun commit does.
+flushes a WAL record, as every claim, StartRuns and CompleteRuns commit does.
 Nothing is changed in the database.
 """
 

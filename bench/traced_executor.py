@@ -3,7 +3,7 @@
 No profiler is installed and service code stays as it is, so the bench runs
 the executor's own Worker class on a thread, connected to the stack's NATS,
 catalog and S3 like any executor, and wraps what it calls: the catalog stub
-(StartRun, CompleteRun), the bar cache, the store's puts, and the worker
+(StartRuns, CompleteRuns), the bar cache, the store's puts, and the worker
 module's `run_batch` and `write_artifacts` (patched in this process only,
 restored on exit). Readings are `time.perf_counter()`, the clock the REST
 client uses, so client and executor timelines line up exactly.
@@ -142,7 +142,7 @@ class TracedExecutor:
             bus=bus,
             store=_Timed(store, self._record, {"put_bytes": "s3 put"}),
             bars=_Timed(BarCache(store), self._record, {"window": "bars"}),
-            reporter=_Timed(RunReportServiceStub(channel), self._record, {"StartRun": "StartRun", "CompleteRun": "CompleteRun"},
+            reporter=_Timed(RunReportServiceStub(channel), self._record, {"StartRuns": "StartRuns", "CompleteRuns": "CompleteRuns"},
                             awaitable=True),
             executor_id="bench-traced-executor",
             heartbeat_s=5.0,

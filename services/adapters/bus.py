@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -89,18 +90,26 @@ class BusSettings:
 
 @dataclass(frozen=True)
 class Job:
-    """One unit of work for an executor.
+    """One unit of work for an executor: everything it needs to run, no catalog read first.
 
     job_id: unique id, also the JetStream message id (dedupe key).
     task_id: task whose progress the job advances.
     engine: engine every backtest of the job uses.
     backtest_ids: one backtest, or several that share bars and plugin (a broadcast batch).
+    runs: parallel to backtest_ids, each run's fields as claimed (strategy_id,
+        engine, initial_capital, commission, slippage, config); the executor
+        resolves and validates them again.
+    bars_uri: object-store URI of the runs' series; empty when none is stored.
+    bars_sha256: SHA-256 of that stored series, for the executors' bar cache.
     """
 
     job_id: str
     task_id: str
     engine: str
     backtest_ids: list[str] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    bars_uri: str = ""
+    bars_sha256: str = ""
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -108,7 +117,10 @@ class Job:
     @classmethod
     def decode(cls, data: bytes) -> "Job":
         raw = json.loads(data)
-        return cls(job_id=raw["job_id"], task_id=raw["task_id"], engine=raw["engine"], backtest_ids=list(raw["backtest_ids"]))
+        return cls(
+            job_id=raw["job_id"], task_id=raw["task_id"], engine=raw["engine"], backtest_ids=list(raw["backtest_ids"]),
+            runs=list(raw.get("runs", [])), bars_uri=raw.get("bars_uri", ""), bars_sha256=raw.get("bars_sha256", ""),
+        )
 
 
 @dataclass(frozen=True)

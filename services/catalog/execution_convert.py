@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 
-from backtest.v1 import backtest_pb2, catalog_pb2, run_report_pb2
+from backtest.v1 import backtest_pb2, catalog_pb2
 from services.catalog.db.models import Task
 
 
@@ -55,9 +55,9 @@ def sweep_fields(request: catalog_pb2.SweepBacktestsRequest) -> dict[str, Any]:
     }
 
 
-def metrics_dict(request: run_report_pb2.CompleteRunRequest) -> dict[str, Any]:
-    """The reported flat metrics; Struct numbers are floats, counts come back as ints."""
-    metrics = json_format.MessageToDict(request.metrics)
+def metrics_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """A run's reported flat metrics; Struct numbers are floats, counts come back as ints."""
+    metrics = json_format.MessageToDict(struct)
     return {k: int(v) if isinstance(v, float) and v.is_integer() and k in _COUNTS else v for k, v in metrics.items()}
 
 

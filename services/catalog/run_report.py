@@ -1,13 +1,13 @@
-"""RunReportService: how executors report a run's start, success and failure."""
+"""RunReportService: how executors report the start, success and failure of a job's runs."""
 
 from __future__ import annotations
 
 import uuid
 
-from backtest.v1 import backtest_pb2, run_report_pb2, run_report_pb2_grpc
+from backtest.v1 import run_report_pb2, run_report_pb2_grpc
 from services.catalog import execution_convert
 from services.catalog.commands import parse_id
-from services.catalog.convert import fill_backtest
+from services.catalog.execution.outcomes import Success
 from services.catalog.execution.service import ExecutionService
 from services.domain.errors import ValidationError
 from services.kit.grpc_server import Registration
@@ -18,6 +18,14 @@ SERVICE_NAME = run_report_pb2.DESCRIPTOR.services_by_name["RunReportService"].fu
 
 def _task(raw: str) -> uuid.UUID | None:
     return parse_id("task_id", raw) if raw else None
+
+
+def _ids(field: str, raw: list[str]) -> list[uuid.UUID]:
+    return [parse_id(f"{field}[{i}]", value) for i, value in enumerate(raw)]
+
+
+def _strings(ids: list[uuid.UUID]) -> list[str]:
+    return [str(i) for i in ids]
 
 
 class RunReportServicer(run_report_pb2_grpc.RunReportServiceServicer):
@@ -36,30 +44,31 @@ class RunReportServicer(run_report_pb2_grpc.RunReportServiceServicer):
         return (run_report_pb2_grpc.add_RunReportServiceServicer_to_server, self, SERVICE_NAME)
 
     @translate_errors
-    async def StartRun(self, request: run_report_pb2.StartRunRequest, context) -> run_report_pb2.StartRunResponse:
-        started = await self.execution.start_run(parse_id("backtest_id", request.backtest_id), _task(request.task_id))
-        if started is None:
-            return run_report_pb2.StartRunResponse(proceed=False)
-        backtest, series = started
-        response = run_report_pb2.StartRunResponse(proceed=True, backtest=fill_backtest(backtest_pb2.Backtest(), backtest))
-        if series is not None:
-            response.bars_uri, response.bars_sha256 = series.object_uri, series.sha256
-        return response
+    async def StartRuns(self, request: run_report_pb2.StartRunsRequest, context) -> run_report_pb2.StartRunsResponse:
+        running = await self.execution.start_runs(_ids("backtest_ids", request.backtest_ids), _task(request.task_id))
+        return run_report_pb2.StartRunsResponse(running_ids=_strings(running))
 
-    @translate_errors
-    async def CompleteRun(self, request: run_report_pb2.CompleteRunRequest, context) -> run_report_pb2.CompleteRunResponse:
+    def _success(self, index: int, outcome: run_report_pb2.RunOutcome) -> Success:
         for name in ("equity_curve_uri", "trades_uri"):
-            if not getattr(request, name).startswith(self.artifact_prefix):
-                raise ValidationError.single(name, f"must start with {self.artifact_prefix}")
-        await self.execution.complete_run(
-            parse_id("backtest_id", request.backtest_id), _task(request.task_id),
-            metrics=execution_convert.metrics_dict(request),
-            equity_curve_uri=request.equity_curve_uri, trades_uri=request.trades_uri,
+            if not getattr(outcome, name).startswith(self.artifact_prefix):
+                raise ValidationError.single(f"outcomes[{index}].{name}", f"must start with {self.artifact_prefix}")
+        return Success(
+            backtest_id=parse_id(f"outcomes[{index}].backtest_id", outcome.backtest_id),
+            metrics=execution_convert.metrics_dict(outcome.metrics),
+            equity_curve_uri=outcome.equity_curve_uri, trades_uri=outcome.trades_uri,
         )
-        return run_report_pb2.CompleteRunResponse()
 
     @translate_errors
-    async def FailRun(self, request: run_report_pb2.FailRunRequest, context) -> run_report_pb2.FailRunResponse:
-        if request.final:
-            await self.execution.fail_run(parse_id("backtest_id", request.backtest_id), _task(request.task_id), reason=request.reason)
-        return run_report_pb2.FailRunResponse()
+    async def CompleteRuns(self, request: run_report_pb2.CompleteRunsRequest, context) -> run_report_pb2.CompleteRunsResponse:
+        successes = [self._success(i, outcome) for i, outcome in enumerate(request.outcomes)]
+        settled = await self.execution.complete_runs(_task(request.task_id), successes)
+        return run_report_pb2.CompleteRunsResponse(settled_ids=_strings(settled))
+
+    @translate_errors
+    async def FailRuns(self, request: run_report_pb2.FailRunsRequest, context) -> run_report_pb2.FailRunsResponse:
+        if not request.final:
+            return run_report_pb2.FailRunsResponse()
+        settled = await self.execution.fail_runs(
+            _ids("backtest_ids", request.backtest_ids), _task(request.task_id), reason=request.reason
+        )
+        return run_report_pb2.FailRunsResponse(settled_ids=_strings(settled))

@@ -1,9 +1,12 @@
 """Consumes jobs for one engine and carries each through to an acked outcome.
 
-Order per job: StartRun (catalog marks the task STARTED and hands over the
-config) -> load bars -> run -> write artifacts -> CompleteRun -> ack. The ack
-comes last, so a crash anywhere before it means redelivery, and the catalog
-ignores a second outcome for a run it already finished.
+The job carries its runs' configs and bars location, so computing starts at
+once: StartRuns (the catalog counts the attempt and marks the task STARTED)
+goes out while the bars load and the engine runs. Then, for the runs the
+catalog says are still running: write artifacts -> CompleteRuns -> ack. One
+report per job covers all its runs. The ack comes last, so a crash anywhere
+before it means redelivery, and the catalog ignores a second outcome for a
+run it already finished.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import asyncio
 import logging
 
 import nats.errors
-from google.protobuf import json_format, struct_pb2
 
 from backtest.v1 import run_report_pb2 as rr
 from backtest.v1.run_report_pb2_grpc import RunReportServiceStub
@@ -26,23 +28,18 @@ from services.executor.pipeline import run_batch
 
 log = logging.getLogger(__name__)
 CALL_TIMEOUT_S = 30.0
-CONCURRENT_REPORTS = 8  # calls of one job in flight at once: below the catalog's pool of 10
-_RUN_FIELDS = ("strategy_id", "engine", "initial_capital", "commission", "slippage", "config")
+CONCURRENT_UPLOADS = 8  # artifact writes of one batch in flight at once
 
 
 class RunFailed(Exception):
     """The run cannot succeed with this config and data; the reason is for the user."""
 
 
-def resolve(backtest) -> ResolvedBacktest:
-    """Rebuilds the validated run from the Backtest record the catalog sent."""
-    # Zero values must come through: commission 0 is a choice, not "use the default".
-    fields = json_format.MessageToDict(
-        backtest, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
-    if not fields["config"].get("feature_ids"):
-        fields["config"].pop("feature_ids", None)
-    return resolve_backtest({key: fields[key] for key in _RUN_FIELDS if key in fields})
+def resolve_runs(job: Job) -> list[ResolvedBacktest]:
+    """Validates the job's runs again, as the catalog claimed them; RunFailed when the job carries none."""
+    if not job.runs or len(job.runs) != len(job.backtest_ids):
+        raise RunFailed("the job carries no run configuration (published by an older catalog?)")
+    return [resolve_backtest(fields) for fields in job.runs]
 
 
 class Worker:
@@ -52,7 +49,7 @@ class Worker:
     store: artifact store.
     bars: bar cache over the same store.
     reporter: RunReportService stub on the catalog.
-    executor_id: this process's id, sent with StartRun.
+    executor_id: this process's id, sent with StartRuns.
     heartbeat_s: seconds between `in_progress` signals during a job.
     """
 
@@ -116,38 +113,62 @@ class Worker:
 
     async def fail(self, job: Job, backtest_ids: list[str], reason: str) -> None:
         """Marks runs failed for good with `reason`."""
-        for backtest_id in backtest_ids:
-            await self.reporter.FailRun(
-                rr.FailRunRequest(backtest_id=backtest_id, job_id=job.job_id, task_id=job.task_id, reason=reason, final=True),
-                timeout=CALL_TIMEOUT_S,
-            )
+        await self.reporter.FailRuns(
+            rr.FailRunsRequest(job_id=job.job_id, task_id=job.task_id, backtest_ids=backtest_ids, reason=reason, final=True),
+            timeout=CALL_TIMEOUT_S,
+        )
 
     async def run_job(self, job: Job, attempt: int) -> None:
-        """Starts, runs and completes every backtest of `job` that is not finished yet."""
-        # A batch's reports go out concurrently: the catalog serves them in
-        # parallel, and one at a time they would dominate a sweep's time.
-        responses = await self._bounded(self._start(job, backtest_id, attempt) for backtest_id in job.backtest_ids)
-        starts = [response for response in responses if response.proceed]
-        if not starts:
-            return
-        ids = [s.backtest.id for s in starts]
+        """Runs every backtest of `job` and reports those the catalog still expects."""
+        # StartRuns travels while the engine computes: it only decides which
+        # results are kept, so nothing waits for it before the run.
+        start = asyncio.create_task(self._start(job, attempt))
         try:
-            runs = [resolve(s.backtest) for s in starts]
-            bars = await self._bars(starts[0], runs[0])
-            outcomes = await asyncio.to_thread(run_batch, runs, bars)
-        except RunFailed as exc:
-            await self.fail(job, ids, str(exc))
+            outcomes = await self._compute(job)
+        except BaseException:
+            await self._settle_start(start)
+            raise
+        running = set((await start).running_ids)
+        if outcomes is None:  # failed for good; reported below for runs still running
             return
+        kept = [(backtest_id, outcome) for backtest_id, outcome in zip(job.backtest_ids, outcomes) if backtest_id in running]
+        if not kept:
+            return
+        uris = await self._bounded(
+            asyncio.to_thread(write_artifacts, self.store, backtest_id, outcome.result) for backtest_id, outcome in kept
+        )
+        request = rr.CompleteRunsRequest(job_id=job.job_id, task_id=job.task_id)
+        for (backtest_id, outcome), (equity_uri, trades_uri) in zip(kept, uris):
+            reported = request.outcomes.add(backtest_id=backtest_id, equity_curve_uri=equity_uri, trades_uri=trades_uri)
+            reported.metrics.update(outcome.metrics)
+        await self.reporter.CompleteRuns(request, timeout=CALL_TIMEOUT_S)
+
+    async def _compute(self, job: Job) -> list | None:
+        """The job's run outcomes; None when it failed for good (already reported)."""
+        try:
+            runs = resolve_runs(job)
+            bars = await self._bars(job, runs[0])
+            return await asyncio.to_thread(run_batch, runs, bars)
+        except RunFailed as exc:
+            reason = str(exc)
         except Exception as exc:
             if is_transient(exc):
                 raise
-            await self.fail(job, ids, describe(exc))
-            return
-        await self._bounded(self._complete(job, backtest_id, outcome) for backtest_id, outcome in zip(ids, outcomes))
+            reason = describe(exc)
+        await self.fail(job, job.backtest_ids, reason)
+        return None
+
+    @staticmethod
+    async def _settle_start(start: asyncio.Task) -> None:
+        """Lets an abandoned StartRuns call finish, so its error is not logged as never retrieved."""
+        try:
+            await start
+        except Exception:
+            pass
 
     async def _bounded(self, calls) -> list:
-        """Awaits `calls` with at most CONCURRENT_REPORTS in flight; results in order."""
-        gate = asyncio.Semaphore(CONCURRENT_REPORTS)
+        """Awaits `calls` with at most CONCURRENT_UPLOADS in flight; results in order."""
+        gate = asyncio.Semaphore(CONCURRENT_UPLOADS)
 
         async def one(call):
             async with gate:
@@ -155,27 +176,18 @@ class Worker:
 
         return await asyncio.gather(*(one(call) for call in calls))
 
-    async def _start(self, job: Job, backtest_id: str, attempt: int) -> rr.StartRunResponse:
-        request = rr.StartRunRequest(
-            backtest_id=backtest_id, job_id=job.job_id, task_id=job.task_id, executor_id=self.executor_id, attempt=attempt
+    async def _start(self, job: Job, attempt: int) -> rr.StartRunsResponse:
+        request = rr.StartRunsRequest(
+            job_id=job.job_id, task_id=job.task_id, executor_id=self.executor_id, attempt=attempt,
+            backtest_ids=job.backtest_ids,
         )
-        return await self.reporter.StartRun(request, timeout=CALL_TIMEOUT_S)
+        return await self.reporter.StartRuns(request, timeout=CALL_TIMEOUT_S)
 
-    async def _complete(self, job: Job, backtest_id: str, outcome) -> None:
-        equity_uri, trades_uri = await asyncio.to_thread(write_artifacts, self.store, backtest_id, outcome.result)
-        metrics = struct_pb2.Struct()
-        metrics.update(outcome.metrics)
-        await self.reporter.CompleteRun(
-            rr.CompleteRunRequest(backtest_id=backtest_id, job_id=job.job_id, task_id=job.task_id, metrics=metrics,
-                                  equity_curve_uri=equity_uri, trades_uri=trades_uri),
-            timeout=CALL_TIMEOUT_S,
-        )
-
-    async def _bars(self, start, run: ResolvedBacktest):
+    async def _bars(self, job: Job, run: ResolvedBacktest):
         config = run.config
-        if not start.bars_uri:
+        if not job.bars_uri:
             raise RunFailed(f"no market data stored for {config.symbol} {config.timeframe}")
-        bars = await asyncio.to_thread(self.bars.window, start.bars_uri, start.bars_sha256, config.start, config.end)
+        bars = await asyncio.to_thread(self.bars.window, job.bars_uri, job.bars_sha256, config.start, config.end)
         if bars.empty:
             raise RunFailed(
                 f"no {config.timeframe} bars for {config.symbol} between {config.start_date} and {config.end_date}"

@@ -7,12 +7,13 @@ failed runs come last with their error.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalog.db.models import Backtest, Task
+from services.catalog.db.models import Backtest
 from services.domain.metric_table import direction, sort_key
 
 
@@ -32,11 +33,16 @@ def rank(entries: list[dict[str, Any]], rank_metric: str) -> list[dict[str, Any]
     return ordered
 
 
-async def build_leaderboard(session: AsyncSession, task: Task) -> dict[str, Any]:
-    """The result stored on a sweep task once its last run settles."""
-    runs = task.params.get("runs", [])
-    ids = [run["backtest_id"] for run in runs]
-    rows = {str(b.id): b for b in (await session.scalars(select(Backtest).where(Backtest.sweep_id == task.id))).all()}
+async def build_leaderboard(session: AsyncSession, task_id: uuid.UUID, params: dict[str, Any]) -> dict[str, Any]:
+    """The result stored on a sweep task once its last run settles.
+
+    task_id: the sweep's task (its backtests carry it as sweep_id).
+    params: the task's params: runs (backtest_id, overrides) and rank_metric.
+    """
+    runs = params.get("runs", [])
+    b = Backtest.__table__.c
+    columns = (b.id, b.config, b.initial_capital, b.commission, b.slippage, b.metrics, b.status, b.error)
+    rows = {str(row.id): row for row in (await session.execute(select(*columns).where(b.sweep_id == task_id))).all()}
     entries = []
     for run in runs:
         backtest = rows.get(run["backtest_id"])
@@ -51,10 +57,10 @@ async def build_leaderboard(session: AsyncSession, task: Task) -> dict[str, Any]
             "status": backtest.status,
             "error": backtest.error,
         })
-    rank_metric = task.params["rank_metric"]
+    rank_metric = params["rank_metric"]
     return {
         "rank_metric": rank_metric,
         "direction": direction(rank_metric),
-        "n_configs": len(ids),
+        "n_configs": len(runs),
         "leaderboard": rank(entries, rank_metric),
     }

@@ -4,6 +4,12 @@ Runs after each dispatch (so jobs leave at once) and on a timer (so rows left
 behind by a crash or a NATS outage go out later). Rows are locked with SKIP
 LOCKED, so several catalog replicas never publish the same row concurrently;
 JetStream's Nats-Msg-Id dedupe covers a crash between publish and mark.
+
+The request that committed a job publishes it straight away too
+(`publish_committed`) and marks its row afterwards, off the request's path:
+a relay pass would add a locked read and an update before the job leaves.
+If that publish fails, the row is still unpublished and the relay retries it;
+if a relay pass publishes it as well, JetStream drops the repeat.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Job
@@ -34,10 +40,40 @@ class OutboxRelay:
         self.bus = bus
         self.period = period
         self._kick = asyncio.Event()
+        self._marking: set[asyncio.Task] = set()
 
     def kick(self) -> None:
         """Asks for a publish pass now (after a commit that queued jobs)."""
         self._kick.set()
+
+    async def publish_committed(self, jobs: list[Job]) -> None:
+        """Publishes jobs whose outbox rows were just committed; their rows are marked in the background."""
+        try:
+            for job in jobs:
+                await self.bus.publish_job(job)
+        except Exception:  # NATS is down: the rows stay unpublished for the relay's retries
+            log.warning("direct publish failed; left to the relay", exc_info=True)
+            self.kick()
+            return
+        marking = asyncio.create_task(self._mark_published([job.job_id for job in jobs]))
+        self._marking.add(marking)
+        marking.add_done_callback(self._marking.discard)
+
+    async def _mark_published(self, msg_ids: list[str]) -> None:
+        try:
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.msg_id.in_(msg_ids), OutboxMessage.published_at.is_(None))
+                    .values(published_at=func.now())
+                )
+        except Exception:  # the relay will publish them again; JetStream drops the repeats
+            log.warning("could not mark published jobs", exc_info=True)
+
+    async def drain(self) -> None:
+        """Waits for background marking to finish (at shutdown)."""
+        if self._marking:
+            await asyncio.gather(*self._marking, return_exceptions=True)
 
     async def publish_pending(self) -> int:
         """Publishes every unpublished row; returns how many went out."""

@@ -1,88 +1,123 @@
-"""Records what executors report: a run's start, its success, its failure.
+"""Records what executors report about a job's runs: start, success, failure.
 
 Every transition is a conditional UPDATE on `status = 'running'`, so a
 redelivered job or a late report from a presumed-dead executor cannot
 overwrite an outcome that is already committed. Task progress moves in the
-same transaction as the backtest it counts.
+same transaction as the backtests it counts. A report covers all runs of one
+job, in one transaction: a 50-run broadcast batch is one commit, not 50.
+
+Core statements on the tables, not ORM entities: these run once per job on
+the hot path, and the ORM's identity map buys nothing here.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalog.db.models import Backtest, Series, Task
+from services.catalog.db.models import Backtest, Task
 from services.catalog.execution.leaderboard import build_leaderboard
 
+_backtests = Backtest.__table__
+_tasks = Task.__table__
 
-async def start_run(session: AsyncSession, backtest_id: uuid.UUID, task_id: uuid.UUID | None) -> tuple[Backtest, Series | None] | None:
-    """Counts an attempt and returns the running backtest with its series, or None if it is not running."""
-    backtest = (
-        await session.scalars(
-            update(Backtest)
-            .where(Backtest.id == backtest_id, Backtest.status == "running")
-            .values(attempts=Backtest.attempts + 1)
-            .returning(Backtest)
+
+@dataclass(frozen=True)
+class Success:
+    """One successful run as an executor reports it."""
+
+    backtest_id: uuid.UUID
+    metrics: dict[str, Any]
+    equity_curve_uri: str
+    trades_uri: str
+
+
+async def start_runs(session: AsyncSession, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None) -> list[uuid.UUID]:
+    """Counts an attempt on each run still running and returns those, in request order."""
+    running = set(
+        (
+            await session.scalars(
+                update(_backtests)
+                .where(_backtests.c.id.in_(backtest_ids), _backtests.c.status == "running")
+                .values(attempts=_backtests.c.attempts + 1)
+                .returning(_backtests.c.id)
+            )
+        ).all()
+    )
+    if running and task_id is not None:
+        await session.execute(
+            update(_tasks).where(_tasks.c.id == task_id, _tasks.c.status == "PENDING").values(status="STARTED")
         )
-    ).one_or_none()
-    if backtest is None:
-        return None
-    if task_id is not None:
-        await session.execute(update(Task).where(Task.id == task_id, Task.status == "PENDING").values(status="STARTED"))
-    series = await session.get(Series, (backtest.config["symbol"], backtest.config["timeframe"]))
-    return backtest, series
+    return [backtest_id for backtest_id in backtest_ids if backtest_id in running]
 
 
-async def _advance_task(session: AsyncSession, task_id: uuid.UUID | None, backtest: Backtest, *, failed: bool) -> None:
-    """Counts one finished run on its task and settles the task when it was the last."""
-    if task_id is None:
+async def _advance_task(session: AsyncSession, task_id: uuid.UUID | None, settled: list[dict[str, Any]]) -> None:
+    """Counts finished runs (rows of id, status, error, metrics) on their task; settles it after the last."""
+    if task_id is None or not settled:
         return
-    task = await session.get(Task, task_id, with_for_update=True)
+    task = (await session.execute(select(_tasks).where(_tasks.c.id == task_id).with_for_update())).one_or_none()
     if task is None:
         return
-    task.completed += 1
-    task.failed += int(failed)
+    failed = sum(row["status"] == "failed" for row in settled)
+    values: dict[str, Any] = {"completed": task.completed + len(settled), "failed": task.failed + failed}
     if task.kind == "execute":
-        task.status = "FAILURE" if failed else "SUCCESS"
-        task.error = backtest.error if failed else None
-        task.result = {"backtest_id": str(backtest.id), "status": backtest.status, "metrics": backtest.metrics}
-    elif task.completed >= task.total:
-        task.status = "SUCCESS"
-        task.result = await build_leaderboard(session, task)
-    else:
-        task.status = "PROGRESS"
-
-
-async def _settle(session: AsyncSession, backtest_id: uuid.UUID, task_id: uuid.UUID | None, *, failed: bool, **values: Any) -> bool:
-    """Moves a running backtest to its outcome and counts it on its task; False when already settled."""
-    backtest = (
-        await session.scalars(
-            update(Backtest)
-            .where(Backtest.id == backtest_id, Backtest.status == "running")
-            .values(status="failed" if failed else "completed", **values)
-            .returning(Backtest)
+        run = settled[-1]
+        values.update(
+            status="FAILURE" if run["status"] == "failed" else "SUCCESS",
+            error=run["error"],
+            result={"backtest_id": str(run["id"]), "status": run["status"], "metrics": run["metrics"]},
         )
-    ).one_or_none()
-    if backtest is None:
-        return False
-    await _advance_task(session, task_id, backtest, failed=failed)
-    return True
+    elif values["completed"] >= task.total:
+        # The leaderboard reads this transaction's own updates, so it sees every run settled.
+        values.update(status="SUCCESS", result=await build_leaderboard(session, task_id, task.params))
+    else:
+        values["status"] = "PROGRESS"
+    await session.execute(update(_tasks).where(_tasks.c.id == task_id).values(**values))
 
 
-async def complete_run(
-    session: AsyncSession, backtest_id: uuid.UUID, task_id: uuid.UUID | None, *,
-    metrics: dict[str, Any], equity_curve_uri: str, trades_uri: str,
-) -> bool:
-    """Commits a successful outcome; False when the run was already settled."""
-    return await _settle(
-        session, backtest_id, task_id, failed=False,
-        metrics=metrics, equity_curve_uri=equity_curve_uri, trades_uri=trades_uri, error=None,
+_SETTLED_COLUMNS = (_backtests.c.id, _backtests.c.status, _backtests.c.error, _backtests.c.metrics)
+
+
+async def complete_runs(session: AsyncSession, task_id: uuid.UUID | None, successes: list[Success]) -> list[uuid.UUID]:
+    """Commits successful outcomes; returns the ids this call settled (the others were settled already)."""
+    if not successes:
+        return []
+    # One UPDATE per run (outcomes differ per row), all in this one transaction.
+    statement = (
+        update(_backtests)
+        .where(_backtests.c.id == bindparam("b_id"), _backtests.c.status == "running")
+        .values(status="completed", metrics=bindparam("b_metrics"), equity_curve_uri=bindparam("b_equity"),
+                trades_uri=bindparam("b_trades"), error=None)
+        .returning(*_SETTLED_COLUMNS)
     )
+    settled = []
+    for success in successes:
+        row = (
+            await session.execute(statement, {"b_id": success.backtest_id, "b_metrics": success.metrics,
+                                              "b_equity": success.equity_curve_uri, "b_trades": success.trades_uri})
+        ).mappings().one_or_none()
+        if row is not None:
+            settled.append(dict(row))
+    await _advance_task(session, task_id, settled)
+    return [row["id"] for row in settled]
 
 
-async def fail_run(session: AsyncSession, backtest_id: uuid.UUID, task_id: uuid.UUID | None, *, reason: str) -> bool:
-    """Marks a running backtest failed with `reason` (also stored as metrics.error); False when already settled."""
-    return await _settle(session, backtest_id, task_id, failed=True, metrics={"error": reason}, error=reason)
+async def fail_runs(session: AsyncSession, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None, *, reason: str) -> list[uuid.UUID]:
+    """Marks running backtests failed with `reason` (also stored as metrics.error); returns those it settled."""
+    if not backtest_ids:
+        return []
+    rows = (
+        await session.execute(
+            update(_backtests)
+            .where(_backtests.c.id.in_(backtest_ids), _backtests.c.status == "running")
+            .values(status="failed", metrics={"error": reason}, error=reason)
+            .returning(*_SETTLED_COLUMNS)
+        )
+    ).mappings().all()
+    settled = [dict(row) for row in rows]
+    await _advance_task(session, task_id, settled)
+    return [row["id"] for row in settled]

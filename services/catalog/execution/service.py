@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Topology
-from services.catalog.db.models import Backtest, Series, Task
+from services.catalog.db.models import Backtest, Task
 from services.catalog.execution import advisories, outcomes
 from services.catalog.execution.dispatch import claim_backtest
 from services.catalog.execution.outbox_relay import OutboxRelay
@@ -61,13 +61,14 @@ class ExecutionService:
         if self._background:
             self.relay.kick()
             await asyncio.gather(*self._background, return_exceptions=True)
+            await self.relay.drain()
             await self.bus.close()
 
     async def execute_async(self, backtest_id: uuid.UUID) -> Task:
         """Claims and dispatches a run; returns its PENDING task."""
         async with self.sessions.begin() as session:
-            task = await claim_backtest(session, self.bus.topology, backtest_id)
-        self.relay.kick()
+            task, job = await claim_backtest(session, self.bus.topology, backtest_id)
+        await self.relay.publish_committed([job])
         log.info("dispatched", extra={"backtest_id": str(backtest_id), "task_id": str(task.id)})
         return task
 
@@ -86,7 +87,11 @@ class ExecutionService:
                 f"backtest {backtest_id} did not finish within {self.sync_timeout_s:g} s; it is still running"
             )
         async with self.sessions() as session:
-            return await session.get_one(Backtest, backtest_id)
+            # A Core row: it reads like the entity, without the ORM's per-row work.
+            row = (await session.execute(select(Backtest.__table__).where(Backtest.id == backtest_id))).one_or_none()
+        if row is None:  # deleted while it ran
+            raise NotFoundError("backtest", str(backtest_id))
+        return row
 
     async def _settled(self, backtest_id: uuid.UUID) -> bool:
         async with self.sessions() as session:
@@ -97,8 +102,8 @@ class ExecutionService:
         """Creates and dispatches a sweep; returns its task."""
         workers = sum(1 for r in await self.bus.live_executors() if runs[0].engine in r.engines)
         async with self.sessions.begin() as session:
-            task = await create_sweep(session, self.bus.topology, runs, overrides, rank_metric=rank_metric, workers=workers)
-        self.relay.kick()
+            task, jobs = await create_sweep(session, self.bus.topology, runs, overrides, rank_metric=rank_metric, workers=workers)
+        await self.relay.publish_committed(jobs)
         log.info("sweep dispatched", extra={"task_id": str(task.id), "n_configs": len(runs), "workers": workers})
         return task
 
@@ -114,25 +119,30 @@ class ExecutionService:
             raise NotFoundError("task", str(task_id))
         return task
 
-    async def start_run(self, backtest_id: uuid.UUID, task_id: uuid.UUID | None) -> tuple[Backtest, Series | None] | None:
-        """Counts an attempt; None when the run is no longer running (ack and move on)."""
+    async def start_runs(self, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None) -> list[uuid.UUID]:
+        """Counts an attempt; returns the runs still running (the others are settled: drop their results)."""
         async with self.sessions.begin() as session:
-            return await outcomes.start_run(session, backtest_id, task_id)
+            return await outcomes.start_runs(session, backtest_ids, task_id)
 
-    async def complete_run(self, backtest_id: uuid.UUID, task_id: uuid.UUID | None, **outcome: Any) -> None:
-        """Commits a success, then tells waiters."""
+    async def complete_runs(self, task_id: uuid.UUID | None, successes: list[outcomes.Success]) -> list[uuid.UUID]:
+        """Commits successes, then tells waiters; returns the runs this call settled."""
         async with self.sessions.begin() as session:
-            changed = await outcomes.complete_run(session, backtest_id, task_id, **outcome)
-        if changed:
-            await self.bus.publish_event(str(backtest_id), "completed")
+            settled = await outcomes.complete_runs(session, task_id, successes)
+        await self._announce(settled, "completed")
+        return settled
 
-    async def fail_run(self, backtest_id: uuid.UUID, task_id: uuid.UUID | None, *, reason: str) -> None:
-        """Commits a final failure, then tells waiters."""
+    async def fail_runs(self, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None, *, reason: str) -> list[uuid.UUID]:
+        """Commits a final failure of runs, then tells waiters; returns the runs this call settled."""
         async with self.sessions.begin() as session:
-            changed = await outcomes.fail_run(session, backtest_id, task_id, reason=reason)
-        if changed:
-            log.info("run failed", extra={"backtest_id": str(backtest_id), "reason": reason})
-            await self.bus.publish_event(str(backtest_id), "failed")
+            settled = await outcomes.fail_runs(session, backtest_ids, task_id, reason=reason)
+        if settled:
+            log.info("runs failed", extra={"backtest_ids": [str(i) for i in settled], "reason": reason})
+        await self._announce(settled, "failed")
+        return settled
+
+    async def _announce(self, backtest_ids: list[uuid.UUID], status: str) -> None:
+        for backtest_id in backtest_ids:
+            await self.bus.publish_event(str(backtest_id), status)
 
     async def _on_exhausted(self, message) -> None:
         try:
@@ -140,8 +150,7 @@ class ExecutionService:
             if job is None:
                 return
             reason = advisories.reason_for(self.bus.topology.max_deliver)
-            for raw in job.backtest_ids:
-                await self.fail_run(uuid.UUID(raw), advisories.task_uuid(job), reason=reason)
+            await self.fail_runs([uuid.UUID(raw) for raw in job.backtest_ids], advisories.task_uuid(job), reason=reason)
             log.warning("job exhausted its deliveries", extra={"job_id": job.job_id, "task_id": job.task_id})
         except Exception:
             log.exception("could not handle exhausted-delivery advisory")

@@ -14,11 +14,12 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.adapters.bus import Job, Topology
 from services.catalog.db.models import Backtest, Strategy, Task
-from services.catalog.execution.dispatch import queue_job
+from services.catalog.execution.dispatch import queue_job, run_fields, series_location
 from services.domain.errors import NotFoundError
 from services.domain.run_config import ResolvedBacktest
 
@@ -51,8 +52,8 @@ def plan_jobs(engine: str, ids: list[str], runs: list[ResolvedBacktest], *, work
 async def create_sweep(
     session: AsyncSession, topology: Topology, runs: list[ResolvedBacktest], overrides: list[dict[str, Any]], *,
     rank_metric: str, workers: int,
-) -> Task:
-    """Stores the sweep's backtests and task and queues its jobs; the caller commits.
+) -> tuple[Task, list[Job]]:
+    """Stores the sweep's backtests and task and queues its jobs; the caller commits. Returns the task and the jobs.
 
     runs: resolved configurations, in grid order.
     overrides: the param_grid entries, parallel to `runs`.
@@ -60,28 +61,39 @@ async def create_sweep(
     workers: live executors offering the sweep's engine.
     """
     strategy_id = uuid.UUID(runs[0].strategy_id)
-    if await session.get(Strategy, strategy_id) is None:
+    if await session.scalar(select(Strategy.id).where(Strategy.id == strategy_id)) is None:
         raise NotFoundError("strategy", str(strategy_id))
     task_id = uuid.uuid4()
-    ids = []
-    for run in runs:
-        backtest = Backtest(
-            id=uuid.uuid4(), strategy_id=strategy_id, engine=run.engine, status="running",
-            initial_capital=run.initial_capital, commission=run.commission, slippage=run.slippage,
-            config=run.config.to_dict(), metrics={}, sweep_id=task_id, job_id=str(task_id),
-        )
-        session.add(backtest)
-        ids.append(str(backtest.id))
+    rows = [
+        {
+            "id": uuid.uuid4(), "strategy_id": strategy_id, "engine": run.engine, "status": "running",
+            "initial_capital": run.initial_capital, "commission": run.commission, "slippage": run.slippage,
+            "config": run.config.to_dict(), "metrics": {}, "sweep_id": task_id, "job_id": str(task_id),
+        }
+        for run in runs
+    ]
+    ids = [str(row["id"]) for row in rows]
     engine = runs[0].engine
     params = {
         "engine": engine,
         "rank_metric": rank_metric,
         "runs": [{"backtest_id": i, "overrides": o} for i, o in zip(ids, overrides)],
     }
-    task = Task(id=task_id, kind="sweep", status="PENDING", total=len(runs), params=params)
-    session.add(task)
-    await session.flush()
+    await session.execute(
+        insert(Task.__table__).values(id=task_id, kind="sweep", status="PENDING", total=len(runs), params=params)
+    )
+    await session.execute(insert(Backtest.__table__), rows)
+    fields = {str(row["id"]): run_fields(row) for row in rows}
+    locations: dict[tuple[str, str], tuple[str, str]] = {}
+    jobs = []
     for number, members in enumerate(plan_jobs(engine, ids, runs, workers=workers)):
-        queue_job(session, topology, Job(job_id=f"{task_id}.{number}", task_id=str(task_id), engine=engine, backtest_ids=members))
-    await session.flush()
-    return task
+        config = fields[members[0]]["config"]
+        series = (config["symbol"], config["timeframe"])
+        if series not in locations:
+            locations[series] = await series_location(session, *series)
+        bars_uri, bars_sha256 = locations[series]
+        job = Job(job_id=f"{task_id}.{number}", task_id=str(task_id), engine=engine, backtest_ids=members,
+                  runs=[fields[member] for member in members], bars_uri=bars_uri, bars_sha256=bars_sha256)
+        await queue_job(session, topology, job)
+        jobs.append(job)
+    return Task(id=task_id, kind="sweep", status="PENDING", total=len(runs), params=params), jobs
