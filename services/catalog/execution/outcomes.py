@@ -16,7 +16,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Text, Uuid, column, select, update, values
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.db.models import Backtest, Task
@@ -86,22 +87,22 @@ async def complete_runs(session: AsyncSession, task_id: uuid.UUID | None, succes
     """Commits successful outcomes; returns the ids this call settled (the others were settled already)."""
     if not successes:
         return []
-    # One UPDATE per run (outcomes differ per row), all in this one transaction.
-    statement = (
-        update(_backtests)
-        .where(_backtests.c.id == bindparam("b_id"), _backtests.c.status == "running")
-        .values(status="completed", metrics=bindparam("b_metrics"), equity_curve_uri=bindparam("b_equity"),
-                trades_uri=bindparam("b_trades"), error=None)
-        .returning(*_SETTLED_COLUMNS)
-    )
-    settled = []
-    for success in successes:
-        row = (
-            await session.execute(statement, {"b_id": success.backtest_id, "b_metrics": success.metrics,
-                                              "b_equity": success.equity_curve_uri, "b_trades": success.trades_uri})
-        ).mappings().one_or_none()
-        if row is not None:
-            settled.append(dict(row))
+    # One UPDATE for the whole batch: each row's outcome comes from a VALUES list.
+    reported = values(
+        column("id", Uuid), column("metrics", JSONB), column("equity_curve_uri", Text), column("trades_uri", Text),
+        name="reported",
+    ).data([(s.backtest_id, s.metrics, s.equity_curve_uri, s.trades_uri) for s in successes])
+    rows = (
+        await session.execute(
+            update(_backtests)
+            .where(_backtests.c.id == reported.c.id, _backtests.c.status == "running")
+            .values(status="completed", metrics=reported.c.metrics, equity_curve_uri=reported.c.equity_curve_uri,
+                    trades_uri=reported.c.trades_uri, error=None)
+            .returning(*_SETTLED_COLUMNS)
+        )
+    ).mappings().all()
+    order = {s.backtest_id: i for i, s in enumerate(successes)}
+    settled = sorted((dict(row) for row in rows), key=lambda row: order[row["id"]])
     await _advance_task(session, task_id, settled)
     return [row["id"] for row in settled]
 
