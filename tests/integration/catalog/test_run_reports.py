@@ -1,0 +1,142 @@
+"""How executors report a job's runs: jobs carry their configs, reports cover a whole job.
+
+No executor runs here: the test plays one over RunReportService, against the
+real catalog server, database and JetStream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import grpc
+import nats
+import pytest
+import sqlalchemy as sa
+from google.protobuf import json_format
+
+from backtest.v1 import catalog_pb2, run_report_pb2, run_report_pb2_grpc
+from services.adapters.bus import Job
+
+
+@pytest.fixture(scope="module")
+def reporter(catalog_server):
+    with grpc.insecure_channel(f"127.0.0.1:{catalog_server.app.service.port}") as channel:
+        yield run_report_pb2_grpc.RunReportServiceStub(channel)
+
+
+def _outbox_row(sync_engine, msg_id: str):
+    with sync_engine.connect() as connection:
+        return connection.execute(
+            sa.text("SELECT payload, published_at FROM outbox WHERE msg_id = :m"), {"m": msg_id}
+        ).one()
+
+
+def _published_job(nats_url: str, subject: str) -> Job:
+    """The last job on `subject` in the JetStream stream."""
+
+    async def read() -> bytes:
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            stream = await js.find_stream_name_by_subject(subject)
+            return (await js.get_last_msg(stream, subject)).data
+        finally:
+            await nc.close()
+
+    return Job.decode(asyncio.run(read()))
+
+
+def test_an_execute_job_carries_the_claimed_config_and_is_published_then_marked(
+    stub, create_backtest, sync_engine, catalog_server, nats_url
+):
+    created = create_backtest(commission=0.0)
+    task_id = stub.ExecuteBacktestAsync(catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id=created.id)).task_id
+    job = Job.decode(_outbox_row(sync_engine, task_id).payload)
+    assert (job.job_id, job.task_id, job.engine, job.backtest_ids) == (task_id, task_id, "vectorbt", [created.id])
+    (run,) = job.runs
+    assert run["strategy_id"] == created.strategy_id
+    assert (run["engine"], run["initial_capital"], run["commission"], run["slippage"]) == ("vectorbt", 100000.0, 0.0, 0.0005)
+    with sync_engine.connect() as connection:
+        stored = connection.scalar(sa.text("SELECT config FROM backtests WHERE id = :b"), {"b": created.id})
+    assert run["config"] == stored
+    assert run["config"]["signal_plugin_params"] == {"fast_period": 10, "slow_period": 50, "ma_type": "sma"}
+    assert job.bars_uri == "" and job.bars_sha256 == ""  # no AAPL series in this database
+    # The request published it itself; the row is marked off the request's path.
+    deadline = time.monotonic() + 5
+    while _outbox_row(sync_engine, task_id).published_at is None:
+        assert time.monotonic() < deadline, "outbox row never marked published"
+        time.sleep(0.05)
+    subject = catalog_server.app.execution.bus.topology.job_subject("vectorbt")
+    assert _published_job(nats_url, subject).job_id == task_id
+
+
+def _sweep(stub, sync_engine, strategy_id: str, n: int) -> tuple[str, list[str]]:
+    """Submits an n-config vectorbt sweep; returns its task id and its backtest ids in grid order."""
+    base = {"symbol": "AAPL", "timeframe": "1d", "start_date": "2020-01-01", "end_date": "2024-01-01",
+            "signal_plugin_key": "crossover_signal", "signal_plugin_params": {"fast_period": 10, "slow_period": 50}}
+    request = catalog_pb2.SweepBacktestsRequest(strategy_id=strategy_id, engine="vectorbt", rank_metric="total_return")
+    request.base_config.update(base)
+    for fast in range(5, 5 + n):
+        request.param_grid.add().update({"signal_plugin_params.fast_period": fast})
+    task_id = stub.SweepBacktests(request).task_id
+    with sync_engine.connect() as connection:
+        params = connection.scalar(sa.text("SELECT params FROM tasks WHERE id = :t"), {"t": task_id})
+    return task_id, [run["backtest_id"] for run in params["runs"]]
+
+
+def _status(stub, backtest_id: str) -> str:
+    return stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=backtest_id)).status
+
+
+def _outcome(artifact_prefix: str, backtest_id: str, total_return: float) -> run_report_pb2.RunOutcome:
+    outcome = run_report_pb2.RunOutcome(backtest_id=backtest_id, equity_curve_uri=f"{artifact_prefix}e/{backtest_id}",
+                                        trades_uri=f"{artifact_prefix}t/{backtest_id}")
+    outcome.metrics.update({"total_return": total_return, "trade_total_trades": 3})
+    return outcome
+
+
+def test_one_report_per_call_covers_a_whole_batch_and_settles_the_sweep(stub, reporter, sync_engine, strategy_id, artifact_prefix):
+    task_id, ids = _sweep(stub, sync_engine, strategy_id, 4)
+    with sync_engine.connect() as connection:
+        (payload,) = connection.scalars(sa.text("SELECT payload FROM outbox WHERE msg_id LIKE :j"), {"j": f"{task_id}.%"}).all()
+    job = Job.decode(payload)  # no live executors: one broadcast batch
+    assert job.backtest_ids == ids and [r["config"]["signal_plugin_params"]["fast_period"] for r in job.runs] == [5, 6, 7, 8]
+
+    started = reporter.StartRuns(run_report_pb2.StartRunsRequest(job_id=job.job_id, task_id=task_id, backtest_ids=ids, attempt=1))
+    assert list(started.running_ids) == ids
+    assert stub.GetTask(catalog_pb2.GetTaskRequest(task_id=task_id)).status == "STARTED"
+
+    complete = run_report_pb2.CompleteRunsRequest(job_id=job.job_id, task_id=task_id)
+    complete.outcomes.extend(_outcome(artifact_prefix, b, r) for b, r in zip(ids[:3], (0.1, 0.3, 0.2)))
+    assert list(reporter.CompleteRuns(complete).settled_ids) == ids[:3]
+    task = stub.GetTask(catalog_pb2.GetTaskRequest(task_id=task_id))
+    assert (task.status, task.progress.completed, task.progress.total) == ("PROGRESS", 3, 4)
+    # A repeated report (redelivery) settles nothing and counts nothing twice.
+    assert list(reporter.CompleteRuns(complete).settled_ids) == []
+    # Only the run still running is wanted by a later attempt.
+    again = reporter.StartRuns(run_report_pb2.StartRunsRequest(job_id=job.job_id, task_id=task_id, backtest_ids=ids, attempt=2))
+    assert list(again.running_ids) == ids[3:]
+
+    failed = reporter.FailRuns(run_report_pb2.FailRunsRequest(job_id=job.job_id, task_id=task_id, backtest_ids=ids,
+                                                              reason="engine exploded", final=True))
+    assert list(failed.settled_ids) == ids[3:]
+    assert [_status(stub, b) for b in ids] == ["completed"] * 3 + ["failed"]
+    done = stub.GetTask(catalog_pb2.GetTaskRequest(task_id=task_id))
+    assert (done.status, done.progress.completed, done.progress.failed) == ("SUCCESS", 4, 1)
+    board = json_format.MessageToDict(done.result)["leaderboard"]
+    assert [e["backtest_id"] for e in board] == [ids[1], ids[2], ids[0], ids[3]]
+    assert board[0]["metrics"]["trade_total_trades"] == 3 and board[-1]["error"] == "engine exploded"
+
+
+def test_a_non_final_failure_changes_nothing_and_bad_reports_name_the_field(stub, reporter, create_backtest, expect_invalid):
+    created = create_backtest()
+    task_id = stub.ExecuteBacktestAsync(catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id=created.id)).task_id
+    reporter.FailRuns(run_report_pb2.FailRunsRequest(task_id=task_id, backtest_ids=[created.id], reason="blip", final=False))
+    assert _status(stub, created.id) == "running"
+    bad = run_report_pb2.CompleteRunsRequest(task_id=task_id)
+    bad.outcomes.add(backtest_id=created.id, equity_curve_uri="file:///etc/passwd", trades_uri="file:///x")
+    expect_invalid(lambda: reporter.CompleteRuns(bad), "outcomes[0].equity_curve_uri")
+    start = run_report_pb2.StartRunsRequest(task_id=task_id, backtest_ids=[created.id, "nope"])
+    expect_invalid(lambda: reporter.StartRuns(start), "backtest_ids[1]")
+    assert _status(stub, created.id) == "running"
