@@ -2,43 +2,137 @@
 
 Layout (the results service reads exactly this): equity has a DatetimeIndex
 named `date` and one float column `equity`; trades have no index and the
-columns of TRADE_COLUMNS, exit_date null for an open trade.
+columns of TRADE_COLUMNS, exit_date null for an open trade. An empty trade
+list has the same column types as a full one.
+
+The files have the Arrow schema and pandas metadata `DataFrame.to_parquet`
+writes for `equity_frame` and `trades_frame`, so `pd.read_parquet` returns
+those frames, but are built straight from the result's arrays: no per-trade
+dicts, no DataFrame, no pandas conversion.
+The two PUTs overlap: the equity curve uploads while the trades encode and
+upload.
 """
 
 from __future__ import annotations
 
-import io
+import functools
+from concurrent import futures
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from services.adapters.object_store import PARQUET_CONTENT_TYPE, ObjectStore
-from services.domain.execution import EngineResult
+from services.domain.execution import EngineResult, Trade
 
 TRADE_COLUMNS = ["entry_date", "exit_date", "side", "entry_price", "exit_price", "size", "pnl", "return_pct", "status"]
+_TRADE_DATES = ("entry_date", "exit_date")
+_TRADE_TEXT = ("side", "status")
+_TRADE_NUMBERS = ("entry_price", "exit_price", "size", "pnl", "return_pct")
+ROW_GROUP_ROWS = 65536  # the results service reads a row group's batches at a time
+# Snappy: for a 4,000-bar curve, zstd saves 8 kB (42 vs 50 kB) for +30 us of
+# encoding, and decodes slower on every read; none adds 16 kB. Dictionary
+# encoding pays only for the repetitive text columns; on unique floats and
+# timestamps it doubles the encode time for a larger file.
+COMPRESSION = "snappy"
+# Uploads of the equity curve, overlapping the trades' encode and PUT; one per
+# concurrent job, and a job's own thread does the other PUT.
+_UPLOADS = futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="artifact-put")
+
+
+def _dates(result: EngineResult) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(result.equity.index, name="date")
 
 
 def equity_frame(result: EngineResult) -> pd.DataFrame:
     """The equity curve as stored: date index, `equity` column."""
-    index = pd.DatetimeIndex(result.equity.index, name="date")
-    return pd.DataFrame({"equity": result.equity.to_numpy(dtype="float64")}, index=index)
+    return pd.DataFrame({"equity": result.equity.to_numpy(dtype="float64")}, index=_dates(result))
+
+
+def _trade_dates(trades: list[Trade], name: str, like: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The trades' `name` dates (NaT for None) in the bar timestamps' unit and zone."""
+    dates = pd.DatetimeIndex([getattr(t, name) for t in trades])
+    if dates.tz is None and like.tz is not None:
+        dates = dates.tz_localize(like.tz)
+    return dates.as_unit(like.unit)
+
+
+def _trade_columns(result: EngineResult) -> dict[str, object]:
+    """Column name -> values of the trade list: DatetimeIndex, float64 array or list of str."""
+    trades, bars = result.trades, _dates(result)
+    columns: dict[str, object] = {name: _trade_dates(trades, name, bars) for name in _TRADE_DATES}
+    for name in _TRADE_NUMBERS:
+        columns[name] = np.fromiter((getattr(t, name) for t in trades), dtype="float64", count=len(trades))
+    for name in _TRADE_TEXT:
+        columns[name] = [getattr(t, name) for t in trades]
+    return columns
 
 
 def trades_frame(result: EngineResult) -> pd.DataFrame:
     """The trade list as stored: one row per trade, no index."""
-    rows = [{name: getattr(trade, name) for name in TRADE_COLUMNS} for trade in result.trades]
-    frame = pd.DataFrame(rows, columns=TRADE_COLUMNS)
-    frame["entry_date"] = pd.to_datetime(frame["entry_date"])
-    frame["exit_date"] = pd.to_datetime(frame["exit_date"])
-    for name in ("entry_price", "exit_price", "size", "pnl", "return_pct"):
-        frame[name] = frame[name].astype("float64")
-    return frame
+    columns = _trade_columns(result)
+    for name in _TRADE_TEXT:
+        columns[name] = pd.Series(columns[name], dtype=str)
+    for name in _TRADE_DATES:
+        columns[name] = pd.Series(columns[name])
+    return pd.DataFrame(columns, columns=TRADE_COLUMNS)
+
+
+@functools.lru_cache(maxsize=8)
+def _schemas(dates: np.dtype | pd.DatetimeTZDtype) -> tuple[pa.Schema, pa.Schema]:
+    """(equity, trades) Arrow schemas with the pandas metadata `to_parquet` would write, for bar dates of `dates`.
+
+    Taken from one-row frames built like the real ones, so they follow
+    whatever pandas and pyarrow make of those dtypes.
+    """
+    stamp = pd.DatetimeIndex(["2000-01-03"], dtype=dates)
+    template = EngineResult(
+        equity=pd.Series([1.0], index=stamp),
+        position=pd.Series([0.0], index=stamp),
+        trades=[Trade(stamp[0], stamp[0], "long", 1.0, 1.0, 1.0, 0.0, 0.0, "closed")],
+    )
+    equity = pa.Schema.from_pandas(equity_frame(template), preserve_index=True)
+    trades = pa.Schema.from_pandas(trades_frame(template), preserve_index=False)
+    return equity, trades
+
+
+def _parquet(table: pa.Table, *, dictionary: bool | list[str]) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, row_group_size=ROW_GROUP_ROWS, compression=COMPRESSION, use_dictionary=dictionary)
+    return sink.getvalue().to_pybytes()
+
+
+def equity_table(result: EngineResult) -> pa.Table:
+    """The equity artifact as an Arrow table: `equity`, then the `date` index column."""
+    dates = _dates(result)
+    schema, _ = _schemas(dates.dtype)
+    # from_pandas: NaN is stored as null, as pandas stores it (and JSON renders it).
+    equity = pa.array(result.equity.to_numpy(dtype="float64"), type=pa.float64(), from_pandas=True)
+    return pa.Table.from_arrays([equity, pa.array(dates, type=schema.field("date").type)], schema=schema)
+
+
+def trades_table(result: EngineResult) -> pa.Table:
+    """The trades artifact as an Arrow table, columns as TRADE_COLUMNS."""
+    _, schema = _schemas(_dates(result).dtype)
+    columns = _trade_columns(result)
+    arrays = [pa.array(columns[name], type=schema.field(name).type, from_pandas=True) for name in TRADE_COLUMNS]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def equity_parquet(result: EngineResult) -> bytes:
+    """The equity artifact's Parquet file."""
+    return _parquet(equity_table(result), dictionary=False)
+
+
+def trades_parquet(result: EngineResult) -> bytes:
+    """The trades artifact's Parquet file."""
+    return _parquet(trades_table(result), dictionary=list(_TRADE_TEXT))
 
 
 def parquet_bytes(frame: pd.DataFrame, *, index: bool) -> bytes:
-    """The frame as a Parquet file in memory."""
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=index, row_group_size=65536)
-    return buffer.getvalue()
+    """Any frame as a Parquet file in memory, the way pandas writes it."""
+    return _parquet(pa.Table.from_pandas(frame, preserve_index=index), dictionary=True)
 
 
 def write_artifacts(store: ObjectStore, backtest_id: str, result: EngineResult) -> tuple[str, str]:
@@ -48,6 +142,18 @@ def write_artifacts(store: ObjectStore, backtest_id: str, result: EngineResult) 
     backtest_id: run the artifacts belong to; keys live under artifacts/<id>/.
     result: the engine's output.
     """
-    equity_uri = store.put_bytes(f"artifacts/{backtest_id}/equity.parquet", parquet_bytes(equity_frame(result), index=True), content_type=PARQUET_CONTENT_TYPE)
-    trades_uri = store.put_bytes(f"artifacts/{backtest_id}/trades.parquet", parquet_bytes(trades_frame(result), index=False), content_type=PARQUET_CONTENT_TYPE)
-    return equity_uri, trades_uri
+    equity = _UPLOADS.submit(
+        store.put_bytes, f"artifacts/{backtest_id}/equity.parquet", equity_parquet(result), content_type=PARQUET_CONTENT_TYPE
+    )
+    try:
+        trades_uri = store.put_bytes(
+            f"artifacts/{backtest_id}/trades.parquet", trades_parquet(result), content_type=PARQUET_CONTENT_TYPE
+        )
+    finally:
+        futures.wait([equity])  # never return, nor raise, while the equity upload is still running
+    return equity.result(), trades_uri
+
+
+def warm_uploads() -> None:
+    """Starts the upload thread, so the first job does not pay for it."""
+    _UPLOADS.submit(lambda: None).result()

@@ -1,0 +1,162 @@
+"""The executor's Parquet artifacts: built from arrays, read back as the frames pandas used to write."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from services.adapters.object_store import PARQUET_CONTENT_TYPE
+from services.domain.execution import EngineResult, Trade
+from services.executor import artifacts
+from services.executor.artifacts import (
+    TRADE_COLUMNS, equity_frame, equity_parquet, parquet_bytes, trades_frame, trades_parquet, write_artifacts,
+)
+from services.results.bar_dates import BarDateFormatter
+
+
+def legacy_equity(result: EngineResult) -> bytes:
+    """The equity file as the executor wrote it before: a DataFrame through to_parquet."""
+    frame = pd.DataFrame({"equity": result.equity.to_numpy(dtype="float64")},
+                         index=pd.DatetimeIndex(result.equity.index, name="date"))
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=True, row_group_size=65536)
+    return buffer.getvalue()
+
+
+def legacy_trades(result: EngineResult) -> bytes:
+    """The trades file as the executor wrote it before: per-trade dicts, a DataFrame, to_parquet."""
+    frame = pd.DataFrame([{name: getattr(t, name) for name in TRADE_COLUMNS} for t in result.trades], columns=TRADE_COLUMNS)
+    frame["entry_date"] = pd.to_datetime(frame["entry_date"])
+    frame["exit_date"] = pd.to_datetime(frame["exit_date"])
+    for name in ("entry_price", "exit_price", "size", "pnl", "return_pct"):
+        frame[name] = frame[name].astype("float64")
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False, row_group_size=65536)
+    return buffer.getvalue()
+
+
+def run_result(n_bars: int = 4000, n_trades: int = 40, *, unit: str = "us", open_last: bool = True) -> EngineResult:
+    """A result shaped like an engine's: bar-index timestamps, numpy floats, the last trade open."""
+    rng = np.random.default_rng(3)
+    index = pd.bdate_range("2008-01-01", periods=n_bars, unit=unit)
+    equity = pd.Series(100_000 * np.exp(np.cumsum(rng.normal(0, 0.01, n_bars))), index=index)
+    bars = np.sort(rng.choice(n_bars, size=2 * n_trades, replace=False)).reshape(-1, 2)
+    trades = []
+    for k, (entry, exit_) in enumerate(bars):
+        is_open = open_last and k == n_trades - 1
+        pnl = np.float64(rng.normal(0, 500))
+        trades.append(Trade(
+            entry_date=index[entry], exit_date=None if is_open else index[exit_],
+            side="long" if k % 3 else "short", entry_price=np.float64(100 + k), exit_price=np.float64(101 + k),
+            size=np.float64(10 * (k + 1)), pnl=pnl, return_pct=pnl / 1e5, status="open" if is_open else "closed",
+        ))
+    return EngineResult(equity=equity, position=pd.Series(0.0, index=index), trades=trades, traded_notional=1.0)
+
+
+def read(data: bytes) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(data))
+
+
+CASES = {
+    "daily run, last trade open": run_result(),
+    "all trades closed": run_result(300, 5, open_last=False),
+    "one open trade only": run_result(50, 1),
+    "nanosecond bars": run_result(500, 6, unit="ns"),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_files_read_back_as_the_frames_and_as_the_legacy_files(name):
+    result = CASES[name]
+    equity, trades = read(equity_parquet(result)), read(trades_parquet(result))
+    pd.testing.assert_frame_equal(equity, equity_frame(result), check_freq=False)
+    pd.testing.assert_frame_equal(trades, trades_frame(result))
+    pd.testing.assert_frame_equal(equity, read(legacy_equity(result)), check_freq=False)
+    if name != "one open trade only":  # before, a column of only nulls lost its type (see test below)
+        pd.testing.assert_frame_equal(trades, read(legacy_trades(result)))
+        # Same Arrow schema and pandas metadata, byte for byte.
+        assert pq.read_schema(io.BytesIO(trades_parquet(result))) == pq.read_schema(io.BytesIO(legacy_trades(result)))
+        assert pq.read_schema(io.BytesIO(trades_parquet(result))).metadata == pq.read_schema(io.BytesIO(legacy_trades(result))).metadata
+    new, old = pq.read_schema(io.BytesIO(equity_parquet(result))), pq.read_schema(io.BytesIO(legacy_equity(result)))
+    assert new == old and new.metadata == old.metadata
+
+
+def test_the_layout_the_results_service_reads():
+    result = CASES["daily run, last trade open"]
+    equity, trades = read(equity_parquet(result)), read(trades_parquet(result))
+    assert equity.index.name == "date" and list(equity.columns) == ["equity"]
+    assert equity["equity"].dtype == "float64" and equity.index.dtype == "datetime64[us]"
+    assert list(trades.columns) == TRADE_COLUMNS and isinstance(trades.index, pd.RangeIndex)
+    assert trades["exit_date"].isna().tolist() == [False] * 39 + [True]
+    assert trades["status"].tolist()[-2:] == ["closed", "open"]
+    assert trades["entry_price"].tolist() == [t.entry_price for t in result.trades]
+    # What the results service prints for the open trade: a null exit date.
+    table = pq.read_table(io.BytesIO(trades_parquet(result)))
+    entry, exit_ = BarDateFormatter().format(table.column("entry_date").combine_chunks(), table.column("exit_date").combine_chunks())
+    assert exit_[-1] is None and entry[0] == result.trades[0].entry_date.strftime("%Y-%m-%d")
+
+
+def test_zero_trades_store_a_typed_empty_list():
+    result = run_result(200, 0)
+    trades = read(trades_parquet(result))
+    pd.testing.assert_frame_equal(trades, trades_frame(result))
+    assert len(trades) == 0 and list(trades.columns) == TRADE_COLUMNS
+    full = pq.read_schema(io.BytesIO(trades_parquet(CASES["daily run, last trade open"])))
+    assert pq.read_schema(io.BytesIO(trades_parquet(result))) == full  # same types as a run with trades
+    pd.testing.assert_frame_equal(read(equity_parquet(result)), equity_frame(result), check_freq=False)
+
+
+def test_nan_equity_is_stored_as_null_like_pandas_did():
+    result = run_result(100, 2)
+    result.equity.iloc[5] = np.nan
+    assert pq.read_table(io.BytesIO(equity_parquet(result))).column("equity").null_count == 1
+    pd.testing.assert_frame_equal(read(equity_parquet(result)), read(legacy_equity(result)), check_freq=False)
+
+
+def test_parquet_bytes_still_writes_any_frame():
+    frame = pd.DataFrame({"a": [1.0, 2.0]}, index=pd.DatetimeIndex(["2020-01-01", "2020-01-02"], name="date"))
+    pd.testing.assert_frame_equal(read(parquet_bytes(frame, index=True)), frame)
+
+
+class RecordingStore:
+    """put_bytes of an ObjectStore, recording what arrives on which thread; can fail one key."""
+
+    def __init__(self, fail: str | None = None) -> None:
+        self.puts: dict[str, tuple[bytes, str, str]] = {}
+        self.fail = fail
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str = "") -> str:
+        if self.fail and key.endswith(self.fail):
+            raise OSError(f"cannot store {key}")
+        self.puts[key] = (data, content_type, threading.current_thread().name)
+        return f"s3://bucket/{key}"
+
+
+def test_write_artifacts_puts_both_files_and_returns_their_uris():
+    result, store = CASES["daily run, last trade open"], RecordingStore()
+    uris = write_artifacts(store, "b1", result)
+    assert uris == ("s3://bucket/artifacts/b1/equity.parquet", "s3://bucket/artifacts/b1/trades.parquet")
+    equity, equity_type, equity_thread = store.puts["artifacts/b1/equity.parquet"]
+    trades, trades_type, _ = store.puts["artifacts/b1/trades.parquet"]
+    assert equity_type == trades_type == PARQUET_CONTENT_TYPE
+    assert equity_thread.startswith("artifact-put")  # uploaded alongside the trades
+    pd.testing.assert_frame_equal(read(equity), equity_frame(result), check_freq=False)
+    pd.testing.assert_frame_equal(read(trades), trades_frame(result))
+
+
+@pytest.mark.parametrize("failing", ["equity.parquet", "trades.parquet"])
+def test_a_failed_put_fails_the_call_after_the_other_finished(failing):
+    store = RecordingStore(fail=failing)
+    with pytest.raises(OSError, match=failing):
+        write_artifacts(store, "b2", CASES["all trades closed"])
+    assert len(store.puts) == 1  # the other upload completed before the error surfaced
+
+
+def test_warm_uploads_starts_the_upload_thread():
+    artifacts.warm_uploads()
+    assert any(t.name.startswith("artifact-put") for t in threading.enumerate())
