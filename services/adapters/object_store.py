@@ -126,6 +126,11 @@ class ObjectStore:
                 return None
             raise
 
+    def list_keys(self, prefix: str) -> list[tuple[str, int]]:
+        """(key, size in bytes) of every object whose key starts with `prefix`, in key order."""
+        objects = self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
+        return [(item.object_name, item.size or 0) for item in objects if not item.is_dir]
+
     def get_bytes(self, key: str) -> bytes:
         """The whole object; NotFoundError when missing. Use `stream` for large ones."""
         return b"".join(self.stream(key))

@@ -19,6 +19,14 @@ def _engines(raw: str) -> tuple[str, ...]:
     return names
 
 
+def _megabytes(raw: str) -> float:
+    """Accepts a size in MiB, 0 or more."""
+    value = float(raw)
+    if not 0 <= value < float("inf"):
+        raise ValueError("must be a number of MiB, 0 or more")
+    return value
+
+
 @dataclass(frozen=True, kw_only=True)
 class ExecutorSettings(S3Settings, BusSettings):
     """Configuration of one executor process.
@@ -28,6 +36,9 @@ class ExecutorSettings(S3Settings, BusSettings):
     engines: engines this executor offers.
     heartbeat_s: seconds between in-progress signals during a job.
     health_listen: host:port of a gRPC health endpoint for probes; empty disables it.
+    bar_prefetch_mb: MiB of stored bar series (Parquet size; decoded frames take 2-3x that
+        in memory) loaded into the bar cache at startup, smallest series first, never more
+        series than the cache holds (8); 0 disables.
     log_level: minimum level of the JSON logs.
     """
 
@@ -36,4 +47,10 @@ class ExecutorSettings(S3Settings, BusSettings):
     engines: tuple[str, ...] = setting("EXECUTOR_ENGINES", default=ENGINES, parse=_engines)
     heartbeat_s: float = setting("EXECUTOR_HEARTBEAT_S", default=5.0, parse=parse_positive)
     health_listen: str = setting("HEALTH_LISTEN", default="")
+    bar_prefetch_mb: float = setting("BAR_PREFETCH_MB", default=64.0, parse=_megabytes)
     log_level: str = setting("LOG_LEVEL", default="INFO", parse=parse_log_level)
+
+    @property
+    def bar_prefetch_bytes(self) -> int:
+        """BAR_PREFETCH_MB in bytes."""
+        return int(self.bar_prefetch_mb * 1024 * 1024)

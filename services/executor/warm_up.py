@@ -1,38 +1,47 @@
 """Everything a first job would otherwise pay for, done before the executor says it is ready.
 
-Engines compile their numba code; the signal plugins, the metrics and the
-Parquet writer run once on tiny data; the catalog channel connects and the
-object store answers once. The first real job then runs at steady-state speed.
+Engines compile their numba code; the bar decoder, the signal plugins, the
+metrics and the Parquet writers run once on tiny data; the catalog channel
+connects; the object store answers, with as many pooled connections as a
+job's concurrent uploads use; and the smallest stored bar series are
+prefetched into the bar cache, so the first job over one of them skips the
+download and the decode. The first real job then runs at steady-state speed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
+from concurrent import futures
 
 import grpc
 import numpy as np
 import pandas as pd
 
+from services.adapters.market_data import bars_to_parquet, read_bars
 from services.adapters.object_store import ObjectStore
 from services.domain.execution import ExecutionSpec
 from services.domain.metrics import compute_metrics
 from services.domain.signals import PLUGINS
-from services.executor.artifacts import equity_frame, parquet_bytes, trades_frame
+from services.executor.artifacts import equity_parquet, trades_parquet, warm_uploads
+from services.executor.bars import BarCache
 from services.executor.engines import get_engine
 
 log = logging.getLogger(__name__)
 
 
 def _tiny_bars(n: int = 300) -> pd.DataFrame:
+    """Bars as a job gets them: stored as Parquet, then decoded (the process's first decode is the slow one)."""
     close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, n)))
-    index = pd.bdate_range("2020-01-01", periods=n)
-    return pd.DataFrame({"open": close, "high": close * 1.01, "low": close * 0.99, "close": close, "volume": 1.0}, index=index)
+    stamps = pd.bdate_range("2020-01-01", periods=n)
+    frame = pd.DataFrame({"timestamp": stamps, "open": close, "high": close * 1.01, "low": close * 0.99, "close": close, "volume": 1.0})
+    return read_bars(bars_to_parquet(frame))
 
 
 def warm_pipeline(engines: tuple[str, ...]) -> None:
-    """Compiles the engines and runs plugins, metrics and the artifact encoders once (blocking)."""
+    """Compiles the engines and runs the bar decoder, plugins, metrics and the artifact encoders once (blocking)."""
     bars = _tiny_bars()
     for name in engines:
         engine = get_engine(name)
@@ -40,12 +49,54 @@ def warm_pipeline(engines: tuple[str, ...]) -> None:
         for plugin in PLUGINS.values():
             result = engine.run(bars, plugin.compute(bars, {}), ExecutionSpec())
             compute_metrics(result, bars_per_year=252, risk_free_rate=0.0)
-        parquet_bytes(equity_frame(result), index=True)
-        parquet_bytes(trades_frame(result), index=False)
+        equity_parquet(result)
+        trades_parquet(result)
+    warm_uploads()
 
 
-async def warm_up(engines: tuple[str, ...], *, channel: grpc.aio.Channel, store: ObjectStore) -> None:
-    """Runs the warm-up and opens the catalog and object-store connections; logs what each took."""
+def open_connections(store: ObjectStore, count: int = 2) -> None:
+    """`count` requests to the store at once (blocking), so its client pools a connection for each.
+
+    A job uploads its two artifacts concurrently; without this its first
+    upload pays for opening (and with TLS, negotiating) the second connection.
+    """
+    start = threading.Barrier(count)
+
+    def request() -> None:
+        start.wait(timeout=5)
+        store.client.bucket_exists(store.bucket)
+
+    with futures.ThreadPoolExecutor(count - 1, thread_name_prefix="warm-s3") as pool:
+        others = [pool.submit(request) for _ in range(count - 1)]
+        request()
+        for other in others:
+            other.result()
+
+
+def prefetch_bars(bars: BarCache, budget_bytes: int) -> None:
+    """Loads the smallest stored series into `bars` (blocking); a failure is only a warning."""
+    started = time.perf_counter()
+    try:
+        loaded = bars.prefetch(budget_bytes)
+    except Exception as err:  # noqa: BLE001 - jobs load their bars anyway, only slower
+        log.warning("bar prefetch failed", extra={"error": repr(err)})
+        return
+    log.info("bars prefetched", extra={"series": len(loaded), "budget_bytes": budget_bytes,
+                                       "seconds": round(time.perf_counter() - started, 3)})
+
+
+async def warm_up(
+    engines: tuple[str, ...], *, channel: grpc.aio.Channel, store: ObjectStore,
+    bars: BarCache | None = None, prefetch_bytes: int = 0,
+) -> None:
+    """Runs the warm-up, opens the catalog and object-store connections and prefetches bars; logs what each took.
+
+    engines: engines to compile.
+    channel: the catalog channel, connected here.
+    store: the object store, whose bucket is created when missing.
+    bars: the worker's bar cache, to prefetch into; None skips the prefetch.
+    prefetch_bytes: stored bytes of series to prefetch at most; 0 skips the prefetch.
+    """
     started = time.perf_counter()
     await asyncio.to_thread(warm_pipeline, engines)
     log.info("engines warm", extra={"engines": list(engines), "seconds": round(time.perf_counter() - started, 3)})
@@ -54,3 +105,9 @@ async def warm_up(engines: tuple[str, ...], *, channel: grpc.aio.Channel, store:
     except asyncio.TimeoutError:  # the catalog may start later; jobs wait for it anyway
         log.warning("catalog not reachable yet")
     await asyncio.to_thread(store.ensure_bucket)
+    if bars is not None and prefetch_bytes > 0:
+        await asyncio.to_thread(prefetch_bars, bars, prefetch_bytes)
+    try:
+        await asyncio.to_thread(open_connections, store)
+    except Exception as err:  # noqa: BLE001 - the store answered ensure_bucket; this is only an optimisation
+        log.warning("object store connections not opened", extra={"error": repr(err)})
