@@ -3,7 +3,7 @@
 No profiler is installed and service code stays as it is, so the bench runs
 the executor's own Worker class on a thread, connected to the stack's NATS,
 catalog and S3 like any executor, and wraps what it calls: the catalog stub
-(StartRuns, CompleteRuns), the bar cache, the store's puts, and the worker
+(StartRuns, CompleteRuns), the bar cache, and the worker
 module's `run_batch` and `write_artifacts` (patched in this process only,
 restored on exit). Readings are `time.perf_counter()`, the clock the REST
 client uses, so client and executor timelines line up exactly.
@@ -32,10 +32,11 @@ from services.adapters.bus import Bus, Job, Topology
 from services.adapters.object_store import ObjectStore, S3Location
 from services.executor.bars import BarCache
 from services.executor.engines import ENGINES as ENGINE_ADAPTERS
-from services.executor.engines import get_engine
+from services.executor.warm_up import warm_up
 from services.executor.worker import Worker
 
 ENGINE = "vectorbt"
+PREFETCH_BYTES = 64 * 2**20  # BAR_PREFETCH_MB's default
 
 
 @dataclass
@@ -50,6 +51,11 @@ class JobTrace:
     def seconds(self, step: str) -> float:
         """Total time of every span named `step`."""
         return sum(end - begin for name, begin, end in self.spans if name == step)
+
+    def wall(self, step: str) -> float:
+        """First start to last end of the spans named `step` (concurrent calls counted once)."""
+        spans = [(begin, end) for name, begin, end in self.spans if name == step]
+        return max(end for _, end in spans) - min(begin for begin, _ in spans) if spans else 0.0
 
     def last_end(self, step: str) -> float:
         return max(end for name, _, end in self.spans if name == step)
@@ -138,11 +144,16 @@ class TracedExecutor:
             self._error = exc
             self._ready.set()
             raise
+        bars = BarCache(store)
+        reporter = RunReportServiceStub(channel)
+        # As services.executor does before its first pull: connections, reports, bar prefetch.
+        await warm_up(tuple(ENGINE_ADAPTERS), channel=channel, store=store, reporter=reporter, bars=bars,
+                      prefetch_bytes=PREFETCH_BYTES)
         worker = Worker(
             bus=bus,
-            store=_Timed(store, self._record, {"put_bytes": "s3 put"}),
-            bars=_Timed(BarCache(store), self._record, {"window": "bars"}),
-            reporter=_Timed(RunReportServiceStub(channel), self._record, {"StartRuns": "StartRuns", "CompleteRuns": "CompleteRuns"},
+            store=store,
+            bars=_Timed(bars, self._record, {"window": "bars"}),
+            reporter=_Timed(reporter, self._record, {"StartRuns": "StartRuns", "CompleteRuns": "CompleteRuns"},
                             awaitable=True),
             executor_id="bench-traced-executor",
             heartbeat_s=5.0,
@@ -169,9 +180,7 @@ class TracedExecutor:
 
 
 def main() -> int:
-    """Warm up like an executor, trace jobs until stdin closes, then print one JSON trace per line."""
-    for name in ENGINE_ADAPTERS:
-        get_engine(name).warm_up()  # what services.executor does before its first pull
+    """Warm up like an executor (inside TracedExecutor), trace jobs until stdin closes, then print one JSON trace per line."""
     with TracedExecutor(dict(os.environ)) as traced:
         print(json.dumps({"ready": True}), flush=True)
         sys.stdin.read()

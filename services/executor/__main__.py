@@ -37,10 +37,12 @@ async def serve(settings: ExecutorSettings) -> None:
     bars = BarCache(store)
     # Warm-up comes before the first pull: the first job must run at steady-state speed,
     # its bars already in the cache when they are among the smallest stored series.
-    await warm_up(settings.engines, channel=channel, store=store, bars=bars, prefetch_bytes=settings.bar_prefetch_bytes)
+    reporter = RunReportServiceStub(channel)
+    await warm_up(settings.engines, channel=channel, store=store, reporter=reporter, bars=bars,
+                  prefetch_bytes=settings.bar_prefetch_bytes)
     bus = await Bus.connect(settings.nats_url, settings.topology(), name=f"executor-{settings.executor_id}")
     worker = Worker(
-        bus=bus, store=store, bars=bars, reporter=RunReportServiceStub(channel),
+        bus=bus, store=store, bars=bars, reporter=reporter,
         executor_id=settings.executor_id, heartbeat_s=settings.heartbeat_s,
     )
     health = GrpcService([], settings.health_listen) if settings.health_listen else None

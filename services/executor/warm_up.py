@@ -2,8 +2,9 @@
 
 Engines compile their numba code; the bar decoder, the signal plugins, the
 metrics and the Parquet writers run once on tiny data; the catalog channel
-connects; the object store answers, with as many pooled connections as a
-job's concurrent uploads use; and the smallest stored bar series are
+connects and each run report is sent once, covering no runs; the object
+store answers, with as many pooled connections as a job's concurrent
+uploads use; and the smallest stored bar series are
 prefetched into the bar cache, so the first job over one of them skips the
 download and the decode. The first real job then runs at steady-state speed.
 """
@@ -20,6 +21,8 @@ import grpc
 import numpy as np
 import pandas as pd
 
+from backtest.v1 import run_report_pb2 as rr
+from backtest.v1.run_report_pb2_grpc import RunReportServiceStub
 from services.adapters.market_data import bars_to_parquet, read_bars
 from services.adapters.object_store import ObjectStore
 from services.domain.execution import ExecutionSpec
@@ -85,14 +88,22 @@ def prefetch_bars(bars: BarCache, budget_bytes: int) -> None:
                                        "seconds": round(time.perf_counter() - started, 3)})
 
 
+async def warm_reports(reporter: RunReportServiceStub) -> None:
+    """Sends each report a job sends, covering no runs: the first job's reports then find warm
+    client methods, an open HTTP/2 stream path and the catalog's handlers and statements compiled."""
+    await reporter.StartRuns(rr.StartRunsRequest(), timeout=10)
+    await reporter.CompleteRuns(rr.CompleteRunsRequest(), timeout=10)
+
+
 async def warm_up(
     engines: tuple[str, ...], *, channel: grpc.aio.Channel, store: ObjectStore,
-    bars: BarCache | None = None, prefetch_bytes: int = 0,
+    reporter: RunReportServiceStub | None = None, bars: BarCache | None = None, prefetch_bytes: int = 0,
 ) -> None:
     """Runs the warm-up, opens the catalog and object-store connections and prefetches bars; logs what each took.
 
     engines: engines to compile.
     channel: the catalog channel, connected here.
+    reporter: the worker's RunReportService stub on that channel, warmed here; None skips it.
     store: the object store, whose bucket is created when missing.
     bars: the worker's bar cache, to prefetch into; None skips the prefetch.
     prefetch_bytes: stored bytes of series to prefetch at most; 0 skips the prefetch.
@@ -102,7 +113,9 @@ async def warm_up(
     log.info("engines warm", extra={"engines": list(engines), "seconds": round(time.perf_counter() - started, 3)})
     try:
         await asyncio.wait_for(channel.channel_ready(), timeout=10)
-    except asyncio.TimeoutError:  # the catalog may start later; jobs wait for it anyway
+        if reporter is not None:
+            await warm_reports(reporter)
+    except (asyncio.TimeoutError, grpc.RpcError):  # the catalog may start later; jobs wait for it anyway
         log.warning("catalog not reachable yet")
     await asyncio.to_thread(store.ensure_bucket)
     if bars is not None and prefetch_bytes > 0:

@@ -140,3 +140,9 @@ def test_a_non_final_failure_changes_nothing_and_bad_reports_name_the_field(stub
     start = run_report_pb2.StartRunsRequest(task_id=task_id, backtest_ids=[created.id, "nope"])
     expect_invalid(lambda: reporter.StartRuns(start), "backtest_ids[1]")
     assert _status(stub, created.id) == "running"
+
+
+def test_reports_covering_no_runs_are_answered_empty(reporter):
+    """What an executor's warm-up sends before its first job."""
+    assert list(reporter.StartRuns(run_report_pb2.StartRunsRequest()).running_ids) == []
+    assert list(reporter.CompleteRuns(run_report_pb2.CompleteRunsRequest()).settled_ids) == []
