@@ -129,7 +129,7 @@ class Worker:
             await self._settle_start(start)
             raise
         running = set((await start).running_ids)
-        if outcomes is None:  # failed for good; reported below for runs still running
+        if outcomes is None:  # failed for good, and _compute has reported it
             return
         kept = [(backtest_id, outcome) for backtest_id, outcome in zip(job.backtest_ids, outcomes) if backtest_id in running]
         if not kept:
