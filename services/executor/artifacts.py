@@ -130,11 +130,6 @@ def trades_parquet(result: EngineResult) -> bytes:
     return _parquet(trades_table(result), dictionary=list(_TRADE_TEXT))
 
 
-def parquet_bytes(frame: pd.DataFrame, *, index: bool) -> bytes:
-    """Any frame as a Parquet file in memory, the way pandas writes it."""
-    return _parquet(pa.Table.from_pandas(frame, preserve_index=index), dictionary=True)
-
-
 def write_artifacts(store: ObjectStore, backtest_id: str, result: EngineResult) -> tuple[str, str]:
     """Stores both artifacts of a run and returns (equity_curve_uri, trades_uri).
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from services.adapters.bus import ENGINES, BusSettings
 from services.adapters.object_store import S3Settings
-from services.kit.settings import parse_listen, parse_log_level, parse_positive, setting
+from services.kit.settings import parse_listen, parse_log_level, parse_non_negative, parse_positive, setting
 
 
 def _engines(raw: str) -> tuple[str, ...]:
@@ -17,14 +17,6 @@ def _engines(raw: str) -> tuple[str, ...]:
     if unknown or not names:
         raise ValueError(f"engines must be a comma-separated subset of {', '.join(ENGINES)}")
     return names
-
-
-def _megabytes(raw: str) -> float:
-    """Accepts a size in MiB, 0 or more."""
-    value = float(raw)
-    if not 0 <= value < float("inf"):
-        raise ValueError("must be a number of MiB, 0 or more")
-    return value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,7 +39,7 @@ class ExecutorSettings(S3Settings, BusSettings):
     engines: tuple[str, ...] = setting("EXECUTOR_ENGINES", default=ENGINES, parse=_engines)
     heartbeat_s: float = setting("EXECUTOR_HEARTBEAT_S", default=5.0, parse=parse_positive)
     health_listen: str = setting("HEALTH_LISTEN", default="")
-    bar_prefetch_mb: float = setting("BAR_PREFETCH_MB", default=64.0, parse=_megabytes)
+    bar_prefetch_mb: float = setting("BAR_PREFETCH_MB", default=64.0, parse=parse_non_negative)
     log_level: str = setting("LOG_LEVEL", default="INFO", parse=parse_log_level)
 
     @property

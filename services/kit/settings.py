@@ -74,6 +74,14 @@ def parse_positive(raw: str) -> float:
     return value
 
 
+def parse_non_negative(raw: str) -> float:
+    """Accepts a finite number, 0 or more (0 usually means "off")."""
+    value = float(raw)
+    if not 0 <= value < float("inf"):
+        raise ValueError("must be a finite number, 0 or more")
+    return value
+
+
 def load_settings(cls: type[T], environ: Mapping[str, str] | None = None) -> T:
     """Builds `cls` from the environment or raises SettingsError naming every problem.
 

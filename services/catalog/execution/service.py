@@ -11,7 +11,7 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Topology
@@ -72,8 +72,8 @@ class ExecutionService:
         log.info("dispatched", extra={"backtest_id": str(backtest_id), "task_id": str(task.id)})
         return task
 
-    async def execute_sync(self, backtest_id: uuid.UUID) -> Backtest:
-        """Dispatches a run and waits for its outcome; DeadlineError after the timeout (the run goes on)."""
+    async def execute_sync(self, backtest_id: uuid.UUID) -> Row:
+        """Dispatches a run and waits for its outcome (the settled backtest row); DeadlineError after the timeout (the run goes on)."""
         subscription = await self.bus.subscribe_events(str(backtest_id))
         try:
             await self.execute_async(backtest_id)

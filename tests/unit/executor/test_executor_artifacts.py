@@ -14,7 +14,7 @@ from services.adapters.object_store import PARQUET_CONTENT_TYPE
 from services.domain.execution import EngineResult, Trade
 from services.executor import artifacts
 from services.executor.artifacts import (
-    TRADE_COLUMNS, equity_frame, equity_parquet, parquet_bytes, trades_frame, trades_parquet, write_artifacts,
+    TRADE_COLUMNS, equity_frame, equity_parquet, trades_frame, trades_parquet, write_artifacts,
 )
 from services.results.bar_dates import BarDateFormatter
 
@@ -116,11 +116,6 @@ def test_nan_equity_is_stored_as_null_like_pandas_did():
     result.equity.iloc[5] = np.nan
     assert pq.read_table(io.BytesIO(equity_parquet(result))).column("equity").null_count == 1
     pd.testing.assert_frame_equal(read(equity_parquet(result)), read(legacy_equity(result)), check_freq=False)
-
-
-def test_parquet_bytes_still_writes_any_frame():
-    frame = pd.DataFrame({"a": [1.0, 2.0]}, index=pd.DatetimeIndex(["2020-01-01", "2020-01-02"], name="date"))
-    pd.testing.assert_frame_equal(read(parquet_bytes(frame, index=True)), frame)
 
 
 class RecordingStore:
