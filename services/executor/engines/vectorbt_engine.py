@@ -1,22 +1,26 @@
-"""vectorbt adapter: one `Portfolio.from_order_func` call per run, or per batch of runs.
+"""vectorbt adapter: one vectorbt simulation per run, or per batch of runs.
 
 vectorbt executes the orders, charges fees and slippage, keeps cash and
 position, and builds the trade (position) records; the Numba order function
 only decides each order's size with the shared rule in `_sizing`. Many
 parameter sets run as columns of one simulation (`run_many`), which is how
-sweeps stay fast.
+sweeps stay fast. The adapter calls vectorbt's Numba layer directly rather
+than through a `Portfolio` object, whose Python-side set-up cost more than the
+simulation itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
-import vectorbt as vbt
 from numba import njit
 from vectorbt.portfolio import nb as pnb
-from vectorbt.portfolio.enums import RejectedOrderError, TradeDirection, TradeStatus
+from vectorbt.portfolio.enums import Direction, RejectedOrderError, TradeDirection, TradeStatus
+from vectorbt.records import nb as records_nb
 
 from services.domain.errors import ValidationError
 from services.domain.execution import EngineResult, ExecutionSpec, Trade
@@ -28,35 +32,43 @@ from services.executor.engines.base import SHORT_SQUEEZE, EngineError
 
 
 @njit
-def _order_func_nb(c, open_, close, signal, size_type, size, commission, slippage, next_open):
-    """Sizes this bar's order for column `c.col`; vectorbt fills it."""
-    col = c.col
+def _order_func_nb(c, cursor, open_, close, signal, size_type, size, commission, slippage, next_open):
+    """Issues bar `c.i`'s next order, scanning the runs from `cursor[0]`; column -1 ends the bar.
+
+    vectorbt's flexible simulation calls this once per bar plus once per
+    order; all runs form one group without cash sharing, so each keeps its own
+    cash and position as if run alone. The per-call context is what a
+    simulation spends its time on: with one call per bar and run (vectorbt's
+    plain order function) 2,600 daily bars cost about 1.1 ms per run, against
+    about 0.3 ms here.
+    """
+    if c.call_idx == 0:
+        cursor[0] = c.from_col
     i = c.i
-    if next_open[col]:
-        # The signal of bar i-1 fills at bar i's open.
-        if i == 0:
-            return pnb.order_nothing_nb()
-        now = signal[i - 1, col]
-        before = signal[i - 2, col] if i >= 2 else 0.0
-        price = open_[i, col]
-    else:
-        now = signal[i, col]
-        before = signal[i - 1, col] if i >= 1 else 0.0
-        price = close[i, col]
-    qty = order_quantity(
-        now, before, c.position_now, c.cash_now, price, size_type[col], size[col], commission[col], slippage[col]
-    )
-    if qty == 0.0:
-        return pnb.order_nothing_nb()
-    # Sizing fits buys to the cash, so a rejection means a short that cannot be bought back: fail loudly.
-    return pnb.order_nb(
-        size=qty,
-        price=price,
-        fees=commission[col],
-        slippage=slippage[col],
-        allow_partial=False,
-        raise_reject=True,
-    )
+    for col in range(cursor[0], c.to_col):
+        if next_open[col]:
+            # The signal of bar i-1 fills at bar i's open.
+            if i == 0:
+                continue
+            now = signal[i - 1, col]
+            before = signal[i - 2, col] if i >= 2 else 0.0
+            price = open_[i, col]
+        else:
+            now = signal[i, col]
+            before = signal[i - 1, col] if i >= 1 else 0.0
+            price = close[i, col]
+        qty = order_quantity(
+            now, before, c.last_position[col], c.last_cash[col], price,
+            size_type[col], size[col], commission[col], slippage[col],
+        )
+        if qty == 0.0:
+            continue
+        cursor[0] = col + 1
+        # Sizing fits buys to the cash, so a rejection means a short that cannot be bought back: fail loudly.
+        return col, pnb.order_nb(
+            size=qty, price=price, fees=commission[col], slippage=slippage[col], allow_partial=False, raise_reject=True
+        )
+    return -1, pnb.order_nothing_nb()
 
 
 def _column(values: np.ndarray, k: int) -> np.ndarray:
@@ -91,25 +103,60 @@ def _trades(records: np.ndarray, index: pd.DatetimeIndex, last_close: float) -> 
     return trades
 
 
-def _simulate(bars: pd.DataFrame, signals: Sequence[np.ndarray], specs: Sequence[ExecutionSpec]) -> vbt.Portfolio:
-    """One vectorbt simulation with a column per (signal, spec) pair."""
+@dataclass
+class _Simulation:
+    """What the adapter keeps of one simulation, one column per run."""
+
+    equity: np.ndarray  # bars x runs, cash plus position at the close
+    position: np.ndarray  # bars x runs, signed shares held after each bar
+    orders: np.ndarray  # vectorbt order records
+    positions: np.ndarray  # vectorbt position records (a trade per position)
+
+
+def _simulate(bars: pd.DataFrame, signals: Sequence[np.ndarray], specs: Sequence[ExecutionSpec]) -> _Simulation:
+    """One vectorbt simulation with a column per (signal, spec) pair.
+
+    Calls vectorbt's Numba simulation and record builders directly, as
+    `Portfolio.from_order_func` and `Portfolio.value/assets/positions` do
+    without a group: building the Portfolio object (deep copies of its
+    configs, pandas wrapping) cost more than simulating 2,600 daily bars.
+    """
     k = len(specs)
-    close2d = _column(bars["close"].to_numpy(dtype=np.float64), k)
-    signal2d = np.column_stack([effective_signal(s, spec.allow_short) for s, spec in zip(signals, specs)])
-    return vbt.Portfolio.from_order_func(
-        pd.DataFrame(close2d, index=bars.index),
-        _order_func_nb,
+    shape = (len(bars), k)
+    close = _column(bars["close"].to_numpy(dtype=np.float64), k)
+    signal = np.column_stack([effective_signal(s, spec.allow_short) for s, spec in zip(signals, specs)])
+    order_args = (
         _column(bars["open"].to_numpy(dtype=np.float64), k),
-        close2d,
-        np.ascontiguousarray(signal2d),
+        close,
+        np.ascontiguousarray(signal),
         np.array([SIZE_TYPE_CODES[s.size_type] for s in specs], dtype=np.int64),
         np.array([s.size for s in specs], dtype=np.float64),
         np.array([s.commission for s in specs], dtype=np.float64),
         np.array([s.slippage for s in specs], dtype=np.float64),
         np.array([s.fill_price == "next_open" for s in specs], dtype=np.bool_),
-        init_cash=np.array([s.initial_capital for s in specs], dtype=np.float64),
-        max_logs=0,  # logs are off per order anyway; skip allocating their buffer
     )
+    init_cash = np.array([s.initial_capital for s in specs], dtype=np.float64)
+    # One group without cash sharing: each run keeps its own cash and position.
+    orders, _ = pnb.flex_simulate_nb(
+        shape,
+        np.array([k], dtype=np.int64),
+        init_cash,
+        False,
+        segment_mask=np.ones((shape[0], 1), dtype=np.bool_),
+        flex_order_func_nb=_order_func_nb,
+        flex_order_args=(np.zeros(1, dtype=np.int64), *order_args),
+        close=close,
+        max_orders=shape[0] * k,  # the order function issues at most one order per bar and run
+        max_logs=0,
+    )
+    col_map = records_nb.col_map_nb(orders["col"], k)
+    position = pnb.assets_nb(pnb.asset_flow_nb(shape, orders, col_map, Direction.Both))
+    cash = pnb.cash_nb(pnb.cash_flow_nb(shape, orders, col_map, False), init_cash)
+    held_close = np.where(position == 0.0, 0.0, close)  # as Portfolio.asset_value: flat is worth 0, whatever the price
+    equity = pnb.value_nb(cash, pnb.asset_value_nb(held_close, position))
+    exit_trades = pnb.get_exit_trades_nb(orders, close, col_map)
+    positions = pnb.get_positions_nb(exit_trades, records_nb.col_map_nb(exit_trades["col"], k))
+    return _Simulation(equity=equity, position=position, orders=orders, positions=positions)
 
 
 class VectorbtEngine:
@@ -154,15 +201,12 @@ class VectorbtEngine:
         k = len(specs)
         close = bars["close"].to_numpy(dtype=np.float64)
         try:
-            portfolio = _simulate(bars, signals, specs)
+            sim = _simulate(bars, signals, specs)
         except RejectedOrderError as exc:
             # Sizing keeps every buy within the cash, except buying back a short whose loss exceeds it.
             raise EngineError(f"vectorbt rejected an order ({exc}): {SHORT_SQUEEZE}") from exc
-        equity = portfolio.value().to_numpy()
-        position = portfolio.assets().to_numpy()
-        orders = portfolio.order_records  # the raw records: a Records wrapper costs more than the sum
+        equity, position, orders, positions = sim.equity, sim.position, sim.orders, sim.positions
         notional = np.bincount(orders["col"], weights=orders["size"] * orders["price"], minlength=k)
-        positions = portfolio.positions.values
 
         return [
             EngineResult(
