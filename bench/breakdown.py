@@ -111,7 +111,7 @@ def _sweep(session: Session, traced: TracedExecutor, strategy_id: str) -> tuple[
         "submit -> job received (create 50 rows, outbox, JetStream)": min(j.received for j in jobs) - began,
         "bars": sum(j.seconds("bars") for j in jobs),
         "run_many: 50 columns in one vectorbt call + metrics": sum(j.seconds("run") for j in jobs),
-        "artifacts x50: encode + 100 PUTs, concurrent (wall)": sum(j.wall("artifacts") for j in jobs),
+        "artifacts x50: encode + 2 batch-file PUTs (wall)": sum(j.wall("artifacts") for j in jobs),
         "CompleteRuns (one RPC + transaction per job)": sum(j.seconds("CompleteRuns") for j in jobs),
     }
     busy = sum(j.last_end("CompleteRuns") - j.received for j in jobs)

@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from services.adapters.batch_parquet import batch_parquet, run_uri
 from services.adapters.object_store import PARQUET_CONTENT_TYPE, ObjectStore
 from services.domain.execution import EngineResult, Trade
 
@@ -147,6 +148,34 @@ def write_artifacts(store: ObjectStore, backtest_id: str, result: EngineResult) 
     finally:
         futures.wait([equity])  # never return, nor raise, while the equity upload is still running
     return equity.result(), trades_uri
+
+
+def _put_batch(store: ObjectStore, key: str, tables: list[tuple[str, pa.Table]], dictionary: bool | list[str]) -> str:
+    data = batch_parquet(tables, row_group_rows=ROW_GROUP_ROWS, compression=COMPRESSION, use_dictionary=dictionary)
+    return store.put_bytes(key, data, content_type=PARQUET_CONTENT_TYPE)
+
+
+def write_batch_artifacts(store: ObjectStore, key_prefix: str, runs: list[tuple[str, EngineResult]]) -> list[tuple[str, str]]:
+    """Stores the artifacts of many runs as two batch files; (equity_curve_uri, trades_uri) per run, in order.
+
+    store: the artifact store.
+    key_prefix: where the two files go, `<key_prefix>/equity.parquet` and `.../trades.parquet`;
+        one prefix per job attempt, so a file is never overwritten under a run that points into it.
+    runs: (backtest_id, engine result) pairs.
+
+    Each run's URI names its part of the file (`services.adapters.batch_parquet`).
+    """
+    equity = _UPLOADS.submit(
+        _put_batch, store, f"{key_prefix}/equity.parquet", [(i, equity_table(r)) for i, r in runs], False
+    )
+    try:
+        trades_file = _put_batch(
+            store, f"{key_prefix}/trades.parquet", [(i, trades_table(r)) for i, r in runs], list(_TRADE_TEXT)
+        )
+    finally:
+        futures.wait([equity])  # never return, nor raise, while the equity upload is still running
+    equity_file = equity.result()
+    return [(run_uri(equity_file, backtest_id), run_uri(trades_file, backtest_id)) for backtest_id, _ in runs]
 
 
 def warm_uploads() -> None:

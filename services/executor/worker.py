@@ -21,14 +21,13 @@ from backtest.v1.run_report_pb2_grpc import RunReportServiceStub
 from services.adapters.bus import Bus, Job
 from services.adapters.object_store import ObjectStore
 from services.domain.run_config import ResolvedBacktest, resolve_backtest
-from services.executor.artifacts import write_artifacts
+from services.executor.artifacts import write_artifacts, write_batch_artifacts
 from services.executor.bars import BarCache
 from services.executor.failures import backoff_seconds, describe, is_transient
 from services.executor.pipeline import run_batch
 
 log = logging.getLogger(__name__)
 CALL_TIMEOUT_S = 30.0
-CONCURRENT_UPLOADS = 8  # artifact writes of one batch in flight at once
 
 
 class RunFailed(Exception):
@@ -134,14 +133,22 @@ class Worker:
         kept = [(backtest_id, outcome) for backtest_id, outcome in zip(job.backtest_ids, outcomes) if backtest_id in running]
         if not kept:
             return
-        uris = await self._bounded(
-            asyncio.to_thread(write_artifacts, self.store, backtest_id, outcome.result) for backtest_id, outcome in kept
-        )
+        uris = await self._write_artifacts(job, attempt, kept)
         request = rr.CompleteRunsRequest(job_id=job.job_id, task_id=job.task_id)
         for (backtest_id, outcome), (equity_uri, trades_uri) in zip(kept, uris):
             reported = request.outcomes.add(backtest_id=backtest_id, equity_curve_uri=equity_uri, trades_uri=trades_uri)
             reported.metrics.update(outcome.metrics)
         await self.reporter.CompleteRuns(request, timeout=CALL_TIMEOUT_S)
+
+    async def _write_artifacts(self, job: Job, attempt: int, kept: list) -> list[tuple[str, str]]:
+        """(equity_curve_uri, trades_uri) per kept run: files of its own for one run, two batch files for more."""
+        if len(kept) == 1:
+            (backtest_id, outcome), = kept
+            return [await asyncio.to_thread(write_artifacts, self.store, backtest_id, outcome.result)]
+        # Per job attempt: a redelivered job never overwrites a file that completed runs point into.
+        prefix = f"artifacts/jobs/{job.job_id}/{attempt}"
+        runs = [(backtest_id, outcome.result) for backtest_id, outcome in kept]
+        return await asyncio.to_thread(write_batch_artifacts, self.store, prefix, runs)
 
     async def _compute(self, job: Job) -> list | None:
         """The job's run outcomes; None when it failed for good (already reported)."""
@@ -165,16 +172,6 @@ class Worker:
             await start
         except Exception:
             pass
-
-    async def _bounded(self, calls) -> list:
-        """Awaits `calls` with at most CONCURRENT_UPLOADS in flight; results in order."""
-        gate = asyncio.Semaphore(CONCURRENT_UPLOADS)
-
-        async def one(call):
-            async with gate:
-                return await call
-
-        return await asyncio.gather(*(one(call) for call in calls))
 
     async def _start(self, job: Job, attempt: int) -> rr.StartRunsResponse:
         request = rr.StartRunsRequest(

@@ -1,7 +1,10 @@
 """Run artifacts read from the object store a piece at a time, never whole.
 
 JSON renderings read the Parquet file through ranged GETs, one record batch
-at a time; downloads pass the stored bytes through in 1 MiB chunks. Every
+at a time; downloads pass the stored bytes through in 1 MiB chunks. A run
+stored inside a sweep batch's file (a URI ending in `#<run id>`, see
+`services.adapters.batch_parquet`) is read from its own row groups, and its
+download is that run's standalone file, written a row group at a time. Every
 check that can fail (status, URI, object present, Parquet footer readable)
 runs before the first piece is handed out, so a failure is a clean 409
 instead of a stream cut short.
@@ -12,18 +15,23 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import urllib3
 from minio.error import S3Error
 
+from services.adapters.batch_parquet import run_file_chunks, run_row_groups, split_uri
 from services.adapters.object_store import CHUNK_BYTES, ObjectStore
 from services.domain.errors import ConflictError, NotFoundError, UnavailableError
 from services.results.bar_dates import BarDateFormatter
 from services.results.ranged_object import RangedObject
 from services.results.records import COMPLETED, BacktestRecord
 
+# Of a run's file rebuilt from a batch file: what the executor writes (the
+# text is the same either way; only the bytes on the wire are).
+DOWNLOAD_COMPRESSION = "snappy"
 BATCH_ROWS = 4096  # rows per batch: amortises the hop to a worker thread, keeps its Python objects to ~1 MB
 # The columns of the executor's trades artifact, in the order of the Trade message.
 TRADE_COLUMNS = ("entry_date", "exit_date", "side", "entry_price", "exit_price", "size", "pnl", "return_pct", "status")
@@ -50,6 +58,14 @@ class ArtifactKind:
         return f"attachment; filename={self.file_name(backtest_id)}"
 
 
+class _Located(NamedTuple):
+    """An artifact's file in the store, and the run's part of it."""
+
+    key: str
+    size: int
+    run_id: str | None  # None: the file is the run's own
+
+
 EQUITY = ArtifactKind("equity", "equity_curve_uri")
 TRADES = ArtifactKind("trades", "trades_uri")
 
@@ -65,54 +81,72 @@ class Artifacts:
 
     def equity_rows(self, record: BacktestRecord) -> Iterator[tuple[list[str], list[float]]]:
         """(dates, equities) lists per batch of the equity curve; 409 when it cannot be read."""
-        parquet = self._open_parquet(record, EQUITY)
+        parquet, row_groups = self._open_parquet(record, EQUITY)
         if not {"date", "equity"} <= set(parquet.schema_arrow.names):
             raise ConflictError(f"the equity artifact of backtest {record.id} lacks a date or equity column")
         formatter = BarDateFormatter()
-        for batch in _batches(parquet, ["date", "equity"]):
+        for batch in _batches(parquet, ["date", "equity"], row_groups):
             (dates,) = formatter.format(batch.column(0))
             yield dates, batch.column(1).to_pylist()
 
     def trade_rows(self, record: BacktestRecord) -> Iterator[dict[str, list]]:
         """Column name -> values per batch of the trade list (only columns the file has); 409 when unreadable."""
-        parquet = self._open_parquet(record, TRADES)
+        parquet, row_groups = self._open_parquet(record, TRADES)
         columns = [name for name in TRADE_COLUMNS if name in parquet.schema_arrow.names]
         dates = [name for name in TRADE_DATES if name in columns]
         formatter = BarDateFormatter()
-        for batch in _batches(parquet, columns):
+        for batch in _batches(parquet, columns, row_groups):
             rows = {name: batch.column(name).to_pylist() for name in columns if name not in dates}
             rows.update(zip(dates, formatter.format(*(batch.column(name) for name in dates))))
             yield rows
 
     def file_chunks(self, record: BacktestRecord, kind: ArtifactKind) -> Iterator[bytes]:
-        """The stored Parquet bytes in 1 MiB chunks, the first already fetched; 409 when missing."""
-        key, _ = self._locate(record, kind)
-        chunks = self.store.stream(key, chunk_bytes=CHUNK_BYTES)
+        """The run's Parquet file in chunks, the first already produced; 409 when missing.
+
+        A file of its own passes through in 1 MiB chunks; a run inside a
+        batch file comes as its own file, a row group at a time.
+        """
+        located = self._locate(record, kind)
+        if located.run_id is None:
+            chunks = self.store.stream(located.key, chunk_bytes=CHUNK_BYTES)
+        else:
+            parquet, row_groups = self._open_parquet(record, kind, located)
+            chunks = run_file_chunks(parquet, row_groups, compression=DOWNLOAD_COMPRESSION)
         try:
-            first = next(chunks, b"")  # the GET happens here, so a vanished object is still a 409
+            first = next(chunks, b"")  # the first read happens here, so a vanished object is still a 409
         except NotFoundError as err:
             raise _missing(record, kind) from err
         return itertools.chain([first], chunks)
 
-    def _open_parquet(self, record: BacktestRecord, kind: ArtifactKind) -> pq.ParquetFile:
-        """The artifact as a ParquetFile over ranged reads, its footer already read."""
-        key, size = self._locate(record, kind)
+    def _open_parquet(
+        self, record: BacktestRecord, kind: ArtifactKind, located: _Located | None = None
+    ) -> tuple[pq.ParquetFile, list[int] | None]:
+        """The artifact as a ParquetFile over ranged reads, its footer already read, and the run's
+        row groups in it (None: all of them, a file of its own)."""
+        key, size, run_id = located or self._locate(record, kind)
         try:
             # buffer_size makes pyarrow read column chunks a block at a time instead of whole.
-            return pq.ParquetFile(RangedObject(self.store, key, size), buffer_size=CHUNK_BYTES, pre_buffer=False)
+            parquet = pq.ParquetFile(RangedObject(self.store, key, size), buffer_size=CHUNK_BYTES, pre_buffer=False)
         except NotFoundError as err:
             raise _missing(record, kind) from err
         except pa.ArrowException as err:
             raise ConflictError(f"the {kind.name} artifact of backtest {record.id} is not a Parquet file") from err
+        if run_id is None:
+            return parquet, None
+        row_groups = run_row_groups(parquet, run_id)
+        if row_groups is None:
+            raise ConflictError(f"the {kind.name} artifact of backtest {record.id} is missing from its batch file")
+        return parquet, row_groups
 
-    def _locate(self, record: BacktestRecord, kind: ArtifactKind) -> tuple[str, int]:
-        """Key and size of the artifact, or ConflictError saying why the run has none."""
+    def _locate(self, record: BacktestRecord, kind: ArtifactKind) -> _Located:
+        """Where the artifact is, or ConflictError saying why the run has none."""
         if record.status != COMPLETED:
             raise ConflictError(f"backtest {record.id} is {record.status}, not {COMPLETED}: it has no results yet")
         uri = getattr(record, kind.uri_field)
         if not uri or not self.store.contains(uri):
             raise ConflictError(f"backtest {record.id} has no {kind.name} artifact in the store")
-        key = self.store.key_of(uri)
+        file_uri, run_id = split_uri(uri)
+        key = self.store.key_of(file_uri)
         try:
             size = self.store.size(key)
         except (S3Error, urllib3.exceptions.HTTPError) as err:
@@ -121,12 +155,13 @@ class Artifacts:
             raise UnavailableError(f"the artifact store cannot serve {uri}: {err}") from err
         if size is None:
             raise _missing(record, kind)
-        return key, size
+        return _Located(key, size, run_id)
 
 
-def _batches(parquet: pq.ParquetFile, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """Record batches of `columns`; single-threaded because each stream already has its worker thread."""
-    return parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=False)
+def _batches(parquet: pq.ParquetFile, columns: list[str], row_groups: list[int] | None) -> Iterator[pa.RecordBatch]:
+    """Record batches of `columns` in `row_groups` (None: all); single-threaded because each stream
+    already has its worker thread."""
+    return parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=row_groups, columns=columns, use_threads=False)
 
 
 def _missing(record: BacktestRecord, kind: ArtifactKind) -> ConflictError:

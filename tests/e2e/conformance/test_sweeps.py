@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from . import runs
 from .contract import HIGHER_IS_BETTER, LOWER_IS_BETTER, assert_not_found, assert_rejected, is_uuid
+from .test_results import download, get_json
 
 TOP_LEVEL = ("initial_capital", "commission", "slippage")
 
@@ -125,6 +127,24 @@ def test_each_sweep_run_equals_the_same_config_run_alone(api, strategy, seed_swe
         top = {key: config.pop(key) for key in TOP_LEVEL}
         alone = runs.run_to_completion(api, strategy["id"], config, engine="vectorbt", **top)
         assert alone["metrics"] == entry["metrics"], entry["config"]
+
+
+def test_sweep_runs_results_read_like_the_same_run_alone(api, strategy, seed_sweep) -> None:
+    """A batched run's equity curve and trades, as JSON and as Parquet downloads, equal those of a run alone.
+
+    The executor stores a batch's artifacts together; each run must still read
+    back, and download, as its own.
+    """
+    for entry in leaderboard(seed_sweep[1]):
+        config = dict(entry["config"])
+        top = {key: config.pop(key) for key in TOP_LEVEL}
+        alone = runs.run_to_completion(api, strategy["id"], config, engine="vectorbt", **top)
+        swept_id = entry["backtest_id"]
+        for what in ("equity-curve", "trades"):
+            assert get_json(api, swept_id, what) == get_json(api, alone["id"], what), what
+        for what, name in (("equity-curve", "equity"), ("trades", "trades")):
+            pd.testing.assert_frame_equal(download(api, swept_id, what, f"{name}_{swept_id}.parquet"),
+                                          download(api, alone["id"], what, f"{name}_{alone['id']}.parquet"))
 
 
 def test_fifty_overrides_are_accepted(api, strategy, daily) -> None:

@@ -6,17 +6,19 @@ import io
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from services.adapters.object_store import PARQUET_CONTENT_TYPE, ObjectStore, S3Location
 from services.domain.execution import EngineResult, Trade
-from services.executor.artifacts import equity_frame, trades_frame, write_artifacts
-from services.results.artifacts import Artifacts
+from services.domain.errors import ConflictError
+from services.executor.artifacts import ROW_GROUP_ROWS, equity_frame, trades_frame, write_artifacts, write_batch_artifacts
+from services.results.artifacts import EQUITY, TRADES, Artifacts
 from services.results.records import COMPLETED, BacktestRecord
 
 
-def result(trades: int) -> EngineResult:
-    index = pd.bdate_range("2010-01-01", periods=4000, unit="us")
-    equity = pd.Series(1e5 + np.arange(4000.0), index=index)
+def result(trades: int, bars: int = 4000) -> EngineResult:
+    index = pd.bdate_range("2010-01-01", periods=bars, unit="us")
+    equity = pd.Series(1e5 + np.arange(float(bars)), index=index)
     made = [Trade(index[10 * k], None if k == trades - 1 else index[10 * k + 5], "long", 100.0 + k, 101.0 + k,
                   10.0, 5.0 * k, 0.001 * k, "open" if k == trades - 1 else "closed") for k in range(trades)]
     return EngineResult(equity=equity, position=pd.Series(0.0, index=index), trades=made)
@@ -50,3 +52,37 @@ def test_a_run_without_trades_stores_an_empty_trade_list(s3):
     record = BacktestRecord("b0", "vectorbt", COMPLETED, equity_curve_uri=store.uri("x"), trades_uri=trades_uri)
     assert list(Artifacts(store).trade_rows(record)) == []
     assert list(pd.read_parquet(io.BytesIO(store.get_bytes("artifacts/b0/trades.parquet"))).columns) == list(trades_frame(result(0)).columns)
+
+
+def test_a_batch_is_two_files_and_each_run_reads_as_its_own(s3):
+    store = ObjectStore(S3Location(s3.endpoint, s3.access_key, s3.secret_key, s3.bucket))
+    # One run longer than a row group, one without trades, one small.
+    runs = [("r-long", result(trades=4, bars=ROW_GROUP_ROWS + 100)), ("r-none", result(trades=0)), ("r-one", result(trades=1))]
+    uris = write_batch_artifacts(store, "artifacts/jobs/j1/1", runs)
+    assert [key for key, _ in store.list_keys("artifacts/jobs/j1/")] == [
+        "artifacts/jobs/j1/1/equity.parquet", "artifacts/jobs/j1/1/trades.parquet",
+    ]
+    assert uris[1] == (store.uri("artifacts/jobs/j1/1/equity.parquet#r-none"), store.uri("artifacts/jobs/j1/1/trades.parquet#r-none"))
+
+    reader = Artifacts(store)
+    for (run_id, run), (equity_uri, trades_uri) in zip(runs, uris):
+        record = BacktestRecord(run_id, "vectorbt", COMPLETED, equity_curve_uri=equity_uri, trades_uri=trades_uri)
+        values = sum((batch for _, batch in reader.equity_rows(record)), [])
+        assert values == run.equity.tolist()
+        pnl = sum((rows["pnl"] for rows in reader.trade_rows(record)), [])
+        assert pnl == [t.pnl for t in run.trades]
+        # The download is the run's own file, as a run alone would have stored it.
+        equity_file = b"".join(reader.file_chunks(record, EQUITY))
+        pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(equity_file)), equity_frame(run), check_freq=False)
+        trades_file = b"".join(reader.file_chunks(record, TRADES))
+        pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(trades_file)), trades_frame(run))
+
+
+@pytest.mark.parametrize("read", ["rows", "download"])
+def test_a_run_missing_from_its_batch_file_is_a_conflict(s3, read):
+    store = ObjectStore(S3Location(s3.endpoint, s3.access_key, s3.secret_key, s3.bucket))
+    equity_uri, _ = write_batch_artifacts(store, "artifacts/jobs/j2/1", [("a", result(1)), ("b", result(2))])[0]
+    record = BacktestRecord("c", "vectorbt", COMPLETED, equity_curve_uri=equity_uri.replace("#a", "#c"))
+    reader = Artifacts(store)
+    with pytest.raises(ConflictError, match="missing from its batch file"):
+        list(reader.equity_rows(record)) if read == "rows" else reader.file_chunks(record, EQUITY)

@@ -1,0 +1,81 @@
+"""Batch artifact files: each run's part reads back as exactly the file a run on its own stores."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from services.adapters.batch_parquet import batch_parquet, run_file_chunks, run_row_groups, run_uri, split_uri
+from services.executor.artifacts import (
+    COMPRESSION, equity_parquet, equity_table, trades_parquet, trades_table,
+)
+from tests.unit.executor.test_executor_artifacts import run_result
+
+
+def runs() -> list[tuple[str, object]]:
+    """Three runs: a long one, one without trades, one with a single (open) trade."""
+    return [
+        ("run-a", run_result(n_bars=700, n_trades=30)),
+        ("run-b", run_result(n_bars=700, n_trades=0)),
+        ("run-c", run_result(n_bars=700, n_trades=1)),
+    ]
+
+
+def batch(table_of, row_group_rows: int) -> pq.ParquetFile:
+    data = batch_parquet([(i, table_of(r)) for i, r in runs()], row_group_rows=row_group_rows,
+                         compression=COMPRESSION, use_dictionary=False)
+    return pq.ParquetFile(io.BytesIO(data))
+
+
+def standalone(parquet: pq.ParquetFile, run_id: str) -> bytes:
+    return b"".join(run_file_chunks(parquet, run_row_groups(parquet, run_id), compression=COMPRESSION))
+
+
+@pytest.mark.parametrize("row_group_rows", [256, 65536])
+@pytest.mark.parametrize(("table_of", "file_of"), [(equity_table, equity_parquet), (trades_table, trades_parquet)],
+                         ids=["equity", "trades"])
+def test_each_run_reads_back_as_its_own_file(table_of, file_of, row_group_rows):
+    parquet = batch(table_of, row_group_rows)
+    for run_id, result in runs():
+        rebuilt = pq.ParquetFile(io.BytesIO(standalone(parquet, run_id)))
+        alone = pq.ParquetFile(io.BytesIO(file_of(result)))
+        # Same Arrow schema, pandas metadata included, so pandas rebuilds the same frame (index and all).
+        assert rebuilt.schema_arrow.equals(alone.schema_arrow, check_metadata=True)
+        assert run_row_groups(rebuilt, run_id) is None  # a plain run file: no run map in its footer
+        pd.testing.assert_frame_equal(rebuilt.read().to_pandas(), alone.read().to_pandas())
+
+
+def test_row_groups_follow_each_run_and_an_empty_run_keeps_one():
+    parquet = batch(equity_table, 256)
+    # 700 rows in groups of 256 is 3 groups per run.
+    assert [run_row_groups(parquet, i) for i in ("run-a", "run-b", "run-c")] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    trades = batch(trades_table, 256)
+    assert run_row_groups(trades, "run-b") == [1]
+    assert trades.metadata.row_group(1).num_rows == 0
+
+
+def test_a_run_not_in_the_file_and_a_plain_file_have_no_row_groups():
+    assert run_row_groups(batch(equity_table, 256), "run-z") is None
+    assert run_row_groups(pq.ParquetFile(io.BytesIO(equity_parquet(run_result()))), "run-a") is None
+
+
+def test_batch_needs_a_run():
+    with pytest.raises(ValueError):
+        batch_parquet([], row_group_rows=10, compression=COMPRESSION, use_dictionary=False)
+
+
+def test_run_uri_round_trip():
+    uri = run_uri("s3://artifacts/jobs/j/1/equity.parquet", "run-a")
+    assert uri == "s3://artifacts/jobs/j/1/equity.parquet#run-a"
+    assert split_uri(uri) == ("s3://artifacts/jobs/j/1/equity.parquet", "run-a")
+    assert split_uri("s3://artifacts/x/equity.parquet") == ("s3://artifacts/x/equity.parquet", None)
+
+
+def test_rebuilt_file_streams_a_row_group_at_a_time():
+    parquet = batch(equity_table, 256)
+    chunks = list(run_file_chunks(parquet, run_row_groups(parquet, "run-a"), compression=COMPRESSION))
+    assert len(chunks) == 4  # three row groups, then the footer
+    assert chunks[0].startswith(b"PAR1") and chunks[-1].endswith(b"PAR1")
