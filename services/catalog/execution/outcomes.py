@@ -16,8 +16,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, Uuid, column, select, update, values
-from sqlalchemy.dialects.postgresql import JSONB
+from psycopg.types.json import Jsonb
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.db.models import Backtest, Task
@@ -82,27 +82,36 @@ async def _advance_task(session: AsyncSession, task_id: uuid.UUID | None, settle
 
 _SETTLED_COLUMNS = (_backtests.c.id, _backtests.c.status, _backtests.c.error, _backtests.c.metrics)
 
+# One statement for any batch size: the outcomes travel as one JSON array,
+# turned into rows by the database. A VALUES list was a new statement per
+# batch, compiled anew each time (6 ms for 25 runs), and an array of jsonb
+# cost as much again to quote on the way out.
+_COMPLETE = text(
+    """
+    UPDATE backtests AS b
+    SET status = 'completed', metrics = r.metrics, equity_curve_uri = r.equity_curve_uri,
+        trades_uri = r.trades_uri, error = NULL, updated_at = now()
+    FROM jsonb_to_recordset(CAST(:outcomes AS jsonb)) AS r(id uuid, metrics jsonb, equity_curve_uri text, trades_uri text)
+    WHERE b.id = r.id AND b.status = 'running'
+    RETURNING b.id
+    """
+)
+
 
 async def complete_runs(session: AsyncSession, task_id: uuid.UUID | None, successes: list[Success]) -> list[uuid.UUID]:
     """Commits successful outcomes; returns the ids this call settled (the others were settled already)."""
     if not successes:
         return []
-    # One UPDATE for the whole batch: each row's outcome comes from a VALUES list.
-    reported = values(
-        column("id", Uuid), column("metrics", JSONB), column("equity_curve_uri", Text), column("trades_uri", Text),
-        name="reported",
-    ).data([(s.backtest_id, s.metrics, s.equity_curve_uri, s.trades_uri) for s in successes])
-    rows = (
-        await session.execute(
-            update(_backtests)
-            .where(_backtests.c.id == reported.c.id, _backtests.c.status == "running")
-            .values(status="completed", metrics=reported.c.metrics, equity_curve_uri=reported.c.equity_curve_uri,
-                    trades_uri=reported.c.trades_uri, error=None)
-            .returning(*_SETTLED_COLUMNS)
-        )
-    ).mappings().all()
-    order = {s.backtest_id: i for i, s in enumerate(successes)}
-    settled = sorted((dict(row) for row in rows), key=lambda row: order[row["id"]])
+    outcomes = [
+        {"id": str(s.backtest_id), "metrics": s.metrics, "equity_curve_uri": s.equity_curve_uri, "trades_uri": s.trades_uri}
+        for s in successes
+    ]
+    done = set((await session.execute(_COMPLETE, {"outcomes": Jsonb(outcomes)})).scalars().all())
+    # The settled rows as _advance_task reads them, in report order, from what was reported.
+    settled = [
+        {"id": s.backtest_id, "status": "completed", "error": None, "metrics": s.metrics}
+        for s in successes if s.backtest_id in done
+    ]
     await _advance_task(session, task_id, settled)
     return [row["id"] for row in settled]
 

@@ -111,10 +111,11 @@ class ExecutionService:
         """Engines offered by at least one live executor."""
         return sorted({engine for record in await self.bus.live_executors() for engine in record.engines})
 
-    async def task(self, task_id: uuid.UUID) -> Task:
+    async def task(self, task_id: uuid.UUID) -> Row:
         """The task row; NotFoundError when unknown."""
         async with self.sessions() as session:
-            task = await session.get(Task, task_id)
+            # A Core row, as for the sync re-read: clients poll this, and the ORM load was most of its cost.
+            task = (await session.execute(select(Task.__table__).where(Task.id == task_id))).one_or_none()
         if task is None:
             raise NotFoundError("task", str(task_id))
         return task
