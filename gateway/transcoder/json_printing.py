@@ -169,35 +169,52 @@ class JsonPrinter:
             return lambda value, out: out.append(names.get(value) or "%d" % value)
         return scalar_writer(kind)
 
+    # Struct, Value and ListValue carry whole documents (a sweep's leaderboard
+    # is thousands of values), so these three are written by one tight
+    # recursion rather than through the per-type writers.
     def _write_struct(self, msg: message.Message, out: Out) -> None:
-        out.append("{")
-        separator = ""
-        for key in sorted(msg.fields):
-            out.append(separator)
-            out.append(escape(key) + ":")
-            self._write_value(msg.fields[key], out)
+        fields = msg.fields
+        if not fields:
+            out.append("{}")
+            return
+        write_value = self._write_value
+        separator = "{"
+        for key, value in sorted(fields.items()):
+            out.append(separator + escape(key) + ":")
+            write_value(value, out)
             separator = ","
         out.append("}")
 
     def _write_list_value(self, msg: message.Message, out: Out) -> None:
-        self._list_writer(self._write_value)(msg.values, out)
+        values = msg.values
+        if not values:
+            out.append("[]")
+            return
+        write_value = self._write_value
+        separator = "["
+        for value in values:
+            out.append(separator)
+            write_value(value, out)
+            separator = ","
+        out.append("]")
 
     def _write_value(self, msg: message.Message, out: Out) -> None:
         kind = msg.WhichOneof("kind")
-        if kind is None or kind == "null_value":
-            out.append("null")
-        elif kind == "number_value":
-            if not math.isfinite(msg.number_value):
+        if kind == "number_value":
+            number = msg.number_value
+            if not math.isfinite(number):
                 raise ValueError("google.protobuf.Value cannot hold NaN or Infinity")
-            out.append(format_double(msg.number_value))
+            out.append(format_double(number))
         elif kind == "string_value":
             out.append(escape(msg.string_value))
-        elif kind == "bool_value":
-            write_bool(msg.bool_value, out)
         elif kind == "struct_value":
             self._write_struct(msg.struct_value, out)
-        else:
+        elif kind == "list_value":
             self._write_list_value(msg.list_value, out)
+        elif kind == "bool_value":
+            write_bool(msg.bool_value, out)
+        else:  # null_value, or no kind set
+            out.append("null")
 
     def _write_any(self, msg: message.Message, out: Out) -> None:
         if not msg.type_url and not msg.value:

@@ -31,6 +31,8 @@ def _special(value: float) -> str | None:
 
 def format_double(value: float) -> str:
     """A double as C++ SimpleDtoa prints it: shortest of %.15g / %.17g that round-trips."""
+    if value.is_integer() and 0 < abs(value) < 1e15:
+        return "%d" % value  # what %.15g prints for a whole number of up to 15 digits, without the round trip
     special = _special(value)
     if special is not None:
         return special

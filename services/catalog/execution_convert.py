@@ -12,17 +12,6 @@ from backtest.v1 import backtest_pb2, catalog_pb2
 from services.catalog.db.models import Task
 
 
-def _json_safe(value: Any) -> Any:
-    """Struct cannot hold NaN or infinity: such numbers become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def task_ref(task: Task) -> backtest_pb2.TaskRef:
     """The handle returned by async dispatch."""
     return backtest_pb2.TaskRef(task_id=str(task.id), status=task.status)
@@ -37,7 +26,8 @@ def task_message(task: Task | Row) -> backtest_pb2.Task:
     if task.backtest_id is not None:
         message.backtest_id = str(task.backtest_id)
     if task.result is not None:
-        message.result.update(_json_safe(task.result))
+        # No NaN or infinity to clear first: JSONB cannot hold them, so a stored result has none.
+        message.result.update(task.result)
     if task.error is not None:
         message.error = task.error
     message.created_at.FromDatetime(task.created_at)
@@ -57,11 +47,20 @@ def sweep_fields(request: catalog_pb2.SweepBacktestsRequest) -> dict[str, Any]:
 
 
 def metrics_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    """A run's reported flat metrics; Struct numbers are floats, counts come back as ints."""
+    """A run's reported flat metrics; Struct numbers are floats, counts come back as ints, and a
+    number that is not finite is null (JSONB, where they are stored, has no NaN or infinity)."""
     # The Struct's own mapping view: a third of MessageToDict's time, for the flat values metrics are.
     metrics = {k: v if not isinstance(v, (struct_pb2.Struct, struct_pb2.ListValue)) else json_format.MessageToDict(v)
                for k, v in struct.items()}
-    return {k: int(v) if isinstance(v, float) and v.is_integer() and k in _COUNTS else v for k, v in metrics.items()}
+    return {k: _metric(k, v) for k, v in metrics.items()}
+
+
+def _metric(key: str, value: Any) -> Any:
+    if not isinstance(value, float):
+        return value
+    if not math.isfinite(value):
+        return None
+    return int(value) if key in _COUNTS and value.is_integer() else value
 
 
 _COUNTS = {"bars_in_market", "risk_max_drawdown_duration", "trade_total_trades"}

@@ -146,3 +146,16 @@ def test_reports_covering_no_runs_are_answered_empty(reporter):
     """What an executor's warm-up sends before its first job."""
     assert list(reporter.StartRuns(run_report_pb2.StartRunsRequest()).running_ids) == []
     assert list(reporter.CompleteRuns(run_report_pb2.CompleteRunsRequest()).settled_ids) == []
+
+
+def test_a_metric_that_is_not_finite_is_stored_as_null(stub, reporter, sync_engine, strategy_id, artifact_prefix):
+    task_id, ids = _sweep(stub, sync_engine, strategy_id, 2)
+    reporter.StartRuns(run_report_pb2.StartRunsRequest(job_id="j", task_id=task_id, backtest_ids=ids, attempt=1))
+    complete = run_report_pb2.CompleteRunsRequest(job_id="j", task_id=task_id)
+    complete.outcomes.extend(_outcome(artifact_prefix, b, r) for b, r in zip(ids, (float("nan"), float("inf"))))
+    # JSONB has no NaN or infinity: the report still lands, with nulls.
+    assert list(reporter.CompleteRuns(complete).settled_ids) == ids
+    stored = stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=ids[0]))
+    assert json_format.MessageToDict(stored.metrics) == {"total_return": None, "trade_total_trades": 3}
+    board = json_format.MessageToDict(stub.GetTask(catalog_pb2.GetTaskRequest(task_id=task_id)).result)["leaderboard"]
+    assert [e["metrics"]["total_return"] for e in board] == [None, None]

@@ -74,7 +74,8 @@ def test_scalar_values_that_do_not_fit(kind: int, text: str) -> None:
 @pytest.mark.parametrize(
     ("value", "text"),
     [(10.0, "10"), (100000.0, "100000"), (0.1, "0.1"), (1e15, "1e+15"), (123456789012345.0, "123456789012345"),
-     (1 / 3, "0.33333333333333331"), (-0.0, "-0"), (1e-7, "1e-07"), (math.nan, '"NaN"'), (math.inf, '"Infinity"')],
+     (1 / 3, "0.33333333333333331"), (-0.0, "-0"), (0.0, "0"), (-42.0, "-42"), (-999999999999999.0, "-999999999999999"),
+     (1e-7, "1e-07"), (math.nan, '"NaN"'), (math.inf, '"Infinity"')],
 )  # fmt: skip
 def test_doubles_print_like_cpp(value: float, text: str) -> None:
     assert format_double(value) == text
