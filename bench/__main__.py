@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated sections (default all): {', '.join(SECTIONS)}")
     parser.add_argument("--data-dir", type=Path, default=os.environ.get("BENCH_DATA_DIR") or None,
                         help="stack data directory, kept (default $BENCH_DATA_DIR, else a temporary one)")
-    parser.add_argument("--runs", type=int, default=Options.runs, help="timed runs per median (default %(default)s)")
+    parser.add_argument("--runs", type=int, default=Options.runs, help="timed runs per median, vectorbt sweeps included (default %(default)s)")
     parser.add_argument("--sweep-repeats", type=int, default=Options.sweep_repeats,
-                        help="sweeps timed per fleet size (default %(default)s)")
+                        help="backtrader sweeps timed per fleet size (default %(default)s)")
     parser.add_argument("--json-seconds", type=float, default=Options.json_seconds,
                         help="seconds to read the million-point JSON equity curve (default %(default)s)")
     args = parser.parse_args(argv)

@@ -18,9 +18,9 @@ from bench.rest_client import RestClient
 class Options:
     """Knobs of a run (the command line sets them).
 
-    runs: timed repetitions of single-run figures (medians of this many).
+    runs: timed repetitions of single-run figures and of the (short) vectorbt sweep (medians of this many).
     warm_up: untimed calls before those.
-    sweep_repeats: sweeps timed per configuration of the fleet (the median is reported).
+    sweep_repeats: backtrader sweeps timed per size of the fleet (the median is reported).
     json_seconds: how long to read the JSON equity curve of a million points before stopping.
     """
 

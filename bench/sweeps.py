@@ -73,14 +73,14 @@ def run_sweep(session: Session, strategy_id: str, engine: str, grid: list[dict])
     return SweepRun(elapsed, task_id, workers, jobs, job_seconds)
 
 
-def timed_sweeps(session: Session, strategy_id: str, engine: str, label: str) -> tuple[Samples, dict[str, float]]:
-    """The sweep over GRID `sweep_repeats` times, printing each; (durations, mean CPU seconds per process)."""
+def timed_sweeps(session: Session, strategy_id: str, engine: str, label: str, repeats: int) -> tuple[Samples, dict[str, float]]:
+    """The sweep over GRID `repeats` times, printing each; (durations, mean CPU seconds per process)."""
     runs, cpu = [], defaultdict(float)
-    for _ in range(session.options.sweep_repeats):
+    for _ in range(repeats):
         before = cpu_usage.snapshot(session.stack)
         sweep = run_sweep(session, strategy_id, engine, GRID)
         for name, seconds in cpu_usage.spent(before, cpu_usage.snapshot(session.stack)).items():
-            cpu[name] += seconds / session.options.sweep_repeats
+            cpu[name] += seconds / repeats
         job = statistics.median(sweep.job_seconds) if sweep.job_seconds else float("nan")
         session.say(f"  {label}: {sweep.seconds:.3f} s (catalog counted {sweep.workers} executors; jobs {sweep.jobs},"
                     f" median job {job * 1e3:.0f} ms; load average {os.getloadavg()[0]:.1f})")
@@ -137,22 +137,26 @@ def run(session: Session) -> None:
 
     sequential = sequential_executes(session, strategy_id)
     session.say(f"  50 vectorbt sync executes one after another: {sequential.total:.3f} s; each {sequential.describe()}")
-    vectorbt, vectorbt_cpu = timed_sweeps(session, strategy_id, "vectorbt", "vectorbt sweep, 2 executors")
+    # A vectorbt sweep takes a tenth of a second, where one background hiccup
+    # (autovacuum, a checkpoint) moves a median of three: it gets as many
+    # repeats as the single-run medians.
+    sweep_runs = session.options.runs
+    vectorbt, vectorbt_cpu = timed_sweeps(session, strategy_id, "vectorbt", "vectorbt sweep, 2 executors", sweep_runs)
     one = sequential.median
     add(SECTION, Figure("vectorbt one sync execute (median of the 50 below)", one * 1e3, "ms"))
     add(SECTION, Figure("vectorbt 50 sync executes one after another", sequential.total, "s"))
-    add(SECTION, Figure(f"vectorbt 50-config sweep, 2 executors (median of {repeats})", vectorbt.median, "s",
+    add(SECTION, Figure(f"vectorbt 50-config sweep, 2 executors (median of {sweep_runs})", vectorbt.median, "s",
                         baseline=one, baseline_label="one sync execute", ratio=vectorbt.median / one,
                         target=VECTORBT_TARGET))
     add(SECTION, Figure("vectorbt 50-config sweep vs 50 sync executes", vectorbt.median, "s",
                         baseline=sequential.total, baseline_label="50 sync executes",
                         ratio=vectorbt.median / sequential.total))
 
-    two, two_cpu = timed_sweeps(session, strategy_id, "backtrader", "backtrader sweep, 2 executors")
+    two, two_cpu = timed_sweeps(session, strategy_id, "backtrader", "backtrader sweep, 2 executors", repeats)
     ceiling = machine_ceiling(session)
     session.say("sweeps: 1 executor")
     session.fleet.ensure(1)
-    single, single_cpu = timed_sweeps(session, strategy_id, "backtrader", "backtrader sweep, 1 executor")
+    single, single_cpu = timed_sweeps(session, strategy_id, "backtrader", "backtrader sweep, 1 executor", repeats)
     add(SECTION, Figure(f"backtrader 50-config sweep, 1 executor (median of {repeats})", single.median, "s"))
     add(SECTION, Figure(f"backtrader 50-config sweep, 2 executors (median of {repeats}); ratio = speed-up",
                         two.median, "s", baseline=single.median, baseline_label="1 executor",
@@ -160,7 +164,7 @@ def run(session: Session) -> None:
     one_proc, two_procs = ceiling
     add(SECTION, Figure(f"for scale: {CEILING_RUNS} in-process backtrader runs, 2 worker processes vs 1",
                         two_procs, "s", baseline=one_proc, baseline_label="1 process", ratio=one_proc / two_procs))
-    add_cpu_figures(session, f"CPU seconds per vectorbt sweep, 2 executors (mean of {repeats})", vectorbt_cpu, None, "")
+    add_cpu_figures(session, f"CPU seconds per vectorbt sweep, 2 executors (mean of {sweep_runs})", vectorbt_cpu, None, "")
     add_cpu_figures(session, f"CPU seconds per backtrader sweep: 2 executors vs 1 (mean of {repeats})",
                     two_cpu, single_cpu, "1 executor")
     counted = {w for _, _, w in session.memo["sweep_workers"]}

@@ -6,6 +6,7 @@ times it directly as the in-process baseline.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,19 @@ def signal_for(run: ResolvedBacktest, bars: pd.DataFrame) -> np.ndarray:
     return get_plugin(config.signal_plugin_key).compute(bars, config.signal_plugin_params)
 
 
+def signals_for(runs: list[ResolvedBacktest], bars: pd.DataFrame) -> list[np.ndarray]:
+    """Each run's signal over `bars`; runs of one plugin are computed together, sharing its intermediate series."""
+    by_plugin: dict[str, list[int]] = defaultdict(list)
+    for index, run in enumerate(runs):
+        by_plugin[run.config.signal_plugin_key].append(index)
+    signals: list[np.ndarray] = [np.empty(0)] * len(runs)
+    for key, indices in by_plugin.items():
+        computed = get_plugin(key).compute_many(bars, [runs[i].config.signal_plugin_params for i in indices])
+        for index, signal in zip(indices, computed):
+            signals[index] = signal
+    return signals
+
+
 def _outcome(run: ResolvedBacktest, result: EngineResult) -> RunOutcome:
     config = run.config
     metrics = compute_metrics(result, bars_per_year=config.bars_per_year, risk_free_rate=config.risk_free_rate)
@@ -56,6 +70,6 @@ def run_batch(runs: list[ResolvedBacktest], bars: pd.DataFrame) -> list[RunOutco
     """
     engine = get_engine(runs[0].engine)
     if len(runs) > 1 and hasattr(engine, "run_many"):
-        results = engine.run_many(bars, [signal_for(r, bars) for r in runs], [r.execution_spec() for r in runs])
+        results = engine.run_many(bars, signals_for(runs, bars), [r.execution_spec() for r in runs])
         return [_outcome(r, res) for r, res in zip(runs, results)]
     return [run_backtest(r, bars) for r in runs]

@@ -35,15 +35,32 @@ class CrossoverSignal(SignalPlugin):
         Param("ma_type", str, "sma", choices=("sma", "ema")),
     )
 
+    def compute_many(self, bars, params_list):
+        # A grid of 10 fast and 5 slow periods needs 15 averages, not 100.
+        averages: dict = {}
+        return [
+            self.finish(bars, self.exposure(bars, **self.validate(params, "signal_plugin_params"), averages=averages))
+            for params in params_list
+        ]
+
     def cross_check(self, values):
         if values["fast_period"] >= values["slow_period"]:
             return [("fast_period", "must be less than slow_period")]
         return []
 
-    def exposure(self, bars, *, fast_period, slow_period, ma_type):
+    def exposure(self, bars, *, fast_period, slow_period, ma_type, averages=None):
+        """`averages`, when given, caches each (period, ma_type) average across calls on the same bars."""
         close = bars["close"].astype(float)
-        fast = moving_average(close, fast_period, ma_type).to_numpy()
-        slow = moving_average(close, slow_period, ma_type).to_numpy()
+
+        def average(period: int) -> np.ndarray:
+            if averages is None:
+                return moving_average(close, period, ma_type).to_numpy()
+            key = (period, ma_type)
+            if key not in averages:
+                averages[key] = moving_average(close, period, ma_type).to_numpy()
+            return averages[key]
+
+        fast, slow = average(fast_period), average(slow_period)
         signal = np.where(fast > slow, 1.0, -1.0)
         signal[np.isnan(fast) | np.isnan(slow)] = np.nan
         return signal

@@ -7,7 +7,7 @@ where every number is a double), so checking them is one job done once here.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -129,8 +129,16 @@ class SignalPlugin:
 
     def compute(self, bars: pd.DataFrame, params: Mapping[str, Any] | None = None) -> np.ndarray:
         """Target exposure in [-1, 1] for every bar of `bars` (OHLCV, DatetimeIndex) given `params`."""
-        values = self.validate(params, "signal_plugin_params")
-        exposure = np.asarray(self.exposure(bars, **values), dtype=float)
+        return self.finish(bars, self.exposure(bars, **self.validate(params, "signal_plugin_params")))
+
+    def compute_many(self, bars: pd.DataFrame, params_list: Sequence[Mapping[str, Any] | None]) -> list[np.ndarray]:
+        """`compute` for each parameter set over the same bars (a sweep's batch); plugins whose
+        parameter sets share intermediate series override this to compute each series once."""
+        return [self.compute(bars, params) for params in params_list]
+
+    def finish(self, bars: pd.DataFrame, exposure: Any) -> np.ndarray:
+        """The raw exposure as `compute` returns it: one float per bar, NaN flat, clipped to [-1, 1]."""
+        exposure = np.asarray(exposure, dtype=float)
         if exposure.shape != (len(bars),):
             raise AssertionError(f"{self.key} returned shape {exposure.shape} for {len(bars)} bars")
         # Warm-up bars are NaN by construction; "no view" is a flat position.

@@ -176,3 +176,21 @@ def test_signals_are_active_on_random_bars():
     for key, params in NO_LOOKAHEAD_PARAMS.items():
         values = set(get_plugin(key).compute(bars, params[0]).tolist())
         assert values == ({1.0} if key == "buy_and_hold" else {-1.0, 0.0, 1.0}), key
+
+
+@pytest.mark.parametrize("ma_type", ["sma", "ema"])
+def test_crossover_grid_computed_together_equals_each_alone(ma_type):
+    """compute_many shares the moving averages of a grid; every signal is still exactly compute's."""
+    plugin = get_plugin("crossover_signal")
+    bars = random_bars(400, seed=5)
+    grid = [{"fast_period": f, "slow_period": s, "ma_type": ma_type} for f in (3, 5, 8) for s in (10, 20, 40)]
+    together = plugin.compute_many(bars, grid)
+    assert len(together) == len(grid)
+    for params, signal in zip(grid, together):
+        assert np.array_equal(signal, plugin.compute(bars, params)), params
+
+
+def test_compute_many_names_the_bad_params():
+    with pytest.raises(ValidationError) as caught:
+        get_plugin("crossover_signal").compute_many(random_bars(50, seed=1), [{"fast_period": 5}, {"fast_period": 60}])
+    assert [v.field for v in caught.value.violations] == ["signal_plugin_params.fast_period"]
