@@ -169,34 +169,17 @@ class JsonPrinter:
             return lambda value, out: out.append(names.get(value) or "%d" % value)
         return scalar_writer(kind)
 
-    # Struct, Value and ListValue carry whole documents (a sweep's leaderboard
-    # is thousands of values), so these three are written by one tight
-    # recursion rather than through the per-type writers.
     def _write_struct(self, msg: message.Message, out: Out) -> None:
-        fields = msg.fields
-        if not fields:
-            out.append("{}")
-            return
-        write_value = self._write_value
-        separator = "{"
-        for key, value in sorted(fields.items()):
+        out.append("{")
+        separator = ""
+        for key, value in sorted(msg.fields.items()):
             out.append(separator + escape(key) + ":")
-            write_value(value, out)
+            self._write_value(value, out)
             separator = ","
         out.append("}")
 
     def _write_list_value(self, msg: message.Message, out: Out) -> None:
-        values = msg.values
-        if not values:
-            out.append("[]")
-            return
-        write_value = self._write_value
-        separator = "["
-        for value in values:
-            out.append(separator)
-            write_value(value, out)
-            separator = ","
-        out.append("]")
+        self._list_writer(self._write_value)(msg.values, out)
 
     def _write_value(self, msg: message.Message, out: Out) -> None:
         kind = msg.WhichOneof("kind")

@@ -29,8 +29,7 @@ from services.results.bar_dates import BarDateFormatter
 from services.results.ranged_object import RangedObject
 from services.results.records import COMPLETED, BacktestRecord
 
-# Of a run's file rebuilt from a batch file: what the executor writes (the
-# text is the same either way; only the bytes on the wire are).
+# A run's file rebuilt from a batch file is compressed as the executor compresses a run's own file.
 DOWNLOAD_COMPRESSION = "snappy"
 BATCH_ROWS = 4096  # rows per batch: amortises the hop to a worker thread, keeps its Python objects to ~1 MB
 # The columns of the executor's trades artifact, in the order of the Trade message.
