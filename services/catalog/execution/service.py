@@ -25,6 +25,8 @@ from services.domain.errors import DeadlineError, NotFoundError
 from services.domain.run_config import ResolvedBacktest
 
 log = logging.getLogger(__name__)
+# A task as GetTask shows it: not `params` (a sweep's run list), which every poll would decode for nothing.
+_TASK_SHOWN = tuple(column for column in Task.__table__.c if column.name != "params")
 
 
 class ExecutionService:
@@ -115,7 +117,7 @@ class ExecutionService:
         """The task row; NotFoundError when unknown."""
         async with self.sessions() as session:
             # A Core row, as for the sync re-read: clients poll this, and the ORM load was most of its cost.
-            task = (await session.execute(select(Task.__table__).where(Task.id == task_id))).one_or_none()
+            task = (await session.execute(select(*_TASK_SHOWN).where(Task.id == task_id))).one_or_none()
         if task is None:
             raise NotFoundError("task", str(task_id))
         return task
