@@ -11,12 +11,14 @@ simulation itself.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import vectorbt
 from numba import njit
 from vectorbt.portfolio import nb as pnb
 from vectorbt.portfolio.enums import Direction, RejectedOrderError, TradeDirection, TradeStatus
@@ -29,6 +31,20 @@ from services.executor.engines._sizing import SIZE_TYPE_CODES, effective_signal,
 from services.executor.engines._warm_up import SPECS as WARM_UP_SPECS
 from services.executor.engines._warm_up import tiny_inputs
 from services.executor.engines.base import SHORT_SQUEEZE, EngineError
+
+
+# flex_simulate_nb's parameters as `_simulate` passes them, by position.
+_FLEX_SIMULATE_PARAMS = (
+    "target_shape", "group_lens", "init_cash", "cash_sharing", "segment_mask", "call_pre_segment",
+    "call_post_segment", "pre_sim_func_nb", "pre_sim_args", "post_sim_func_nb", "post_sim_args",
+    "pre_group_func_nb", "pre_group_args", "post_group_func_nb", "post_group_args", "pre_segment_func_nb",
+    "pre_segment_args", "post_segment_func_nb", "post_segment_args", "flex_order_func_nb", "flex_order_args",
+    "post_order_func_nb", "post_order_args", "close", "ffill_val_price", "update_value", "fill_pos_record",
+    "max_orders", "max_logs", "init_temp_records", "flex_2d",
+)
+if tuple(inspect.signature(pnb.flex_simulate_nb.py_func).parameters) != _FLEX_SIMULATE_PARAMS:
+    # A vectorbt whose simulation takes other arguments would be fed the wrong ones silently.
+    raise ImportError(f"vectorbt {vectorbt.__version__}: flex_simulate_nb's parameters changed; see _simulate")
 
 
 @njit
@@ -140,8 +156,8 @@ def _simulate(bars: pd.DataFrame, signals: Sequence[np.ndarray], specs: Sequence
         np.array([s.fill_price == "next_open" for s in specs], dtype=np.bool_),
     )
     init_cash = np.array([s.initial_capital for s in specs], dtype=np.float64)
-    # Positional arguments only: with keywords Numba resolves the call's types
-    # in Python on every call (0.7 ms, a third of a one-run simulation).
+    # Positional arguments only, in _FLEX_SIMULATE_PARAMS order: with keywords Numba
+    # resolves the call's types in Python on every call (0.7 ms, a third of a one-run simulation).
     no_pre, no_post = pnb.no_pre_func_nb, pnb.no_post_func_nb
     orders, _ = pnb.flex_simulate_nb(
         shape,
