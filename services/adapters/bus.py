@@ -186,11 +186,21 @@ class Bus:
         except BucketNotFoundError:
             await self.js.create_key_value(api.KeyValueConfig(bucket=t.registry_bucket, ttl=t.registry_ttl))
 
-    async def publish_job(self, job: Job) -> None:
-        """Publishes `job` to its engine's subject; a repeat of the same job_id is dropped."""
-        await self.js.publish(
+    async def publish_job(self, job: Job) -> int:
+        """Publishes `job` to its engine's subject and returns its stream sequence; a repeat of the
+        same job_id is dropped (and answered with the first copy's sequence)."""
+        ack = await self.js.publish(
             self.topology.job_subject(job.engine), job.encode(), headers={"Nats-Msg-Id": job.job_id}
         )
+        return ack.seq
+
+    async def job_queued(self, stream_seq: int) -> bool:
+        """Whether the job stored at `stream_seq` is still in the work queue (acked jobs leave it)."""
+        try:
+            await self.js.get_msg(self.topology.stream, stream_seq)
+        except NotFoundError:
+            return False
+        return True
 
     async def pull(self, engine: str):
         """Binds to the engine's shared durable consumer for fetching jobs."""

@@ -126,6 +126,8 @@ class OutboxMessage(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Where JetStream stored the job: the reaper asks the stream whether it is still there.
+    stream_seq: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Series(Base):

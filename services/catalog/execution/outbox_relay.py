@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy import func, select, update
+from psycopg.types.json import Jsonb
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Job
@@ -25,6 +26,14 @@ from services.catalog.db.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 BATCH = 100
+# Marks directly published rows; a row the relay got to first keeps its mark.
+_MARK = text(
+    """
+    UPDATE outbox AS o SET published_at = now(), stream_seq = p.stream_seq
+    FROM jsonb_to_recordset(CAST(:published AS jsonb)) AS p(msg_id text, stream_seq bigint)
+    WHERE o.msg_id = p.msg_id AND o.published_at IS NULL
+    """
+)
 
 
 class OutboxRelay:
@@ -48,24 +57,24 @@ class OutboxRelay:
 
     async def publish_committed(self, jobs: list[Job]) -> None:
         """Publishes jobs whose outbox rows were just committed; their rows are marked in the background."""
+        published: dict[str, int] = {}
         try:
             for job in jobs:
-                await self.bus.publish_job(job)
+                published[job.job_id] = await self.bus.publish_job(job)
         except Exception:  # NATS is down: the rows stay unpublished for the relay's retries
             log.warning("direct publish failed; left to the relay", exc_info=True)
             self.kick()
             return
-        marking = asyncio.create_task(self._mark_published([job.job_id for job in jobs]))
+        marking = asyncio.create_task(self._mark_published(published))
         self._marking.add(marking)
         marking.add_done_callback(self._marking.discard)
 
-    async def _mark_published(self, msg_ids: list[str]) -> None:
+    async def _mark_published(self, published: dict[str, int]) -> None:
+        """Sets published_at and the stream sequence of each msg_id -> sequence."""
         try:
             async with self.sessions.begin() as session:
                 await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.msg_id.in_(msg_ids), OutboxMessage.published_at.is_(None))
-                    .values(published_at=func.now())
+                    _MARK, {"published": Jsonb([{"msg_id": m, "stream_seq": q} for m, q in published.items()])}
                 )
         except Exception:  # the relay will publish them again; JetStream drops the repeats
             log.warning("could not mark published jobs", exc_info=True)
@@ -90,7 +99,7 @@ class OutboxRelay:
                     )
                 ).all()
                 for row in rows:
-                    await self.bus.publish_job(Job.decode(row.payload))
+                    row.stream_seq = await self.bus.publish_job(Job.decode(row.payload))
                     row.published_at = func.now()
                 sent += len(rows)
             if len(rows) < BATCH:

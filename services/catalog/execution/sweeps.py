@@ -32,13 +32,13 @@ _INSERT_RUNS = text(
     INSERT INTO backtests (id, strategy_id, engine, status, initial_capital, commission, slippage, config, metrics,
                            sweep_id, job_id)
     SELECT r.id, :strategy_id, :engine, 'running', r.initial_capital, r.commission, r.slippage, r.config, '{}'::jsonb,
-           :sweep_id, :job_id
+           :sweep_id, r.job_id
     FROM jsonb_to_recordset(CAST(:rows AS jsonb))
          AS r(id uuid, initial_capital double precision, commission double precision, slippage double precision,
-              config jsonb)
+              config jsonb, job_id text)
     """
 )
-_RUN_COLUMNS = ("initial_capital", "commission", "slippage", "config")
+_RUN_COLUMNS = ("initial_capital", "commission", "slippage", "config", "job_id")
 
 
 def batch_key(run: ResolvedBacktest) -> tuple:
@@ -85,12 +85,17 @@ async def create_sweep(
         {
             "id": uuid.uuid4(), "strategy_id": strategy_id, "engine": run.engine, "status": "running",
             "initial_capital": run.initial_capital, "commission": run.commission, "slippage": run.slippage,
-            "config": run.config.to_dict(), "metrics": {}, "sweep_id": task_id, "job_id": str(task_id),
+            "config": run.config.to_dict(), "metrics": {}, "sweep_id": task_id,
         }
         for run in runs
     ]
     ids = [str(row["id"]) for row in rows]
     engine = runs[0].engine
+    plan = plan_jobs(engine, ids, runs, workers=workers)
+    # Each backtest names the job that runs it: the orphan reaper asks the stream about that job.
+    job_of = {member: f"{task_id}.{number}" for number, members in enumerate(plan) for member in members}
+    for row, backtest_id in zip(rows, ids):
+        row["job_id"] = job_of[backtest_id]
     params = {
         "engine": engine,
         "rank_metric": rank_metric,
@@ -101,13 +106,13 @@ async def create_sweep(
     )
     await session.execute(
         _INSERT_RUNS,
-        {"strategy_id": strategy_id, "engine": engine, "sweep_id": task_id, "job_id": str(task_id),
+        {"strategy_id": strategy_id, "engine": engine, "sweep_id": task_id,
          "rows": Jsonb([{name: row[name] for name in _RUN_COLUMNS} | {"id": str(row["id"])} for row in rows])},
     )
     fields = {str(row["id"]): run_fields(row) for row in rows}
     locations: dict[tuple[str, str], tuple[str, str]] = {}
     jobs = []
-    for number, members in enumerate(plan_jobs(engine, ids, runs, workers=workers)):
+    for number, members in enumerate(plan):
         config = fields[members[0]]["config"]
         series = (config["symbol"], config["timeframe"])
         if series not in locations:
