@@ -53,7 +53,7 @@ def build_app(settings: CatalogSettings, *, grace: float = 10.0) -> CatalogApp:
     sessions = session_factory(engine)
     execution = ExecutionService(
         sessions, nats_url=settings.nats_url, topology=settings.topology(),
-        sync_timeout_s=settings.sync_execute_timeout_s,
+        sync_timeout_s=settings.sync_execute_timeout_s, orphan_after_s=settings.orphan_run_after_s,
     )
     servicer = CatalogServicer(settings=settings, sessions=sessions, execution=execution)
     run_report = RunReportServicer(execution, artifact_prefix=settings.artifact_store_uri_prefix)

@@ -37,8 +37,10 @@ class CatalogSettings(DatabaseSettings, S3Settings, BusSettings):
     s3_secure: whether the S3 endpoint speaks TLS.
     nats_url: NATS server(s) with JetStream, e.g. nats://127.0.0.1:4222.
     sync_execute_timeout_s: how long a synchronous execute waits for its run.
+    orphan_run_after_s: how long a backtest may sit `running` with no queued job before it is failed.
     """
 
     grpc_listen: str = setting("GRPC_LISTEN", default="127.0.0.1:50051", parse=parse_listen)
     log_level: str = setting("LOG_LEVEL", default="INFO", parse=parse_log_level)
     sync_execute_timeout_s: float = setting("SYNC_EXECUTE_TIMEOUT_S", default=300.0, parse=parse_positive)
+    orphan_run_after_s: float = setting("ORPHAN_RUN_AFTER_S", default=120.0, parse=parse_positive)

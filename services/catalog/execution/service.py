@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Topology
 from services.catalog.db.models import Backtest, Task
-from services.catalog.execution import advisories, outcomes
+from services.catalog.execution import advisories, outcomes, reaper
 from services.catalog.execution.dispatch import claim_backtest
 from services.catalog.execution.outbox_relay import OutboxRelay
 from services.catalog.execution.sweeps import create_sweep
@@ -39,12 +39,14 @@ class ExecutionService:
     """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, nats_url: str, topology: Topology, sync_timeout_s: float
+        self, sessions: async_sessionmaker[AsyncSession], *, nats_url: str, topology: Topology, sync_timeout_s: float,
+        orphan_after_s: float = 120.0,
     ) -> None:
         self.sessions = sessions
         self.nats_url = nats_url
         self.topology = topology
         self.sync_timeout_s = sync_timeout_s
+        self.orphan_after_s = orphan_after_s
         self.bus: Bus
         self.relay: OutboxRelay
         self._stop = asyncio.Event()
@@ -55,6 +57,7 @@ class ExecutionService:
         self.bus = await Bus.connect(self.nats_url, self.topology, name="catalog")
         self.relay = OutboxRelay(self.sessions, self.bus)
         self._background.append(asyncio.create_task(self.relay.run(self._stop)))
+        self._background.append(asyncio.create_task(self._reap(self._stop)))
         await self.bus.nc.subscribe(self.topology.max_deliveries_advisory, cb=self._on_exhausted)
 
     async def stop(self) -> None:
@@ -65,6 +68,29 @@ class ExecutionService:
             await asyncio.gather(*self._background, return_exceptions=True)
             await self.relay.drain()
             await self.bus.close()
+
+    async def reap_orphans(self, *, older_than_s: float) -> list[uuid.UUID]:
+        """Fails running backtests that no queued job holds (see reaper); returns those it failed."""
+        async with self.sessions() as session:
+            orphans = await reaper.find_orphans(session, self.bus, older_than_s=older_than_s)
+        failed = []
+        for task_id, backtest_ids in orphans.items():
+            failed += await self.fail_runs(backtest_ids, task_id, reason=reaper.REASON)
+        return failed
+
+    async def _reap(self, stop: asyncio.Event) -> None:
+        """Looks for orphaned runs every so often until `stop` is set."""
+        period = min(30.0, self.orphan_after_s)
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=period)
+                return
+            except asyncio.TimeoutError:
+                pass
+            try:
+                await self.reap_orphans(older_than_s=self.orphan_after_s)
+            except Exception:  # the database or NATS is away: try again next period
+                log.warning("orphan scan failed", exc_info=True)
 
     async def execute_async(self, backtest_id: uuid.UUID) -> Task:
         """Claims and dispatches a run; returns its PENDING task."""
