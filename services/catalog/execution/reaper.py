@@ -52,6 +52,8 @@ async def find_orphans(session: AsyncSession, bus: Bus, *, older_than_s: float) 
     """Orphaned runs not updated for `older_than_s` seconds, by the still-open task that counts them (None: none)."""
     orphans: list[tuple[uuid.UUID, uuid.UUID | None]] = []
     for row in (await session.execute(_CANDIDATES, {"older_than_s": older_than_s})).all():
+        if row.sweep_id is not None and row.job_id == str(row.sweep_id):
+            continue  # created before sweep backtests named their own job: cannot tell
         if row.has_job:
             if not row.published:
                 continue  # the relay has yet to publish it
