@@ -71,14 +71,14 @@ def strategy_fields(request: catalog_pb2.CreateStrategyRequest) -> dict[str, Any
     return _present(request, ("name", "description", "universe", "params"))
 
 
-def _finite_or_none(value: Any) -> Any:
+def finite_or_none(value: Any) -> Any:
     """JSON has no NaN or infinity: a value that is not finite is null."""
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def metrics_struct(target: struct_pb2.Struct, metrics: dict[str, Any]) -> None:
     """Fills `target` from a flat metrics dict; None and non-finite values become null."""
-    target.update({key: _finite_or_none(value) for key, value in metrics.items()})
+    target.update({key: finite_or_none(value) for key, value in metrics.items()})
 
 
 def structured_metrics(target: backtest_pb2.StructuredMetrics, metrics: dict[str, Any]) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
 from sqlalchemy import Row
 
 from backtest.v1 import backtest_pb2, catalog_pb2
+from services.catalog.convert import finite_or_none
 from services.catalog.db.models import Task
+from services.domain.metrics import COUNTS
 
 
 def task_ref(task: Task) -> backtest_pb2.TaskRef:
@@ -50,17 +51,11 @@ def metrics_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     """A run's reported flat metrics; Struct numbers are floats, counts come back as ints, and a
     number that is not finite is null (JSONB, where they are stored, has no NaN or infinity)."""
     # The Struct's own mapping view: a third of MessageToDict's time, for the flat values metrics are.
-    metrics = {k: v if not isinstance(v, (struct_pb2.Struct, struct_pb2.ListValue)) else json_format.MessageToDict(v)
-               for k, v in struct.items()}
-    return {k: _metric(k, v) for k, v in metrics.items()}
+    return {key: _metric(key, value) for key, value in struct.items()}
 
 
 def _metric(key: str, value: Any) -> Any:
-    if not isinstance(value, float):
-        return value
-    if not math.isfinite(value):
-        return None
-    return int(value) if key in _COUNTS and value.is_integer() else value
-
-
-_COUNTS = {"bars_in_market", "risk_max_drawdown_duration", "trade_total_trades"}
+    if isinstance(value, (struct_pb2.Struct, struct_pb2.ListValue)):
+        return json_format.MessageToDict(value)
+    value = finite_or_none(value)
+    return int(value) if key in COUNTS and isinstance(value, float) and value.is_integer() else value
