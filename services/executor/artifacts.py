@@ -16,6 +16,7 @@ upload.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from concurrent import futures
 
 import numpy as np
@@ -131,6 +132,16 @@ def trades_parquet(result: EngineResult) -> bytes:
     return _parquet(trades_table(result), dictionary=list(_TRADE_TEXT))
 
 
+def _overlapped(put_equity: Callable[[], str], put_trades: Callable[[], str]) -> tuple[str, str]:
+    """(equity URI, trades URI): the equity file encodes and uploads on the pool while this thread does the trades."""
+    equity = _UPLOADS.submit(put_equity)
+    try:
+        trades_uri = put_trades()
+    finally:
+        futures.wait([equity])  # never return, nor raise, while the equity upload is still running
+    return equity.result(), trades_uri
+
+
 def write_artifacts(store: ObjectStore, backtest_id: str, result: EngineResult) -> tuple[str, str]:
     """Stores both artifacts of a run and returns (equity_curve_uri, trades_uri).
 
@@ -138,21 +149,10 @@ def write_artifacts(store: ObjectStore, backtest_id: str, result: EngineResult) 
     backtest_id: run the artifacts belong to; keys live under artifacts/<id>/.
     result: the engine's output.
     """
-    equity = _UPLOADS.submit(
-        store.put_bytes, f"artifacts/{backtest_id}/equity.parquet", equity_parquet(result), content_type=PARQUET_CONTENT_TYPE
-    )
-    try:
-        trades_uri = store.put_bytes(
-            f"artifacts/{backtest_id}/trades.parquet", trades_parquet(result), content_type=PARQUET_CONTENT_TYPE
-        )
-    finally:
-        futures.wait([equity])  # never return, nor raise, while the equity upload is still running
-    return equity.result(), trades_uri
+    def put(name: str, data: bytes) -> str:
+        return store.put_bytes(f"artifacts/{backtest_id}/{name}.parquet", data, content_type=PARQUET_CONTENT_TYPE)
 
-
-def _put_batch(store: ObjectStore, key: str, tables: list[tuple[str, pa.Table]], dictionary: bool | list[str]) -> str:
-    data = batch_parquet(tables, row_group_rows=ROW_GROUP_ROWS, compression=COMPRESSION, use_dictionary=dictionary)
-    return store.put_bytes(key, data, content_type=PARQUET_CONTENT_TYPE)
+    return _overlapped(lambda: put("equity", equity_parquet(result)), lambda: put("trades", trades_parquet(result)))
 
 
 def write_batch_artifacts(store: ObjectStore, key_prefix: str, runs: list[tuple[str, EngineResult]]) -> list[tuple[str, str]]:
@@ -165,16 +165,14 @@ def write_batch_artifacts(store: ObjectStore, key_prefix: str, runs: list[tuple[
 
     Each run's URI names its part of the file (`services.adapters.batch_parquet`).
     """
-    equity = _UPLOADS.submit(
-        _put_batch, store, f"{key_prefix}/equity.parquet", [(i, equity_table(r)) for i, r in runs], False
+    def put(name: str, table_of: Callable[[EngineResult], pa.Table], dictionary: bool | list[str]) -> str:
+        tables = [(backtest_id, table_of(result)) for backtest_id, result in runs]
+        data = batch_parquet(tables, row_group_rows=ROW_GROUP_ROWS, compression=COMPRESSION, use_dictionary=dictionary)
+        return store.put_bytes(f"{key_prefix}/{name}.parquet", data, content_type=PARQUET_CONTENT_TYPE)
+
+    equity_file, trades_file = _overlapped(
+        lambda: put("equity", equity_table, False), lambda: put("trades", trades_table, list(_TRADE_TEXT))
     )
-    try:
-        trades_file = _put_batch(
-            store, f"{key_prefix}/trades.parquet", [(i, trades_table(r)) for i, r in runs], list(_TRADE_TEXT)
-        )
-    finally:
-        futures.wait([equity])  # never return, nor raise, while the equity upload is still running
-    equity_file = equity.result()
     return [(run_uri(equity_file, backtest_id), run_uri(trades_file, backtest_id)) for backtest_id, _ in runs]
 
 

@@ -5,7 +5,8 @@ metrics and the Parquet writers run once on tiny data; the catalog channel
 connects and each run report is sent once, covering no runs; the object
 store answers, with as many pooled connections as a job's concurrent
 uploads use; and the smallest stored bar series are prefetched into the bar
-cache, so the first job over one of them skips the download and the decode. The first real job then runs at steady-state speed.
+cache, so the first job over one of them skips the download and the decode.
+The first real job then runs at steady-state speed.
 """
 
 from __future__ import annotations
