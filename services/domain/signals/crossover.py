@@ -50,14 +50,12 @@ class CrossoverSignal(SignalPlugin):
 
     def exposure(self, bars, *, fast_period, slow_period, ma_type, averages=None):
         """`averages`, when given, caches each (period, ma_type) average across calls on the same bars."""
-        close = bars["close"].astype(float)
+        averages = {} if averages is None else averages
 
         def average(period: int) -> np.ndarray:
-            if averages is None:
-                return moving_average(close, period, ma_type).to_numpy()
             key = (period, ma_type)
-            if key not in averages:
-                averages[key] = moving_average(close, period, ma_type).to_numpy()
+            if key not in averages:  # the close is converted only for an average not computed yet
+                averages[key] = moving_average(bars["close"].astype(float), period, ma_type).to_numpy()
             return averages[key]
 
         fast, slow = average(fast_period), average(slow_period)
