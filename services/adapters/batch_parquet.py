@@ -21,6 +21,8 @@ from collections.abc import Iterator, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from services.adapters.artifact_encoding import ParquetEncoding
+
 RUNS_KEY = b"backtest.v1.run_row_groups"  # footer metadata: {run_id: [first_row_group, count]}
 
 
@@ -35,10 +37,8 @@ def split_uri(uri: str) -> tuple[str, str | None]:
     return file_uri, run_id or None
 
 
-def batch_parquet(
-    tables: Sequence[tuple[str, pa.Table]], *, row_group_rows: int, compression: str, use_dictionary: bool | list[str]
-) -> bytes:
-    """One Parquet file holding every (run_id, table) pair; all tables share one schema.
+def batch_parquet(tables: Sequence[tuple[str, pa.Table]], *, row_group_rows: int, encoding: ParquetEncoding) -> bytes:
+    """One Parquet file holding every (run_id, table) pair; all tables share one schema and `encoding`.
 
     Each run gets ceil(rows / row_group_rows) row groups, and one (empty) for
     no rows, so that every run appears in the map, empty trade lists included.
@@ -48,7 +48,7 @@ def batch_parquet(
     schema = tables[0][1].schema
     runs: dict[str, list[int]] = {}
     sink = pa.BufferOutputStream()
-    with pq.ParquetWriter(sink, schema, compression=compression, use_dictionary=use_dictionary) as writer:
+    with pq.ParquetWriter(sink, schema, **encoding.writer_options()) as writer:
         first = 0
         for run_id, table in tables:
             # One write per row group, so the count is ours and not the writer's.
@@ -95,14 +95,14 @@ class _Chunks:
         return data
 
 
-def run_file_chunks(parquet: pq.ParquetFile, row_groups: list[int], *, compression: str) -> Iterator[bytes]:
+def run_file_chunks(parquet: pq.ParquetFile, row_groups: list[int], *, encoding: ParquetEncoding) -> Iterator[bytes]:
     """The run's standalone Parquet file, a row group at a time: same schema, same pandas metadata.
 
     parquet: the batch file, opened over ranged reads.
     row_groups: the run's row groups (`run_row_groups`).
     """
     sink = _Chunks()
-    with pq.ParquetWriter(sink, parquet.schema_arrow, compression=compression) as writer:
+    with pq.ParquetWriter(sink, parquet.schema_arrow, **encoding.writer_options()) as writer:
         for index in row_groups:
             writer.write_table(parquet.read_row_group(index, use_threads=False))
             chunk = sink.take()

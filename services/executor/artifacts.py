@@ -8,7 +8,8 @@ list has the same column types as a full one.
 The files have the Arrow schema and pandas metadata `DataFrame.to_parquet`
 writes for `equity_frame` and `trades_frame`, so `pd.read_parquet` returns
 those frames, but are built straight from the result's arrays: no per-trade
-dicts, no DataFrame, no pandas conversion.
+dicts, no DataFrame, no pandas conversion. Each kind's compression and
+column encodings are `services.adapters.artifact_encoding`'s.
 The two PUTs overlap: the equity curve uploads while the trades encode and
 upload.
 """
@@ -24,20 +25,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from services.adapters.artifact_encoding import EQUITY_ENCODING, ROW_GROUP_ROWS, TRADES_ENCODING, ParquetEncoding
 from services.adapters.batch_parquet import batch_parquet, run_uri
 from services.adapters.object_store import PARQUET_CONTENT_TYPE, ObjectStore
 from services.domain.execution import EngineResult, Trade
 
 TRADE_COLUMNS = ["entry_date", "exit_date", "side", "entry_price", "exit_price", "size", "pnl", "return_pct", "status"]
 _TRADE_DATES = ("entry_date", "exit_date")
-_TRADE_TEXT = ("side", "status")
+_TRADE_TEXT = TRADES_ENCODING.dictionary_columns
 _TRADE_NUMBERS = ("entry_price", "exit_price", "size", "pnl", "return_pct")
-ROW_GROUP_ROWS = 65536  # the results service reads a row group's batches at a time
-# Snappy: for a 4,000-bar curve, zstd saves 8 kB (42 vs 50 kB) for +30 us of
-# encoding, and decodes slower on every read; none adds 16 kB. Dictionary
-# encoding pays only for the repetitive text columns; on unique floats and
-# timestamps it doubles the encode time for a larger file.
-COMPRESSION = "snappy"
 # Uploads of the equity curve, overlapping the trades' encode and PUT; one per
 # concurrent job, and a job's own thread does the other PUT.
 _UPLOADS = futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="artifact-put")
@@ -99,9 +95,9 @@ def _schemas(dates: np.dtype | pd.DatetimeTZDtype) -> tuple[pa.Schema, pa.Schema
     return equity, trades
 
 
-def _parquet(table: pa.Table, *, dictionary: bool | list[str]) -> bytes:
+def _parquet(table: pa.Table, encoding: ParquetEncoding) -> bytes:
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, row_group_size=ROW_GROUP_ROWS, compression=COMPRESSION, use_dictionary=dictionary)
+    pq.write_table(table, sink, row_group_size=ROW_GROUP_ROWS, **encoding.writer_options())
     return sink.getvalue().to_pybytes()
 
 
@@ -124,12 +120,12 @@ def trades_table(result: EngineResult) -> pa.Table:
 
 def equity_parquet(result: EngineResult) -> bytes:
     """The equity artifact's Parquet file."""
-    return _parquet(equity_table(result), dictionary=False)
+    return _parquet(equity_table(result), EQUITY_ENCODING)
 
 
 def trades_parquet(result: EngineResult) -> bytes:
     """The trades artifact's Parquet file."""
-    return _parquet(trades_table(result), dictionary=list(_TRADE_TEXT))
+    return _parquet(trades_table(result), TRADES_ENCODING)
 
 
 def _overlapped(put_equity: Callable[[], str], put_trades: Callable[[], str]) -> tuple[str, str]:
@@ -165,13 +161,13 @@ def write_batch_artifacts(store: ObjectStore, key_prefix: str, runs: list[tuple[
 
     Each run's URI names its part of the file (`services.adapters.batch_parquet`).
     """
-    def put(name: str, table_of: Callable[[EngineResult], pa.Table], dictionary: bool | list[str]) -> str:
+    def put(name: str, table_of: Callable[[EngineResult], pa.Table], encoding: ParquetEncoding) -> str:
         tables = [(backtest_id, table_of(result)) for backtest_id, result in runs]
-        data = batch_parquet(tables, row_group_rows=ROW_GROUP_ROWS, compression=COMPRESSION, use_dictionary=dictionary)
+        data = batch_parquet(tables, row_group_rows=ROW_GROUP_ROWS, encoding=encoding)
         return store.put_bytes(f"{key_prefix}/{name}.parquet", data, content_type=PARQUET_CONTENT_TYPE)
 
     equity_file, trades_file = _overlapped(
-        lambda: put("equity", equity_table, False), lambda: put("trades", trades_table, list(_TRADE_TEXT))
+        lambda: put("equity", equity_table, EQUITY_ENCODING), lambda: put("trades", trades_table, TRADES_ENCODING)
     )
     return [(run_uri(equity_file, backtest_id), run_uri(trades_file, backtest_id)) for backtest_id, _ in runs]
 

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import urllib3
 from minio.error import S3Error
 
+from services.adapters.artifact_encoding import EQUITY_ENCODING, TRADES_ENCODING, ParquetEncoding
 from services.adapters.batch_parquet import run_file_chunks, run_row_groups, split_uri
 from services.adapters.object_store import CHUNK_BYTES, ObjectStore
 from services.domain.errors import ConflictError, NotFoundError, UnavailableError
@@ -29,8 +30,6 @@ from services.results.bar_dates import BarDateFormatter
 from services.results.ranged_object import RangedObject
 from services.results.records import COMPLETED, BacktestRecord
 
-# A run's file rebuilt from a batch file is compressed as the executor compresses a run's own file.
-DOWNLOAD_COMPRESSION = "snappy"
 BATCH_ROWS = 4096  # rows per batch: amortises the hop to a worker thread, keeps its Python objects to ~1 MB
 # The columns of the executor's trades artifact, in the order of the Trade message.
 TRADE_COLUMNS = ("entry_date", "exit_date", "side", "entry_price", "exit_price", "size", "pnl", "return_pct", "status")
@@ -43,10 +42,12 @@ class ArtifactKind:
 
     name: short name, also the download's file-name prefix.
     uri_field: attribute of BacktestRecord that holds the artifact's URI.
+    encoding: how the executor encodes a run's own file; a run's file rebuilt from a batch file gets the same.
     """
 
     name: str
     uri_field: str
+    encoding: ParquetEncoding
 
     def file_name(self, backtest_id: str) -> str:
         """Name the download is saved under, e.g. `equity_<id>.parquet`."""
@@ -65,8 +66,8 @@ class _Located(NamedTuple):
     run_id: str | None  # None: the file is the run's own
 
 
-EQUITY = ArtifactKind("equity", "equity_curve_uri")
-TRADES = ArtifactKind("trades", "trades_uri")
+EQUITY = ArtifactKind("equity", "equity_curve_uri", EQUITY_ENCODING)
+TRADES = ArtifactKind("trades", "trades_uri", TRADES_ENCODING)
 
 
 class Artifacts:
@@ -110,7 +111,7 @@ class Artifacts:
             chunks = self.store.stream(located.key, chunk_bytes=CHUNK_BYTES)
         else:
             parquet, row_groups = self._open_parquet(record, kind, located)
-            chunks = run_file_chunks(parquet, row_groups, compression=DOWNLOAD_COMPRESSION)
+            chunks = run_file_chunks(parquet, row_groups, encoding=kind.encoding)
         try:
             first = next(chunks, b"")  # the first read happens here, so a vanished object is still a 409
         except NotFoundError as err:
