@@ -24,6 +24,7 @@ from nats.aio.client import Client
 from nats.js import api
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 
+from services.kit import json_codec
 from services.kit.settings import setting
 
 log = logging.getLogger(__name__)
@@ -113,11 +114,11 @@ class Job:
 
     def encode(self) -> bytes:
         # vars(), not asdict(): asdict deep-copies every run's config first, which cost more than the dump.
-        return json.dumps(vars(self)).encode()
+        return json_codec.dumps(vars(self))
 
     @classmethod
     def decode(cls, data: bytes) -> "Job":
-        raw = json.loads(data)
+        raw = json_codec.loads(data)
         return cls(
             job_id=raw["job_id"], task_id=raw["task_id"], engine=raw["engine"], backtest_ids=list(raw["backtest_ids"]),
             runs=list(raw.get("runs", [])), bars_uri=raw.get("bars_uri", ""), bars_sha256=raw.get("bars_sha256", ""),
