@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import select, text, update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.db.models import Backtest, Task
@@ -37,47 +37,63 @@ class Success:
     trades_uri: str
 
 
+# One round trip: count the attempt on every run still running, and move the
+# task from PENDING to STARTED when any is.
+_START = text(
+    """
+    WITH started AS (
+        UPDATE backtests SET attempts = attempts + 1, updated_at = now()
+        WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'running'
+        RETURNING id
+    ), task AS (
+        UPDATE tasks SET status = 'STARTED', updated_at = now()
+        WHERE id = :task_id AND status = 'PENDING' AND EXISTS (SELECT 1 FROM started)
+    )
+    SELECT id FROM started
+    """
+)
+
+
 async def start_runs(session: AsyncSession, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None) -> list[uuid.UUID]:
     """Counts an attempt on each run still running and returns those, in request order."""
-    running = set(
-        (
-            await session.scalars(
-                update(_backtests)
-                .where(_backtests.c.id.in_(backtest_ids), _backtests.c.status == "running")
-                .values(attempts=_backtests.c.attempts + 1)
-                .returning(_backtests.c.id)
-            )
-        ).all()
-    )
-    if running and task_id is not None:
-        await session.execute(
-            update(_tasks).where(_tasks.c.id == task_id, _tasks.c.status == "PENDING").values(status="STARTED")
-        )
+    running = set((await session.execute(_START, {"ids": backtest_ids, "task_id": task_id})).scalars().all())
     return [backtest_id for backtest_id in backtest_ids if backtest_id in running]
+
+
+# Counts settled runs on their task in one UPDATE, whose row lock orders
+# concurrent reports. An execute task takes its run's outcome at once; a sweep
+# moves to PROGRESS, and the report that settles its last run gets its params
+# back, to rank the leaderboard in the same transaction.
+_PROGRESS = text(
+    """
+    UPDATE tasks SET
+        completed = completed + :settled, failed = failed + :failed, updated_at = now(),
+        status = CASE WHEN kind = 'execute' THEN :execute_status
+                      WHEN completed + :settled < total THEN 'PROGRESS' ELSE status END,
+        error = CASE WHEN kind = 'execute' THEN :error ELSE error END,
+        result = CASE WHEN kind = 'execute' THEN CAST(:result AS jsonb) ELSE result END
+    WHERE id = :task_id
+    RETURNING CASE WHEN kind = 'sweep' AND completed >= total AND completed - :settled < total THEN params END
+    """
+)
 
 
 async def _advance_task(session: AsyncSession, task_id: uuid.UUID | None, settled: list[dict[str, Any]]) -> None:
     """Counts finished runs (rows of id, status, error, metrics) on their task; settles it after the last."""
     if task_id is None or not settled:
         return
-    task = (await session.execute(select(_tasks).where(_tasks.c.id == task_id).with_for_update())).one_or_none()
-    if task is None:
-        return
-    failed = sum(row["status"] == "failed" for row in settled)
-    values: dict[str, Any] = {"completed": task.completed + len(settled), "failed": task.failed + failed}
-    if task.kind == "execute":
-        run = settled[-1]
-        values.update(
-            status="FAILURE" if run["status"] == "failed" else "SUCCESS",
-            error=run["error"],
-            result={"backtest_id": str(run["id"]), "status": run["status"], "metrics": run["metrics"]},
-        )
-    elif values["completed"] >= task.total:
+    run = settled[-1]  # an execute task has one run
+    sweep_params = (
+        await session.execute(_PROGRESS, {
+            "task_id": task_id, "settled": len(settled), "failed": sum(row["status"] == "failed" for row in settled),
+            "execute_status": "FAILURE" if run["status"] == "failed" else "SUCCESS", "error": run["error"],
+            "result": Jsonb({"backtest_id": str(run["id"]), "status": run["status"], "metrics": run["metrics"]}),
+        })
+    ).scalar()
+    if sweep_params is not None:
         # The leaderboard reads this transaction's own updates, so it sees every run settled.
-        values.update(status="SUCCESS", result=await build_leaderboard(session, task_id, task.params))
-    else:
-        values["status"] = "PROGRESS"
-    await session.execute(update(_tasks).where(_tasks.c.id == task_id).values(**values))
+        leaderboard = await build_leaderboard(session, task_id, sweep_params)
+        await session.execute(update(_tasks).where(_tasks.c.id == task_id).values(status="SUCCESS", result=leaderboard))
 
 
 _SETTLED_COLUMNS = (_backtests.c.id, _backtests.c.status, _backtests.c.error, _backtests.c.metrics)
