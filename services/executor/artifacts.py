@@ -17,6 +17,7 @@ upload.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 from concurrent import futures
 
@@ -56,9 +57,8 @@ def _trade_dates(trades: list[Trade], name: str, like: pd.DatetimeIndex) -> pd.D
     return dates.as_unit(like.unit)
 
 
-def _trade_columns(result: EngineResult) -> dict[str, object]:
-    """Column name -> values of the trade list: DatetimeIndex, float64 array or list of str."""
-    trades, bars = result.trades, _dates(result)
+def _trade_columns(trades: list[Trade], bars: pd.DatetimeIndex) -> dict[str, object]:
+    """Column name -> values of a trade list over `bars`: DatetimeIndex, float64 array or list of str."""
     columns: dict[str, object] = {name: _trade_dates(trades, name, bars) for name in _TRADE_DATES}
     for name in _TRADE_NUMBERS:
         columns[name] = np.fromiter((getattr(t, name) for t in trades), dtype="float64", count=len(trades))
@@ -69,7 +69,7 @@ def _trade_columns(result: EngineResult) -> dict[str, object]:
 
 def trades_frame(result: EngineResult) -> pd.DataFrame:
     """The trade list as stored: one row per trade, no index."""
-    columns = _trade_columns(result)
+    columns = _trade_columns(result.trades, _dates(result))
     for name in _TRADE_TEXT:
         columns[name] = pd.Series(columns[name], dtype=str)
     for name in _TRADE_DATES:
@@ -110,12 +110,28 @@ def equity_table(result: EngineResult) -> pa.Table:
     return pa.Table.from_arrays([equity, pa.array(dates, type=schema.field("date").type)], schema=schema)
 
 
-def trades_table(result: EngineResult) -> pa.Table:
-    """The trades artifact as an Arrow table, columns as TRADE_COLUMNS."""
-    _, schema = _schemas(_dates(result).dtype)
-    columns = _trade_columns(result)
+def _trades_table(trades: list[Trade], bars: pd.DatetimeIndex) -> pa.Table:
+    _, schema = _schemas(bars.dtype)
+    columns = _trade_columns(trades, bars)
     arrays = [pa.array(columns[name], type=schema.field(name).type, from_pandas=True) for name in TRADE_COLUMNS]
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def trades_table(result: EngineResult) -> pa.Table:
+    """The trades artifact as an Arrow table, columns as TRADE_COLUMNS."""
+    return _trades_table(result.trades, _dates(result))
+
+
+def trades_tables(results: list[EngineResult]) -> list[pa.Table]:
+    """`trades_table` of each result of a batch (runs over the same bars), built as one table and sliced.
+
+    Converting a 25-run batch run by run cost 3.8 ms, nearly all of it the
+    fixed cost of some twenty pandas and pyarrow calls per run, not rows.
+    """
+    table = _trades_table([trade for result in results for trade in result.trades], _dates(results[0]))
+    counts = [len(result.trades) for result in results]
+    starts = itertools.accumulate(counts, initial=0)
+    return [table.slice(start, count) for start, count in zip(starts, counts)]
 
 
 def equity_parquet(result: EngineResult) -> bytes:
@@ -157,17 +173,19 @@ def write_batch_artifacts(store: ObjectStore, key_prefix: str, runs: list[tuple[
     store: the artifact store.
     key_prefix: where the two files go, `<key_prefix>/equity.parquet` and `.../trades.parquet`;
         one prefix per job attempt, so a file is never overwritten under a run that points into it.
-    runs: (backtest_id, engine result) pairs.
+    runs: (backtest_id, engine result) pairs, all over the same bars (a broadcast batch).
 
     Each run's URI names its part of the file (`services.adapters.batch_parquet`).
     """
-    def put(name: str, table_of: Callable[[EngineResult], pa.Table], encoding: ParquetEncoding) -> str:
-        tables = [(backtest_id, table_of(result)) for backtest_id, result in runs]
-        data = batch_parquet(tables, row_group_rows=ROW_GROUP_ROWS, encoding=encoding)
+    ids, results = [backtest_id for backtest_id, _ in runs], [result for _, result in runs]
+
+    def put(name: str, tables_of: Callable[[list[EngineResult]], list[pa.Table]], encoding: ParquetEncoding) -> str:
+        data = batch_parquet(list(zip(ids, tables_of(results))), row_group_rows=ROW_GROUP_ROWS, encoding=encoding)
         return store.put_bytes(f"{key_prefix}/{name}.parquet", data, content_type=PARQUET_CONTENT_TYPE)
 
     equity_file, trades_file = _overlapped(
-        lambda: put("equity", equity_table, EQUITY_ENCODING), lambda: put("trades", trades_table, TRADES_ENCODING)
+        lambda: put("equity", lambda batch: [equity_table(r) for r in batch], EQUITY_ENCODING),
+        lambda: put("trades", trades_tables, TRADES_ENCODING),
     )
     return [(run_uri(equity_file, backtest_id), run_uri(trades_file, backtest_id)) for backtest_id, _ in runs]
 

@@ -10,7 +10,7 @@ import pytest
 
 from services.adapters.artifact_encoding import EQUITY_ENCODING, TRADES_ENCODING
 from services.adapters.batch_parquet import batch_parquet, run_file_chunks, run_row_groups, run_uri, split_uri
-from services.executor.artifacts import equity_parquet, equity_table, trades_parquet, trades_table
+from services.executor.artifacts import equity_parquet, equity_table, trades_parquet, trades_table, trades_tables
 from tests.unit.executor.test_executor_artifacts import run_result
 
 
@@ -110,3 +110,9 @@ def test_trade_text_columns_are_dictionary_encoded():
     encodings = column_encodings(pq.ParquetFile(io.BytesIO(trades_parquet(run_result(n_trades=30)))))
     assert any("DICTIONARY" in e for e in encodings["side"])
     assert not any("DICTIONARY" in e for e in encodings["pnl"])
+
+
+def test_a_batch_trades_tables_cut_from_one_table_equal_each_run_built_alone():
+    results = [result for _, result in runs()] + [run_result(n_bars=700, n_trades=0)]
+    for sliced, result in zip(trades_tables(results), results, strict=True):
+        assert sliced.equals(trades_table(result), check_metadata=True)
