@@ -14,6 +14,7 @@ server by giving each run its own namespace.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import asdict, dataclass, field
@@ -144,6 +145,7 @@ class Bus:
         self.nc = nc
         self.js = nc.jetstream()
         self.topology = topology
+        self._registry_kv = None
 
     @classmethod
     async def connect(cls, url: str, topology: Topology, *, name: str) -> "Bus":
@@ -216,31 +218,36 @@ class Bus:
         """Subscribes to outcome events of one backtest (subscribe before dispatching)."""
         return await self.nc.subscribe(self.topology.event_subject(backtest_id))
 
+    async def _registry(self):
+        """The registry bucket's handle, looked up once: each lookup is a stream-info round trip."""
+        if self._registry_kv is None:
+            self._registry_kv = await self.js.key_value(self.topology.registry_bucket)
+        return self._registry_kv
+
     async def register(self, record: ExecutorRecord) -> None:
         """Puts (or refreshes) an executor's registry entry; it expires after the TTL."""
-        kv = await self.js.key_value(self.topology.registry_bucket)
-        await kv.put(record.executor_id, record.encode())
+        await (await self._registry()).put(record.executor_id, record.encode())
 
     async def unregister(self, executor_id: str) -> None:
         """Removes an executor's entry at clean shutdown."""
-        kv = await self.js.key_value(self.topology.registry_bucket)
-        await kv.delete(executor_id)
+        await (await self._registry()).delete(executor_id)
 
     async def live_executors(self) -> list[ExecutorRecord]:
         """Records of every executor whose entry has not expired."""
         bucket = self.topology.registry_bucket
-        kv = await self.js.key_value(bucket)
+        kv = await self._registry()
         # The stream's per-subject counts name the keys without creating a
         # consumer (kv.keys() leaves one behind per call until it times out).
         prefix = f"$KV.{bucket}."
         info = await self.js.stream_info(f"KV_{bucket}", subjects_filter=f"{prefix}>")
         keys = [subject[len(prefix):] for subject in (info.state.subjects or {})]
+        entries = await asyncio.gather(*(kv.get(key) for key in keys), return_exceptions=True)
         records = []
-        for key in keys:
-            try:
-                entry = await kv.get(key)
-            except NotFoundError:
+        for entry in entries:
+            if isinstance(entry, NotFoundError):
                 continue  # expired between listing and reading
+            if isinstance(entry, BaseException):
+                raise entry
             if entry.value:
                 raw = json.loads(entry.value)
                 records.append(ExecutorRecord(raw["executor_id"], list(raw["engines"]), raw["version"]))

@@ -57,14 +57,14 @@ class OutboxRelay:
 
     async def publish_committed(self, jobs: list[Job]) -> None:
         """Publishes jobs whose outbox rows were just committed; their rows are marked in the background."""
-        published: dict[str, int] = {}
         try:
-            for job in jobs:
-                published[job.job_id] = await self.bus.publish_job(job)
+            # Concurrently: a sweep's jobs wait for their acks together, not one after another.
+            sequences = await asyncio.gather(*(self.bus.publish_job(job) for job in jobs))
         except Exception:  # NATS is down: the rows stay unpublished for the relay's retries
             log.warning("direct publish failed; left to the relay", exc_info=True)
             self.kick()
             return
+        published = {job.job_id: sequence for job, sequence in zip(jobs, sequences)}
         marking = asyncio.create_task(self._mark_published(published))
         self._marking.add(marking)
         marking.add_done_callback(self._marking.discard)
