@@ -4,7 +4,9 @@ In process: the same bars (read from the stack's object store, the Parquet
 the executors read) and the same resolved config as the REST backtest;
 `run_backtest` (signal + engine + metrics) timed after a warm-up, and the
 engine call alone. Through the gateway: POST /execute {"async_mode": false}
-on one backtest, on one keep-alive connection, after warm-up calls.
+on one backtest, on one keep-alive connection, after warm-up calls. Then
+the floor under any durable sync execute (bench.durability_floor), against
+the same baseline and target.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from services.domain.run_config import ResolvedBacktest, resolve_backtest
 from services.executor.engines import get_engine
 from services.executor.pipeline import run_backtest, signal_for
 
+from bench import durability_floor
 from bench.report import Figure, Target
 from bench.session import Session
 from bench.timing import Samples, repeat
@@ -97,3 +100,17 @@ def run(session: Session) -> None:
         add(SECTION, Figure(f"{engine} sync execute via gateway (median of {n})", sync.median * 1e3, "ms",
                             baseline=full.median * 1e3, baseline_label="in-process",
                             ratio=sync.median / full.median, target=TARGET.get(engine)))
+    add_floor(session, session.memo["inproc:vectorbt"])
+
+
+def add_floor(session: Session, inproc: Samples) -> None:
+    """The durable floor under a vectorbt sync execute, against the same in-process baseline and target."""
+    put, commit = durability_floor.measure(session)
+    floor = inproc.median + put.median + commit.median
+    session.say(f"  smallest S3 PUT: {put.describe()}; durable commit: {commit.describe()}")
+    add = session.report.add
+    add(SECTION, Figure(f"smallest S3 PUT, 1 kB (median of {len(put.seconds)})", put.median * 1e3, "ms"))
+    add(SECTION, Figure(f"durable PostgreSQL commit (median of {len(commit.seconds)})", commit.median * 1e3, "ms"))
+    add(SECTION, Figure("floor of any durable sync execute: in-process run + smallest PUT + commit", floor * 1e3, "ms",
+                        baseline=inproc.median * 1e3, baseline_label="in-process", ratio=floor / inproc.median,
+                        target=TARGET["vectorbt"]))

@@ -26,7 +26,7 @@ class Options:
 
     runs: int = 20
     warm_up: int = 2
-    sweep_repeats: int = 3
+    sweep_repeats: int = 5
     json_seconds: float = 8.0
 
 
