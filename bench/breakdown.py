@@ -140,7 +140,7 @@ def run(session: Session) -> None:
     for name, values in segments.items():
         value = _median(values)
         add(SECTION, Figure(name, value * 1e3, "ms", baseline=total * 1e3, baseline_label="total", ratio=value / total))
-    round_trip, commit = commit_latency.measure(session.stack.env["DATABASE_URL"], times=session.options.runs)
+    round_trip, commit = commit_latency.of_session(session)
     add(SECTION, Figure("for scale: GetBacktest over gRPC (one catalog read)", get * 1e3, "ms"))
     add(SECTION, Figure("for scale: PostgreSQL SELECT 1 round trip", round_trip.median * 1e3, "ms"))
     add(SECTION, Figure("for scale: PostgreSQL durable commit (BEGIN; txid_current(); COMMIT)", commit.median * 1e3, "ms"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import psycopg
 
+from bench.session import Session
 from bench.timing import Samples, repeat
 
 
@@ -28,3 +29,10 @@ def measure(database_url: str, *, times: int) -> tuple[Samples, Samples]:
                 conn.execute("SELECT txid_current()").fetchone()
 
         return round_trip, repeat(commit, times=times, warm_up=2)
+
+
+def of_session(session: Session) -> tuple[Samples, Samples]:
+    """`measure` on the session's stack, once per bench run: every section that shows it shows the same reading."""
+    if "commit_latency" not in session.memo:
+        session.memo["commit_latency"] = measure(session.stack.env["DATABASE_URL"], times=session.options.runs)
+    return session.memo["commit_latency"]

@@ -30,5 +30,5 @@ def smallest_put(session: Session) -> Samples:
 
 def measure(session: Session) -> tuple[Samples, Samples]:
     """(smallest S3 PUT, durable PostgreSQL commit) on the stack's servers."""
-    _, commit = commit_latency.measure(session.stack.env["DATABASE_URL"], times=session.options.runs)
+    _, commit = commit_latency.of_session(session)
     return smallest_put(session), commit
