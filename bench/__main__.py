@@ -18,11 +18,10 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from deploy.embedded.errors import StartupError
-from deploy.embedded.stack import Stack
-
 from bench import breakdown, downloads, execution, startup, sweeps
 from bench.session import Options, Session
+from deploy.embedded.errors import StartupError
+from deploy.embedded.stack import Stack
 
 # In this order the fleet only shrinks (2 -> 1 -> fresh 1 -> 0): no executor waits to warm up twice.
 SECTIONS: dict[str, Callable[[Session], None]] = {
@@ -45,17 +44,39 @@ def _sections(raw: str | None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", type=_sections, default=list(SECTIONS),
-                        help=f"comma-separated sections (default all): {', '.join(SECTIONS)}")
-    parser.add_argument("--data-dir", type=Path, default=os.environ.get("BENCH_DATA_DIR") or None,
-                        help="stack data directory, kept (default $BENCH_DATA_DIR, else a temporary one)")
-    parser.add_argument("--runs", type=int, default=Options.runs, help="timed runs per median, vectorbt sweeps included (default %(default)s)")
-    parser.add_argument("--sweep-repeats", type=int, default=Options.sweep_repeats,
-                        help="backtrader sweeps timed per fleet size (default %(default)s)")
-    parser.add_argument("--json-seconds", type=float, default=Options.json_seconds,
-                        help="seconds to read the million-point JSON equity curve (default %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--only",
+        type=_sections,
+        default=list(SECTIONS),
+        help=f"comma-separated sections (default all): {', '.join(SECTIONS)}",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=os.environ.get("BENCH_DATA_DIR") or None,
+        help="stack data directory, kept (default $BENCH_DATA_DIR, else a temporary one)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=Options.runs,
+        help="timed runs per median, vectorbt sweeps included (default %(default)s)",
+    )
+    parser.add_argument(
+        "--sweep-repeats",
+        type=int,
+        default=Options.sweep_repeats,
+        help="backtrader sweeps timed per fleet size (default %(default)s)",
+    )
+    parser.add_argument(
+        "--json-seconds",
+        type=float,
+        default=Options.json_seconds,
+        help="seconds to read the million-point JSON equity curve (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     options = Options(runs=args.runs, sweep_repeats=args.sweep_repeats, json_seconds=args.json_seconds)
     failed: list[str] = []
@@ -81,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"bench: {name} took {time.monotonic() - took:.1f} s", flush=True)
                 finally:
                     session.client.close()
-                    session.report.note(f"{os.cpu_count()} CPUs; 1-minute load average {load:.1f} when the sections began,"
-                                        f" {os.getloadavg()[0]:.1f} at the end (other work on the machine skews figures)")
+                    session.report.note(
+                        f"{os.cpu_count()} CPUs; 1-minute load average {load:.1f} when the sections began,"
+                        f" {os.getloadavg()[0]:.1f} at the end (other work on the machine skews figures)"
+                    )
                     print(f"\nbench: {time.monotonic() - began:.0f} s in all; results:\n", flush=True)
                     session.report.print(sys.stdout)
         except StartupError as exc:

@@ -26,8 +26,6 @@ import time
 import grpc
 
 from backtest.v1 import catalog_pb2, catalog_pb2_grpc
-from services.executor.engines import get_engine
-
 from bench import commit_latency
 from bench.report import Figure
 from bench.service_logs import LogReader
@@ -36,6 +34,7 @@ from bench.sweeps import run_sweep
 from bench.timing import repeat, wall_offset
 from bench.traced_executor import TracedExecutor
 from bench.workload import GRID, create_backtest, create_strategy, execute_sync
+from services.executor.engines import get_engine
 
 SECTION = "breakdown of one vectorbt sync execute (medians)"
 SWEEP_SECTION = "breakdown of one 50-config vectorbt sweep (one traced job)"
@@ -70,10 +69,12 @@ def _execute_segments(session: Session, traced: TracedExecutor, backtest_id: str
 
     for (began, ended), trace, claimed in zip(calls, traced.traces[first:], dispatched):
         complete_end = trace.last_end("CompleteRuns")
-        steps = {"bars (executor cache hit)": trace.seconds("bars"),
-                 "run: signal + engine + metrics": trace.seconds("run"),
-                 "artifacts: Parquet encode + 2 overlapped S3 PUTs": trace.seconds("artifacts"),
-                 "CompleteRuns RPC (commit + event)": trace.seconds("CompleteRuns")}
+        steps = {
+            "bars (executor cache hit)": trace.seconds("bars"),
+            "run: signal + engine + metrics": trace.seconds("run"),
+            "artifacts: Parquet encode + 2 overlapped S3 PUTs": trace.seconds("artifacts"),
+            "CompleteRuns RPC (commit + event)": trace.seconds("CompleteRuns"),
+        }
         add("client -> claim committed (gateway, gRPC, claim tx)", claimed - (began + offset))
         add("-> job received (outbox relay, JetStream)", trace.received + offset - claimed)
         for name, value in steps.items():
@@ -91,8 +92,11 @@ def _grpc_direct(session: Session, backtest_id: str) -> tuple[float, float]:
     with grpc.insecure_channel(session.stack.catalog_addr) as channel:
         stub = catalog_pb2_grpc.CatalogServiceStub(channel)
         request = catalog_pb2.ExecuteBacktestRequest(backtest_id=backtest_id, async_mode=False)
-        execute = repeat(lambda: stub.ExecuteBacktest(request, timeout=60), times=session.options.runs,
-                         warm_up=session.options.warm_up)
+        execute = repeat(
+            lambda: stub.ExecuteBacktest(request, timeout=60),
+            times=session.options.runs,
+            warm_up=session.options.warm_up,
+        )
         read = catalog_pb2.GetBacktestRequest(backtest_id=backtest_id)
         get = repeat(lambda: stub.GetBacktest(read, timeout=60), times=session.options.runs, warm_up=2)
         return execute.median, get.median
@@ -117,7 +121,9 @@ def _sweep(session: Session, traced: TracedExecutor, strategy_id: str) -> tuple[
     busy = sum(j.last_end("CompleteRuns") - j.received for j in jobs)
     parts["executor other"] = busy - sum(v for k, v in parts.items() if not k.startswith("submit"))
     parts["StartRuns (in parallel with bars + run_many)"] = sum(j.seconds("StartRuns") for j in jobs)
-    parts["last CompleteRuns -> client sees SUCCESS (finalize, poll)"] = ended - max(j.last_end("CompleteRuns") for j in jobs)
+    parts["last CompleteRuns -> client sees SUCCESS (finalize, poll)"] = ended - max(
+        j.last_end("CompleteRuns") for j in jobs
+    )
     session.say(f"  traced sweep: {sweep.seconds:.3f} s")
     return sweep.seconds, parts
 
@@ -135,16 +141,32 @@ def run(session: Session) -> None:
         sweep_total, sweep_parts = _sweep(session, traced, strategy_id)
     add = session.report.add
     add(SECTION, Figure("client total, REST via gateway (traced executor)", total * 1e3, "ms"))
-    add(SECTION, Figure("same execute over gRPC to the catalog (no gateway)", direct * 1e3, "ms",
-                        baseline=total * 1e3, baseline_label="REST", ratio=direct / total))
+    add(
+        SECTION,
+        Figure(
+            "same execute over gRPC to the catalog (no gateway)",
+            direct * 1e3,
+            "ms",
+            baseline=total * 1e3,
+            baseline_label="REST",
+            ratio=direct / total,
+        ),
+    )
     for name, values in segments.items():
         value = _median(values)
         add(SECTION, Figure(name, value * 1e3, "ms", baseline=total * 1e3, baseline_label="total", ratio=value / total))
     round_trip, commit = commit_latency.of_session(session)
     add(SECTION, Figure("for scale: GetBacktest over gRPC (one catalog read)", get * 1e3, "ms"))
     add(SECTION, Figure("for scale: PostgreSQL SELECT 1 round trip", round_trip.median * 1e3, "ms"))
-    add(SECTION, Figure("for scale: PostgreSQL durable commit (BEGIN; txid_current(); COMMIT)", commit.median * 1e3, "ms"))
+    add(
+        SECTION,
+        Figure("for scale: PostgreSQL durable commit (BEGIN; txid_current(); COMMIT)", commit.median * 1e3, "ms"),
+    )
     add(SWEEP_SECTION, Figure("client total, submit -> SUCCESS seen", sweep_total * 1e3, "ms"))
     for name, value in sweep_parts.items():
-        add(SWEEP_SECTION, Figure(name, value * 1e3, "ms", baseline=sweep_total * 1e3, baseline_label="total",
-                                  ratio=value / sweep_total))
+        add(
+            SWEEP_SECTION,
+            Figure(
+                name, value * 1e3, "ms", baseline=sweep_total * 1e3, baseline_label="total", ratio=value / sweep_total
+            ),
+        )

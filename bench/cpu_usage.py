@@ -27,7 +27,7 @@ def _processes() -> dict[int, tuple[int, float]]:
             raw = (entry / "stat").read_text()
         except OSError:
             continue  # gone meanwhile
-        fields = raw[raw.rindex(")") + 2:].split()  # after "pid (comm) "
+        fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) "
         found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK)
     return found
 

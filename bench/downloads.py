@@ -27,9 +27,14 @@ _POINT = b'"equity"'
 def minute_config(series: dict) -> dict:
     """The crossover over the whole stored minute series."""
     return {
-        "symbol": SYMBOL, "timeframe": TIMEFRAME, "start_date": series["start"], "end_date": series["end"],
-        "signal_plugin_key": "crossover_signal", "signal_plugin_params": {"fast_period": 10, "slow_period": 50},
-        "risk_free_rate": 0.04, "size_type": "percent",
+        "symbol": SYMBOL,
+        "timeframe": TIMEFRAME,
+        "start_date": series["start"],
+        "end_date": series["end"],
+        "signal_plugin_key": "crossover_signal",
+        "signal_plugin_params": {"fast_period": 10, "slow_period": 50},
+        "risk_free_rate": 0.04,
+        "size_type": "percent",
     }
 
 
@@ -56,10 +61,12 @@ def _json_points(session: Session, backtest_id: str) -> tuple[float, int, bool]:
     points, tail, complete = 0, b"", True
     began = time.perf_counter()
     limit = session.options.json_seconds
-    for chunk in session.client.stream(f"/backtests/{backtest_id}/equity-curve", chunk_bytes=1 << 16, max_seconds=limit):
+    for chunk in session.client.stream(
+        f"/backtests/{backtest_id}/equity-curve", chunk_bytes=1 << 16, max_seconds=limit
+    ):
         window = tail + chunk
         points += window.count(_POINT)
-        tail = window[-(len(_POINT) - 1):]
+        tail = window[-(len(_POINT) - 1) :]
         if time.perf_counter() - began > limit:
             complete = False
     return time.perf_counter() - began, points, complete
@@ -83,15 +90,35 @@ def run(session: Session) -> None:
     seconds = statistics.median(t[1] for t in timings)
     mb = len(data) / 1e6
     s3_seconds = statistics.median(_parquet_from_s3(session, result["equity_curve_uri"])[0] for _ in range(DOWNLOADS))
-    session.say(f"  Parquet {mb:.2f} MB, {rows:,} rows: gateway {seconds:.3f} s (first byte after"
-                f" {statistics.median(t[0] for t in timings) * 1e3:.0f} ms), S3 directly {s3_seconds:.3f} s")
+    session.say(
+        f"  Parquet {mb:.2f} MB, {rows:,} rows: gateway {seconds:.3f} s (first byte after"
+        f" {statistics.median(t[0] for t in timings) * 1e3:.0f} ms), S3 directly {s3_seconds:.3f} s"
+    )
     add(SECTION, Figure(f"equity Parquet size ({rows:,} rows)", mb, "MB"))
-    add(SECTION, Figure(f"equity Parquet download via gateway (median of {DOWNLOADS})", mb / seconds, "MB/s",
-                        baseline=mb / s3_seconds, baseline_label="S3 GET in-process", ratio=s3_seconds / seconds))
+    add(
+        SECTION,
+        Figure(
+            f"equity Parquet download via gateway (median of {DOWNLOADS})",
+            mb / seconds,
+            "MB/s",
+            baseline=mb / s3_seconds,
+            baseline_label="S3 GET in-process",
+            ratio=s3_seconds / seconds,
+        ),
+    )
 
     read_s, points, complete = _json_points(session, backtest_id)
     rate = points / read_s
     how = "whole curve" if complete else f"first {read_s:.0f} s, ~{rows / rate:.0f} s for all {rows:,}"
     session.say(f"  JSON: {points:,} points in {read_s:.2f} s ({how})")
-    add(SECTION, Figure(f"equity JSON via gateway ({how})", rate, "points/s",
-                        baseline=rows / seconds, baseline_label="Parquet rows/s", ratio=rate / (rows / seconds)))
+    add(
+        SECTION,
+        Figure(
+            f"equity JSON via gateway ({how})",
+            rate,
+            "points/s",
+            baseline=rows / seconds,
+            baseline_label="Parquet rows/s",
+            ratio=rate / (rows / seconds),
+        ),
+    )

@@ -17,16 +17,15 @@ import uuid
 
 import pandas as pd
 
-from services.adapters.market_data import object_key, read_bars
-from services.domain.run_config import ResolvedBacktest, resolve_backtest
-from services.executor.engines import get_engine
-from services.executor.pipeline import run_backtest, signal_for
-
 from bench import durability_floor
 from bench.report import Figure, Target
 from bench.session import Session
 from bench.timing import Samples, repeat
 from bench.workload import backtest_fields, create_backtest, create_strategy, execute_sync
+from services.adapters.market_data import object_key, read_bars
+from services.domain.run_config import ResolvedBacktest, resolve_backtest
+from services.executor.engines import get_engine
+from services.executor.pipeline import run_backtest, signal_for
 
 SECTION = "execution"
 ENGINES = ("vectorbt", "backtrader")
@@ -89,17 +88,30 @@ def run(session: Session) -> None:
         sync, rest_metrics, backtest_id = through_gateway(session, engine)
         session.say(f"  sync execute via gateway: {sync.describe()}")
         if not _same_metrics(metrics, rest_metrics):
-            session.report.note(f"{engine}: REST metrics differ from the in-process run; the baseline may not be the same run")
+            session.report.note(
+                f"{engine}: REST metrics differ from the in-process run; the baseline may not be the same run"
+            )
         session.memo[f"inproc:{engine}"] = full
         session.memo[f"sync:{engine}"] = sync
         session.memo[f"backtest:{engine}"] = backtest_id
         add = session.report.add
-        add(SECTION, Figure(f"{engine} in-process run_backtest, signal+engine+metrics (median of {n})",
-                            full.median * 1e3, "ms"))
+        add(
+            SECTION,
+            Figure(f"{engine} in-process run_backtest, signal+engine+metrics (median of {n})", full.median * 1e3, "ms"),
+        )
         add(SECTION, Figure(f"{engine} in-process engine only (median of {n})", engine_only.median * 1e3, "ms"))
-        add(SECTION, Figure(f"{engine} sync execute via gateway (median of {n})", sync.median * 1e3, "ms",
-                            baseline=full.median * 1e3, baseline_label="in-process",
-                            ratio=sync.median / full.median, target=TARGET.get(engine)))
+        add(
+            SECTION,
+            Figure(
+                f"{engine} sync execute via gateway (median of {n})",
+                sync.median * 1e3,
+                "ms",
+                baseline=full.median * 1e3,
+                baseline_label="in-process",
+                ratio=sync.median / full.median,
+                target=TARGET.get(engine),
+            ),
+        )
     add_floor(session, session.memo["inproc:vectorbt"])
 
 
@@ -111,6 +123,15 @@ def add_floor(session: Session, inproc: Samples) -> None:
     add = session.report.add
     add(SECTION, Figure(f"smallest S3 PUT, 1 kB (median of {len(put.seconds)})", put.median * 1e3, "ms"))
     add(SECTION, Figure(f"durable PostgreSQL commit (median of {len(commit.seconds)})", commit.median * 1e3, "ms"))
-    add(SECTION, Figure("floor of any durable sync execute: in-process run + smallest PUT + commit", floor * 1e3, "ms",
-                        baseline=inproc.median * 1e3, baseline_label="in-process", ratio=floor / inproc.median,
-                        target=TARGET["vectorbt"]))
+    add(
+        SECTION,
+        Figure(
+            "floor of any durable sync execute: in-process run + smallest PUT + commit",
+            floor * 1e3,
+            "ms",
+            baseline=inproc.median * 1e3,
+            baseline_label="in-process",
+            ratio=floor / inproc.median,
+            target=TARGET["vectorbt"],
+        ),
+    )

@@ -41,8 +41,13 @@ def measure(session: Session, backtest_id: str) -> None:
     session.fleet.ensure(0)
     task_id = session.client.call("POST", f"/backtests/{backtest_id}/execute/async")["task_id"]
     time.sleep(QUEUED_S)
-    child = subprocess.Popen([sys.executable, "-m", "bench.traced_executor"], env={**os.environ, **session.stack.env},
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.traced_executor"],
+        env={**os.environ, **session.stack.env},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert child.stdout is not None and child.stdin is not None
         json.loads(child.stdout.readline())  # {"ready": true} once warmed up and pulling
@@ -60,7 +65,18 @@ def measure(session: Session, backtest_id: str) -> None:
     labels = {"artifacts": "artifacts: encode + 2 overlapped S3 PUTs", "run": "run: signal+engine+metrics"}
     for step, value in first.items():
         usual = statistics.median(t[step] for t in later)
-        session.report.add(SECTION, Figure(labels.get(step, step), value * 1e3, "ms", baseline=usual * 1e3,
-                                           baseline_label="later jobs", ratio=value / usual if usual else None))
-    session.say(f"  fresh traced process: first job {first['total, received -> acked'] * 1e3:.0f} ms, later"
-                f" {statistics.median(t['total, received -> acked'] for t in later) * 1e3:.0f} ms")
+        session.report.add(
+            SECTION,
+            Figure(
+                labels.get(step, step),
+                value * 1e3,
+                "ms",
+                baseline=usual * 1e3,
+                baseline_label="later jobs",
+                ratio=value / usual if usual else None,
+            ),
+        )
+    session.say(
+        f"  fresh traced process: first job {first['total, received -> acked'] * 1e3:.0f} ms, later"
+        f" {statistics.median(t['total, received -> acked'] for t in later) * 1e3:.0f} ms"
+    )

@@ -14,9 +14,8 @@ from __future__ import annotations
 import threading
 import time
 
-from deploy.embedded.stack import Stack
-
 from bench.service_logs import LogReader
+from deploy.embedded.stack import Stack
 
 PULL_EXPIRY_S = 2.5  # the executor's fetch timeout (2 s) plus a margin
 READY_TIMEOUT_S = 240.0

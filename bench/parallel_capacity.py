@@ -39,9 +39,12 @@ def _meet(barrier) -> None:
 
 def _timed(parquet: bytes, run: ResolvedBacktest, *, workers: int, runs: int) -> float:
     context = multiprocessing.get_context("spawn")  # no fork of a process holding gRPC and NATS threads
-    with context.Manager() as manager, concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init, initargs=(parquet, run)
-    ) as pool:
+    with (
+        context.Manager() as manager,
+        concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init, initargs=(parquet, run)
+        ) as pool,
+    ):
         # Tasks that wait for each other occupy every worker at once: all have started and warmed up.
         barrier = manager.Barrier(workers)
         list(pool.map(_meet, [barrier] * workers))

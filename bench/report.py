@@ -94,8 +94,14 @@ class Report:
         line = "  ".join("-" * w for w in widths)
         print(line, file=out)
         for row in [header, *rows]:
-            cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].ljust(widths[2]),
-                     row[3].rjust(widths[3]), row[4].ljust(widths[4]), row[5]]
+            cells = [
+                row[0].ljust(widths[0]),
+                row[1].rjust(widths[1]),
+                row[2].ljust(widths[2]),
+                row[3].rjust(widths[3]),
+                row[4].ljust(widths[4]),
+                row[5],
+            ]
             print("  ".join(cells).rstrip(), file=out)
         print(line, file=out)
         verdicts = [f.verdict for figures in self.figures.values() for f in figures if f.verdict]

@@ -6,12 +6,11 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploy.embedded.stack import Stack
-from services.adapters.object_store import ObjectStore, S3Location
-
 from bench.fleet import Fleet
 from bench.report import Report
 from bench.rest_client import RestClient
+from deploy.embedded.stack import Stack
+from services.adapters.object_store import ObjectStore, S3Location
 
 
 @dataclass
@@ -43,8 +42,15 @@ class Session:
         self.client = RestClient(self.stack.gateway_url)
         self.fleet = Fleet(self.stack, say=self.say)
         env = self.stack.env
-        self.store = ObjectStore(S3Location(env["S3_ENDPOINT"], env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"],
-                                            env["S3_BUCKET"], env["S3_SECURE"] == "true"))
+        self.store = ObjectStore(
+            S3Location(
+                env["S3_ENDPOINT"],
+                env["S3_ACCESS_KEY"],
+                env["S3_SECRET_KEY"],
+                env["S3_BUCKET"],
+                env["S3_SECURE"] == "true",
+            )
+        )
 
     def say(self, text: str) -> None:
         """Progress, as the run goes (the table comes at the end)."""

@@ -53,9 +53,11 @@ def run(session: Session) -> None:
         time.sleep(0.02)
     seen = time.time()
     warm = {e["engine"]: e["seconds"] for e in log.entries("engine warm")}
-    session.say(f"  {name}: ready after {ready['t'] - spawned:.2f} s (in-process startup {ready['startup_seconds']:.2f} s,"
-                f" warm-up {warm}); first job done after {first_done['t'] - spawned:.2f} s; client saw SUCCESS after"
-                f" {seen - spawned:.2f} s")
+    session.say(
+        f"  {name}: ready after {ready['t'] - spawned:.2f} s (in-process startup {ready['startup_seconds']:.2f} s,"
+        f" warm-up {warm}); first job done after {first_done['t'] - spawned:.2f} s; client saw SUCCESS after"
+        f" {seen - spawned:.2f} s"
+    )
 
     jobs_before = {e["job_id"] for e in log.entries("job done")}
     for _ in range(session.options.runs):
@@ -64,13 +66,23 @@ def run(session: Session) -> None:
     later = [e["job_id"] for e in log.entries("job done") if e["job_id"] not in jobs_before]
     steady = statistics.median(_durations(log, later))
     first = first_done["t"] - first_received["t"]
-    session.say(f"  first job {first * 1e3:.0f} ms (received {first_received['t'] - ready['t']:.3f} s after ready);"
-                f" later jobs median {steady * 1e3:.1f} ms (n={len(later)})")
+    session.say(
+        f"  first job {first * 1e3:.0f} ms (received {first_received['t'] - ready['t']:.3f} s after ready);"
+        f" later jobs median {steady * 1e3:.1f} ms (n={len(later)})"
+    )
 
     add(SECTION, Figure("executor spawn -> 'ready' (warm-up done)", ready["t"] - spawned, "s"))
     add(SECTION, Figure("executor spawn -> first job done (job queued before spawn)", first_done["t"] - spawned, "s"))
-    add(SECTION, Figure(f"first job after ready, received -> done (later jobs: median of {len(later)})",
-                        first * 1e3, "ms", baseline=steady * 1e3, baseline_label="later jobs",
-                        ratio=first / steady, target=FIRST_JOB_TARGET))
+    add(
+        SECTION,
+        Figure(
+            f"first job after ready, received -> done (later jobs: median of {len(later)})",
+            first * 1e3,
+            "ms",
+            baseline=steady * 1e3,
+            baseline_label="later jobs",
+            ratio=first / steady,
+            target=FIRST_JOB_TARGET,
+        ),
+    )
     first_job.measure(session, backtest_id)
-

@@ -14,8 +14,6 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from services.adapters.market_data import object_key
-
 from bench import cpu_usage, parallel_capacity
 from bench.execution import resolved_run
 from bench.report import Figure, Target
@@ -23,6 +21,7 @@ from bench.service_logs import LogReader
 from bench.session import Session
 from bench.timing import Samples
 from bench.workload import DAILY_CONFIG, GRID, create_backtest, create_strategy, execute_sync, with_override
+from services.adapters.market_data import object_key
 
 SECTION = "sweeps"
 VECTORBT_TARGET = Target("<=", 5.0)  # sweep time over one sync execute
@@ -47,8 +46,13 @@ def run_sweep(session: Session, strategy_id: str, engine: str, grid: list[dict])
     """Submits a sweep and polls its task until SUCCESS (RuntimeError on FAILURE or failed runs)."""
     catalog = LogReader(session.stack.log_path("catalog"))
     executors = {name: session.fleet.log(name, from_start_of_run=False) for name in session.fleet.names()}
-    body = {"strategy_id": strategy_id, "engine": engine, "base_config": DAILY_CONFIG, "param_grid": grid,
-            "rank_metric": "perf_sharpe_ratio"}
+    body = {
+        "strategy_id": strategy_id,
+        "engine": engine,
+        "base_config": DAILY_CONFIG,
+        "param_grid": grid,
+        "rank_metric": "perf_sharpe_ratio",
+    }
     began = time.perf_counter()
     task_id = session.client.call("POST", "/backtests/sweep", body)["task_id"]
     while True:
@@ -73,7 +77,9 @@ def run_sweep(session: Session, strategy_id: str, engine: str, grid: list[dict])
     return SweepRun(elapsed, task_id, workers, jobs, job_seconds)
 
 
-def timed_sweeps(session: Session, strategy_id: str, engine: str, label: str, repeats: int) -> tuple[Samples, dict[str, float]]:
+def timed_sweeps(
+    session: Session, strategy_id: str, engine: str, label: str, repeats: int
+) -> tuple[Samples, dict[str, float]]:
     """The sweep over GRID `repeats` times, printing each; (durations, mean CPU seconds per process)."""
     runs, cpu = [], defaultdict(float)
     for _ in range(repeats):
@@ -82,23 +88,38 @@ def timed_sweeps(session: Session, strategy_id: str, engine: str, label: str, re
         for name, seconds in cpu_usage.spent(before, cpu_usage.snapshot(session.stack)).items():
             cpu[name] += seconds / repeats
         job = statistics.median(sweep.job_seconds) if sweep.job_seconds else float("nan")
-        session.say(f"  {label}: {sweep.seconds:.3f} s (catalog counted {sweep.workers} executors; jobs {sweep.jobs},"
-                    f" median job {job * 1e3:.0f} ms; load average {os.getloadavg()[0]:.1f})")
+        session.say(
+            f"  {label}: {sweep.seconds:.3f} s (catalog counted {sweep.workers} executors; jobs {sweep.jobs},"
+            f" median job {job * 1e3:.0f} ms; load average {os.getloadavg()[0]:.1f})"
+        )
         runs.append(sweep)
     session.memo.setdefault("sweep_workers", []).extend((engine, label, r.workers) for r in runs)
-    busy = ", ".join(f"{name} {seconds:.2f}" for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]) if seconds >= 0.05)
+    busy = ", ".join(
+        f"{name} {seconds:.2f}" for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1]) if seconds >= 0.05
+    )
     session.say(f"    CPU seconds per sweep: {busy}")
     return Samples([r.seconds for r in runs]), dict(cpu)
 
 
-def add_cpu_figures(session: Session, title: str, cpu: dict[str, float], base: dict[str, float] | None, base_label: str) -> None:
+def add_cpu_figures(
+    session: Session, title: str, cpu: dict[str, float], base: dict[str, float] | None, base_label: str
+) -> None:
     """One row per process that spent at least 0.05 CPU seconds, busiest first."""
     for name in sorted(cpu, key=lambda n: -cpu[n]):
         value, other = cpu[name], (base or {}).get(name)
         if value < 0.05 and (other or 0.0) < 0.05:
             continue
-        session.report.add(title, Figure(name, value, "s", baseline=other, baseline_label=base_label if base else "",
-                                         ratio=value / other if other else None))
+        session.report.add(
+            title,
+            Figure(
+                name,
+                value,
+                "s",
+                baseline=other,
+                baseline_label=base_label if base else "",
+                ratio=value / other if other else None,
+            ),
+        )
 
 
 def warm_fleet(session: Session, strategy_id: str) -> None:
@@ -117,8 +138,10 @@ def machine_ceiling(session: Session) -> tuple[float, float]:
     run = resolved_run("backtrader")
     parquet = session.store.get_bytes(object_key(run.config.symbol, run.config.timeframe))
     one, two = parallel_capacity.speedup(parquet, run, runs=CEILING_RUNS)
-    session.say(f"  {CEILING_RUNS} plain backtrader runs: 1 process {one:.2f} s, 2 processes {two:.2f} s"
-                f" ({one / two:.2f}x; load average {os.getloadavg()[0]:.1f})")
+    session.say(
+        f"  {CEILING_RUNS} plain backtrader runs: 1 process {one:.2f} s, 2 processes {two:.2f} s"
+        f" ({one / two:.2f}x; load average {os.getloadavg()[0]:.1f})"
+    )
     return one, two
 
 
@@ -136,7 +159,9 @@ def run(session: Session) -> None:
     warm_fleet(session, strategy_id)
 
     sequential = sequential_executes(session, strategy_id)
-    session.say(f"  50 vectorbt sync executes one after another: {sequential.total:.3f} s; each {sequential.describe()}")
+    session.say(
+        f"  50 vectorbt sync executes one after another: {sequential.total:.3f} s; each {sequential.describe()}"
+    )
     # A vectorbt sweep takes a tenth of a second, where one background hiccup
     # (autovacuum, a checkpoint) moves a median of three: it gets as many
     # repeats as the single-run medians.
@@ -145,12 +170,29 @@ def run(session: Session) -> None:
     one = sequential.median
     add(SECTION, Figure("vectorbt one sync execute (median of the 50 below)", one * 1e3, "ms"))
     add(SECTION, Figure("vectorbt 50 sync executes one after another", sequential.total, "s"))
-    add(SECTION, Figure(f"vectorbt 50-config sweep, 2 executors (median of {sweep_runs})", vectorbt.median, "s",
-                        baseline=one, baseline_label="one sync execute", ratio=vectorbt.median / one,
-                        target=VECTORBT_TARGET))
-    add(SECTION, Figure("vectorbt 50-config sweep vs 50 sync executes", vectorbt.median, "s",
-                        baseline=sequential.total, baseline_label="50 sync executes",
-                        ratio=vectorbt.median / sequential.total))
+    add(
+        SECTION,
+        Figure(
+            f"vectorbt 50-config sweep, 2 executors (median of {sweep_runs})",
+            vectorbt.median,
+            "s",
+            baseline=one,
+            baseline_label="one sync execute",
+            ratio=vectorbt.median / one,
+            target=VECTORBT_TARGET,
+        ),
+    )
+    add(
+        SECTION,
+        Figure(
+            "vectorbt 50-config sweep vs 50 sync executes",
+            vectorbt.median,
+            "s",
+            baseline=sequential.total,
+            baseline_label="50 sync executes",
+            ratio=vectorbt.median / sequential.total,
+        ),
+    )
 
     two, two_cpu = timed_sweeps(session, strategy_id, "backtrader", "backtrader sweep, 2 executors", repeats)
     ceiling = machine_ceiling(session)
@@ -158,15 +200,42 @@ def run(session: Session) -> None:
     session.fleet.ensure(1)
     single, single_cpu = timed_sweeps(session, strategy_id, "backtrader", "backtrader sweep, 1 executor", repeats)
     add(SECTION, Figure(f"backtrader 50-config sweep, 1 executor (median of {repeats})", single.median, "s"))
-    add(SECTION, Figure(f"backtrader 50-config sweep, 2 executors (median of {repeats}); ratio = speed-up",
-                        two.median, "s", baseline=single.median, baseline_label="1 executor",
-                        ratio=single.median / two.median, target=SCALING_TARGET))
+    add(
+        SECTION,
+        Figure(
+            f"backtrader 50-config sweep, 2 executors (median of {repeats}); ratio = speed-up",
+            two.median,
+            "s",
+            baseline=single.median,
+            baseline_label="1 executor",
+            ratio=single.median / two.median,
+            target=SCALING_TARGET,
+        ),
+    )
     one_proc, two_procs = ceiling
-    add(SECTION, Figure(f"for scale: {CEILING_RUNS} in-process backtrader runs, 2 worker processes vs 1",
-                        two_procs, "s", baseline=one_proc, baseline_label="1 process", ratio=one_proc / two_procs))
-    add_cpu_figures(session, f"CPU seconds per vectorbt sweep, 2 executors (mean of {sweep_runs})", vectorbt_cpu, None, "")
-    add_cpu_figures(session, f"CPU seconds per backtrader sweep: 2 executors vs 1 (mean of {repeats})",
-                    two_cpu, single_cpu, "1 executor")
+    add(
+        SECTION,
+        Figure(
+            f"for scale: {CEILING_RUNS} in-process backtrader runs, 2 worker processes vs 1",
+            two_procs,
+            "s",
+            baseline=one_proc,
+            baseline_label="1 process",
+            ratio=one_proc / two_procs,
+        ),
+    )
+    add_cpu_figures(
+        session, f"CPU seconds per vectorbt sweep, 2 executors (mean of {sweep_runs})", vectorbt_cpu, None, ""
+    )
+    add_cpu_figures(
+        session,
+        f"CPU seconds per backtrader sweep: 2 executors vs 1 (mean of {repeats})",
+        two_cpu,
+        single_cpu,
+        "1 executor",
+    )
     counted = {w for _, _, w in session.memo["sweep_workers"]}
     if None in counted or 0 in counted:
-        session.report.note(f"the catalog counted 0 (or unknown) executors for some sweeps: {session.memo['sweep_workers']}")
+        session.report.note(
+            f"the catalog counted 0 (or unknown) executors for some sweeps: {session.memo['sweep_workers']}"
+        )

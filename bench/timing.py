@@ -30,8 +30,10 @@ class Samples:
     def describe(self, scale: float = 1e3, unit: str = "ms") -> str:
         """median, p90, min and max, in `unit` (milliseconds by default)."""
         s = [x * scale for x in self.seconds]
-        return (f"median {self.median * scale:.2f} {unit}, p90 {self.p90 * scale:.2f}, "
-                f"min {min(s):.2f}, max {max(s):.2f} (n={len(s)})")
+        return (
+            f"median {self.median * scale:.2f} {unit}, p90 {self.p90 * scale:.2f}, "
+            f"min {min(s):.2f}, max {max(s):.2f} (n={len(s)})"
+        )
 
 
 def repeat(fn: Callable[[], object], *, times: int, warm_up: int = 0) -> Samples:

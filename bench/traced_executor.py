@@ -64,12 +64,14 @@ class JobTrace:
 def _timed(fn, record, step: str, *, awaitable: bool = False):
     """`fn`, reporting (step, began, ended) to `record` after each call; awaited first when `awaitable`."""
     if awaitable:
+
         async def timed_async(*args, **kwargs):
             began = time.perf_counter()
             try:
                 return await fn(*args, **kwargs)
             finally:
                 record(step, began, time.perf_counter())
+
         return timed_async
 
     def timed(*args, **kwargs):
@@ -78,6 +80,7 @@ def _timed(fn, record, step: str, *, awaitable: bool = False):
             return fn(*args, **kwargs)
         finally:
             record(step, began, time.perf_counter())
+
     return timed
 
 
@@ -107,7 +110,9 @@ class TracedExecutor:
         self.traces: list[JobTrace] = []
         self._ready = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), name="traced-executor", daemon=True)
-        self._saved = {name: getattr(worker_module, name) for name in ("run_batch", "write_artifacts", "write_batch_artifacts")}
+        self._saved = {
+            name: getattr(worker_module, name) for name in ("run_batch", "write_artifacts", "write_batch_artifacts")
+        }
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -137,8 +142,15 @@ class TracedExecutor:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         try:
-            store = ObjectStore(S3Location(env["S3_ENDPOINT"], env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"],
-                                           env["S3_BUCKET"], env.get("S3_SECURE") == "true"))
+            store = ObjectStore(
+                S3Location(
+                    env["S3_ENDPOINT"],
+                    env["S3_ACCESS_KEY"],
+                    env["S3_SECRET_KEY"],
+                    env["S3_BUCKET"],
+                    env.get("S3_SECURE") == "true",
+                )
+            )
             bus = await Bus.connect(env["NATS_URL"], Topology(), name="bench-traced-executor")
             channel = grpc.aio.insecure_channel(env["CATALOG_ADDR"])
         except BaseException as exc:
@@ -148,14 +160,21 @@ class TracedExecutor:
         bars = BarCache(store)
         reporter = RunReportServiceStub(channel)
         # As services.executor does before its first pull: connections, reports, bar prefetch.
-        await warm_up(tuple(ENGINE_ADAPTERS), channel=channel, store=store, reporter=reporter, bars=bars,
-                      prefetch_bytes=PREFETCH_BYTES)
+        await warm_up(
+            tuple(ENGINE_ADAPTERS),
+            channel=channel,
+            store=store,
+            reporter=reporter,
+            bars=bars,
+            prefetch_bytes=PREFETCH_BYTES,
+        )
         worker = Worker(
             bus=bus,
             store=store,
             bars=_Timed(bars, self._record, {"window": "bars"}),
-            reporter=_Timed(reporter, self._record, {"StartRuns": "StartRuns", "CompleteRuns": "CompleteRuns"},
-                            awaitable=True),
+            reporter=_Timed(
+                reporter, self._record, {"StartRuns": "StartRuns", "CompleteRuns": "CompleteRuns"}, awaitable=True
+            ),
             executor_id="bench-traced-executor",
             heartbeat_s=5.0,
         )

@@ -49,9 +49,7 @@ class DescriptorSet:
             try:
                 self.pool.Add(file)
             except Exception as exc:  # upb raises TypeError, the pure-Python pool KeyError
-                raise ConfigError(
-                    f"cannot load {file.name} from {path} (built without imports?): {exc}"
-                ) from exc
+                raise ConfigError(f"cannot load {file.name} from {path} (built without imports?): {exc}") from exc
         self._fields: dict[str, dict[str, descriptor.FieldDescriptor]] = {}
 
     def service(self, name: str) -> descriptor.ServiceDescriptor:

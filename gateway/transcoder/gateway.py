@@ -60,9 +60,7 @@ class Gateway:
         self.routes: RouteTable = build_route_table(descriptors, upstreams)
         self._upstreams = Upstreams(upstreams)
         limits = Limits(max_request_body_bytes, max_upload_bytes, max_response_body_bytes, upstream_timeout_s)
-        self._forwarder = Forwarder(
-            descriptors, self.routes, self._upstreams, limits, print_options, ApiKeys(api_keys)
-        )
+        self._forwarder = Forwarder(descriptors, self.routes, self._upstreams, limits, print_options, ApiKeys(api_keys))
         self._address = (host, port)
         self._idle_timeout_s = idle_timeout_s
         self._server: TranscodingServer | None = None

@@ -27,9 +27,7 @@ _NOT_HEADERS = frozenset(
 _MESSAGE_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if c != ord("%"))
 
 
-def request_metadata(
-    headers: Headers, *, method: str, target: str, client: str, request_id: str
-) -> Metadata:
+def request_metadata(headers: Headers, *, method: str, target: str, client: str, request_id: str) -> Metadata:
     """The metadata of the upstream call for a request's headers.
 
     headers: the request headers (after the API key filter removed credentials).

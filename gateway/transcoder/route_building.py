@@ -22,9 +22,7 @@ from gateway.transcoder.routes import FieldPath, Route, RouteTable
 HTTP_BODY = "google.api.HttpBody"
 
 
-def resolve_field_path(
-    descriptors: DescriptorSet, message: descriptor.Descriptor, names: Iterable[str]
-) -> FieldPath:
+def resolve_field_path(descriptors: DescriptorSet, message: descriptor.Descriptor, names: Iterable[str]) -> FieldPath:
     """Resolves dotted names (proto or JSON names) to fields; ValueError says which name failed.
 
     descriptors: where field names are looked up.

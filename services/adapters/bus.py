@@ -118,11 +118,16 @@ class Job:
         return json_codec.dumps(vars(self))
 
     @classmethod
-    def decode(cls, data: bytes) -> "Job":
+    def decode(cls, data: bytes) -> Job:
         raw = json_codec.loads(data)
         return cls(
-            job_id=raw["job_id"], task_id=raw["task_id"], engine=raw["engine"], backtest_ids=list(raw["backtest_ids"]),
-            runs=list(raw.get("runs", [])), bars_uri=raw.get("bars_uri", ""), bars_sha256=raw.get("bars_sha256", ""),
+            job_id=raw["job_id"],
+            task_id=raw["task_id"],
+            engine=raw["engine"],
+            backtest_ids=list(raw["backtest_ids"]),
+            runs=list(raw.get("runs", [])),
+            bars_uri=raw.get("bars_uri", ""),
+            bars_sha256=raw.get("bars_sha256", ""),
         )
 
 
@@ -148,7 +153,7 @@ class Bus:
         self._registry_kv = None
 
     @classmethod
-    async def connect(cls, url: str, topology: Topology, *, name: str) -> "Bus":
+    async def connect(cls, url: str, topology: Topology, *, name: str) -> Bus:
         """Connects and makes sure the stream, consumers and registry bucket exist.
 
         url: NATS server URL.
@@ -240,7 +245,7 @@ class Bus:
         # consumer (kv.keys() leaves one behind per call until it times out).
         prefix = f"$KV.{bucket}."
         info = await self.js.stream_info(f"KV_{bucket}", subjects_filter=f"{prefix}>")
-        keys = [subject[len(prefix):] for subject in (info.state.subjects or {})]
+        keys = [subject[len(prefix) :] for subject in (info.state.subjects or {})]
         entries = await asyncio.gather(*(kv.get(key) for key in keys), return_exceptions=True)
         records = []
         for entry in entries:

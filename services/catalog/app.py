@@ -52,8 +52,11 @@ def build_app(settings: CatalogSettings, *, grace: float = 10.0) -> CatalogApp:
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     execution = ExecutionService(
-        sessions, nats_url=settings.nats_url, topology=settings.topology(),
-        sync_timeout_s=settings.sync_execute_timeout_s, orphan_after_s=settings.orphan_run_after_s,
+        sessions,
+        nats_url=settings.nats_url,
+        topology=settings.topology(),
+        sync_timeout_s=settings.sync_execute_timeout_s,
+        orphan_after_s=settings.orphan_run_after_s,
     )
     servicer = CatalogServicer(settings=settings, sessions=sessions, execution=execution)
     run_report = RunReportServicer(execution, artifact_prefix=settings.artifact_store_uri_prefix)

@@ -42,7 +42,7 @@ class Page:
     limit: int = DEFAULT_LIMIT
 
     @classmethod
-    def of(cls, fields: Mapping[str, Any]) -> "Page":
+    def of(cls, fields: Mapping[str, Any]) -> Page:
         """Reads `skip` (>= 0, default 0) and `limit` (1..1000, default 100) from a request dict."""
         skip, limit = fields.get("skip", 0), fields.get("limit", DEFAULT_LIMIT)
         violations = []
@@ -63,7 +63,7 @@ class BacktestQuery:
     page: Page
 
     @classmethod
-    def of(cls, fields: Mapping[str, Any]) -> "BacktestQuery":
+    def of(cls, fields: Mapping[str, Any]) -> BacktestQuery:
         """Reads an optional `strategy_id` filter and the page."""
         raw = fields.get("strategy_id")
         strategy_id = None if raw is None else parse_id("strategy_id", raw)
@@ -80,7 +80,7 @@ class NewStrategy:
     params: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, fields: Mapping[str, Any]) -> "NewStrategy":
+    def of(cls, fields: Mapping[str, Any]) -> NewStrategy:
         """Checks that the name is given and every universe symbol is a non-blank string."""
         name = fields.get("name") or ""
         universe = list(fields.get("universe", []))
@@ -103,7 +103,7 @@ class BacktestPatch:
     changes: dict[str, Any]
 
     @classmethod
-    def of(cls, fields: Mapping[str, Any], *, artifact_prefix: str) -> "BacktestPatch":
+    def of(cls, fields: Mapping[str, Any], *, artifact_prefix: str) -> BacktestPatch:
         """Checks status, metrics and artifact URIs.
 
         fields: the present fields among status, metrics, trades_uri, equity_curve_uri.
@@ -118,7 +118,7 @@ class BacktestPatch:
             uri = fields.get(name)
             inside = uri is not None and uri.startswith(artifact_prefix) and len(uri) > len(artifact_prefix)
             # "..": a key with a parent step reads as a path out of the store, whatever S3 makes of it.
-            if uri is not None and (not inside or ".." in uri[len(artifact_prefix):].split("/")):
+            if uri is not None and (not inside or ".." in uri[len(artifact_prefix) :].split("/")):
                 where = f"must be an object URI inside the artifact store ({artifact_prefix}...)"
                 violations.append(FieldViolation(name, where))
         if violations:

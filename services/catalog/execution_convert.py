@@ -21,7 +21,9 @@ def task_ref(task: Task) -> backtest_pb2.TaskRef:
 def task_message(task: Task | Row) -> backtest_pb2.Task:
     """The Task message of a row, with progress and (when done) the result."""
     message = backtest_pb2.Task(
-        task_id=str(task.id), status=task.status, kind=task.kind,
+        task_id=str(task.id),
+        status=task.status,
+        kind=task.kind,
         progress=backtest_pb2.TaskProgress(completed=task.completed, failed=task.failed, total=task.total),
     )
     if task.backtest_id is not None:

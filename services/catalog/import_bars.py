@@ -97,14 +97,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot read {args.file}: {err.strerror}", file=sys.stderr)
         return 1
     if len(data) > MAX_MESSAGE_BYTES - _ENVELOPE_BYTES:
-        print(f"{args.file} is {len(data) / 2**20:.0f} MiB; an import carries at most "
-              f"{MAX_MESSAGE_BYTES // 2**20} MiB: store it as Parquet, which is several times smaller", file=sys.stderr)
+        print(
+            f"{args.file} is {len(data) / 2**20:.0f} MiB; an import carries at most "
+            f"{MAX_MESSAGE_BYTES // 2**20} MiB: store it as Parquet, which is several times smaller",
+            file=sys.stderr,
+        )
         return 2
     content_type = _TYPES.get(args.file.suffix.lower(), "application/octet-stream")
     with catalog_channel(args.catalog) as channel:
         try:
-            summary = import_file(catalog_pb2_grpc.CatalogServiceStub(channel), args.symbol, args.timeframe, data,
-                                  content_type)
+            summary = import_file(
+                catalog_pb2_grpc.CatalogServiceStub(channel), args.symbol, args.timeframe, data, content_type
+            )
         except ValidationError as err:
             for violation in err.violations:
                 print(f"{violation.field}: {violation.description}", file=sys.stderr)

@@ -55,11 +55,14 @@ class RunReportServicer(run_report_pb2_grpc.RunReportServiceServicer):
         return Success(
             backtest_id=parse_id(f"outcomes[{index}].backtest_id", outcome.backtest_id),
             metrics=execution_convert.metrics_dict(outcome.metrics),
-            equity_curve_uri=outcome.equity_curve_uri, trades_uri=outcome.trades_uri,
+            equity_curve_uri=outcome.equity_curve_uri,
+            trades_uri=outcome.trades_uri,
         )
 
     @translate_errors
-    async def CompleteRuns(self, request: run_report_pb2.CompleteRunsRequest, context) -> run_report_pb2.CompleteRunsResponse:
+    async def CompleteRuns(
+        self, request: run_report_pb2.CompleteRunsRequest, context
+    ) -> run_report_pb2.CompleteRunsResponse:
         successes = [self._success(i, outcome) for i, outcome in enumerate(request.outcomes)]
         settled = await self.execution.complete_runs(_task(request.task_id), successes)
         return run_report_pb2.CompleteRunsResponse(settled_ids=_strings(settled))

@@ -81,12 +81,20 @@ def minute_bars(count: int, end: str, *, seed: int) -> pd.DataFrame:
     shape = 1.0 + 2.0 * np.linspace(-1.0, 1.0, SESSION_MINUTES) ** 2
     rng = np.random.default_rng([seed, zlib.crc32(MINUTE_SYMBOL.encode())])
     session_opens = np.arange(len(stamps)) % SESSION_MINUTES == 0
-    return _bars(stamps, MINUTE_PROFILE, rng, bars_per_day=SESSION_MINUTES, gaps=session_opens,
-                 volume_shape=shape / shape.sum())
+    return _bars(
+        stamps, MINUTE_PROFILE, rng, bars_per_day=SESSION_MINUTES, gaps=session_opens, volume_shape=shape / shape.sum()
+    )
 
 
-def _bars(stamps: pd.DatetimeIndex, profile: Profile, rng: np.random.Generator, *, bars_per_day: int,
-          gaps: np.ndarray, volume_shape: np.ndarray) -> pd.DataFrame:
+def _bars(
+    stamps: pd.DatetimeIndex,
+    profile: Profile,
+    rng: np.random.Generator,
+    *,
+    bars_per_day: int,
+    gaps: np.ndarray,
+    volume_shape: np.ndarray,
+) -> pd.DataFrame:
     """Consistent OHLCV bars along one GBM path, prices in cents.
 
     stamps: the bar timestamps.
@@ -109,8 +117,10 @@ def _bars(stamps: pd.DatetimeIndex, profile: Profile, rng: np.random.Generator, 
     reach = np.abs(rng.standard_normal((2, n))) * sigma * 0.5
     high = np.maximum(open_, close) * np.exp(reach[0])
     low = np.minimum(open_, close) * np.exp(-reach[1])
-    prices = {name: np.maximum(np.round(p, 2), 0.01) for name, p in zip(("open", "high", "low", "close"),
-                                                                          (open_, high, low, close))}
+    prices = {
+        name: np.maximum(np.round(p, 2), 0.01)
+        for name, p in zip(("open", "high", "low", "close"), (open_, high, low, close))
+    }
     # Rounding to cents can push open or close past the rounded extremes: widen them back.
     prices["high"] = np.maximum.reduce([prices["high"], prices["open"], prices["close"]])
     prices["low"] = np.minimum.reduce([prices["low"], prices["open"], prices["close"]])
@@ -119,8 +129,17 @@ def _bars(stamps: pd.DatetimeIndex, profile: Profile, rng: np.random.Generator, 
     return pd.DataFrame({"timestamp": stamps, **prices, "volume": np.round(volume)})
 
 
-def load(stub: catalog_pb2_grpc.CatalogServiceStub, *, symbols: list[str], start: str, end: str,
-         minute_count: int, seed: int = 7, prefix: str = "", say: Callable[[str], None] = print) -> list[str]:
+def load(
+    stub: catalog_pb2_grpc.CatalogServiceStub,
+    *,
+    symbols: list[str],
+    start: str,
+    end: str,
+    minute_count: int,
+    seed: int = 7,
+    prefix: str = "",
+    say: Callable[[str], None] = print,
+) -> list[str]:
     """Imports each missing synthetic series through ImportBars; returns the series it imported.
 
     stub: catalog client.
@@ -144,8 +163,10 @@ def load(stub: catalog_pb2_grpc.CatalogServiceStub, *, symbols: list[str], start
             continue
         began = time.perf_counter()
         summary = import_file(stub, symbol, timeframe, bars_to_parquet(generate()), PARQUET_TYPE)
-        say(f"  {symbol} {timeframe}: imported {summary.rows} synthetic bars {summary.start} .. {summary.end}"
-            f" in {time.perf_counter() - began:.1f}s")
+        say(
+            f"  {symbol} {timeframe}: imported {summary.rows} synthetic bars {summary.start} .. {summary.end}"
+            f" in {time.perf_counter() - began:.1f}s"
+        )
         imported.append(f"{symbol}/{timeframe}")
     return imported
 
@@ -168,9 +189,16 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     with catalog_channel(args.catalog) as channel:
         grpc.channel_ready_future(channel).result(timeout=60)  # the catalog may still be starting
-        load(catalog_pb2_grpc.CatalogServiceStub(channel), symbols=symbols, start=args.start, end=args.end,
-             minute_count=args.minute_bars, seed=args.seed, prefix=args.prefix,
-             say=lambda line: print(line, flush=True))
+        load(
+            catalog_pb2_grpc.CatalogServiceStub(channel),
+            symbols=symbols,
+            start=args.start,
+            end=args.end,
+            minute_count=args.minute_bars,
+            seed=args.seed,
+            prefix=args.prefix,
+            say=lambda line: print(line, flush=True),
+        )
     print(f"sample data ready in {time.perf_counter() - began:.1f}s", flush=True)
     return 0
 

@@ -8,7 +8,7 @@ dropped, because stored bars are tz-naive UTC.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -28,5 +28,5 @@ def parse_date(text: str) -> pd.Timestamp:
     except ValueError:
         raise ValueError(f"not an ISO-8601 date or date-time: {text!r}") from None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return pd.Timestamp(moment)

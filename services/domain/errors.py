@@ -35,7 +35,7 @@ class ValidationError(PlatformError):
         super().__init__("; ".join(f"{v.field}: {v.description}" for v in self.violations))
 
     @classmethod
-    def single(cls, field: str, description: str) -> "ValidationError":
+    def single(cls, field: str, description: str) -> ValidationError:
         return cls([FieldViolation(field, description)])
 
 

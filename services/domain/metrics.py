@@ -27,11 +27,27 @@ STRUCTURE: dict[str, tuple[str, ...]] = {
     **{f"perf_{k}": ("performance", k) for k in ("cagr", "sharpe_ratio", "sortino_ratio", "calmar_ratio")},
     **{
         f"risk_{k}": ("risk", k)
-        for k in ("max_drawdown", "max_drawdown_duration", "var_95", "cvar_95", "var_99", "cvar_99", "volatility_annualised")
+        for k in (
+            "max_drawdown",
+            "max_drawdown_duration",
+            "var_95",
+            "cvar_95",
+            "var_99",
+            "cvar_99",
+            "volatility_annualised",
+        )
     },
     **{
         f"trade_{k}": ("trading", k)
-        for k in ("total_trades", "win_rate", "profit_factor", "avg_win", "avg_loss", "expectancy", "turnover_annualised")
+        for k in (
+            "total_trades",
+            "win_rate",
+            "profit_factor",
+            "avg_win",
+            "avg_loss",
+            "expectancy",
+            "turnover_annualised",
+        )
     },
 }
 COUNTS = ("bars_in_market", "risk_max_drawdown_duration", "trade_total_trades")
@@ -40,7 +56,9 @@ COUNTS = ("bars_in_market", "risk_max_drawdown_duration", "trade_total_trades")
 ROUND_OFF = 1e-12
 
 
-def compute_metrics(result: EngineResult, *, bars_per_year: int, risk_free_rate: float) -> dict[str, float | int | None]:
+def compute_metrics(
+    result: EngineResult, *, bars_per_year: int, risk_free_rate: float
+) -> dict[str, float | int | None]:
     """Flat metrics of `result`, keyed as STRUCTURE.
 
     bars_per_year: bars in a year, to annualise. risk_free_rate: annual rate as a fraction.

@@ -204,7 +204,9 @@ def _check_size(config: Mapping[str, Any], values: dict[str, Any], violations: l
             values["size"] = 1.0
     elif size_type != "shares" and values.get("size", 0.0) > 1.0:
         # A fraction of equity above 1 is leverage, which the engines do not model.
-        violations.append(FieldViolation("config.size", "must be <= 1 (a fraction of equity) unless size_type is 'shares'"))
+        violations.append(
+            FieldViolation("config.size", "must be <= 1 (a fraction of equity) unless size_type is 'shares'")
+        )
 
 
 def _check_plugin(config: Mapping[str, Any], values: dict[str, Any], violations: list[FieldViolation]) -> None:

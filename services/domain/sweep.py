@@ -108,7 +108,9 @@ def _resolve_entry(
         return None, exc.violations
 
 
-def _locate(violation: FieldViolation, index: int, override: Mapping[str, Any], base_errors: list[FieldViolation]) -> str:
+def _locate(
+    violation: FieldViolation, index: int, override: Mapping[str, Any], base_errors: list[FieldViolation]
+) -> str:
     """Name the request field behind a violation of the merged create fields."""
     field = violation.field
     if field in ("strategy_id", "engine"):

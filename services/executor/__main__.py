@@ -38,12 +38,22 @@ async def serve(settings: ExecutorSettings) -> None:
     # Warm-up comes before the first pull: the first job must run at steady-state speed,
     # its bars already in the cache when they are among the smallest stored series.
     reporter = RunReportServiceStub(channel)
-    await warm_up(settings.engines, channel=channel, store=store, reporter=reporter, bars=bars,
-                  prefetch_bytes=settings.bar_prefetch_bytes)
+    await warm_up(
+        settings.engines,
+        channel=channel,
+        store=store,
+        reporter=reporter,
+        bars=bars,
+        prefetch_bytes=settings.bar_prefetch_bytes,
+    )
     bus = await Bus.connect(settings.nats_url, settings.topology(), name=f"executor-{settings.executor_id}")
     worker = Worker(
-        bus=bus, store=store, bars=bars, reporter=reporter,
-        executor_id=settings.executor_id, heartbeat_s=settings.heartbeat_s,
+        bus=bus,
+        store=store,
+        bars=bars,
+        reporter=reporter,
+        executor_id=settings.executor_id,
+        heartbeat_s=settings.heartbeat_s,
     )
     health = GrpcService([], settings.health_listen) if settings.health_listen else None
     if health:
@@ -55,8 +65,14 @@ async def serve(settings: ExecutorSettings) -> None:
     record = ExecutorRecord(settings.executor_id, list(settings.engines), _version())
     tasks = [asyncio.create_task(announce(bus, record, stop))]
     tasks += [asyncio.create_task(worker.consume(engine, stop)) for engine in settings.engines]
-    log.info("ready", extra={"executor_id": settings.executor_id, "engines": list(settings.engines),
-                             "startup_seconds": round(time.perf_counter() - began, 3)})
+    log.info(
+        "ready",
+        extra={
+            "executor_id": settings.executor_id,
+            "engines": list(settings.engines),
+            "startup_seconds": round(time.perf_counter() - began, 3),
+        },
+    )
     await asyncio.gather(*tasks)
     if health:
         await health.stop()

@@ -161,13 +161,16 @@ def write_artifacts(store: ObjectStore, backtest_id: str, result: EngineResult) 
     backtest_id: run the artifacts belong to; keys live under artifacts/<id>/.
     result: the engine's output.
     """
+
     def put(name: str, data: bytes) -> str:
         return store.put_bytes(f"artifacts/{backtest_id}/{name}.parquet", data, content_type=PARQUET_CONTENT_TYPE)
 
     return _overlapped(lambda: put("equity", equity_parquet(result)), lambda: put("trades", trades_parquet(result)))
 
 
-def write_batch_artifacts(store: ObjectStore, key_prefix: str, runs: list[tuple[str, EngineResult]]) -> list[tuple[str, str]]:
+def write_batch_artifacts(
+    store: ObjectStore, key_prefix: str, runs: list[tuple[str, EngineResult]]
+) -> list[tuple[str, str]]:
     """Stores the artifacts of many runs as two batch files; (equity_curve_uri, trades_uri) per run, in order.
 
     store: the artifact store.

@@ -34,7 +34,7 @@ def is_transient(exc: BaseException) -> bool:
 
 def backoff_seconds(attempt: int) -> float:
     """Delay before redelivering after failed attempt number `attempt` (1-based)."""
-    return float(min(2 ** attempt, 30))
+    return float(min(2**attempt, 30))
 
 
 def describe(exc: BaseException) -> str:

@@ -25,7 +25,7 @@ async def announce(bus: Bus, record: ExecutorRecord, stop: asyncio.Event) -> Non
             log.warning("registry refresh failed", exc_info=True)
         try:
             await asyncio.wait_for(stop.wait(), timeout=period)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     try:
         await bus.unregister(record.executor_id)

@@ -39,7 +39,9 @@ def _tiny_bars(n: int = 300) -> pd.DataFrame:
     """Bars as a job gets them: stored as Parquet, then decoded (the process's first decode is the slow one)."""
     close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, n)))
     stamps = pd.bdate_range("2020-01-01", periods=n)
-    frame = pd.DataFrame({"timestamp": stamps, "open": close, "high": close * 1.01, "low": close * 0.99, "close": close, "volume": 1.0})
+    frame = pd.DataFrame(
+        {"timestamp": stamps, "open": close, "high": close * 1.01, "low": close * 0.99, "close": close, "volume": 1.0}
+    )
     return read_bars(bars_to_parquet(frame))
 
 
@@ -84,8 +86,10 @@ def prefetch_bars(bars: BarCache, budget_bytes: int) -> None:
     except Exception as err:  # noqa: BLE001 - jobs load their bars anyway, only slower
         log.warning("bar prefetch failed", extra={"error": repr(err)})
         return
-    log.info("bars prefetched", extra={"series": len(loaded), "budget_bytes": budget_bytes,
-                                       "seconds": round(time.perf_counter() - started, 3)})
+    log.info(
+        "bars prefetched",
+        extra={"series": len(loaded), "budget_bytes": budget_bytes, "seconds": round(time.perf_counter() - started, 3)},
+    )
 
 
 async def warm_reports(reporter: RunReportServiceStub) -> None:
@@ -96,8 +100,13 @@ async def warm_reports(reporter: RunReportServiceStub) -> None:
 
 
 async def warm_up(
-    engines: tuple[str, ...], *, channel: grpc.aio.Channel, store: ObjectStore,
-    reporter: RunReportServiceStub | None = None, bars: BarCache | None = None, prefetch_bytes: int = 0,
+    engines: tuple[str, ...],
+    *,
+    channel: grpc.aio.Channel,
+    store: ObjectStore,
+    reporter: RunReportServiceStub | None = None,
+    bars: BarCache | None = None,
+    prefetch_bytes: int = 0,
 ) -> None:
     """Runs the warm-up, opens the catalog and object-store connections and prefetches bars; logs what each took.
 
@@ -115,7 +124,7 @@ async def warm_up(
         await asyncio.wait_for(channel.channel_ready(), timeout=10)
         if reporter is not None:
             await warm_reports(reporter)
-    except (asyncio.TimeoutError, grpc.RpcError):  # the catalog may start later; jobs wait for it anyway
+    except (TimeoutError, grpc.RpcError):  # the catalog may start later; jobs wait for it anyway
         log.warning("catalog not reachable yet")
     await asyncio.to_thread(store.ensure_bucket)
     if bars is not None and prefetch_bytes > 0:

@@ -52,8 +52,16 @@ class Worker:
     heartbeat_s: seconds between `in_progress` signals during a job.
     """
 
-    def __init__(self, *, bus: Bus, store: ObjectStore, bars: BarCache, reporter: RunReportServiceStub,
-                 executor_id: str, heartbeat_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        store: ObjectStore,
+        bars: BarCache,
+        reporter: RunReportServiceStub,
+        executor_id: str,
+        heartbeat_s: float,
+    ) -> None:
         self.bus = bus
         self.store = store
         self.bars = bars
@@ -68,7 +76,7 @@ class Worker:
         while not stop.is_set():
             try:
                 messages = await sub.fetch(1, timeout=2)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 continue
             for message in messages:
                 await self.handle(message)
@@ -113,7 +121,9 @@ class Worker:
     async def fail(self, job: Job, backtest_ids: list[str], reason: str) -> None:
         """Marks runs failed for good with `reason`."""
         await self.reporter.FailRuns(
-            rr.FailRunsRequest(job_id=job.job_id, task_id=job.task_id, backtest_ids=backtest_ids, reason=reason, final=True),
+            rr.FailRunsRequest(
+                job_id=job.job_id, task_id=job.task_id, backtest_ids=backtest_ids, reason=reason, final=True
+            ),
             timeout=CALL_TIMEOUT_S,
         )
 
@@ -130,7 +140,9 @@ class Worker:
         running = set((await start).running_ids)
         if outcomes is None:  # failed for good, and _compute has reported it
             return
-        kept = [(backtest_id, outcome) for backtest_id, outcome in zip(job.backtest_ids, outcomes) if backtest_id in running]
+        kept = [
+            (backtest_id, outcome) for backtest_id, outcome in zip(job.backtest_ids, outcomes) if backtest_id in running
+        ]
         if not kept:
             return
         uris = await self._write_artifacts(job, attempt, kept)
@@ -143,7 +155,7 @@ class Worker:
     async def _write_artifacts(self, job: Job, attempt: int, kept: list) -> list[tuple[str, str]]:
         """(equity_curve_uri, trades_uri) per kept run: files of its own for one run, two batch files for more."""
         if len(kept) == 1:
-            (backtest_id, outcome), = kept
+            ((backtest_id, outcome),) = kept
             return [await asyncio.to_thread(write_artifacts, self.store, backtest_id, outcome.result)]
         # Per job attempt: a redelivered job never overwrites a file that completed runs point into.
         prefix = f"artifacts/jobs/{job.job_id}/{attempt}"
@@ -175,7 +187,10 @@ class Worker:
 
     async def _start(self, job: Job, attempt: int) -> rr.StartRunsResponse:
         request = rr.StartRunsRequest(
-            job_id=job.job_id, task_id=job.task_id, executor_id=self.executor_id, attempt=attempt,
+            job_id=job.job_id,
+            task_id=job.task_id,
+            executor_id=self.executor_id,
+            attempt=attempt,
             backtest_ids=job.backtest_ids,
         )
         return await self.reporter.StartRuns(request, timeout=CALL_TIMEOUT_S)

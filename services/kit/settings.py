@@ -25,9 +25,7 @@ class SettingsError(Exception):
         super().__init__(f"{service}: bad configuration: " + "; ".join(problems))
 
 
-def setting(
-    env: str, *, default: Any = _NO_DEFAULT, parse: Callable[[str], Any] = str, secret: bool = False
-) -> Any:
+def setting(env: str, *, default: Any = _NO_DEFAULT, parse: Callable[[str], Any] = str, secret: bool = False) -> Any:
     """Declares one dataclass field read from the environment.
 
     env: name of the environment variable.

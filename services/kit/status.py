@@ -132,5 +132,3 @@ def from_rpc_error(err: grpc.RpcError) -> PlatformError:
     if code == grpc.StatusCode.UNAVAILABLE:
         return UnavailableError(message)
     return PlatformError(f"{code.name}: {message}")
-
-

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pyarrow as pa
-from backtest.v1 import results_pb2, results_pb2_grpc
 
+from backtest.v1 import results_pb2, results_pb2_grpc
 from services.adapters.object_store import ObjectStore
 from services.kit.grpc_server import GrpcService, run_until_signalled
 from services.kit.settings import SettingsError, load_settings

@@ -30,9 +30,7 @@ class BarDateFormatter:
         """
         # Bars are tz-naive UTC; a tz-aware column is cast to its UTC wall clock,
         # and to whole seconds, since strftime would print fractions of them.
-        seconds = [
-            pc.cast(c, pa.timestamp("s"), safe=False) if pa.types.is_timestamp(c.type) else c for c in columns
-        ]
+        seconds = [pc.cast(c, pa.timestamp("s"), safe=False) if pa.types.is_timestamp(c.type) else c for c in columns]
         if self.dates_only and not all(_all_midnight(c) for c in seconds if pa.types.is_timestamp(c.type)):
             self.dates_only = False
         pattern = DATE_FORMAT if self.dates_only else DATETIME_FORMAT

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Sequence
 
 import grpc
-from backtest.v1 import catalog_pb2, catalog_pb2_grpc
 
+from backtest.v1 import catalog_pb2, catalog_pb2_grpc
 from services.domain.errors import NotFoundError
 from services.kit.status import from_rpc_error
 from services.results import convert

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from backtest.v1 import backtest_pb2, results_pb2
 from google.api import httpbody_pb2
 from google.protobuf import json_format, struct_pb2
 
+from backtest.v1 import backtest_pb2, results_pb2
 from services.adapters.object_store import PARQUET_CONTENT_TYPE
 from services.domain.metric_table import HIGHER, NEUTRAL
 from services.results.compare import Comparison
 from services.results.records import BacktestRecord
-
 
 
 def backtest_record(message: backtest_pb2.Backtest) -> BacktestRecord:

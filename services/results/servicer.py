@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TypeVar
 
 from backtest.v1 import results_pb2, results_pb2_grpc
-
 from services.kit.status import translate_errors
 from services.results import compare, convert
 from services.results.artifacts import EQUITY, TRADES, ArtifactKind, Artifacts

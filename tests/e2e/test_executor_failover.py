@@ -28,7 +28,9 @@ LONG_RUN = {  # backtrader over ~2 years of minute bars: several seconds of work
 
 def call(base: str, method: str, path: str, body: dict | None = None) -> dict:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, method=method, headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        base + path, data=data, method=method, headers={"content-type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)
 
@@ -70,7 +72,9 @@ def test_killed_executor_job_finishes_on_the_other_one(stack):
     try:
         final = wait_for(
             lambda: (b := call(api, "GET", f"/backtests/{backtest['id']}"))["status"] != "running" and b,
-            timeout=240, what="the run to settle on the surviving executor", interval=0.5,
+            timeout=240,
+            what="the run to settle on the surviving executor",
+            interval=0.5,
         )
         assert final["status"] == "completed", final["metrics"]
         assert final["structured_metrics"]["trading"]["total_trades"] > 0
@@ -78,13 +82,18 @@ def test_killed_executor_job_finishes_on_the_other_one(stack):
         assert task["status"] == "SUCCESS"
         survivors = [c.name for c in stack.supervisor.children if c.name.startswith("executor-")]
         finished_by = [
-            name for name in survivors
+            name
+            for name in survivors
             if any(task_id in line and '"job done"' in line for line in stack.log_path(name).read_text().splitlines())
         ]
         assert finished_by, "no surviving executor logged the job as done"
         stuck = [b["id"] for b in call(api, "GET", "/backtests?limit=1000") if b["status"] == "running"]
         for backtest_id in stuck:  # runs of other tests may still be finishing: they must settle too
-            wait_for(lambda: call(api, "GET", f"/backtests/{backtest_id}")["status"] != "running",
-                     timeout=240, what=f"backtest {backtest_id} to leave running", interval=0.5)
+            wait_for(
+                lambda: call(api, "GET", f"/backtests/{backtest_id}")["status"] != "running",
+                timeout=240,
+                what=f"backtest {backtest_id} to leave running",
+                interval=0.5,
+            )
     finally:
         stack.start_executor()  # later tests get their two executors back

@@ -19,6 +19,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from backtest.v1 import catalog_pb2, catalog_pb2_grpc, results_pb2, results_pb2_grpc
+
 from .conformance import synthetic_bars
 
 TIMEOUT_S = 60.0
@@ -46,7 +47,9 @@ def symbol(catalog, bars) -> str:
     """A fresh daily series imported with ImportBars (an HttpBody holding a CSV)."""
     symbol = synthetic_bars.unique_symbol("GRPC")
     body = httpbody_pb2.HttpBody(content_type="text/csv", data=synthetic_bars.to_csv(bars, date_only=True))
-    summary = catalog.ImportBars(catalog_pb2.ImportBarsRequest(symbol=symbol, timeframe="1d", file=body), timeout=TIMEOUT_S)
+    summary = catalog.ImportBars(
+        catalog_pb2.ImportBarsRequest(symbol=symbol, timeframe="1d", file=body), timeout=TIMEOUT_S
+    )
     assert (summary.symbol, summary.timeframe, summary.rows) == (symbol, "1d", len(bars))
     return symbol
 
@@ -67,7 +70,8 @@ def executed(catalog, symbol) -> catalog_pb2.ExecuteBacktestResponse:
         catalog_pb2.CreateBacktestRequest().config,
     )
     backtest, call = catalog.CreateBacktest.with_call(
-        catalog_pb2.CreateBacktestRequest(strategy_id=strategy.id, engine="backtrader", config=config), timeout=TIMEOUT_S
+        catalog_pb2.CreateBacktestRequest(strategy_id=strategy.id, engine="backtrader", config=config),
+        timeout=TIMEOUT_S,
     )
     assert dict(call.initial_metadata()).get("x-http-code") == "201"
     assert backtest.status == "pending" and backtest.config.bars_per_year == 252
@@ -97,7 +101,9 @@ def test_trades_stream_matches_the_metrics(results, executed) -> None:
 
 
 def test_parquet_download_streams_chunks_named_by_metadata(results, executed) -> None:
-    call = results.DownloadEquityCurve(results_pb2.DownloadEquityCurveRequest(backtest_id=executed.id), timeout=TIMEOUT_S)
+    call = results.DownloadEquityCurve(
+        results_pb2.DownloadEquityCurveRequest(backtest_id=executed.id), timeout=TIMEOUT_S
+    )
     data = b"".join(chunk.data for chunk in call)
     assert dict(call.initial_metadata())["content-disposition"] == f"attachment; filename=equity_{executed.id}.parquet"
     frame = pd.read_parquet(io.BytesIO(data))
@@ -105,13 +111,17 @@ def test_parquet_download_streams_chunks_named_by_metadata(results, executed) ->
 
 
 def test_list_streams_the_strategys_backtests(catalog, executed) -> None:
-    listed = list(catalog.ListBacktests(catalog_pb2.ListBacktestsRequest(strategy_id=executed.strategy_id), timeout=TIMEOUT_S))
+    listed = list(
+        catalog.ListBacktests(catalog_pb2.ListBacktestsRequest(strategy_id=executed.strategy_id), timeout=TIMEOUT_S)
+    )
     assert [b.id for b in listed] == [executed.id]
 
 
 def test_errors_carry_status_details(catalog, executed) -> None:
     with pytest.raises(grpc.RpcError) as missing:
-        catalog.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id="00000000-0000-4000-8000-000000000000"), timeout=TIMEOUT_S)
+        catalog.GetBacktest(
+            catalog_pb2.GetBacktestRequest(backtest_id="00000000-0000-4000-8000-000000000000"), timeout=TIMEOUT_S
+        )
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
     bad = catalog_pb2.CreateBacktestRequest(strategy_id=executed.strategy_id, engine="zipline", config=executed.config)

@@ -25,7 +25,11 @@ def walkthrough() -> str:
 def test_readme_walkthrough_runs(stack, tmp_path):
     script = "set -euo pipefail\n" + walkthrough()
     done = subprocess.run(
-        ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={"PATH": "/usr/local/bin:/usr/bin:/bin", "API": stack.gateway_url + "/api/v1"},
     )
     assert done.returncode == 0, f"walkthrough failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"

@@ -211,7 +211,9 @@ def test_postgres_moves_to_a_fresh_port_when_another_cluster_answers_on_its_own(
         try:
             assert server.port != other.port
             with psycopg.connect(server.dsn) as conn:
-                assert conn.execute("SHOW data_directory").fetchone() == (str((server_dir / "ours").resolve() / "pgdata"),)
+                assert conn.execute("SHOW data_directory").fetchone() == (
+                    str((server_dir / "ours").resolve() / "pgdata"),
+                )
         finally:
             server.stop()
     finally:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from deploy.embedded.errors import StartupError
-from deploy.embedded.probes import Ready
 from deploy.embedded.lineup import Role, Service
+from deploy.embedded.probes import Ready
 from deploy.embedded.stack import Stack
 from deploy.embedded.supervisor import ProcessSpec, Supervisor
 

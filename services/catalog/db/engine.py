@@ -16,8 +16,11 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     # pre_ping: a database restart must not fail the next request. The JSON
     # codec serves every JSONB column and every psycopg Jsonb() parameter.
     return create_async_engine(
-        database_url, pool_size=pool_size, pool_pre_ping=True,
-        json_serializer=json_codec.dumps, json_deserializer=json_codec.loads,
+        database_url,
+        pool_size=pool_size,
+        pool_pre_ping=True,
+        json_serializer=json_codec.dumps,
+        json_deserializer=json_codec.loads,
     )
 
 

@@ -46,8 +46,9 @@ async def series_location(session: AsyncSession, symbol: str, timeframe: str) ->
 async def queue_job(session: AsyncSession, topology: Topology, job: Job) -> None:
     """Adds `job` to the outbox of the session's transaction."""
     await session.execute(
-        insert(OutboxMessage.__table__).values(subject=topology.job_subject(job.engine), msg_id=job.job_id,
-                                               payload=job.encode())
+        insert(OutboxMessage.__table__).values(
+            subject=topology.job_subject(job.engine), msg_id=job.job_id, payload=job.encode()
+        )
     )
 
 
@@ -62,16 +63,26 @@ async def claim_backtest(session: AsyncSession, topology: Topology, backtest_id:
     """
     task_id = uuid.uuid4()
     claimed = (
-        await session.execute(
-            update(_backtests)
-            .where(_backtests.c.id == backtest_id, _backtests.c.status != "running")
-            .values(
-                status="running", claimed_at=func.now(), attempts=0, job_id=str(task_id), error=None,
-                metrics={}, trades_uri=None, equity_curve_uri=None,
+        (
+            await session.execute(
+                update(_backtests)
+                .where(_backtests.c.id == backtest_id, _backtests.c.status != "running")
+                .values(
+                    status="running",
+                    claimed_at=func.now(),
+                    attempts=0,
+                    job_id=str(task_id),
+                    error=None,
+                    metrics={},
+                    trades_uri=None,
+                    equity_curve_uri=None,
+                )
+                .returning(*(_backtests.c[name] for name in RUN_COLUMNS))
             )
-            .returning(*(_backtests.c[name] for name in RUN_COLUMNS))
         )
-    ).mappings().one_or_none()
+        .mappings()
+        .one_or_none()
+    )
     if claimed is None:
         exists = await session.scalar(select(_backtests.c.id).where(_backtests.c.id == backtest_id))
         if exists is None:
@@ -82,7 +93,14 @@ async def claim_backtest(session: AsyncSession, topology: Topology, backtest_id:
     )
     config = claimed["config"]
     bars_uri, bars_sha256 = await series_location(session, config["symbol"], config["timeframe"])
-    job = Job(job_id=str(task_id), task_id=str(task_id), engine=claimed["engine"], backtest_ids=[str(backtest_id)],
-              runs=[run_fields(claimed)], bars_uri=bars_uri, bars_sha256=bars_sha256)
+    job = Job(
+        job_id=str(task_id),
+        task_id=str(task_id),
+        engine=claimed["engine"],
+        backtest_ids=[str(backtest_id)],
+        runs=[run_fields(claimed)],
+        bars_uri=bars_uri,
+        bars_sha256=bars_sha256,
+    )
     await queue_job(session, topology, job)
     return Task(id=task_id, kind="execute", status="PENDING", backtest_id=backtest_id, total=1), job

@@ -23,6 +23,7 @@ def rank(entries: list[dict[str, Any]], rank_metric: str) -> list[dict[str, Any]
     entries: dicts with at least status and metrics.
     rank_metric: flat metric key to rank by.
     """
+
     def key(entry: dict[str, Any]) -> tuple[int, tuple[int, float]]:
         failed = entry["status"] != "completed"
         return (int(failed), sort_key(None if failed else entry["metrics"].get(rank_metric), rank_metric))
@@ -48,15 +49,21 @@ async def build_leaderboard(session: AsyncSession, task_id: uuid.UUID, params: d
         backtest = rows.get(run["backtest_id"])
         if backtest is None:  # deleted while the sweep ran
             continue
-        entries.append({
-            "backtest_id": run["backtest_id"],
-            "overrides": run["overrides"],
-            "config": {**backtest.config, "initial_capital": backtest.initial_capital,
-                       "commission": backtest.commission, "slippage": backtest.slippage},
-            "metrics": backtest.metrics if backtest.status == "completed" else {},
-            "status": backtest.status,
-            "error": backtest.error,
-        })
+        entries.append(
+            {
+                "backtest_id": run["backtest_id"],
+                "overrides": run["overrides"],
+                "config": {
+                    **backtest.config,
+                    "initial_capital": backtest.initial_capital,
+                    "commission": backtest.commission,
+                    "slippage": backtest.slippage,
+                },
+                "metrics": backtest.metrics if backtest.status == "completed" else {},
+                "status": backtest.status,
+                "error": backtest.error,
+            }
+        )
     rank_metric = params["rank_metric"]
     return {
         "rank_metric": rank_metric,

@@ -117,5 +117,5 @@ class OutboxRelay:
             self._kick.clear()
             try:
                 await asyncio.wait_for(self._kick.wait(), timeout=self.period)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

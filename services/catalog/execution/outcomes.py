@@ -54,7 +54,9 @@ _START = text(
 )
 
 
-async def start_runs(session: AsyncSession, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None) -> list[uuid.UUID]:
+async def start_runs(
+    session: AsyncSession, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None
+) -> list[uuid.UUID]:
     """Counts an attempt on each run still running and returns those, in request order."""
     running = set((await session.execute(_START, {"ids": backtest_ids, "task_id": task_id})).scalars().all())
     return [backtest_id for backtest_id in backtest_ids if backtest_id in running]
@@ -84,11 +86,17 @@ async def _advance_task(session: AsyncSession, task_id: uuid.UUID | None, settle
         return
     run = settled[-1]  # an execute task has one run
     sweep_params = (
-        await session.execute(_PROGRESS, {
-            "task_id": task_id, "settled": len(settled), "failed": sum(row["status"] == "failed" for row in settled),
-            "execute_status": "FAILURE" if run["status"] == "failed" else "SUCCESS", "error": run["error"],
-            "result": Jsonb({"backtest_id": str(run["id"]), "status": run["status"], "metrics": run["metrics"]}),
-        })
+        await session.execute(
+            _PROGRESS,
+            {
+                "task_id": task_id,
+                "settled": len(settled),
+                "failed": sum(row["status"] == "failed" for row in settled),
+                "execute_status": "FAILURE" if run["status"] == "failed" else "SUCCESS",
+                "error": run["error"],
+                "result": Jsonb({"backtest_id": str(run["id"]), "status": run["status"], "metrics": run["metrics"]}),
+            },
+        )
     ).scalar()
     if sweep_params is not None:
         # The leaderboard reads this transaction's own updates, so it sees every run settled.
@@ -119,31 +127,43 @@ async def complete_runs(session: AsyncSession, task_id: uuid.UUID | None, succes
     if not successes:
         return []
     outcomes = [
-        {"id": str(s.backtest_id), "metrics": s.metrics, "equity_curve_uri": s.equity_curve_uri, "trades_uri": s.trades_uri}
+        {
+            "id": str(s.backtest_id),
+            "metrics": s.metrics,
+            "equity_curve_uri": s.equity_curve_uri,
+            "trades_uri": s.trades_uri,
+        }
         for s in successes
     ]
     done = set((await session.execute(_COMPLETE, {"outcomes": Jsonb(outcomes)})).scalars().all())
     # The settled rows as _advance_task reads them, in report order, from what was reported.
     settled = [
         {"id": s.backtest_id, "status": "completed", "error": None, "metrics": s.metrics}
-        for s in successes if s.backtest_id in done
+        for s in successes
+        if s.backtest_id in done
     ]
     await _advance_task(session, task_id, settled)
     return [row["id"] for row in settled]
 
 
-async def fail_runs(session: AsyncSession, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None, *, reason: str) -> list[uuid.UUID]:
+async def fail_runs(
+    session: AsyncSession, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None, *, reason: str
+) -> list[uuid.UUID]:
     """Marks running backtests failed with `reason` (also stored as metrics.error); returns those it settled."""
     if not backtest_ids:
         return []
     rows = (
-        await session.execute(
-            update(_backtests)
-            .where(_backtests.c.id.in_(backtest_ids), _backtests.c.status == "running")
-            .values(status="failed", metrics={"error": reason}, error=reason)
-            .returning(*_SETTLED_COLUMNS)
+        (
+            await session.execute(
+                update(_backtests)
+                .where(_backtests.c.id.in_(backtest_ids), _backtests.c.status == "running")
+                .values(status="failed", metrics={"error": reason}, error=reason)
+                .returning(*_SETTLED_COLUMNS)
+            )
         )
-    ).mappings().all()
+        .mappings()
+        .all()
+    )
     settled = [dict(row) for row in rows]
     await _advance_task(session, task_id, settled)
     return [row["id"] for row in settled]

@@ -23,9 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.adapters.bus import Bus
 
-REASON = (
-    "no job holds this run any more: it was set running without one, or its job left the queue without an outcome"
-)
+REASON = "no job holds this run any more: it was set running without one, or its job left the queue without an outcome"
 
 _CANDIDATES = text(
     """
@@ -48,7 +46,9 @@ def _task_of(sweep_id: uuid.UUID | None, job_id: str | None) -> uuid.UUID | None
         return None
 
 
-async def find_orphans(session: AsyncSession, bus: Bus, *, older_than_s: float) -> dict[uuid.UUID | None, list[uuid.UUID]]:
+async def find_orphans(
+    session: AsyncSession, bus: Bus, *, older_than_s: float
+) -> dict[uuid.UUID | None, list[uuid.UUID]]:
     """Orphaned runs not updated for `older_than_s` seconds, by the still-open task that counts them (None: none)."""
     orphans: list[tuple[uuid.UUID, uuid.UUID | None]] = []
     for row in (await session.execute(_CANDIDATES, {"older_than_s": older_than_s})).all():

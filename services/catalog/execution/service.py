@@ -39,7 +39,12 @@ class ExecutionService:
     """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, nats_url: str, topology: Topology, sync_timeout_s: float,
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        nats_url: str,
+        topology: Topology,
+        sync_timeout_s: float,
         orphan_after_s: float = 120.0,
     ) -> None:
         self.sessions = sessions
@@ -85,7 +90,7 @@ class ExecutionService:
             try:
                 await asyncio.wait_for(stop.wait(), timeout=period)
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             try:
                 await self.reap_orphans(older_than_s=self.orphan_after_s)
@@ -130,7 +135,9 @@ class ExecutionService:
         """Creates and dispatches a sweep; returns its task."""
         workers = sum(1 for r in await self.bus.live_executors() if runs[0].engine in r.engines)
         async with self.sessions.begin() as session:
-            task, jobs = await create_sweep(session, self.bus.topology, runs, overrides, rank_metric=rank_metric, workers=workers)
+            task, jobs = await create_sweep(
+                session, self.bus.topology, runs, overrides, rank_metric=rank_metric, workers=workers
+            )
         await self.relay.publish_committed(jobs)
         log.info("sweep dispatched", extra={"task_id": str(task.id), "n_configs": len(runs), "workers": workers})
         return task
@@ -160,7 +167,9 @@ class ExecutionService:
         await self._announce(settled, "completed")
         return settled
 
-    async def fail_runs(self, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None, *, reason: str) -> list[uuid.UUID]:
+    async def fail_runs(
+        self, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None, *, reason: str
+    ) -> list[uuid.UUID]:
         """Commits a final failure of runs, then tells waiters; returns the runs this call settled."""
         async with self.sessions.begin() as session:
             settled = await outcomes.fail_runs(session, backtest_ids, task_id, reason=reason)

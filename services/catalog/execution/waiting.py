@@ -8,7 +8,6 @@ a lost event costs at most that second, never a hang.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -36,6 +35,6 @@ async def wait_until_settled(
         try:
             await subscription.next_msg(timeout=min(RECHECK_S, remaining))
             return True
-        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, nats.errors.TimeoutError):
             if await is_settled():
                 return True

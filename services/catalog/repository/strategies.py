@@ -37,10 +37,7 @@ async def get(session: AsyncSession, strategy_id: uuid.UUID) -> Strategy:
 async def list_page(session: AsyncSession, page: Page) -> list[Strategy]:
     """One page of strategies, newest first; the id breaks ties between equal timestamps."""
     query = (
-        select(Strategy)
-        .order_by(Strategy.created_at.desc(), Strategy.id.desc())
-        .offset(page.skip)
-        .limit(page.limit)
+        select(Strategy).order_by(Strategy.created_at.desc(), Strategy.id.desc()).offset(page.skip).limit(page.limit)
     )
     return list(await session.scalars(query))
 

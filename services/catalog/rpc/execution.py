@@ -16,7 +16,9 @@ class ExecutionMixin:
     execution: ExecutionService
 
     @translate_errors
-    async def ExecuteBacktest(self, request: catalog_pb2.ExecuteBacktestRequest, context) -> catalog_pb2.ExecuteBacktestResponse:
+    async def ExecuteBacktest(
+        self, request: catalog_pb2.ExecuteBacktestRequest, context
+    ) -> catalog_pb2.ExecuteBacktestResponse:
         backtest_id = parse_id("backtest_id", request.backtest_id)
         if request.async_mode:
             task = await self.execution.execute_async(backtest_id)
@@ -25,7 +27,9 @@ class ExecutionMixin:
         return fill_backtest(catalog_pb2.ExecuteBacktestResponse(), row)
 
     @translate_errors
-    async def ExecuteBacktestAsync(self, request: catalog_pb2.ExecuteBacktestAsyncRequest, context) -> backtest_pb2.TaskRef:
+    async def ExecuteBacktestAsync(
+        self, request: catalog_pb2.ExecuteBacktestAsyncRequest, context
+    ) -> backtest_pb2.TaskRef:
         task = await self.execution.execute_async(parse_id("backtest_id", request.backtest_id))
         return execution_convert.task_ref(task)
 

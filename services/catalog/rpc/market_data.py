@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 
 import pandas as pd
@@ -113,7 +113,7 @@ async def _upsert(
 
 def _aware(moment: pd.Timestamp) -> datetime:
     """A stored (naive UTC) bar time as the aware datetime timestamptz columns take."""
-    return moment.to_pydatetime().replace(tzinfo=timezone.utc)
+    return moment.to_pydatetime().replace(tzinfo=UTC)
 
 
 def _summary(row: Series) -> backtest_pb2.SeriesSummary:
@@ -121,8 +121,8 @@ def _summary(row: Series) -> backtest_pb2.SeriesSummary:
     return backtest_pb2.SeriesSummary(
         symbol=row.symbol,
         timeframe=row.timeframe,
-        start=row.start.astimezone(timezone.utc).replace(tzinfo=None).isoformat(),
-        end=row.end.astimezone(timezone.utc).replace(tzinfo=None).isoformat(),
+        start=row.start.astimezone(UTC).replace(tzinfo=None).isoformat(),
+        end=row.end.astimezone(UTC).replace(tzinfo=None).isoformat(),
         rows=row.rows,
         sha256=row.sha256,
     )

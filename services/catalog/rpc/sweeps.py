@@ -15,7 +15,9 @@ class SweepsMixin:
     execution: ExecutionService
 
     @translate_errors
-    async def SweepBacktests(self, request: catalog_pb2.SweepBacktestsRequest, context) -> catalog_pb2.SweepBacktestsResponse:
+    async def SweepBacktests(
+        self, request: catalog_pb2.SweepBacktestsRequest, context
+    ) -> catalog_pb2.SweepBacktestsResponse:
         fields = execution_convert.sweep_fields(request)
         runs = build_sweep_runs(**fields)
         rank_metric = fields["rank_metric"] or DEFAULT_RANK_METRIC

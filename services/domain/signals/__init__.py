@@ -15,8 +15,7 @@ from services.domain.signals.rsi import RsiSignal
 from services.domain.signals.schema import Param, SignalPlugin
 
 PLUGINS: dict[str, SignalPlugin] = {
-    plugin.key: plugin
-    for plugin in (CrossoverSignal(), RsiSignal(), BreakoutSignal(), BollingerSignal(), BuyAndHold())
+    plugin.key: plugin for plugin in (CrossoverSignal(), RsiSignal(), BreakoutSignal(), BollingerSignal(), BuyAndHold())
 }
 
 

@@ -141,9 +141,7 @@ class BacktraderEngine:
         broker.set_coo(not on_close)
         # Sizing already fits the cash; execution still checks it.
         broker.set_checksubmit(False)
-        cerebro.addstrategy(
-            _SignalStrategy, signal=effective_signal(signal, spec.allow_short), spec=spec, n_bars=n
-        )
+        cerebro.addstrategy(_SignalStrategy, signal=effective_signal(signal, spec.allow_short), spec=spec, n_bars=n)
         strategy = cerebro.run()[0]
         if strategy.failures:
             raise EngineError(f"backtrader run failed: {'; '.join(dict.fromkeys(strategy.failures))}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,15 +31,39 @@ from services.executor.engines._warm_up import SPECS as WARM_UP_SPECS
 from services.executor.engines._warm_up import tiny_inputs
 from services.executor.engines.base import SHORT_SQUEEZE, EngineError
 
-
 # flex_simulate_nb's parameters as `_simulate` passes them, by position.
 _FLEX_SIMULATE_PARAMS = (
-    "target_shape", "group_lens", "init_cash", "cash_sharing", "segment_mask", "call_pre_segment",
-    "call_post_segment", "pre_sim_func_nb", "pre_sim_args", "post_sim_func_nb", "post_sim_args",
-    "pre_group_func_nb", "pre_group_args", "post_group_func_nb", "post_group_args", "pre_segment_func_nb",
-    "pre_segment_args", "post_segment_func_nb", "post_segment_args", "flex_order_func_nb", "flex_order_args",
-    "post_order_func_nb", "post_order_args", "close", "ffill_val_price", "update_value", "fill_pos_record",
-    "max_orders", "max_logs", "init_temp_records", "flex_2d",
+    "target_shape",
+    "group_lens",
+    "init_cash",
+    "cash_sharing",
+    "segment_mask",
+    "call_pre_segment",
+    "call_post_segment",
+    "pre_sim_func_nb",
+    "pre_sim_args",
+    "post_sim_func_nb",
+    "post_sim_args",
+    "pre_group_func_nb",
+    "pre_group_args",
+    "post_group_func_nb",
+    "post_group_args",
+    "pre_segment_func_nb",
+    "pre_segment_args",
+    "post_segment_func_nb",
+    "post_segment_args",
+    "flex_order_func_nb",
+    "flex_order_args",
+    "post_order_func_nb",
+    "post_order_args",
+    "close",
+    "ffill_val_price",
+    "update_value",
+    "fill_pos_record",
+    "max_orders",
+    "max_logs",
+    "init_temp_records",
+    "flex_2d",
 )
 if tuple(inspect.signature(pnb.flex_simulate_nb.py_func).parameters) != _FLEX_SIMULATE_PARAMS:
     # A vectorbt whose simulation takes other arguments would be fed the wrong ones silently.
@@ -74,8 +97,15 @@ def _order_func_nb(c, cursor, open_, close, signal, size_type, size, commission,
             before = signal[i - 1, col] if i >= 1 else 0.0
             price = close[i, col]
         qty = order_quantity(
-            now, before, c.last_position[col], c.last_cash[col], price,
-            size_type[col], size[col], commission[col], slippage[col],
+            now,
+            before,
+            c.last_position[col],
+            c.last_cash[col],
+            price,
+            size_type[col],
+            size[col],
+            commission[col],
+            slippage[col],
         )
         if qty == 0.0:
             continue
@@ -167,11 +197,22 @@ def _simulate(bars: pd.DataFrame, signals: Sequence[np.ndarray], specs: Sequence
         np.ones((shape[0], 1), dtype=np.bool_),  # segment_mask: every bar
         False,  # call_pre_segment
         False,  # call_post_segment
-        no_pre, (), no_post, (),  # simulation
-        no_pre, (), no_post, (),  # group
-        no_pre, (), no_post, (),  # segment
-        _order_func_nb, (np.zeros(1, dtype=np.int64), *order_args),
-        no_post, (),  # after each order
+        no_pre,
+        (),
+        no_post,
+        (),  # simulation
+        no_pre,
+        (),
+        no_post,
+        (),  # group
+        no_pre,
+        (),
+        no_post,
+        (),  # segment
+        _order_func_nb,
+        (np.zeros(1, dtype=np.int64), *order_args),
+        no_post,
+        (),  # after each order
         close,
         True,  # ffill_val_price
         False,  # update_value

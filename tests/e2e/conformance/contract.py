@@ -22,16 +22,37 @@ INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND, ABORTED = 3, 4, 5, 10
 # BacktestRead: every field of the create response. trades_uri and
 # equity_curve_uri are proto3 optional: absent (read as null) until a run
 # completes, so they are listed in NULLABLE, not here (README "Where we differ").
-BACKTEST_FIELDS = frozenset({
-    "id", "strategy_id", "engine", "status", "initial_capital", "commission", "slippage", "config",
-    "metrics", "created_at", "updated_at",
-})
+BACKTEST_FIELDS = frozenset(
+    {
+        "id",
+        "strategy_id",
+        "engine",
+        "status",
+        "initial_capital",
+        "commission",
+        "slippage",
+        "config",
+        "metrics",
+        "created_at",
+        "updated_at",
+    }
+)
 NULLABLE = frozenset({"trades_uri", "equity_curve_uri", "exit_date"})
 # Sync execute's BacktestResultResponse.
-RESULT_FIELDS = frozenset({
-    "id", "strategy_id", "engine", "status", "metrics", "structured_metrics",
-    "equity_curve_uri", "trades_uri", "created_at", "updated_at",
-})
+RESULT_FIELDS = frozenset(
+    {
+        "id",
+        "strategy_id",
+        "engine",
+        "status",
+        "metrics",
+        "structured_metrics",
+        "equity_curve_uri",
+        "trades_uri",
+        "created_at",
+        "updated_at",
+    }
+)
 STATUSES = ("pending", "running", "completed", "failed")
 ENGINES = ["backtrader", "vectorbt"]
 
@@ -62,21 +83,46 @@ STRUCTURED_PATHS = {
     "trade_expectancy": ("trading", "expectancy"),
     "trade_turnover_annualised": ("trading", "turnover_annualised"),
 }
-HIGHER_IS_BETTER = frozenset({
-    "perf_cagr", "perf_sharpe_ratio", "perf_sortino_ratio", "perf_calmar_ratio", "total_return",
-    "trade_win_rate", "trade_profit_factor", "trade_expectancy", "bars_in_market",
-})
-LOWER_IS_BETTER = frozenset({
-    "risk_max_drawdown", "risk_max_drawdown_duration", "risk_var_95", "risk_cvar_95", "risk_var_99",
-    "risk_cvar_99", "risk_volatility_annualised",
-})
+HIGHER_IS_BETTER = frozenset(
+    {
+        "perf_cagr",
+        "perf_sharpe_ratio",
+        "perf_sortino_ratio",
+        "perf_calmar_ratio",
+        "total_return",
+        "trade_win_rate",
+        "trade_profit_factor",
+        "trade_expectancy",
+        "bars_in_market",
+    }
+)
+LOWER_IS_BETTER = frozenset(
+    {
+        "risk_max_drawdown",
+        "risk_max_drawdown_duration",
+        "risk_var_95",
+        "risk_cvar_95",
+        "risk_var_99",
+        "risk_cvar_99",
+        "risk_volatility_annualised",
+    }
+)
 # DESIGN.md: neutral metrics get best_id null.
 NEUTRAL = frozenset({"trade_total_trades", "trade_turnover_annualised"})
 
 EQUITY_POINT_FIELDS = frozenset({"date", "equity"})
-TRADE_FIELDS = frozenset({
-    "entry_date", "side", "entry_price", "exit_price", "size", "pnl", "return_pct", "status",
-})
+TRADE_FIELDS = frozenset(
+    {
+        "entry_date",
+        "side",
+        "entry_price",
+        "exit_price",
+        "size",
+        "pnl",
+        "return_pct",
+        "status",
+    }
+)
 SERIES_FIELDS = frozenset({"symbol", "timeframe", "start", "end", "rows", "sha256"})
 STRATEGY_FIELDS = frozenset({"id", "name", "created_at", "updated_at"})
 
@@ -113,7 +159,7 @@ def parse_timestamp(value: str) -> datetime:
     head, dot, rest = text.partition(".")
     if dot:  # fromisoformat takes at most 6 fraction digits
         digits = "".join(c for c in rest if c.isdigit())
-        text = f"{head}.{digits[:6]}{rest[len(digits):]}"
+        text = f"{head}.{digits[:6]}{rest[len(digits) :]}"
     return datetime.fromisoformat(text)
 
 

@@ -49,8 +49,14 @@ class Api:
         self._api_key = api_key
 
     def request(
-        self, method: str, path: str, *, json_body: Any = None, body: bytes | None = None,
-        content_type: str | None = None, params: dict[str, Any] | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Response:
         """Send one request.

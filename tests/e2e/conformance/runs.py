@@ -64,7 +64,10 @@ def list_backtests(api: Api, strategy_id: str) -> list[dict[str, Any]]:
 
 
 def poll(
-    fetch: Callable[[], Response], done: Callable[[dict[str, Any]], bool], *, timeout_s: float = WAIT_S,
+    fetch: Callable[[], Response],
+    done: Callable[[dict[str, Any]], bool],
+    *,
+    timeout_s: float = WAIT_S,
     seen: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """GET until `done(body)`; every body polled is appended to `seen`. Fails after `timeout_s`."""
@@ -81,9 +84,13 @@ def poll(
         time.sleep(POLL_S)
 
 
-def wait_task(api: Api, task_id: str, *, timeout_s: float = WAIT_S, seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def wait_task(
+    api: Api, task_id: str, *, timeout_s: float = WAIT_S, seen: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Poll GET /tasks/{id} until SUCCESS or FAILURE."""
-    return poll(lambda: api.get(f"/tasks/{task_id}"), lambda t: t["status"] in DONE_TASK, timeout_s=timeout_s, seen=seen)
+    return poll(
+        lambda: api.get(f"/tasks/{task_id}"), lambda t: t["status"] in DONE_TASK, timeout_s=timeout_s, seen=seen
+    )
 
 
 def wait_backtest(api: Api, backtest_id: str, *, timeout_s: float = WAIT_S) -> dict[str, Any]:

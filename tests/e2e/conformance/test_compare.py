@@ -17,8 +17,11 @@ def compared(api, strategy, daily, completed) -> dict[str, dict]:
             api, strategy["id"], daily.config(signal_plugin_params={"fast_period": 10, "slow_period": 50})
         ),
         "backtrader": runs.run_to_completion(
-            api, strategy["id"], daily.config(signal_plugin_params={"fast_period": 3, "slow_period": 15}),
-            engine="backtrader", commission=0.002,
+            api,
+            strategy["id"],
+            daily.config(signal_plugin_params={"fast_period": 3, "slow_period": 15}),
+            engine="backtrader",
+            commission=0.002,
         ),
         "pending": runs.create_backtest(api, strategy["id"], daily.config()),
     }
@@ -44,7 +47,9 @@ def test_runs_come_back_in_request_order_with_their_metrics(api, compared) -> No
     assert [row["id"] for row in result["runs"]] == ids
     for row in result["runs"]:
         record = runs.get_backtest(api, row["id"])
-        assert {k: row[k] for k in ("engine", "status", "metrics")} == {k: record[k] for k in ("engine", "status", "metrics")}
+        assert {k: row[k] for k in ("engine", "status", "metrics")} == {
+            k: record[k] for k in ("engine", "status", "metrics")
+        }
 
 
 def test_metric_diff_holds_every_key_with_every_value(api, compared) -> None:
@@ -122,7 +127,9 @@ def test_missing_body_field_is_422(api) -> None:
 def test_duplicate_ids_are_422(api, compared) -> None:
     fast = compared["fast"]["id"]
     assert_rejected(api.post("/backtests/compare", {"backtest_ids": [fast, fast]}), "backtest_ids")
-    assert_rejected(api.post("/backtests/compare", {"backtest_ids": [fast, compared["slow"]["id"], fast.upper()]}), "backtest_ids")
+    assert_rejected(
+        api.post("/backtests/compare", {"backtest_ids": [fast, compared["slow"]["id"], fast.upper()]}), "backtest_ids"
+    )
 
 
 def test_missing_ids_are_404_naming_every_one(api, compared) -> None:

@@ -86,7 +86,9 @@ def test_zero_commission_and_slippage_are_applied(api, strategy, daily, engine) 
     """0.0 is a valid cost, not "use the default": costs only lower the return."""
     returns = {}
     for cost in (0.0, 0.0001, 0.0005):
-        created = runs.create_backtest(api, strategy["id"], daily.config(), engine=engine, commission=cost, slippage=cost)
+        created = runs.create_backtest(
+            api, strategy["id"], daily.config(), engine=engine, commission=cost, slippage=cost
+        )
         assert (created["commission"], created["slippage"]) == (cost, cost)
         result = runs.execute(api, created["id"])
         assert result["status"] == "completed" and result["metrics"]["trade_total_trades"] > 0, result

@@ -67,7 +67,9 @@ def test_a_parquet_body_imports_too(api) -> None:
     symbol = synthetic_bars.unique_symbol()
     frame = synthetic_bars.daily(30, seed=5)
     response = api.put(
-        f"/market-data/{symbol}/1d", body=synthetic_bars.to_parquet(frame), content_type="application/vnd.apache.parquet",
+        f"/market-data/{symbol}/1d",
+        body=synthetic_bars.to_parquet(frame),
+        content_type="application/vnd.apache.parquet",
     )
     assert response.status == 200, response
     assert response.json()["rows"] == 30
@@ -114,7 +116,12 @@ def test_bad_csv_for_a_new_symbol_stores_nothing(api) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"garbage without columns\n", (HEADER).encode(), b"timestamp;open;high;low;close;volume\n2021-01-04;1;1;1;1;1\n"],
+    [
+        b"",
+        b"garbage without columns\n",
+        (HEADER).encode(),
+        b"timestamp;open;high;low;close;volume\n2021-01-04;1;1;1;1;1\n",
+    ],
     ids=["empty", "no-columns", "header-only", "semicolons"],
 )
 def test_unusable_files_are_422_on_file(api, body: bytes) -> None:
@@ -122,7 +129,9 @@ def test_unusable_files_are_422_on_file(api, body: bytes) -> None:
 
 
 def test_unknown_timeframe_is_422(api) -> None:
-    assert_rejected(put_csv(api, synthetic_bars.unique_symbol(), (HEADER + GOOD_ROW).encode(), timeframe="2d"), "timeframe")
+    assert_rejected(
+        put_csv(api, synthetic_bars.unique_symbol(), (HEADER + GOOD_ROW).encode(), timeframe="2d"), "timeframe"
+    )
 
 
 def test_unknown_series_is_404(api, small: Series) -> None:

@@ -16,7 +16,10 @@ RESULT_PATHS = ["equity-curve", "equity-curve/parquet", "trades", "trades/parque
 @pytest.fixture(scope="module")
 def by_engine(api, strategy, daily, completed) -> dict[str, dict]:
     """engine -> a completed crossover run over the whole daily series."""
-    return {"vectorbt": completed, "backtrader": runs.run_to_completion(api, strategy["id"], daily.config(), engine="backtrader")}
+    return {
+        "vectorbt": completed,
+        "backtrader": runs.run_to_completion(api, strategy["id"], daily.config(), engine="backtrader"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +49,9 @@ def test_equity_curve_has_one_point_per_bar(api, daily, by_engine, engine) -> No
     run = by_engine[engine]
     curve = get_json(api, run["id"], "equity-curve")
     config = run["config"]
-    in_range = daily.frame.index[(daily.frame.index >= config["start_date"]) & (daily.frame.index <= config["end_date"])]
+    in_range = daily.frame.index[
+        (daily.frame.index >= config["start_date"]) & (daily.frame.index <= config["end_date"])
+    ]
     assert len(curve) == daily.bars_between(config["start_date"], config["end_date"]) == len(in_range)
     assert all(set(point) == EQUITY_POINT_FIELDS for point in curve)
     assert [p["date"] for p in curve] == [d.strftime("%Y-%m-%d") for d in in_range]

@@ -143,8 +143,10 @@ def test_sweep_runs_results_read_like_the_same_run_alone(api, strategy, seed_swe
         for what in ("equity-curve", "trades"):
             assert get_json(api, swept_id, what) == get_json(api, alone["id"], what), what
         for what, name in (("equity-curve", "equity"), ("trades", "trades")):
-            pd.testing.assert_frame_equal(download(api, swept_id, what, f"{name}_{swept_id}.parquet"),
-                                          download(api, alone["id"], what, f"{name}_{alone['id']}.parquet"))
+            pd.testing.assert_frame_equal(
+                download(api, swept_id, what, f"{name}_{swept_id}.parquet"),
+                download(api, alone["id"], what, f"{name}_{alone['id']}.parquet"),
+            )
 
 
 def test_fifty_overrides_are_accepted(api, strategy, daily) -> None:
@@ -182,7 +184,10 @@ def test_task_reports_progress_while_running(api, strategy, minute) -> None:
         ({"param_grid": [{"commission": 0.001}] * 51}, "param_grid"),
         ({"rank_metric": "perf_happiness"}, "rank_metric"),
         ({"engine": "zipline"}, "engine"),
-        ({"param_grid": [{}, {"signal_plugin_params.fast_period": 100}]}, "param_grid[1].signal_plugin_params.fast_period"),
+        (
+            {"param_grid": [{}, {"signal_plugin_params.fast_period": 100}]},
+            "param_grid[1].signal_plugin_params.fast_period",
+        ),
         ({"param_grid": [{"commission": 0.5}]}, "param_grid[0].commission"),
         ({"param_grid": [{}, {}, {"start_date": "2030-01-01"}]}, "param_grid[2]"),
         ({"param_grid": [{"size_type": "lots"}]}, "param_grid[0].size_type"),
@@ -190,8 +195,16 @@ def test_task_reports_progress_while_running(api, strategy, minute) -> None:
         ({"base_config": {"symbol": "X"}}, "base_config"),
     ],
     ids=[
-        "no-overrides", "51-overrides", "unknown-rank-metric", "unknown-engine", "fast-not-below-slow",
-        "commission-out-of-range", "start-after-end", "bad-size-type", "model-id", "incomplete-base",
+        "no-overrides",
+        "51-overrides",
+        "unknown-rank-metric",
+        "unknown-engine",
+        "fast-not-below-slow",
+        "commission-out-of-range",
+        "start-after-end",
+        "bad-size-type",
+        "model-id",
+        "incomplete-base",
     ],
 )
 def test_bad_sweep_is_422_naming_the_field_and_creates_nothing(api, fresh_strategy, daily, changes, field) -> None:

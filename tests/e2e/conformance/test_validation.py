@@ -19,14 +19,46 @@ BAD_MALFORMED_ID = "not-a-uuid"
 BAD_CREATES = [
     ("unknown-engine", {"engine": "zipline"}, "engine"),
     ("unknown-plugin", {"config.signal_plugin_key": "magic_signal"}, "config.signal_plugin_key"),
-    ("fast-equals-slow", {"config.signal_plugin_params": {"fast_period": 20, "slow_period": 20}}, "config.signal_plugin_params"),
-    ("fast-above-slow", {"config.signal_plugin_params": {"fast_period": 50, "slow_period": 10}}, "config.signal_plugin_params"),
-    ("fractional-period", {"config.signal_plugin_params": {"fast_period": 5.5, "slow_period": 20}}, "config.signal_plugin_params.fast_period"),
-    ("string-period", {"config.signal_plugin_params": {"fast_period": "5", "slow_period": 20}}, "config.signal_plugin_params.fast_period"),
-    ("negative-period", {"config.signal_plugin_params": {"fast_period": -5, "slow_period": 20}}, "config.signal_plugin_params.fast_period"),
-    ("negative-slow", {"config.signal_plugin_params": {"fast_period": 5, "slow_period": -20}}, "config.signal_plugin_params.slow_period"),
-    ("unknown-plugin-param", {"config.signal_plugin_params": {"fast_period": 5, "slow_period": 20, "speed": 3}}, "config.signal_plugin_params.speed"),
-    ("start-after-end", {"config.start_date": "2022-06-01T00:00:00", "config.end_date": "2022-01-01T00:00:00"}, "config.end_date"),
+    (
+        "fast-equals-slow",
+        {"config.signal_plugin_params": {"fast_period": 20, "slow_period": 20}},
+        "config.signal_plugin_params",
+    ),
+    (
+        "fast-above-slow",
+        {"config.signal_plugin_params": {"fast_period": 50, "slow_period": 10}},
+        "config.signal_plugin_params",
+    ),
+    (
+        "fractional-period",
+        {"config.signal_plugin_params": {"fast_period": 5.5, "slow_period": 20}},
+        "config.signal_plugin_params.fast_period",
+    ),
+    (
+        "string-period",
+        {"config.signal_plugin_params": {"fast_period": "5", "slow_period": 20}},
+        "config.signal_plugin_params.fast_period",
+    ),
+    (
+        "negative-period",
+        {"config.signal_plugin_params": {"fast_period": -5, "slow_period": 20}},
+        "config.signal_plugin_params.fast_period",
+    ),
+    (
+        "negative-slow",
+        {"config.signal_plugin_params": {"fast_period": 5, "slow_period": -20}},
+        "config.signal_plugin_params.slow_period",
+    ),
+    (
+        "unknown-plugin-param",
+        {"config.signal_plugin_params": {"fast_period": 5, "slow_period": 20, "speed": 3}},
+        "config.signal_plugin_params.speed",
+    ),
+    (
+        "start-after-end",
+        {"config.start_date": "2022-06-01T00:00:00", "config.end_date": "2022-01-01T00:00:00"},
+        "config.end_date",
+    ),
     ("start-equals-end", {"config.start_date": "2022-01-03", "config.end_date": "2022-01-03"}, "config.end_date"),
     ("unparseable-start", {"config.start_date": "2021-13-45"}, "config.start_date"),
     ("unparseable-end", {"config.end_date": "next tuesday"}, "config.end_date"),
@@ -53,7 +85,7 @@ def apply(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """A copy of the create request `base` with `changes`; a None value drops the key."""
     body = {**base, "config": dict(base["config"])}
     for key, value in changes.items():
-        target, name = (body["config"], key[len("config."):]) if key.startswith("config.") else (body, key)
+        target, name = (body["config"], key[len("config.") :]) if key.startswith("config.") else (body, key)
         if value is None:
             target.pop(name, None)
         else:
@@ -113,7 +145,9 @@ def test_malformed_list_filter_is_422(api) -> None:
 
 
 def test_malformed_ids_in_bodies_are_422(api, strategy, daily) -> None:
-    assert_rejected(api.post("/backtests/compare", {"backtest_ids": [runs.missing_id(), BAD_MALFORMED_ID]}), "backtest_ids")
+    assert_rejected(
+        api.post("/backtests/compare", {"backtest_ids": [runs.missing_id(), BAD_MALFORMED_ID]}), "backtest_ids"
+    )
     sweep = {"strategy_id": BAD_MALFORMED_ID, "base_config": daily.config(), "param_grid": [{}]}
     assert_rejected(api.post("/backtests/sweep", sweep), "strategy_id")
 
@@ -140,8 +174,17 @@ def patch_target(api, strategy, daily) -> dict[str, Any]:
         ({"status": "failed", "trades_uri": "ftp://x/y"}, "trades_uri"),
     ],
     ids=[
-        "status-done", "status-upper", "status-cancelled", "status-empty", "https-uri", "file-uri", "other-bucket",
-        "relative-uri", "metadata-endpoint", "bare-scheme", "valid-status-bad-uri",
+        "status-done",
+        "status-upper",
+        "status-cancelled",
+        "status-empty",
+        "https-uri",
+        "file-uri",
+        "other-bucket",
+        "relative-uri",
+        "metadata-endpoint",
+        "bare-scheme",
+        "valid-status-bad-uri",
     ],
 )
 def test_bad_patch_is_422_and_changes_nothing(api, patch_target, body, field) -> None:

@@ -182,7 +182,9 @@ def create_backtest(stub, strategy_id):
     """Creates a backtest from the seed body (top-level keys overridden) and returns it."""
 
     def create(**overrides):
-        request = json_format.ParseDict({**seed_create_body(strategy_id), **overrides}, catalog_pb2.CreateBacktestRequest())
+        request = json_format.ParseDict(
+            {**seed_create_body(strategy_id), **overrides}, catalog_pb2.CreateBacktestRequest()
+        )
         return stub.CreateBacktest(request)
 
     return create

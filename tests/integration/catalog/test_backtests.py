@@ -55,7 +55,10 @@ def test_create_returns_201_pending_with_defaults_resolved(stub, strategy_id):
 def test_seed_example_is_stored_as_given(create_backtest):
     backtest = create_backtest(engine="backtrader", initial_capital=5000.0, commission=0.001, slippage=0.0)
     assert (backtest.engine, backtest.initial_capital, backtest.commission, backtest.slippage) == (
-        "backtrader", 5000.0, 0.001, 0.0,
+        "backtrader",
+        5000.0,
+        0.001,
+        0.0,
     )
     assert backtest.config.risk_free_rate == 0.04 and backtest.config.start_date == "2020-01-01T00:00:00"
 
@@ -64,8 +67,9 @@ def test_list_is_newest_first_filtered_and_paged(stub, create_backtest):
     mine = [create_backtest().id for _ in range(3)]
     other = stub.CreateStrategy(catalog_pb2.CreateStrategyRequest(name="other")).id
     create_backtest(strategy_id=other)
-    request = catalog_pb2.ListBacktestsRequest(strategy_id=stub.GetBacktest(
-        catalog_pb2.GetBacktestRequest(backtest_id=mine[0])).strategy_id)
+    request = catalog_pb2.ListBacktestsRequest(
+        strategy_id=stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=mine[0])).strategy_id
+    )
     assert [b.id for b in stub.ListBacktests(request)] == mine[::-1]
     request.skip, request.limit = 1, 1
     assert [b.id for b in stub.ListBacktests(request)] == [mine[1]]
@@ -130,8 +134,12 @@ def test_patch_changes_only_present_fields(stub, create_backtest, artifact_prefi
 def test_completed_backtest_carries_structured_metrics(stub, create_backtest, artifact_prefix):
     created = create_backtest()
     done = patch(
-        stub, created.id, status="completed", metrics=FLAT_METRICS,
-        trades_uri=f"{artifact_prefix}t.parquet", equity_curve_uri=f"{artifact_prefix}e.parquet",
+        stub,
+        created.id,
+        status="completed",
+        metrics=FLAT_METRICS,
+        trades_uri=f"{artifact_prefix}t.parquet",
+        equity_curve_uri=f"{artifact_prefix}e.parquet",
     )
     fetched = stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=created.id))
     assert fetched == done

@@ -24,7 +24,9 @@ def test_async_execute_returns_a_pending_task_and_queues_one_job(stub, create_ba
     assert (task.progress.completed, task.progress.total) == (0, 1)
     assert stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=created.id)).status == "running"
     with sync_engine.connect() as connection:
-        msg_ids = connection.scalars(sa.text("SELECT msg_id FROM outbox WHERE msg_id = :m"), {"m": response.task_id}).all()
+        msg_ids = connection.scalars(
+            sa.text("SELECT msg_id FROM outbox WHERE msg_id = :m"), {"m": response.task_id}
+        ).all()
     assert msg_ids == [response.task_id]
 
 

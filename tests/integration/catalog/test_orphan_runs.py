@@ -9,8 +9,8 @@ import time
 import uuid
 
 import sqlalchemy as sa
-from backtest.v1 import catalog_pb2
 
+from backtest.v1 import catalog_pb2
 from services.adapters.bus import Job
 from services.catalog.execution.reaper import REASON
 

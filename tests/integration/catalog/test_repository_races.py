@@ -50,8 +50,12 @@ async def race(database_url: str, conflicting_sql, params: dict, call) -> None:
 def test_backtest_inserted_while_deleting_strategy_is_a_conflict(catalog_db, strategy_id, row_counts):
     with pytest.raises(ConflictError):
         asyncio.run(
-            race(catalog_db, INSERT_BACKTEST, {"id": strategy_id},
-                 lambda s: strategies.delete_unreferenced(s, uuid.UUID(strategy_id)))
+            race(
+                catalog_db,
+                INSERT_BACKTEST,
+                {"id": strategy_id},
+                lambda s: strategies.delete_unreferenced(s, uuid.UUID(strategy_id)),
+            )
         )
     assert row_counts()["strategies"] > 0
 

@@ -56,7 +56,12 @@ def test_an_execute_job_carries_the_claimed_config_and_is_published_then_marked(
     assert (job.job_id, job.task_id, job.engine, job.backtest_ids) == (task_id, task_id, "vectorbt", [created.id])
     (run,) = job.runs
     assert run["strategy_id"] == created.strategy_id
-    assert (run["engine"], run["initial_capital"], run["commission"], run["slippage"]) == ("vectorbt", 100000.0, 0.0, 0.0005)
+    assert (run["engine"], run["initial_capital"], run["commission"], run["slippage"]) == (
+        "vectorbt",
+        100000.0,
+        0.0,
+        0.0005,
+    )
     with sync_engine.connect() as connection:
         stored = connection.scalar(sa.text("SELECT config FROM backtests WHERE id = :b"), {"b": created.id})
     assert run["config"] == stored
@@ -73,8 +78,14 @@ def test_an_execute_job_carries_the_claimed_config_and_is_published_then_marked(
 
 def _sweep(stub, sync_engine, strategy_id: str, n: int) -> tuple[str, list[str]]:
     """Submits an n-config vectorbt sweep; returns its task id and its backtest ids in grid order."""
-    base = {"symbol": "AAPL", "timeframe": "1d", "start_date": "2020-01-01", "end_date": "2024-01-01",
-            "signal_plugin_key": "crossover_signal", "signal_plugin_params": {"fast_period": 10, "slow_period": 50}}
+    base = {
+        "symbol": "AAPL",
+        "timeframe": "1d",
+        "start_date": "2020-01-01",
+        "end_date": "2024-01-01",
+        "signal_plugin_key": "crossover_signal",
+        "signal_plugin_params": {"fast_period": 10, "slow_period": 50},
+    }
     request = catalog_pb2.SweepBacktestsRequest(strategy_id=strategy_id, engine="vectorbt", rank_metric="total_return")
     request.base_config.update(base)
     for fast in range(5, 5 + n):
@@ -90,20 +101,34 @@ def _status(stub, backtest_id: str) -> str:
 
 
 def _outcome(artifact_prefix: str, backtest_id: str, total_return: float) -> run_report_pb2.RunOutcome:
-    outcome = run_report_pb2.RunOutcome(backtest_id=backtest_id, equity_curve_uri=f"{artifact_prefix}e/{backtest_id}",
-                                        trades_uri=f"{artifact_prefix}t/{backtest_id}")
+    outcome = run_report_pb2.RunOutcome(
+        backtest_id=backtest_id,
+        equity_curve_uri=f"{artifact_prefix}e/{backtest_id}",
+        trades_uri=f"{artifact_prefix}t/{backtest_id}",
+    )
     outcome.metrics.update({"total_return": total_return, "trade_total_trades": 3})
     return outcome
 
 
-def test_one_report_per_call_covers_a_whole_batch_and_settles_the_sweep(stub, reporter, sync_engine, strategy_id, artifact_prefix):
+def test_one_report_per_call_covers_a_whole_batch_and_settles_the_sweep(
+    stub, reporter, sync_engine, strategy_id, artifact_prefix
+):
     task_id, ids = _sweep(stub, sync_engine, strategy_id, 4)
     with sync_engine.connect() as connection:
-        (payload,) = connection.scalars(sa.text("SELECT payload FROM outbox WHERE msg_id LIKE :j"), {"j": f"{task_id}.%"}).all()
+        (payload,) = connection.scalars(
+            sa.text("SELECT payload FROM outbox WHERE msg_id LIKE :j"), {"j": f"{task_id}.%"}
+        ).all()
     job = Job.decode(payload)  # no live executors: one broadcast batch
-    assert job.backtest_ids == ids and [r["config"]["signal_plugin_params"]["fast_period"] for r in job.runs] == [5, 6, 7, 8]
+    assert job.backtest_ids == ids and [r["config"]["signal_plugin_params"]["fast_period"] for r in job.runs] == [
+        5,
+        6,
+        7,
+        8,
+    ]
 
-    started = reporter.StartRuns(run_report_pb2.StartRunsRequest(job_id=job.job_id, task_id=task_id, backtest_ids=ids, attempt=1))
+    started = reporter.StartRuns(
+        run_report_pb2.StartRunsRequest(job_id=job.job_id, task_id=task_id, backtest_ids=ids, attempt=1)
+    )
     assert list(started.running_ids) == ids
     assert stub.GetTask(catalog_pb2.GetTaskRequest(task_id=task_id)).status == "STARTED"
 
@@ -115,11 +140,16 @@ def test_one_report_per_call_covers_a_whole_batch_and_settles_the_sweep(stub, re
     # A repeated report (redelivery) settles nothing and counts nothing twice.
     assert list(reporter.CompleteRuns(complete).settled_ids) == []
     # Only the run still running is wanted by a later attempt.
-    again = reporter.StartRuns(run_report_pb2.StartRunsRequest(job_id=job.job_id, task_id=task_id, backtest_ids=ids, attempt=2))
+    again = reporter.StartRuns(
+        run_report_pb2.StartRunsRequest(job_id=job.job_id, task_id=task_id, backtest_ids=ids, attempt=2)
+    )
     assert list(again.running_ids) == ids[3:]
 
-    failed = reporter.FailRuns(run_report_pb2.FailRunsRequest(job_id=job.job_id, task_id=task_id, backtest_ids=ids,
-                                                              reason="engine exploded", final=True))
+    failed = reporter.FailRuns(
+        run_report_pb2.FailRunsRequest(
+            job_id=job.job_id, task_id=task_id, backtest_ids=ids, reason="engine exploded", final=True
+        )
+    )
     assert list(failed.settled_ids) == ids[3:]
     assert [_status(stub, b) for b in ids] == ["completed"] * 3 + ["failed"]
     done = stub.GetTask(catalog_pb2.GetTaskRequest(task_id=task_id))
@@ -129,10 +159,14 @@ def test_one_report_per_call_covers_a_whole_batch_and_settles_the_sweep(stub, re
     assert board[0]["metrics"]["trade_total_trades"] == 3 and board[-1]["error"] == "engine exploded"
 
 
-def test_a_non_final_failure_changes_nothing_and_bad_reports_name_the_field(stub, reporter, create_backtest, expect_invalid):
+def test_a_non_final_failure_changes_nothing_and_bad_reports_name_the_field(
+    stub, reporter, create_backtest, expect_invalid
+):
     created = create_backtest()
     task_id = stub.ExecuteBacktestAsync(catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id=created.id)).task_id
-    reporter.FailRuns(run_report_pb2.FailRunsRequest(task_id=task_id, backtest_ids=[created.id], reason="blip", final=False))
+    reporter.FailRuns(
+        run_report_pb2.FailRunsRequest(task_id=task_id, backtest_ids=[created.id], reason="blip", final=False)
+    )
     assert _status(stub, created.id) == "running"
     bad = run_report_pb2.CompleteRunsRequest(task_id=task_id)
     bad.outcomes.add(backtest_id=created.id, equity_curve_uri="file:///etc/passwd", trades_uri="file:///x")

@@ -14,9 +14,9 @@ import grpc
 import numpy as np
 import pandas as pd
 import pytest
+from google.api import httpbody_pb2
 
 from backtest.v1 import catalog_pb2, catalog_pb2_grpc
-from google.api import httpbody_pb2
 from services.adapters.object_store import ObjectStore, S3Location
 from services.catalog import migrate
 from tests.fixtures.service_process import ServiceProcess, start_service
@@ -59,7 +59,12 @@ def catalog(platform_env) -> Iterator[ServiceProcess]:
 
 @pytest.fixture(scope="module")
 def executor(platform_env, catalog) -> Iterator[ServiceProcess]:
-    env = {**platform_env, "CATALOG_ADDR": catalog.address, "EXECUTOR_ID": "it-executor", "EXECUTOR_ENGINES": "vectorbt"}
+    env = {
+        **platform_env,
+        "CATALOG_ADDR": catalog.address,
+        "EXECUTOR_ID": "it-executor",
+        "EXECUTOR_ENGINES": "vectorbt",
+    }
     service = start_service("services.executor", env, until="ready")
     yield service
     service.stop()
@@ -78,10 +83,16 @@ def series(stub) -> tuple[str, int]:
     dates = pd.bdate_range("2019-01-01", periods=500)
     close = 100 * np.exp(np.cumsum(rng.normal(0.0003, 0.012, len(dates))))
     open_ = close * np.exp(rng.normal(0, 0.003, len(dates)))
-    frame = pd.DataFrame({
-        "date": dates.strftime("%Y-%m-%d"), "open": open_, "high": np.maximum(open_, close) * 1.004,
-        "low": np.minimum(open_, close) * 0.996, "close": close, "volume": 1e6,
-    })
+    frame = pd.DataFrame(
+        {
+            "date": dates.strftime("%Y-%m-%d"),
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.004,
+            "low": np.minimum(open_, close) * 0.996,
+            "close": close,
+            "volume": 1e6,
+        }
+    )
     symbol = f"EX{uuid.uuid4().hex[:6].upper()}"
     body = httpbody_pb2.HttpBody(content_type="text/csv", data=frame.to_csv(index=False).encode())
     stub.ImportBars(catalog_pb2.ImportBarsRequest(symbol=symbol, timeframe="1d", file=body))

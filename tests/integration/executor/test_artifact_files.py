@@ -9,9 +9,15 @@ import pandas as pd
 import pytest
 
 from services.adapters.object_store import PARQUET_CONTENT_TYPE, ObjectStore, S3Location
-from services.domain.execution import EngineResult, Trade
 from services.domain.errors import ConflictError
-from services.executor.artifacts import ROW_GROUP_ROWS, equity_frame, trades_frame, write_artifacts, write_batch_artifacts
+from services.domain.execution import EngineResult, Trade
+from services.executor.artifacts import (
+    ROW_GROUP_ROWS,
+    equity_frame,
+    trades_frame,
+    write_artifacts,
+    write_batch_artifacts,
+)
 from services.results.artifacts import EQUITY, TRADES, Artifacts
 from services.results.records import COMPLETED, BacktestRecord
 
@@ -19,8 +25,20 @@ from services.results.records import COMPLETED, BacktestRecord
 def result(trades: int, bars: int = 4000) -> EngineResult:
     index = pd.bdate_range("2010-01-01", periods=bars, unit="us")
     equity = pd.Series(1e5 + np.arange(float(bars)), index=index)
-    made = [Trade(index[10 * k], None if k == trades - 1 else index[10 * k + 5], "long", 100.0 + k, 101.0 + k,
-                  10.0, 5.0 * k, 0.001 * k, "open" if k == trades - 1 else "closed") for k in range(trades)]
+    made = [
+        Trade(
+            index[10 * k],
+            None if k == trades - 1 else index[10 * k + 5],
+            "long",
+            100.0 + k,
+            101.0 + k,
+            10.0,
+            5.0 * k,
+            0.001 * k,
+            "open" if k == trades - 1 else "closed",
+        )
+        for k in range(trades)
+    ]
     return EngineResult(equity=equity, position=pd.Series(0.0, index=index), trades=made)
 
 
@@ -28,14 +46,19 @@ def test_results_service_reads_what_the_executor_writes(s3):
     store = ObjectStore(S3Location(s3.endpoint, s3.access_key, s3.secret_key, s3.bucket))
     run = result(trades=3)
     equity_uri, trades_uri = write_artifacts(store, "b1", run)
-    assert (equity_uri, trades_uri) == (store.uri("artifacts/b1/equity.parquet"), store.uri("artifacts/b1/trades.parquet"))
+    assert (equity_uri, trades_uri) == (
+        store.uri("artifacts/b1/equity.parquet"),
+        store.uri("artifacts/b1/trades.parquet"),
+    )
     for uri in (equity_uri, trades_uri):
         stat = store.client.stat_object(store.bucket, store.key_of(uri))
         assert stat.content_type == PARQUET_CONTENT_TYPE
-    pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(store.get_bytes("artifacts/b1/equity.parquet"))),
-                                  equity_frame(run), check_freq=False)
-    pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(store.get_bytes("artifacts/b1/trades.parquet"))),
-                                  trades_frame(run))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(io.BytesIO(store.get_bytes("artifacts/b1/equity.parquet"))), equity_frame(run), check_freq=False
+    )
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(io.BytesIO(store.get_bytes("artifacts/b1/trades.parquet"))), trades_frame(run)
+    )
 
     record = BacktestRecord("b1", "vectorbt", COMPLETED, equity_curve_uri=equity_uri, trades_uri=trades_uri)
     reader = Artifacts(store)
@@ -51,18 +74,28 @@ def test_a_run_without_trades_stores_an_empty_trade_list(s3):
     _, trades_uri = write_artifacts(store, "b0", result(trades=0))
     record = BacktestRecord("b0", "vectorbt", COMPLETED, equity_curve_uri=store.uri("x"), trades_uri=trades_uri)
     assert list(Artifacts(store).trade_rows(record)) == []
-    assert list(pd.read_parquet(io.BytesIO(store.get_bytes("artifacts/b0/trades.parquet"))).columns) == list(trades_frame(result(0)).columns)
+    assert list(pd.read_parquet(io.BytesIO(store.get_bytes("artifacts/b0/trades.parquet"))).columns) == list(
+        trades_frame(result(0)).columns
+    )
 
 
 def test_a_batch_is_two_files_and_each_run_reads_as_its_own(s3):
     store = ObjectStore(S3Location(s3.endpoint, s3.access_key, s3.secret_key, s3.bucket))
     # One run longer than a row group, one without trades, one small.
-    runs = [("r-long", result(trades=4, bars=ROW_GROUP_ROWS + 100)), ("r-none", result(trades=0)), ("r-one", result(trades=1))]
+    runs = [
+        ("r-long", result(trades=4, bars=ROW_GROUP_ROWS + 100)),
+        ("r-none", result(trades=0)),
+        ("r-one", result(trades=1)),
+    ]
     uris = write_batch_artifacts(store, "artifacts/jobs/j1/1", runs)
     assert [key for key, _ in store.list_keys("artifacts/jobs/j1/")] == [
-        "artifacts/jobs/j1/1/equity.parquet", "artifacts/jobs/j1/1/trades.parquet",
+        "artifacts/jobs/j1/1/equity.parquet",
+        "artifacts/jobs/j1/1/trades.parquet",
     ]
-    assert uris[1] == (store.uri("artifacts/jobs/j1/1/equity.parquet#r-none"), store.uri("artifacts/jobs/j1/1/trades.parquet#r-none"))
+    assert uris[1] == (
+        store.uri("artifacts/jobs/j1/1/equity.parquet#r-none"),
+        store.uri("artifacts/jobs/j1/1/trades.parquet#r-none"),
+    )
 
     reader = Artifacts(store)
     for (run_id, run), (equity_uri, trades_uri) in zip(runs, uris):

@@ -17,10 +17,16 @@ from services.executor.warm_up import warm_up
 
 def daily(n: int, seed: int) -> pd.DataFrame:
     close = 100 * np.exp(np.cumsum(np.random.default_rng(seed).normal(0, 0.01, n)))
-    return pd.DataFrame({
-        "timestamp": pd.bdate_range("2005-01-03", periods=n, unit="us"), "open": close, "high": close * 1.01,
-        "low": close * 0.99, "close": close, "volume": 1e6,
-    })
+    return pd.DataFrame(
+        {
+            "timestamp": pd.bdate_range("2005-01-03", periods=n, unit="us"),
+            "open": close,
+            "high": close * 1.01,
+            "low": close * 0.99,
+            "close": close,
+            "volume": 1e6,
+        }
+    )
 
 
 class CountingStore(ObjectStore):

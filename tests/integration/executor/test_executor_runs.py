@@ -22,7 +22,17 @@ def test_sync_execute_runs_on_the_executor_and_stores_artifacts(stub, executor, 
     in_range = pd.bdate_range("2019-01-01", periods=series[1])
     assert len(equity) == ((in_range >= "2019-01-01") & (in_range <= "2020-12-31")).sum()
     trades = pd.read_parquet(io.BytesIO(store.get_bytes(store.key_of(result.trades_uri))))
-    assert list(trades.columns) == ["entry_date", "exit_date", "side", "entry_price", "exit_price", "size", "pnl", "return_pct", "status"]
+    assert list(trades.columns) == [
+        "entry_date",
+        "exit_date",
+        "side",
+        "entry_price",
+        "exit_price",
+        "size",
+        "pnl",
+        "return_pct",
+        "status",
+    ]
     assert len(trades) == result.structured_metrics.trading.total_trades
 
 
@@ -50,7 +60,9 @@ def test_engines_available_is_the_union_of_live_executors(stub, executor):
     assert list(stub.ListEngines(catalog_pb2.ListEnginesRequest()).engines) == ["vectorbt"]
 
 
-def test_a_job_that_no_executor_finishes_fails_the_run_after_its_last_delivery(stub, executor, create_backtest, platform_env):
+def test_a_job_that_no_executor_finishes_fails_the_run_after_its_last_delivery(
+    stub, executor, create_backtest, platform_env
+):
     """Plays an executor that takes the backtrader job and dies each time (never acks, no heartbeat).
 
     JetStream gives a job up when a consumer asks for work after the last
@@ -63,7 +75,9 @@ def test_a_job_that_no_executor_finishes_fails_the_run_after_its_last_delivery(s
     async def crash_on_every_delivery() -> int:
         nc = await nats.connect(platform_env["NATS_URL"])
         namespace = platform_env["BUS_NAMESPACE"]
-        sub = await nc.jetstream().pull_subscribe_bind(durable=f"{namespace}executor-backtrader", stream=f"{namespace}BACKTEST_JOBS")
+        sub = await nc.jetstream().pull_subscribe_bind(
+            durable=f"{namespace}executor-backtrader", stream=f"{namespace}BACKTEST_JOBS"
+        )
         deliveries = 0
         deadline = time.monotonic() + 30
         request = catalog_pb2.GetBacktestRequest(backtest_id=backtest_id)

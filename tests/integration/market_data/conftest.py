@@ -20,6 +20,7 @@ from services.catalog import migrate
 from services.catalog.import_bars import catalog_channel
 from tests.fixtures.service_process import start_service
 
+
 @pytest.fixture(scope="session")
 def market_store(s3_server) -> ObjectStore:
     """An ObjectStore on the bucket of this session's catalog, to check what the catalog stored."""

@@ -42,8 +42,14 @@ def test_import_stores_parquet_and_indexes_it(stub, market_store, symbol):
 
 def test_parquet_without_a_content_type_is_sniffed(stub, symbol):
     frame = pd.DataFrame(
-        {"timestamp": pd.date_range("2021-03-01 14:30", periods=5, freq="min"), "open": 1.0, "high": 2.0,
-         "low": 0.5, "close": 1.5, "volume": 10}
+        {
+            "timestamp": pd.date_range("2021-03-01 14:30", periods=5, freq="min"),
+            "open": 1.0,
+            "high": 2.0,
+            "low": 0.5,
+            "close": 1.5,
+            "volume": 10,
+        }
     )
     summary = import_file(stub, symbol, "1m", frame.to_parquet(index=False), "")
     assert (summary.start, summary.end, summary.rows) == ("2021-03-01T14:30:00", "2021-03-01T14:34:00", 5)
@@ -94,8 +100,10 @@ def test_bad_file_is_422_naming_the_row_and_stores_nothing(stub, market_store, s
     err = call_error(lambda: stub.ImportBars(import_request(symbol, "1d", bad)))
     assert violations(err) == {"file": "row 2: high 9.5 is below max(open, close) 11"}
     assert market_store.size(object_key(symbol, "1d")) is None
-    assert call_error(lambda: stub.GetSeries(catalog_pb2.GetSeriesRequest(symbol=symbol, timeframe="1d"))).code() \
+    assert (
+        call_error(lambda: stub.GetSeries(catalog_pb2.GetSeriesRequest(symbol=symbol, timeframe="1d"))).code()
         == grpc.StatusCode.NOT_FOUND
+    )
 
 
 def test_bad_file_leaves_the_existing_series_alone(stub, market_store, symbol):
@@ -123,8 +131,16 @@ def test_unknown_series_is_404_naming_it(stub, symbol):
 
 
 def test_parquet_upload_with_a_wrong_row(stub, symbol):
-    frame = pd.DataFrame({"timestamp": ["2020-01-02", "2020-01-02"], "open": [1.0, 1.0], "high": [1.0, 1.0],
-                          "low": [1.0, 1.0], "close": [1.0, 1.0], "volume": [0.0, 0.0]})
+    frame = pd.DataFrame(
+        {
+            "timestamp": ["2020-01-02", "2020-01-02"],
+            "open": [1.0, 1.0],
+            "high": [1.0, 1.0],
+            "low": [1.0, 1.0],
+            "close": [1.0, 1.0],
+            "volume": [0.0, 0.0],
+        }
+    )
     with pytest.raises(ValidationError) as caught:
         import_file(stub, symbol, "1d", frame.to_parquet(index=False), PARQUET_TYPE)
     assert caught.value.violations[0].description.startswith("row 2: timestamp 2020-01-02 00:00:00 repeats")

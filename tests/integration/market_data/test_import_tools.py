@@ -33,8 +33,14 @@ def test_cli_imports_a_file_and_prints_the_summary(catalog_address, stub, tmp_pa
     done = cli(str(path), "--symbol", symbol, "--timeframe", "1m", env={"CATALOG_ADDR": catalog_address})
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
-    assert printed | {"sha256": ""} == {"symbol": symbol, "timeframe": "1m", "start": "2024-05-01T13:30:00",
-                                        "end": "2024-05-01T13:31:00", "rows": 2, "sha256": ""}
+    assert printed | {"sha256": ""} == {
+        "symbol": symbol,
+        "timeframe": "1m",
+        "start": "2024-05-01T13:30:00",
+        "end": "2024-05-01T13:31:00",
+        "rows": 2,
+        "sha256": "",
+    }
     assert printed["sha256"] == stub.GetSeries(catalog_pb2.GetSeriesRequest(symbol=symbol, timeframe="1m")).sha256
 
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import grpc
 import pandas as pd
 import pytest
-from backtest.v1 import backtest_pb2, catalog_pb2_grpc, results_pb2_grpc
 from grpc_status import rpc_status
 
+from backtest.v1 import backtest_pb2, catalog_pb2_grpc, results_pb2_grpc
 from services.adapters.object_store import ObjectStore, S3Location
 from services.domain.errors import NotFoundError
 from services.kit.status import to_status
@@ -82,12 +82,19 @@ def results_process(store: ObjectStore, catalog_addr: str) -> Iterator[tuple[str
     """Runs `python -m services.results` on a free port; yields its address and process."""
     loc = store.location
     env = {
-        **os.environ, "GRPC_LISTEN": "127.0.0.1:0", "CATALOG_ADDR": catalog_addr, "S3_ENDPOINT": loc.endpoint,
-        "S3_ACCESS_KEY": loc.access_key, "S3_SECRET_KEY": loc.secret_key, "S3_BUCKET": loc.bucket,
-        "S3_SECURE": str(loc.secure).lower(), "LOG_LEVEL": "INFO",
+        **os.environ,
+        "GRPC_LISTEN": "127.0.0.1:0",
+        "CATALOG_ADDR": catalog_addr,
+        "S3_ENDPOINT": loc.endpoint,
+        "S3_ACCESS_KEY": loc.access_key,
+        "S3_SECRET_KEY": loc.secret_key,
+        "S3_BUCKET": loc.bucket,
+        "S3_SECURE": str(loc.secure).lower(),
+        "LOG_LEVEL": "INFO",
     }
-    proc = subprocess.Popen([sys.executable, "-m", "services.results"], cwd=REPO, env=env,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.results"], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True
+    )
     lines: queue.Queue[str] = queue.Queue()
     # Drained for the process's whole life, so a full pipe can never block its logging.
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
@@ -120,8 +127,14 @@ def publish(store, catalog) -> Callable[..., str]:
     """Registers a backtest in the catalog, writing its artifacts to S3 first; returns its id."""
     records = catalog[0].records
 
-    def publish(*, equity: pd.DataFrame | None = None, trades: pd.DataFrame | None = None,
-                status: str = "completed", metrics: dict | None = None, engine: str = "vectorbt") -> str:
+    def publish(
+        *,
+        equity: pd.DataFrame | None = None,
+        trades: pd.DataFrame | None = None,
+        status: str = "completed",
+        metrics: dict | None = None,
+        engine: str = "vectorbt",
+    ) -> str:
         backtest_id = str(uuid.uuid4())
         record = backtest_pb2.Backtest(id=backtest_id, engine=engine, status=status)
         record.metrics.update(metrics or {})

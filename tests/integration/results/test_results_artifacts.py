@@ -7,23 +7,26 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+
 from backtest.v1 import results_pb2
 
 EQUITY = pd.DataFrame(
     {"equity": [100000.0, 100412.5, 101093.8]},
     index=pd.DatetimeIndex(["2020-01-02", "2020-01-03", "2020-01-06"], name="date"),
 )
-TRADES = pd.DataFrame({
-    "entry_date": pd.to_datetime(["2020-01-02", "2020-02-03"]),
-    "exit_date": pd.to_datetime(["2020-01-10", None]),
-    "side": ["long", "short"],
-    "entry_price": [100.0, 110.0],
-    "exit_price": [104.1, 108.0],
-    "size": [100.0, 50.0],
-    "pnl": [412.5, 98.0],
-    "return_pct": [0.04125, 0.0178],
-    "status": ["closed", "open"],
-})
+TRADES = pd.DataFrame(
+    {
+        "entry_date": pd.to_datetime(["2020-01-02", "2020-02-03"]),
+        "exit_date": pd.to_datetime(["2020-01-10", None]),
+        "side": ["long", "short"],
+        "entry_price": [100.0, 110.0],
+        "exit_price": [104.1, 108.0],
+        "size": [100.0, 50.0],
+        "pnl": [412.5, 98.0],
+        "return_pct": [0.04125, 0.0178],
+        "status": ["closed", "open"],
+    }
+)
 
 
 def download(results, kind: str, backtest_id: str) -> tuple[dict, list]:
@@ -40,7 +43,9 @@ def test_equity_curve_rows_one_per_bar(results, publish):
     backtest_id = publish(equity=EQUITY, trades=TRADES)
     points = list(results.GetEquityCurve(results_pb2.GetEquityCurveRequest(backtest_id=backtest_id)))
     assert [(p.date, p.equity) for p in points] == [
-        ("2020-01-02", 100000.0), ("2020-01-03", 100412.5), ("2020-01-06", 101093.8),
+        ("2020-01-02", 100000.0),
+        ("2020-01-03", 100412.5),
+        ("2020-01-06", 101093.8),
     ]
 
 

@@ -6,9 +6,10 @@ import uuid
 
 import grpc
 import pytest
-from backtest.v1 import results_pb2
 from google.protobuf import json_format
 from google.rpc import error_details_pb2, status_pb2
+
+from backtest.v1 import results_pb2
 
 
 def compare(results, ids):
@@ -26,15 +27,23 @@ def test_compare_runs_in_any_state(results, publish):
     b = publish(metrics={"perf_sharpe_ratio": 0.97, "risk_max_drawdown": 0.12}, engine="backtrader")
     c = publish(status="pending")
     response, _ = compare(results, [a, b, c])
-    body = json_format.MessageToDict(response, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
+    body = json_format.MessageToDict(
+        response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
     assert [(r["id"], r["engine"], r["status"]) for r in body["runs"]] == [
-        (a, "vectorbt", "completed"), (b, "backtrader", "completed"), (c, "vectorbt", "pending"),
+        (a, "vectorbt", "completed"),
+        (b, "backtrader", "completed"),
+        (c, "vectorbt", "pending"),
     ]
-    sharpe, drawdown, trades = (body["metric_diff"][k] for k in
-                                ("perf_sharpe_ratio", "risk_max_drawdown", "trade_total_trades"))
-    assert sharpe == {"values": {a: 1.42, b: 0.97, c: None}, "best_id": a, "higher_is_better": True,
-                      "direction": "higher"}
+    sharpe, drawdown, trades = (
+        body["metric_diff"][k] for k in ("perf_sharpe_ratio", "risk_max_drawdown", "trade_total_trades")
+    )
+    assert sharpe == {
+        "values": {a: 1.42, b: 0.97, c: None},
+        "best_id": a,
+        "higher_is_better": True,
+        "direction": "higher",
+    }
     assert (drawdown["best_id"], drawdown["higher_is_better"]) == (b, False)
     assert trades["best_id"] is None and "higher_is_better" not in trades
 

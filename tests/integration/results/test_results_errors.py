@@ -7,8 +7,8 @@ import uuid
 import grpc
 import pandas as pd
 import pytest
-from backtest.v1 import results_pb2, results_pb2_grpc
 
+from backtest.v1 import results_pb2, results_pb2_grpc
 from services.adapters.object_store import ObjectStore, S3Location
 
 EQUITY = pd.DataFrame({"equity": [1.0, 2.0]}, index=pd.DatetimeIndex(["2020-01-02", "2020-01-03"], name="date"))

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
+
 from backtest.v1 import results_pb2, results_pb2_grpc
 
 BARS = 1_000_000
@@ -37,7 +38,7 @@ class PeakRss:
         while not self._stop.wait(self.every_s):
             self.peak = max(self.peak, self.process.memory_info().rss)
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> PeakRss:
         self._thread.start()
         return self
 
@@ -68,8 +69,9 @@ def test_one_million_bars_stream_in_flat_memory(launch_results, publish, store):
 
         with PeakRss(proc.pid) as parquet_peak:
             clock = time.perf_counter()
-            received = sum(len(b.data) for b in stub.DownloadEquityCurve(
-                results_pb2.DownloadEquityCurveRequest(backtest_id=big)))
+            received = sum(
+                len(b.data) for b in stub.DownloadEquityCurve(results_pb2.DownloadEquityCurveRequest(backtest_id=big))
+            )
             parquet_s = time.perf_counter() - clock
 
         with PeakRss(proc.pid) as json_peak:
@@ -81,8 +83,10 @@ def test_one_million_bars_stream_in_flat_memory(launch_results, publish, store):
     assert count == BARS and last.date == index[-1].isoformat() and last.equity == equity[-1]
     assert received == size
     # Growth over the warmed-up process, and over the process as it started.
-    growth = {name: (mb(peak.peak - warm), mb(peak.peak - started))
-              for name, peak in (("parquet", parquet_peak), ("json", json_peak))}
+    growth = {
+        name: (mb(peak.peak - warm), mb(peak.peak - started))
+        for name, peak in (("parquet", parquet_peak), ("json", json_peak))
+    }
     print(
         f"\nresults RSS: started {mb(started):.1f} MB, after warm-up {mb(warm):.1f} MB"
         f"\nParquet download: {mb(size):.1f} MB in {parquet_s:.2f} s ({mb(size) / parquet_s:.1f} MB/s),"

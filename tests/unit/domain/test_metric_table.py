@@ -10,10 +10,26 @@ def test_every_metric_has_a_direction():
 
 
 def test_seed_directions_and_our_additions():
-    higher = ["perf_cagr", "perf_sharpe_ratio", "perf_sortino_ratio", "perf_calmar_ratio", "total_return",
-              "trade_win_rate", "trade_profit_factor", "trade_expectancy", "bars_in_market"]
-    lower = ["risk_max_drawdown", "risk_max_drawdown_duration", "risk_var_95", "risk_cvar_95", "risk_var_99",
-             "risk_cvar_99", "risk_volatility_annualised"]
+    higher = [
+        "perf_cagr",
+        "perf_sharpe_ratio",
+        "perf_sortino_ratio",
+        "perf_calmar_ratio",
+        "total_return",
+        "trade_win_rate",
+        "trade_profit_factor",
+        "trade_expectancy",
+        "bars_in_market",
+    ]
+    lower = [
+        "risk_max_drawdown",
+        "risk_max_drawdown_duration",
+        "risk_var_95",
+        "risk_cvar_95",
+        "risk_var_99",
+        "risk_cvar_99",
+        "risk_volatility_annualised",
+    ]
     assert all(direction(k) == "higher" for k in higher)
     assert all(direction(k) == "lower" for k in lower)
     assert direction("trade_avg_win") == direction("trade_avg_loss") == "higher"

@@ -161,10 +161,19 @@ def test_keys_types_and_structure():
     assert nested["total_return"] == m["total_return"]
     assert nested["bars_in_market"] == m["bars_in_market"]
     assert nested["performance"] == {
-        "cagr": m["perf_cagr"], "sharpe_ratio": m["perf_sharpe_ratio"],
-        "sortino_ratio": m["perf_sortino_ratio"], "calmar_ratio": m["perf_calmar_ratio"],
+        "cagr": m["perf_cagr"],
+        "sharpe_ratio": m["perf_sharpe_ratio"],
+        "sortino_ratio": m["perf_sortino_ratio"],
+        "calmar_ratio": m["perf_calmar_ratio"],
     }
-    assert set(nested["risk"]) == {"max_drawdown", "max_drawdown_duration", "var_95", "cvar_95", "var_99",
-                                   "cvar_99", "volatility_annualised"}
+    assert set(nested["risk"]) == {
+        "max_drawdown",
+        "max_drawdown_duration",
+        "var_95",
+        "cvar_95",
+        "var_99",
+        "cvar_99",
+        "volatility_annualised",
+    }
     assert nested["trading"]["total_trades"] == 1
     assert structure({})["risk"]["var_95"] is None

@@ -46,9 +46,18 @@ def test_constants():
 def test_seed_defaults_are_filled():
     resolved = resolve_backtest(MINIMAL)
     assert (resolved.engine, resolved.initial_capital, resolved.commission, resolved.slippage) == (
-        "vectorbt", 100_000.0, 0.0005, 0.0005)
+        "vectorbt",
+        100_000.0,
+        0.0005,
+        0.0005,
+    )
     config = resolved.config
-    assert (config.bars_per_year, config.risk_free_rate, config.size_type, config.fill_price) == (252, 0.0, "percent", "close")
+    assert (config.bars_per_year, config.risk_free_rate, config.size_type, config.fill_price) == (
+        252,
+        0.0,
+        "percent",
+        "close",
+    )
     assert config.allow_short is False and config.size == 1.0
     assert dict(config.signal_plugin_params) == {"fast_period": 10, "slow_period": 50, "ma_type": "sma"}
     assert resolved.execution_spec() == ExecutionSpec()
@@ -58,20 +67,37 @@ def test_stored_config_and_round_trip():
     resolved = resolve_backtest(MINIMAL)
     stored = resolved.config.to_dict()
     assert stored == {
-        "symbol": "AAPL", "timeframe": "1d", "start_date": "2020-01-01T00:00:00", "end_date": "2024-01-01T00:00:00",
+        "symbol": "AAPL",
+        "timeframe": "1d",
+        "start_date": "2020-01-01T00:00:00",
+        "end_date": "2024-01-01T00:00:00",
         "signal_plugin_key": "crossover_signal",
         "signal_plugin_params": {"fast_period": 10, "slow_period": 50, "ma_type": "sma"},
-        "bars_per_year": 252, "risk_free_rate": 0.0, "size_type": "percent", "fill_price": "close",
-        "allow_short": False, "size": 1.0,
+        "bars_per_year": 252,
+        "risk_free_rate": 0.0,
+        "size_type": "percent",
+        "fill_price": "close",
+        "allow_short": False,
+        "size": 1.0,
     }
     assert resolve_backtest(resolved.to_dict()) == resolved
 
 
 def test_given_values_are_kept():
-    fields = request(bars_per_year=260.0, risk_free_rate=0.04, size_type="shares", size=100, fill_price="next_open",
-                     allow_short=True, timeframe="1h", start_date="2020-01-01T05:00:00+05:00", end_date="2020-02-01")
-    fields.update(engine="backtrader", initial_capital=5_000, commission=0.0, slippage=0.1,
-                  strategy_id=STRATEGY.upper())
+    fields = request(
+        bars_per_year=260.0,
+        risk_free_rate=0.04,
+        size_type="shares",
+        size=100,
+        fill_price="next_open",
+        allow_short=True,
+        timeframe="1h",
+        start_date="2020-01-01T05:00:00+05:00",
+        end_date="2020-02-01",
+    )
+    fields.update(
+        engine="backtrader", initial_capital=5_000, commission=0.0, slippage=0.1, strategy_id=STRATEGY.upper()
+    )
     resolved = resolve_backtest(fields)
     assert resolved.strategy_id == STRATEGY
     assert resolved.config.bars_per_year == 260 and type(resolved.config.bars_per_year) is int
@@ -79,8 +105,14 @@ def test_given_values_are_kept():
     assert resolved.config.start == pd.Timestamp("2020-01-01 00:00:00")
     assert resolved.config.end == pd.Timestamp("2020-02-01")
     assert resolved.execution_spec() == ExecutionSpec(
-        initial_capital=5_000.0, commission=0.0, slippage=0.1, size_type="shares", size=100.0,
-        fill_price="next_open", allow_short=True)
+        initial_capital=5_000.0,
+        commission=0.0,
+        slippage=0.1,
+        size_type="shares",
+        size=100.0,
+        fill_price="next_open",
+        allow_short=True,
+    )
 
 
 @pytest.mark.parametrize("timeframe, bars", [("1m", 98_280), ("5m", 19_656), ("15m", 6_552), ("1h", 1_764), ("1w", 52)])
@@ -188,7 +220,17 @@ def test_every_violation_is_collected():
         },
     }
     assert set(violations(fields)) == {
-        "strategy_id", "engine", "initial_capital", "commission", "slippage",
-        "config.symbol", "config.timeframe", "config.end_date", "config.signal_plugin_params.fast_period",
-        "config.bars_per_year", "config.size_type", "config.fill_price", "config.feature_ids",
+        "strategy_id",
+        "engine",
+        "initial_capital",
+        "commission",
+        "slippage",
+        "config.symbol",
+        "config.timeframe",
+        "config.end_date",
+        "config.signal_plugin_params.fast_period",
+        "config.bars_per_year",
+        "config.size_type",
+        "config.fill_price",
+        "config.feature_ids",
     }

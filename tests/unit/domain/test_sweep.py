@@ -32,7 +32,9 @@ def test_plain_keys_merge_shallowly():
 def test_dotted_keys_set_one_nested_value():
     merged = merge_override(BASE, {"signal_plugin_params.fast_period": 5})
     assert merged["config"]["signal_plugin_params"] == {"fast_period": 5, "slow_period": 50, "ma_type": "ema"}
-    created = merge_override({k: v for k, v in BASE.items() if k != "signal_plugin_params"}, {"signal_plugin_params.lookback": 3})
+    created = merge_override(
+        {k: v for k, v in BASE.items() if k != "signal_plugin_params"}, {"signal_plugin_params.lookback": 3}
+    )
     assert created["config"]["signal_plugin_params"] == {"lookback": 3}
 
 

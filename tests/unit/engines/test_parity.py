@@ -34,9 +34,13 @@ def _signals() -> dict[str, np.ndarray]:
 SIGNALS = _signals()
 SIZES = {"percent": (1.0, 0.5), "shares": (40.0,), "signal_weight": (1.0,)}
 CASES = [
-    pytest.param(name, ExecutionSpec(size_type=size_type, size=size, fill_price=fill, allow_short=short,
-                                     commission=0.001, slippage=0.0005),
-                 id=f"{name}-{size_type}{size:g}-{fill}-{'shorts' if short else 'long_only'}")
+    pytest.param(
+        name,
+        ExecutionSpec(
+            size_type=size_type, size=size, fill_price=fill, allow_short=short, commission=0.001, slippage=0.0005
+        ),
+        id=f"{name}-{size_type}{size:g}-{fill}-{'shorts' if short else 'long_only'}",
+    )
     for name in SIGNALS
     for size_type, sizes in SIZES.items()
     for size in sizes

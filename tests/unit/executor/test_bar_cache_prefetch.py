@@ -20,10 +20,18 @@ from services.kit.settings import SettingsError, load_settings
 def parquet(n: int, seed: int = 0) -> bytes:
     """A stored series of `n` daily bars."""
     close = 100 * np.exp(np.cumsum(np.random.default_rng(seed).normal(0, 0.01, n)))
-    return bars_to_parquet(pd.DataFrame({
-        "timestamp": pd.bdate_range("2010-01-01", periods=n, unit="us"), "open": close, "high": close * 1.01,
-        "low": close * 0.99, "close": close, "volume": 1.0,
-    }))
+    return bars_to_parquet(
+        pd.DataFrame(
+            {
+                "timestamp": pd.bdate_range("2010-01-01", periods=n, unit="us"),
+                "open": close,
+                "high": close * 1.01,
+                "low": close * 0.99,
+                "close": close,
+                "volume": 1.0,
+            }
+        )
+    )
 
 
 class MemoryStore:
@@ -63,8 +71,13 @@ def key_entry(key: str, data: bytes) -> tuple[str, str]:
 def test_series_keys_are_the_ones_object_key_makes():
     assert object_key("AAPL", "1d").startswith(SERIES_PREFIX)
     assert is_series_key(object_key("BRK.B", "1m"))
-    for key in ("market-data/AAPL/1d.csv", "market-data/AAPL/2h.parquet", "market-data/x/y/1d.parquet",
-                "artifacts/b1/equity.parquet", "market-data/1d.parquet"):
+    for key in (
+        "market-data/AAPL/1d.csv",
+        "market-data/AAPL/2h.parquet",
+        "market-data/x/y/1d.parquet",
+        "artifacts/b1/equity.parquet",
+        "market-data/1d.parquet",
+    ):
         assert not is_series_key(key), key
 
 
@@ -138,8 +151,14 @@ def test_warm_up_survives_a_store_that_fails_the_prefetch(caplog):
     assert store.ensured and "bar prefetch failed" in caplog.text and "connections not opened" in caplog.text
 
 
-REQUIRED = {"CATALOG_ADDR": "127.0.0.1:1", "NATS_URL": "nats://x", "S3_ENDPOINT": "s3:9000", "S3_ACCESS_KEY": "a",
-            "S3_SECRET_KEY": "b", "S3_BUCKET": "bucket"}
+REQUIRED = {
+    "CATALOG_ADDR": "127.0.0.1:1",
+    "NATS_URL": "nats://x",
+    "S3_ENDPOINT": "s3:9000",
+    "S3_ACCESS_KEY": "a",
+    "S3_SECRET_KEY": "b",
+    "S3_BUCKET": "bucket",
+}
 
 
 @pytest.mark.parametrize(("raw", "mb"), [(None, 64.0), ("0", 0.0), ("0.5", 0.5), ("256", 256.0)])

@@ -27,8 +27,9 @@ ENCODING_OF = {equity_table: EQUITY_ENCODING, trades_table: TRADES_ENCODING}
 
 
 def batch(table_of, row_group_rows: int) -> pq.ParquetFile:
-    data = batch_parquet([(i, table_of(r)) for i, r in runs()], row_group_rows=row_group_rows,
-                         encoding=ENCODING_OF[table_of])
+    data = batch_parquet(
+        [(i, table_of(r)) for i, r in runs()], row_group_rows=row_group_rows, encoding=ENCODING_OF[table_of]
+    )
     return pq.ParquetFile(io.BytesIO(data))
 
 
@@ -47,8 +48,9 @@ def column_encodings(parquet: pq.ParquetFile) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("row_group_rows", [256, 65536])
-@pytest.mark.parametrize(("table_of", "file_of"), [(equity_table, equity_parquet), (trades_table, trades_parquet)],
-                         ids=["equity", "trades"])
+@pytest.mark.parametrize(
+    ("table_of", "file_of"), [(equity_table, equity_parquet), (trades_table, trades_parquet)], ids=["equity", "trades"]
+)
 def test_each_run_reads_back_as_its_own_file(table_of, file_of, row_group_rows):
     parquet = batch(table_of, row_group_rows)
     for run_id, result in runs():

@@ -14,15 +14,21 @@ from services.adapters.object_store import PARQUET_CONTENT_TYPE
 from services.domain.execution import EngineResult, Trade
 from services.executor import artifacts
 from services.executor.artifacts import (
-    TRADE_COLUMNS, equity_frame, equity_parquet, trades_frame, trades_parquet, write_artifacts,
+    TRADE_COLUMNS,
+    equity_frame,
+    equity_parquet,
+    trades_frame,
+    trades_parquet,
+    write_artifacts,
 )
 from services.results.bar_dates import BarDateFormatter
 
 
 def legacy_equity(result: EngineResult) -> bytes:
     """The equity file as the executor wrote it before: a DataFrame through to_parquet."""
-    frame = pd.DataFrame({"equity": result.equity.to_numpy(dtype="float64")},
-                         index=pd.DatetimeIndex(result.equity.index, name="date"))
+    frame = pd.DataFrame(
+        {"equity": result.equity.to_numpy(dtype="float64")}, index=pd.DatetimeIndex(result.equity.index, name="date")
+    )
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=True, row_group_size=65536)
     return buffer.getvalue()
@@ -30,7 +36,9 @@ def legacy_equity(result: EngineResult) -> bytes:
 
 def legacy_trades(result: EngineResult) -> bytes:
     """The trades file as the executor wrote it before: per-trade dicts, a DataFrame, to_parquet."""
-    frame = pd.DataFrame([{name: getattr(t, name) for name in TRADE_COLUMNS} for t in result.trades], columns=TRADE_COLUMNS)
+    frame = pd.DataFrame(
+        [{name: getattr(t, name) for name in TRADE_COLUMNS} for t in result.trades], columns=TRADE_COLUMNS
+    )
     frame["entry_date"] = pd.to_datetime(frame["entry_date"])
     frame["exit_date"] = pd.to_datetime(frame["exit_date"])
     for name in ("entry_price", "exit_price", "size", "pnl", "return_pct"):
@@ -50,11 +58,19 @@ def run_result(n_bars: int = 4000, n_trades: int = 40, *, unit: str = "us", open
     for k, (entry, exit_) in enumerate(bars):
         is_open = open_last and k == n_trades - 1
         pnl = np.float64(rng.normal(0, 500))
-        trades.append(Trade(
-            entry_date=index[entry], exit_date=None if is_open else index[exit_],
-            side="long" if k % 3 else "short", entry_price=np.float64(100 + k), exit_price=np.float64(101 + k),
-            size=np.float64(10 * (k + 1)), pnl=pnl, return_pct=pnl / 1e5, status="open" if is_open else "closed",
-        ))
+        trades.append(
+            Trade(
+                entry_date=index[entry],
+                exit_date=None if is_open else index[exit_],
+                side="long" if k % 3 else "short",
+                entry_price=np.float64(100 + k),
+                exit_price=np.float64(101 + k),
+                size=np.float64(10 * (k + 1)),
+                pnl=pnl,
+                return_pct=pnl / 1e5,
+                status="open" if is_open else "closed",
+            )
+        )
     return EngineResult(equity=equity, position=pd.Series(0.0, index=index), trades=trades, traded_notional=1.0)
 
 
@@ -81,7 +97,10 @@ def test_files_read_back_as_the_frames_and_as_the_legacy_files(name):
         pd.testing.assert_frame_equal(trades, read(legacy_trades(result)))
         # Same Arrow schema and pandas metadata, byte for byte.
         assert pq.read_schema(io.BytesIO(trades_parquet(result))) == pq.read_schema(io.BytesIO(legacy_trades(result)))
-        assert pq.read_schema(io.BytesIO(trades_parquet(result))).metadata == pq.read_schema(io.BytesIO(legacy_trades(result))).metadata
+        assert (
+            pq.read_schema(io.BytesIO(trades_parquet(result))).metadata
+            == pq.read_schema(io.BytesIO(legacy_trades(result))).metadata
+        )
     new, old = pq.read_schema(io.BytesIO(equity_parquet(result))), pq.read_schema(io.BytesIO(legacy_equity(result)))
     assert new == old and new.metadata == old.metadata
 
@@ -97,7 +116,9 @@ def test_the_layout_the_results_service_reads():
     assert trades["entry_price"].tolist() == [t.entry_price for t in result.trades]
     # What the results service prints for the open trade: a null exit date.
     table = pq.read_table(io.BytesIO(trades_parquet(result)))
-    entry, exit_ = BarDateFormatter().format(table.column("entry_date").combine_chunks(), table.column("exit_date").combine_chunks())
+    entry, exit_ = BarDateFormatter().format(
+        table.column("entry_date").combine_chunks(), table.column("exit_date").combine_chunks()
+    )
     assert exit_[-1] is None and entry[0] == result.trades[0].entry_date.strftime("%Y-%m-%d")
 
 

@@ -30,6 +30,8 @@ def test_any_other_address_needs_a_key():
 
 def test_the_process_exits_with_the_reason():
     env = {"GATEWAY_UPSTREAMS": UPSTREAMS, "GATEWAY_HOST": "0.0.0.0", "GATEWAY_PORT": "0", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "gateway.transcoder"], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.transcoder"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2
     assert "GATEWAY_API_KEYS" in done.stderr

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 CREATE = (
-    b'{"display_name":"Gear","part_count":3,"tags":["a","b"],'
-    b'"attributes":{"a":10,"b":0.5,"n":{"x":[1,"s",true,null]}}}'
+    b'{"display_name":"Gear","part_count":3,"tags":["a","b"],"attributes":{"a":10,"b":0.5,"n":{"x":[1,"s",true,null]}}}'
 )
 
 

@@ -14,7 +14,10 @@ from services.kit import json_codec
 
 def test_non_finite_numbers_become_null_which_jsonb_accepts():
     assert json_codec.loads(json_codec.dumps({"a": math.nan, "b": math.inf, "c": -math.inf})) == {
-        "a": None, "b": None, "c": None}
+        "a": None,
+        "b": None,
+        "c": None,
+    }
 
 
 def test_numpy_scalars_uuids_and_integer_keys_are_written_as_plain_json():
@@ -30,9 +33,15 @@ def test_floats_read_back_exactly():
 
 
 def test_a_job_round_trips_through_the_codec():
-    job = Job(job_id="t.0", task_id="t", engine="vectorbt", backtest_ids=["a", "b"],
-              runs=[{"config": {"symbol": "AAPL", "signal_plugin_params": {"fast_period": 10}}, "commission": 0.0005}] * 2,
-              bars_uri="s3://b/bars/AAPL/1d.parquet", bars_sha256="ab" * 32)
+    job = Job(
+        job_id="t.0",
+        task_id="t",
+        engine="vectorbt",
+        backtest_ids=["a", "b"],
+        runs=[{"config": {"symbol": "AAPL", "signal_plugin_params": {"fast_period": 10}}, "commission": 0.0005}] * 2,
+        bars_uri="s3://b/bars/AAPL/1d.parquet",
+        bars_sha256="ab" * 32,
+    )
     assert Job.decode(job.encode()) == job
     # A job written by a catalog still on the standard library decodes the same.
     assert Job.decode(json.dumps(vars(job)).encode()) == job

@@ -138,8 +138,14 @@ def test_a_million_rows_validate_quickly():
     n = 1_000_000
     close = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 1e-3, n)))
     df = pd.DataFrame(
-        {"timestamp": pd.date_range("2015-01-01", periods=n, freq="min"), "open": close, "high": close * 1.001,
-         "low": close * 0.999, "close": close, "volume": 1000.0}
+        {
+            "timestamp": pd.date_range("2015-01-01", periods=n, freq="min"),
+            "open": close,
+            "high": close * 1.001,
+            "low": close * 0.999,
+            "close": close,
+            "volume": 1000.0,
+        }
     )
     data = df.to_parquet(index=False)
     began = time.perf_counter()

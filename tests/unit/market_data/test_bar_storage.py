@@ -18,8 +18,14 @@ def minute_bars(n: int) -> pd.DataFrame:
     """`n` consistent one-minute bars from 2020-01-01."""
     close = 100 + np.arange(n) * 0.001
     return pd.DataFrame(
-        {"timestamp": pd.date_range("2020-01-01", periods=n, freq="min", unit="us"), "open": close,
-         "high": close + 0.5, "low": close - 0.5, "close": close, "volume": np.arange(n, dtype="float64")}
+        {
+            "timestamp": pd.date_range("2020-01-01", periods=n, freq="min", unit="us"),
+            "open": close,
+            "high": close + 0.5,
+            "low": close - 0.5,
+            "close": close,
+            "volume": np.arange(n, dtype="float64"),
+        }
     )
 
 
@@ -101,8 +107,14 @@ def test_key_layout():
 
 @pytest.mark.parametrize(
     ("symbol", "timeframe", "field"),
-    [("", "1d", "symbol"), ("..", "1d", "symbol"), ("A/B", "1d", "symbol"), ("X" * 33, "1d", "symbol"),
-     ("AAPL", "2d", "timeframe"), ("AAPL", "1D", "timeframe")],
+    [
+        ("", "1d", "symbol"),
+        ("..", "1d", "symbol"),
+        ("A/B", "1d", "symbol"),
+        ("X" * 33, "1d", "symbol"),
+        ("AAPL", "2d", "timeframe"),
+        ("AAPL", "1D", "timeframe"),
+    ],
 )
 def test_bad_names_are_rejected_naming_the_field(symbol, timeframe, field):
     with pytest.raises(ValidationError) as caught:

@@ -20,10 +20,12 @@ def run(ident: str, metrics: dict, *, status: str = "completed") -> BacktestReco
 
 
 def test_best_id_follows_each_metrics_direction():
-    result = compare([
-        run(A, {"perf_sharpe_ratio": 1.42, "risk_max_drawdown": 0.18, "trade_avg_loss": -50.0}),
-        run(B, {"perf_sharpe_ratio": 0.97, "risk_max_drawdown": 0.12, "trade_avg_loss": -20.0}),
-    ])
+    result = compare(
+        [
+            run(A, {"perf_sharpe_ratio": 1.42, "risk_max_drawdown": 0.18, "trade_avg_loss": -50.0}),
+            run(B, {"perf_sharpe_ratio": 0.97, "risk_max_drawdown": 0.12, "trade_avg_loss": -20.0}),
+        ]
+    )
     diff = result.metric_diff
     assert (diff["perf_sharpe_ratio"].best_id, diff["perf_sharpe_ratio"].direction) == (A, "higher")
     assert (diff["risk_max_drawdown"].best_id, diff["risk_max_drawdown"].direction) == (B, "lower")
@@ -48,8 +50,13 @@ def test_neutral_metrics_have_no_best_id():
 
 
 def test_null_and_non_finite_values_never_win():
-    result = compare([run(A, {"perf_sharpe_ratio": None}), run(B, {"perf_sharpe_ratio": -0.5}),
-                      run(C, {"perf_sharpe_ratio": math.inf})])
+    result = compare(
+        [
+            run(A, {"perf_sharpe_ratio": None}),
+            run(B, {"perf_sharpe_ratio": -0.5}),
+            run(C, {"perf_sharpe_ratio": math.inf}),
+        ]
+    )
     assert result.metric_diff["perf_sharpe_ratio"].best_id == B
     only_nulls = compare([run(A, {"perf_cagr": None}), run(B, {})])
     assert only_nulls.metric_diff["perf_cagr"].best_id is None

@@ -28,21 +28,36 @@ def test_compare_response_matches_the_seed_shape():
     ]
     body = as_json(convert.compare_response(compare(runs)))
     assert body["runs"] == [
-        {"id": A, "engine": "vectorbt", "status": "completed", "metrics": {"perf_sharpe_ratio": 1.42, "trade_total_trades": 3}},
+        {
+            "id": A,
+            "engine": "vectorbt",
+            "status": "completed",
+            "metrics": {"perf_sharpe_ratio": 1.42, "trade_total_trades": 3},
+        },
         {"id": B, "engine": "backtrader", "status": "pending", "metrics": {}},
     ]
     assert body["metric_diff"]["perf_sharpe_ratio"] == {
-        "values": {A: 1.42, B: None}, "best_id": A, "higher_is_better": True, "direction": "higher",
+        "values": {A: 1.42, B: None},
+        "best_id": A,
+        "higher_is_better": True,
+        "direction": "higher",
     }
     # Neutral: best_id is null and higher_is_better is absent rather than a misleading false.
     assert body["metric_diff"]["trade_total_trades"] == {
-        "values": {A: 3, B: None}, "best_id": None, "direction": "neutral",
+        "values": {A: 3, B: None},
+        "best_id": None,
+        "direction": "neutral",
     }
 
 
 def test_open_trade_has_no_exit_date():
-    rows = {"entry_date": ["2020-01-02", "2020-02-03"], "exit_date": ["2020-01-10", None],
-            "side": ["long", "short"], "pnl": [412.5, -3.0], "status": ["closed", "open"]}
+    rows = {
+        "entry_date": ["2020-01-02", "2020-02-03"],
+        "exit_date": ["2020-01-10", None],
+        "side": ["long", "short"],
+        "pnl": [412.5, -3.0],
+        "status": ["closed", "open"],
+    }
     closed, still_open = (as_json(t) for t in convert.trades(rows))
     assert closed["exit_date"] == "2020-01-10" and closed["pnl"] == 412.5
     assert "exit_date" not in still_open and still_open["status"] == "open"
