@@ -21,7 +21,7 @@ INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND, ABORTED = 3, 4, 5, 10
 
 # BacktestRead: every field of the create response. trades_uri and
 # equity_curve_uri are proto3 optional: absent (read as null) until a run
-# completes, so they are listed in NULLABLE, not here (README "Where we differ").
+# completes, so they are listed in NULLABLE, not here (docs/api.md "Where we differ").
 BACKTEST_FIELDS = frozenset(
     {
         "id",

@@ -50,7 +50,7 @@ def test_created_backtest_carries_every_seed_field(seed_created) -> None:
     assert BACKTEST_FIELDS <= set(created), f"missing: {sorted(BACKTEST_FIELDS - set(created))}"
     assert created["metrics"] == {}
     # proto3 optional fields: unset prints as absent, which JSON clients read as null
-    # (a documented difference from the seed, see README "Where we differ").
+    # (a documented difference from the seed, see docs/api.md "Where we differ").
     assert created.get("trades_uri") is None
     assert created.get("equity_curve_uri") is None
 

@@ -80,7 +80,7 @@ def test_open_trade_is_listed_open_with_a_null_exit_date(api, daily, held_to_the
     (trade,) = get_json(api, held_to_the_end["id"], "trades")
     assert trade["status"] == "open"
     assert trade["exit_price"] == pytest.approx(daily.frame["close"].iloc[-1])
-    # Absent means null: Trade.exit_date is a proto3 optional field (README "Where we differ").
+    # Absent means null: Trade.exit_date is a proto3 optional field (docs/api.md "Where we differ").
     assert trade.get("exit_date") is None
 
 
