@@ -11,7 +11,6 @@ from services.catalog.execution.outcomes import Success
 from services.catalog.execution.service import ExecutionService
 from services.domain.errors import ValidationError
 from services.kit.grpc_server import Registration
-from services.kit.status import translate_errors
 
 SERVICE_NAME = run_report_pb2.DESCRIPTOR.services_by_name["RunReportService"].full_name
 
@@ -43,7 +42,6 @@ class RunReportServicer(run_report_pb2_grpc.RunReportServiceServicer):
         """What GrpcService needs to serve this servicer."""
         return (run_report_pb2_grpc.add_RunReportServiceServicer_to_server, self, SERVICE_NAME)
 
-    @translate_errors
     async def StartRuns(self, request: run_report_pb2.StartRunsRequest, context) -> run_report_pb2.StartRunsResponse:
         running = await self.execution.start_runs(_ids("backtest_ids", request.backtest_ids), _task(request.task_id))
         return run_report_pb2.StartRunsResponse(running_ids=_strings(running))
@@ -59,7 +57,6 @@ class RunReportServicer(run_report_pb2_grpc.RunReportServiceServicer):
             trades_uri=outcome.trades_uri,
         )
 
-    @translate_errors
     async def CompleteRuns(
         self, request: run_report_pb2.CompleteRunsRequest, context
     ) -> run_report_pb2.CompleteRunsResponse:
@@ -67,7 +64,6 @@ class RunReportServicer(run_report_pb2_grpc.RunReportServiceServicer):
         settled = await self.execution.complete_runs(_task(request.task_id), successes)
         return run_report_pb2.CompleteRunsResponse(settled_ids=_strings(settled))
 
-    @translate_errors
     async def FailRuns(self, request: run_report_pb2.FailRunsRequest, context) -> run_report_pb2.FailRunsResponse:
         if not request.final:
             return run_report_pb2.FailRunsResponse()

@@ -1,7 +1,7 @@
 """The CatalogService servicer: the RPC mixins over the generated base class.
 
 To add a group of RPCs, write a mixin in `services/catalog/rpc/` (async
-methods named like the RPCs, wrapped in `translate_errors`) and put it in
+methods named like the RPCs; errors are the interceptor's business) and put it in
 front of the generated base in `CatalogServicer`'s bases. Anything it needs
 beyond `settings` and `sessions` (a bus connection, an object store) becomes
 a keyword argument here and an attribute the mixin declares.

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TypeVar
 
 from backtest.v1 import results_pb2, results_pb2_grpc
-from services.kit.status import translate_errors
 from services.results import compare, convert
 from services.results.artifacts import EQUITY, TRADES, ArtifactKind, Artifacts
 from services.results.catalog_client import CatalogClient
@@ -29,27 +28,22 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
         self.catalog = catalog
         self.artifacts = artifacts
 
-    @translate_errors
     async def GetEquityCurve(self, request, context):
         async for point in self._rows(request.backtest_id, self.artifacts.equity_rows, convert.equity_points):
             yield point
 
-    @translate_errors
     async def GetTrades(self, request, context):
         async for trade in self._rows(request.backtest_id, self.artifacts.trade_rows, convert.trades):
             yield trade
 
-    @translate_errors
     async def DownloadEquityCurve(self, request, context):
         async for body in self._download(request.backtest_id, EQUITY, context):
             yield body
 
-    @translate_errors
     async def DownloadTrades(self, request, context):
         async for body in self._download(request.backtest_id, TRADES, context):
             yield body
 
-    @translate_errors
     async def CompareBacktests(self, request, context) -> results_pb2.CompareBacktestsResponse:
         ids = compare.validate_ids(request.backtest_ids)
         runs = await self.catalog.get_backtests(ids)

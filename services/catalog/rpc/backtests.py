@@ -13,7 +13,7 @@ from services.catalog.commands import BacktestPatch, BacktestQuery, parse_id
 from services.catalog.repository import backtests
 from services.catalog.settings import CatalogSettings
 from services.domain.run_config import resolve_backtest
-from services.kit.status import set_http_code, translate_errors
+from services.kit.status import set_http_code
 
 
 class BacktestsMixin:
@@ -22,7 +22,6 @@ class BacktestsMixin:
     settings: CatalogSettings
     sessions: async_sessionmaker[AsyncSession]
 
-    @translate_errors
     async def CreateBacktest(self, request: catalog_pb2.CreateBacktestRequest, context) -> backtest_pb2.Backtest:
         resolved = resolve_backtest(convert.create_backtest_fields(request))
         async with self.sessions.begin() as session:
@@ -30,7 +29,6 @@ class BacktestsMixin:
         await set_http_code(context, 201)
         return convert.backtest_message(row)
 
-    @translate_errors
     async def ListBacktests(
         self, request: catalog_pb2.ListBacktestsRequest, context
     ) -> AsyncIterator[backtest_pb2.Backtest]:
@@ -41,14 +39,12 @@ class BacktestsMixin:
         for row in rows:
             yield convert.backtest_message(row)
 
-    @translate_errors
     async def GetBacktest(self, request: catalog_pb2.GetBacktestRequest, context) -> backtest_pb2.Backtest:
         backtest_id = parse_id("backtest_id", request.backtest_id)
         async with self.sessions.begin() as session:
             row = await backtests.get(session, backtest_id)
         return convert.backtest_message(row)
 
-    @translate_errors
     async def UpdateBacktest(self, request: catalog_pb2.UpdateBacktestRequest, context) -> backtest_pb2.Backtest:
         backtest_id = parse_id("backtest_id", request.backtest_id)
         prefix = self.settings.artifact_store_uri_prefix
@@ -57,7 +53,6 @@ class BacktestsMixin:
             row = await backtests.update(session, backtest_id, patch)
         return convert.backtest_message(row)
 
-    @translate_errors
     async def DeleteBacktest(self, request: catalog_pb2.DeleteBacktestRequest, context) -> empty_pb2.Empty:
         backtest_id = parse_id("backtest_id", request.backtest_id)
         async with self.sessions.begin() as session:

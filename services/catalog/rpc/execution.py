@@ -7,7 +7,6 @@ from services.catalog import execution_convert
 from services.catalog.commands import parse_id
 from services.catalog.convert import fill_backtest
 from services.catalog.execution.service import ExecutionService
-from services.kit.status import translate_errors
 
 
 class ExecutionMixin:
@@ -15,7 +14,6 @@ class ExecutionMixin:
 
     execution: ExecutionService
 
-    @translate_errors
     async def ExecuteBacktest(
         self, request: catalog_pb2.ExecuteBacktestRequest, context
     ) -> catalog_pb2.ExecuteBacktestResponse:
@@ -26,13 +24,11 @@ class ExecutionMixin:
         row = await self.execution.execute_sync(backtest_id)
         return fill_backtest(catalog_pb2.ExecuteBacktestResponse(), row)
 
-    @translate_errors
     async def ExecuteBacktestAsync(
         self, request: catalog_pb2.ExecuteBacktestAsyncRequest, context
     ) -> backtest_pb2.TaskRef:
         task = await self.execution.execute_async(parse_id("backtest_id", request.backtest_id))
         return execution_convert.task_ref(task)
 
-    @translate_errors
     async def ListEngines(self, request: catalog_pb2.ListEnginesRequest, context) -> catalog_pb2.ListEnginesResponse:
         return catalog_pb2.ListEnginesResponse(engines=await self.execution.engines())

@@ -28,7 +28,6 @@ from services.adapters.object_store import ObjectStore
 from services.catalog.db.models import Series
 from services.catalog.settings import CatalogSettings
 from services.domain.errors import NotFoundError, UnavailableError
-from services.kit.status import translate_errors
 
 
 class MarketDataRpc:
@@ -37,7 +36,6 @@ class MarketDataRpc:
     settings: CatalogSettings
     sessions: async_sessionmaker[AsyncSession]
 
-    @translate_errors
     async def ImportBars(self, request: catalog_pb2.ImportBarsRequest, context) -> backtest_pb2.SeriesSummary:
         symbol, timeframe = request.symbol, request.timeframe
         key = market_data.object_key(symbol, timeframe)
@@ -50,7 +48,6 @@ class MarketDataRpc:
             row = await _upsert(session, symbol, timeframe, bars, data, uri)
         return _summary(row)
 
-    @translate_errors
     async def ListSeries(
         self, request: catalog_pb2.ListSeriesRequest, context
     ) -> AsyncIterator[backtest_pb2.SeriesSummary]:
@@ -60,7 +57,6 @@ class MarketDataRpc:
         for row in rows:
             yield _summary(row)
 
-    @translate_errors
     async def GetSeries(self, request: catalog_pb2.GetSeriesRequest, context) -> backtest_pb2.SeriesSummary:
         market_data.check_series(request.symbol, request.timeframe)
         async with self.sessions.begin() as session:

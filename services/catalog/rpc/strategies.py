@@ -11,7 +11,7 @@ from backtest.v1 import backtest_pb2, catalog_pb2
 from services.catalog import convert
 from services.catalog.commands import NewStrategy, Page, parse_id
 from services.catalog.repository import strategies
-from services.kit.status import set_http_code, translate_errors
+from services.kit.status import set_http_code
 
 
 class StrategiesMixin:
@@ -19,7 +19,6 @@ class StrategiesMixin:
 
     sessions: async_sessionmaker[AsyncSession]
 
-    @translate_errors
     async def CreateStrategy(self, request: catalog_pb2.CreateStrategyRequest, context) -> backtest_pb2.Strategy:
         new = NewStrategy.of(convert.strategy_fields(request))
         async with self.sessions.begin() as session:
@@ -27,14 +26,12 @@ class StrategiesMixin:
         await set_http_code(context, 201)
         return convert.strategy_message(row)
 
-    @translate_errors
     async def GetStrategy(self, request: catalog_pb2.GetStrategyRequest, context) -> backtest_pb2.Strategy:
         strategy_id = parse_id("strategy_id", request.strategy_id)
         async with self.sessions.begin() as session:
             row = await strategies.get(session, strategy_id)
         return convert.strategy_message(row)
 
-    @translate_errors
     async def ListStrategies(
         self, request: catalog_pb2.ListStrategiesRequest, context
     ) -> AsyncIterator[backtest_pb2.Strategy]:
@@ -45,7 +42,6 @@ class StrategiesMixin:
         for row in rows:
             yield convert.strategy_message(row)
 
-    @translate_errors
     async def DeleteStrategy(self, request: catalog_pb2.DeleteStrategyRequest, context) -> empty_pb2.Empty:
         strategy_id = parse_id("strategy_id", request.strategy_id)
         async with self.sessions.begin() as session:

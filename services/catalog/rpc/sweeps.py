@@ -6,7 +6,6 @@ from backtest.v1 import catalog_pb2
 from services.catalog import execution_convert
 from services.catalog.execution.service import ExecutionService
 from services.domain.sweep import DEFAULT_RANK_METRIC, build_sweep_runs
-from services.kit.status import translate_errors
 
 
 class SweepsMixin:
@@ -14,7 +13,6 @@ class SweepsMixin:
 
     execution: ExecutionService
 
-    @translate_errors
     async def SweepBacktests(
         self, request: catalog_pb2.SweepBacktestsRequest, context
     ) -> catalog_pb2.SweepBacktestsResponse:

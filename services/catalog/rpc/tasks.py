@@ -6,7 +6,6 @@ from backtest.v1 import backtest_pb2, catalog_pb2
 from services.catalog import execution_convert
 from services.catalog.commands import parse_id
 from services.catalog.execution.service import ExecutionService
-from services.kit.status import translate_errors
 
 
 class TasksMixin:
@@ -14,7 +13,6 @@ class TasksMixin:
 
     execution: ExecutionService
 
-    @translate_errors
     async def GetTask(self, request: catalog_pb2.GetTaskRequest, context) -> backtest_pb2.Task:
         task = await self.execution.task(parse_id("task_id", request.task_id))
         return execution_convert.task_message(task)

@@ -24,12 +24,11 @@ from pathlib import Path
 import grpc
 import pandas as pd
 import pytest
-from grpc_status import rpc_status
 
 from backtest.v1 import backtest_pb2, catalog_pb2_grpc, results_pb2_grpc
 from services.adapters.object_store import ObjectStore, S3Location
 from services.domain.errors import NotFoundError
-from services.kit.status import to_status
+from services.kit.status import grpc_status_of
 
 REPO = Path(__file__).resolve().parents[3]
 START_TIMEOUT_S = 60
@@ -44,8 +43,7 @@ class DictCatalog(catalog_pb2_grpc.CatalogServiceServicer):
     def GetBacktest(self, request, context):
         record = self.records.get(request.backtest_id)
         if record is None:
-            _, status = to_status(NotFoundError("backtest", request.backtest_id))
-            context.abort_with_status(rpc_status.to_status(status))
+            context.abort_with_status(grpc_status_of(NotFoundError("backtest", request.backtest_id)))
         return record
 
 

@@ -1,0 +1,102 @@
+"""Ends every failed call of a service the same way: one server interceptor, no per-method code.
+
+- A `PlatformError` becomes its google.rpc.Status (`services.kit.status`);
+  a validation error also sends `x-http-code: 422` first, when initial
+  metadata is still unsent (the gateways turn it into the HTTP status).
+- An exception showing a dependency is unreachable (`services.kit.outages`)
+  becomes UNAVAILABLE naming only the dependency and an error id.
+- Anything else is a bug: INTERNAL with an error id, the traceback logged.
+
+The message a client sees never carries exception classes, SQL, hosts or
+ports; the id it names finds the full story in the logs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+import grpc
+
+from services.domain.errors import PlatformError, UnavailableError, ValidationError
+from services.kit.outages import unreachable_dependency
+from services.kit.status import HTTP_CODE_KEY, grpc_status_of
+
+log = logging.getLogger(__name__)
+
+# Raised by gRPC itself or meant for it: a servicer's own abort, cancellation,
+# and the generated base class's UNIMPLEMENTED, which set their own status.
+_PASS_THROUGH = (grpc.aio.AbortError, NotImplementedError)
+
+
+def platform_error_of(exc: Exception, method: str) -> PlatformError:
+    """The error a client is told about `exc`, raised while serving `method`; logs what it hides."""
+    if isinstance(exc, PlatformError):
+        return exc
+    error_id = uuid.uuid4().hex[:12]
+    dependency = unreachable_dependency(exc)
+    if dependency is not None:
+        log.warning("dependency unavailable", extra={"error_id": error_id, "method": method}, exc_info=exc)
+        return UnavailableError(f"the {dependency} is unavailable; retry later (error id {error_id})")
+    log.error("unexpected error", extra={"error_id": error_id, "method": method}, exc_info=exc)
+    return PlatformError(f"internal error (error id {error_id})")
+
+
+async def abort(context: grpc.aio.ServicerContext, err: PlatformError) -> None:
+    """Ends the call with the error's status; never returns."""
+    if isinstance(err, ValidationError):
+        try:
+            await context.send_initial_metadata(((HTTP_CODE_KEY, "422"),))
+        except Exception:  # initial metadata already went out: the status still says 400
+            log.warning("could not send x-http-code 422: initial metadata already sent")
+    await context.abort_with_status(grpc_status_of(err))
+
+
+def _unary(behaviour: Callable[..., Awaitable], method: str) -> Callable[..., Awaitable]:
+    async def guarded(request, context):
+        try:
+            return await behaviour(request, context)
+        except _PASS_THROUGH:
+            raise
+        except Exception as exc:
+            await abort(context, platform_error_of(exc, method))
+
+    return guarded
+
+
+def _stream(behaviour: Callable, method: str) -> Callable:
+    async def guarded(request, context):
+        try:
+            async for item in behaviour(request, context):
+                yield item
+        except _PASS_THROUGH:
+            raise
+        except Exception as exc:
+            await abort(context, platform_error_of(exc, method))
+
+    return guarded
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps unary and server-streaming handlers; client-streaming ones pass as they are."""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _unary(handler.unary_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
+            return grpc.unary_stream_rpc_method_handler(
+                _stream(handler.unary_stream, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
