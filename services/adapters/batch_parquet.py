@@ -10,7 +10,7 @@ takes one run's row groups with ranged reads, and `run_file_chunks` turns
 them back into exactly the file a run on its own would have stored.
 
 A run inside a batch file is addressed by the file's URI with the run id as
-fragment: `s3://<bucket>/<key>#<run_id>`.
+fragment, `s3://<bucket>/<key>#<run_id>` (services.domain.object_uris).
 """
 
 from __future__ import annotations
@@ -24,17 +24,6 @@ import pyarrow.parquet as pq
 from services.adapters.artifact_encoding import ParquetEncoding
 
 RUNS_KEY = b"backtest.v1.run_row_groups"  # footer metadata: {run_id: [first_row_group, count]}
-
-
-def run_uri(file_uri: str, run_id: str) -> str:
-    """The URI of run `run_id` inside the batch file at `file_uri`."""
-    return f"{file_uri}#{run_id}"
-
-
-def split_uri(uri: str) -> tuple[str, str | None]:
-    """(file URI, run id) of a URI; run id None for a file of its own."""
-    file_uri, _, run_id = uri.partition("#")
-    return file_uri, run_id or None
 
 
 def batch_parquet(tables: Sequence[tuple[str, pa.Table]], *, row_group_rows: int, encoding: ParquetEncoding) -> bytes:

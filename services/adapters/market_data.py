@@ -26,7 +26,8 @@ import pyarrow.parquet as pq
 from services.adapters.object_store import PARQUET_CONTENT_TYPE
 from services.domain.dates import parse_date
 from services.domain.errors import ValidationError
-from services.domain.timeframes import TIMEFRAMES
+from services.domain.symbols import check_symbol
+from services.domain.timeframes import check_timeframe
 
 PRICES = ("open", "high", "low", "close")
 COLUMNS = ("timestamp", *PRICES, "volume")
@@ -38,24 +39,7 @@ _PARQUET_TYPES = {PARQUET_TYPE, "application/parquet", "application/x-parquet"}
 _CSV_TYPES = {"text/csv", "application/csv", "text/plain", "text/comma-separated-values"}
 # ~2.5 MB of float64 per group: a range read decodes only the groups it overlaps.
 ROW_GROUP_ROWS = 64 * 1024
-_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 _SCHEMA = pa.schema([("timestamp", pa.timestamp("us")), *[(name, pa.float64()) for name in COLUMNS[1:]]])
-
-
-def check_symbol(symbol: str) -> str:
-    """Returns `symbol` or raises a ValidationError naming the field `symbol`."""
-    if not _SYMBOL.match(symbol or ""):
-        raise ValidationError.single(
-            "symbol", f"{symbol!r} is not a ticker: 1-32 letters, digits, '.', '_' or '-', starting alnum"
-        )
-    return symbol
-
-
-def check_timeframe(timeframe: str) -> str:
-    """Returns `timeframe` or raises a ValidationError naming the field `timeframe`."""
-    if timeframe not in TIMEFRAMES:
-        raise ValidationError.single("timeframe", f"{timeframe!r} is not one of {', '.join(TIMEFRAMES)}")
-    return timeframe
 
 
 def check_series(symbol: str, timeframe: str) -> None:

@@ -1,8 +1,9 @@
 """The artifact and market-data store: S3 (MinIO in production, SeaweedFS embedded).
 
-Objects are named by URIs `s3://<bucket>/<key>`; the store refuses URIs that
-point anywhere else, which is how PATCHed artifact URIs are checked. The
-minio client is synchronous: asyncio callers wrap calls in `asyncio.to_thread`.
+Objects are named by URIs `s3://<bucket>/<key>`; which URIs name an object,
+and which objects are artifacts, is the one rule of
+`services.domain.object_uris`. The minio client is synchronous: asyncio
+callers wrap calls in `asyncio.to_thread`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 from minio import Minio
 from minio.error import S3Error
 
-from services.domain.errors import NotFoundError, ValidationError
+from services.domain.errors import NotFoundError
+from services.domain.object_uris import ArtifactRef, object_uri, parse_artifact_uri, parse_object_uri
 from services.kit.settings import parse_bool, setting
 
 CHUNK_BYTES = 1024 * 1024  # streaming reads hand out 1 MiB at a time
@@ -64,11 +66,6 @@ class S3Settings:
         """Where the store these settings describe lives."""
         return S3Location(self.s3_endpoint, self.s3_access_key, self.s3_secret_key, self.s3_bucket, self.s3_secure)
 
-    @property
-    def artifact_store_uri_prefix(self) -> str:
-        """Every artifact URI of this store starts with it."""
-        return f"s3://{self.s3_bucket}/"
-
 
 class ObjectStore:
     """Reads and writes objects of one bucket, addressed by key or `s3://` URI."""
@@ -76,7 +73,6 @@ class ObjectStore:
     def __init__(self, location: S3Location) -> None:
         self.location = location
         self.bucket = location.bucket
-        self.prefix = f"s3://{location.bucket}/"
         self.client = Minio(
             location.endpoint,
             access_key=location.access_key,
@@ -95,17 +91,15 @@ class ObjectStore:
 
     def uri(self, key: str) -> str:
         """The `s3://` URI of `key` in this store."""
-        return self.prefix + key
-
-    def contains(self, uri: str) -> bool:
-        """Whether `uri` names an object inside this store."""
-        return uri.startswith(self.prefix) and len(uri) > len(self.prefix) and ".." not in uri
+        return object_uri(self.bucket, key)
 
     def key_of(self, uri: str, *, field: str = "uri") -> str:
-        """The key `uri` names; a ValidationError naming `field` when it is outside the store."""
-        if not self.contains(uri):
-            raise ValidationError.single(field, f"must be an object inside the artifact store ({self.prefix}...)")
-        return uri[len(self.prefix) :]
+        """The key `uri` names; a ValidationError naming `field` when it names no object of this store."""
+        return parse_object_uri(uri, self.bucket, field=field)
+
+    def artifact(self, uri: str, *, field: str = "uri") -> ArtifactRef:
+        """The artifact `uri` names; a ValidationError naming `field` when it is not one of this store's."""
+        return parse_artifact_uri(uri, self.bucket, field=field)
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> str:
         """Stores `data` under `key` and returns its URI."""

@@ -59,7 +59,7 @@ def build_app(settings: CatalogSettings, *, grace: float = 10.0) -> CatalogApp:
         orphan_after_s=settings.orphan_run_after_s,
     )
     servicer = CatalogServicer(settings=settings, sessions=sessions, execution=execution)
-    run_report = RunReportServicer(execution, artifact_prefix=settings.artifact_store_uri_prefix)
+    run_report = RunReportServicer(execution, bucket=settings.s3_bucket)
     registrations = [servicer.registration(), run_report.registration()]
     service = GrpcService(registrations, settings.grpc_listen, grace=grace)
     return CatalogApp(engine=engine, execution=execution, servicer=servicer, service=service)

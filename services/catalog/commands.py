@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.domain.errors import FieldViolation, ValidationError
-from services.domain.run_config import STATUSES
+from services.domain.object_uris import parse_artifact_uri
+from services.domain.statuses import RunStatus, values
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -103,24 +104,23 @@ class BacktestPatch:
     changes: dict[str, Any]
 
     @classmethod
-    def of(cls, fields: Mapping[str, Any], *, artifact_prefix: str) -> BacktestPatch:
+    def of(cls, fields: Mapping[str, Any], *, bucket: str) -> BacktestPatch:
         """Checks status, metrics and artifact URIs.
 
         fields: the present fields among status, metrics, trades_uri, equity_curve_uri.
-        artifact_prefix: `s3://<bucket>/`; artifact URIs must point below it.
+        bucket: the platform's bucket; artifact URIs must name artifacts in it (services.domain.object_uris).
         """
         violations = []
-        if "status" in fields and fields["status"] not in STATUSES:
-            violations.append(FieldViolation("status", "must be one of " + ", ".join(STATUSES)))
+        if "status" in fields and fields["status"] not in values(RunStatus):
+            violations.append(FieldViolation("status", "must be one of " + ", ".join(values(RunStatus))))
         if "metrics" in fields and not isinstance(fields["metrics"], Mapping):
             violations.append(FieldViolation("metrics", "must be an object"))
         for name in _ARTIFACT_FIELDS:
-            uri = fields.get(name)
-            inside = uri is not None and uri.startswith(artifact_prefix) and len(uri) > len(artifact_prefix)
-            # "..": a key with a parent step reads as a path out of the store, whatever S3 makes of it.
-            if uri is not None and (not inside or ".." in uri[len(artifact_prefix) :].split("/")):
-                where = f"must be an object URI inside the artifact store ({artifact_prefix}...)"
-                violations.append(FieldViolation(name, where))
+            if name in fields:
+                try:
+                    parse_artifact_uri(fields[name], bucket, field=name)
+                except ValidationError as err:
+                    violations += err.violations
         if violations:
             raise ValidationError(violations)
         known = ("status", "metrics", *_ARTIFACT_FIELDS)

@@ -9,7 +9,7 @@ from services.catalog import execution_convert
 from services.catalog.commands import parse_id
 from services.catalog.execution.outcomes import Success
 from services.catalog.execution.service import ExecutionService
-from services.domain.errors import ValidationError
+from services.domain.object_uris import parse_artifact_uri
 from services.kit.grpc_server import Registration
 
 SERVICE_NAME = run_report_pb2.DESCRIPTOR.services_by_name["RunReportService"].full_name
@@ -31,12 +31,12 @@ class RunReportServicer(run_report_pb2_grpc.RunReportServiceServicer):
     """Internal service; the gateway never routes to it.
 
     execution: the catalog's execution use cases.
-    artifact_prefix: URIs of reported artifacts must start with it.
+    bucket: the platform's bucket; reported URIs must name artifacts in it (services.domain.object_uris).
     """
 
-    def __init__(self, execution: ExecutionService, *, artifact_prefix: str) -> None:
+    def __init__(self, execution: ExecutionService, *, bucket: str) -> None:
         self.execution = execution
-        self.artifact_prefix = artifact_prefix
+        self.bucket = bucket
 
     def registration(self) -> Registration:
         """What GrpcService needs to serve this servicer."""
@@ -48,8 +48,7 @@ class RunReportServicer(run_report_pb2_grpc.RunReportServiceServicer):
 
     def _success(self, index: int, outcome: run_report_pb2.RunOutcome) -> Success:
         for name in ("equity_curve_uri", "trades_uri"):
-            if not getattr(outcome, name).startswith(self.artifact_prefix):
-                raise ValidationError.single(f"outcomes[{index}].{name}", f"must start with {self.artifact_prefix}")
+            parse_artifact_uri(getattr(outcome, name), self.bucket, field=f"outcomes[{index}].{name}")
         return Success(
             backtest_id=parse_id(f"outcomes[{index}].backtest_id", outcome.backtest_id),
             metrics=execution_convert.metrics_dict(outcome.metrics),

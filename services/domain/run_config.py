@@ -7,7 +7,6 @@ client fixes its request in one round trip.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,14 +19,12 @@ from services.domain.errors import FieldViolation, ValidationError
 from services.domain.execution import FILL_PRICES, SIZE_TYPES, ExecutionSpec
 from services.domain.signals import PLUGINS
 from services.domain.signals.schema import Param, check_params
-from services.domain.timeframes import TIMEFRAMES
+from services.domain.symbols import check_symbol
+from services.domain.timeframes import check_timeframe, default_bars_per_year
 
 ENGINES = ("vectorbt", "backtrader")
-STATUSES = ("pending", "running", "completed", "failed")
 # Seed fields that need model infrastructure this platform does not have.
 UNSUPPORTED = ("model_id", "feature_ids", "signal_logic_id")
-# Symbols end up in object-store keys: no slashes, no whitespace, no "..".
-SYMBOL_PATTERN = re.compile(r"[A-Za-z0-9^][A-Za-z0-9._=^-]{0,31}")
 
 
 @dataclass(frozen=True)
@@ -166,13 +163,16 @@ def _resolve_config(config: Mapping[str, Any], violations: list[FieldViolation])
             violations.append(FieldViolation(f"config.{name}", "must be a string"))
         else:
             values[name] = value
-    if "symbol" in values and not SYMBOL_PATTERN.fullmatch(values["symbol"]):
-        violations.append(FieldViolation("config.symbol", "must be 1-32 letters, digits or . _ - = ^"))
+    for name, check in (("symbol", check_symbol), ("timeframe", check_timeframe)):
+        if name in values:
+            try:
+                check(values[name], f"config.{name}")
+            except ValidationError as err:
+                violations += err.violations
+                del values[name]
     timeframe = values.get("timeframe")
-    if timeframe is not None and timeframe not in TIMEFRAMES:
-        violations.append(FieldViolation("config.timeframe", "must be one of " + ", ".join(TIMEFRAMES)))
-    elif timeframe is not None and "bars_per_year" not in values and not _given(config, "bars_per_year"):
-        values["bars_per_year"] = TIMEFRAMES[timeframe].bars_per_year
+    if timeframe is not None and "bars_per_year" not in values and not _given(config, "bars_per_year"):
+        values["bars_per_year"] = default_bars_per_year(timeframe)
     _check_dates(values, violations)
     _check_size(config, values, violations)
     _check_plugin(config, values, violations)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.domain.errors import ValidationError
+
 TRADING_DAYS_PER_YEAR = 252
 SESSION_MINUTES = 390  # 6.5 hours
 
@@ -43,6 +45,17 @@ TIMEFRAMES: dict[str, Timeframe] = {
         Timeframe("1w", "1W", 52),
     )
 }
+
+
+def check_timeframe(text: object, field: str = "timeframe") -> str:
+    """`text` when it names a bar size of TIMEFRAMES; otherwise a ValidationError naming `field`.
+
+    text: the value as received.
+    field: dotted path of the value in the request, e.g. "config.timeframe".
+    """
+    if not isinstance(text, str) or text not in TIMEFRAMES:
+        raise ValidationError.single(field, f"{text!r} is not one of {', '.join(TIMEFRAMES)}")
+    return text
 
 
 def default_bars_per_year(timeframe: str) -> int:

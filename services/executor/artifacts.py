@@ -27,9 +27,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from services.adapters.artifact_encoding import EQUITY_ENCODING, ROW_GROUP_ROWS, TRADES_ENCODING, ParquetEncoding
-from services.adapters.batch_parquet import batch_parquet, run_uri
+from services.adapters.batch_parquet import batch_parquet
 from services.adapters.object_store import PARQUET_CONTENT_TYPE, ObjectStore
 from services.domain.execution import EngineResult, Trade
+from services.domain.object_uris import ArtifactRef, artifact_uri, batch_artifact_key, run_artifact_key
 
 TRADE_COLUMNS = ["entry_date", "exit_date", "side", "entry_price", "exit_price", "size", "pnl", "return_pct", "status"]
 _TRADE_DATES = ("entry_date", "exit_date")
@@ -163,19 +164,19 @@ def write_artifacts(store: ObjectStore, backtest_id: str, result: EngineResult) 
     """
 
     def put(name: str, data: bytes) -> str:
-        return store.put_bytes(f"artifacts/{backtest_id}/{name}.parquet", data, content_type=PARQUET_CONTENT_TYPE)
+        return store.put_bytes(run_artifact_key(backtest_id, name), data, content_type=PARQUET_CONTENT_TYPE)
 
     return _overlapped(lambda: put("equity", equity_parquet(result)), lambda: put("trades", trades_parquet(result)))
 
 
 def write_batch_artifacts(
-    store: ObjectStore, key_prefix: str, runs: list[tuple[str, EngineResult]]
+    store: ObjectStore, job_id: str, attempt: int, runs: list[tuple[str, EngineResult]]
 ) -> list[tuple[str, str]]:
     """Stores the artifacts of many runs as two batch files; (equity_curve_uri, trades_uri) per run, in order.
 
     store: the artifact store.
-    key_prefix: where the two files go, `<key_prefix>/equity.parquet` and `.../trades.parquet`;
-        one prefix per job attempt, so a file is never overwritten under a run that points into it.
+    job_id, attempt: the job attempt writing them; each attempt has files of its own
+        (`batch_artifact_key`), so a file is never overwritten under a run that points into it.
     runs: (backtest_id, engine result) pairs, all over the same bars (a broadcast batch).
 
     Each run's URI names its part of the file (`services.adapters.batch_parquet`).
@@ -184,13 +185,20 @@ def write_batch_artifacts(
 
     def put(name: str, tables_of: Callable[[list[EngineResult]], list[pa.Table]], encoding: ParquetEncoding) -> str:
         data = batch_parquet(list(zip(ids, tables_of(results))), row_group_rows=ROW_GROUP_ROWS, encoding=encoding)
-        return store.put_bytes(f"{key_prefix}/{name}.parquet", data, content_type=PARQUET_CONTENT_TYPE)
+        return store.put_bytes(batch_artifact_key(job_id, attempt, name), data, content_type=PARQUET_CONTENT_TYPE)
 
     equity_file, trades_file = _overlapped(
         lambda: put("equity", lambda batch: [equity_table(r) for r in batch], EQUITY_ENCODING),
         lambda: put("trades", trades_tables, TRADES_ENCODING),
     )
-    return [(run_uri(equity_file, backtest_id), run_uri(trades_file, backtest_id)) for backtest_id, _ in runs]
+    equity_key, trades_key = store.key_of(equity_file), store.key_of(trades_file)
+    return [
+        (
+            artifact_uri(store.bucket, ArtifactRef(equity_key, backtest_id)),
+            artifact_uri(store.bucket, ArtifactRef(trades_key, backtest_id)),
+        )
+        for backtest_id in ids
+    ]
 
 
 def warm_uploads() -> None:

@@ -157,10 +157,8 @@ class Worker:
         if len(kept) == 1:
             ((backtest_id, outcome),) = kept
             return [await asyncio.to_thread(write_artifacts, self.store, backtest_id, outcome.result)]
-        # Per job attempt: a redelivered job never overwrites a file that completed runs point into.
-        prefix = f"artifacts/jobs/{job.job_id}/{attempt}"
         runs = [(backtest_id, outcome.result) for backtest_id, outcome in kept]
-        return await asyncio.to_thread(write_batch_artifacts, self.store, prefix, runs)
+        return await asyncio.to_thread(write_batch_artifacts, self.store, job.job_id, attempt, runs)
 
     async def _compute(self, job: Job) -> list | None:
         """The job's run outcomes; None when it failed for good (already reported)."""

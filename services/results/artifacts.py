@@ -23,9 +23,9 @@ import urllib3
 from minio.error import S3Error
 
 from services.adapters.artifact_encoding import EQUITY_ENCODING, TRADES_ENCODING, ParquetEncoding
-from services.adapters.batch_parquet import run_file_chunks, run_row_groups, split_uri
+from services.adapters.batch_parquet import run_file_chunks, run_row_groups
 from services.adapters.object_store import CHUNK_BYTES, ObjectStore
-from services.domain.errors import ConflictError, NotFoundError, UnavailableError
+from services.domain.errors import ConflictError, NotFoundError, UnavailableError, ValidationError
 from services.results.bar_dates import BarDateFormatter
 from services.results.ranged_object import RangedObject
 from services.results.records import COMPLETED, BacktestRecord
@@ -143,10 +143,11 @@ class Artifacts:
         if record.status != COMPLETED:
             raise ConflictError(f"backtest {record.id} is {record.status}, not {COMPLETED}: it has no results yet")
         uri = getattr(record, kind.uri_field)
-        if not uri or not self.store.contains(uri):
-            raise ConflictError(f"backtest {record.id} has no {kind.name} artifact in the store")
-        file_uri, run_id = split_uri(uri)
-        key = self.store.key_of(file_uri)
+        try:
+            ref = self.store.artifact(uri, field=kind.uri_field)
+        except ValidationError:  # none yet, or one an admin PATCHed before the rule was this strict
+            raise ConflictError(f"backtest {record.id} has no {kind.name} artifact in the store") from None
+        key, run_id = ref.key, ref.run_id
         try:
             size = self.store.size(key)
         except (S3Error, urllib3.exceptions.HTTPError) as err:

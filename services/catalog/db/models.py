@@ -25,12 +25,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.catalog.db.base import Base, Timestamps, UuidKey
+from services.domain.statuses import RunStatus, TaskKind, TaskStatus, values
 
-# Literal copies of the domain's status vocabularies: a migration must not
-# change meaning when the domain module does, so these are pinned here.
-BACKTEST_STATUSES = ("pending", "running", "completed", "failed")
-TASK_KINDS = ("execute", "sweep")
-TASK_STATUSES = ("PENDING", "STARTED", "PROGRESS", "SUCCESS", "FAILURE")
+# The CHECK constraints take the domain's vocabularies; the migrations keep
+# literal copies of what they created (tests/integration/catalog/test_migrations.py
+# checks the two agree).
+BACKTEST_STATUSES = values(RunStatus)
+TASK_KINDS = values(TaskKind)
+TASK_STATUSES = values(TaskStatus)
 
 _EMPTY_OBJECT = text("'{}'::jsonb")
 _EMPTY_ARRAY = text("'[]'::jsonb")
@@ -67,7 +69,7 @@ class Backtest(UuidKey, Timestamps, Base):
 
     strategy_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("strategies.id", ondelete="RESTRICT"))
     engine: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    status: Mapped[str] = mapped_column(Text, server_default=RunStatus.PENDING.value)
     initial_capital: Mapped[float] = mapped_column(Float)
     commission: Mapped[float] = mapped_column(Float)
     slippage: Mapped[float] = mapped_column(Float)
@@ -95,7 +97,7 @@ class Task(UuidKey, Timestamps, Base):
     )
 
     kind: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, server_default="PENDING")
+    status: Mapped[str] = mapped_column(Text, server_default=TaskStatus.PENDING.value)
     # Deleting a backtest keeps its task history; the link just goes.
     backtest_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("backtests.id", ondelete="SET NULL"), index=True

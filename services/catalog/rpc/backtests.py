@@ -47,8 +47,7 @@ class BacktestsMixin:
 
     async def UpdateBacktest(self, request: catalog_pb2.UpdateBacktestRequest, context) -> backtest_pb2.Backtest:
         backtest_id = parse_id("backtest_id", request.backtest_id)
-        prefix = self.settings.artifact_store_uri_prefix
-        patch = BacktestPatch.of(convert.update_backtest_fields(request), artifact_prefix=prefix)
+        patch = BacktestPatch.of(convert.update_backtest_fields(request), bucket=self.settings.s3_bucket)
         async with self.sessions.begin() as session:
             row = await backtests.update(session, backtest_id, patch)
         return convert.backtest_message(row)

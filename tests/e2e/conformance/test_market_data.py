@@ -8,6 +8,7 @@ import pytest
 from . import synthetic_bars
 from .conftest import Series, import_series
 from .contract import SERIES_FIELDS, assert_not_found, assert_rejected, is_sha256
+from .runs import create_strategy, run_to_completion
 
 HEADER = "timestamp,open,high,low,close,volume\n"
 GOOD_ROW = "2021-01-04,10,11,9,10.5,100\n"
@@ -138,3 +139,17 @@ def test_unknown_series_is_404(api, small: Series) -> None:
     missing = synthetic_bars.unique_symbol("NONE")
     assert_not_found(api.get(f"/market-data/{missing}/1d"), missing)
     assert_not_found(api.get(f"/market-data/{small.symbol}/1h"), small.symbol)
+
+
+@pytest.mark.parametrize("shape", ["^{}", "{}=X", "{}.B", "{}-USD"])
+def test_vendor_tickers_import_and_run_like_any_other(api, shape: str) -> None:
+    # Regression: the run config accepted `^` and `=`, the import did not, so such a
+    # backtest could be created but its bars never stored. One grammar now serves both.
+    symbol = shape.format(synthetic_bars.unique_symbol("V")[:12])
+    path_symbol = symbol.replace("^", "%5E")  # how an HTTP client writes `^` in a path
+    series = import_series(api, path_symbol, "1d", synthetic_bars.daily(60, seed=5))
+    assert series.summary["symbol"] == symbol
+    assert api.get(f"/market-data/{path_symbol}/1d").json() == series.summary
+    strategy = create_strategy(api, "vendor tickers")
+    config = {**series.config(), "symbol": symbol}
+    assert run_to_completion(api, strategy["id"], config)["status"] == "completed"

@@ -192,5 +192,5 @@ def create_backtest(stub, strategy_id):
 
 @pytest.fixture(scope="session")
 def artifact_prefix(catalog_server: ServerThread) -> str:
-    """`s3://<bucket>/`: where PATCHed artifact URIs must point."""
-    return catalog_server.app.servicer.settings.artifact_store_uri_prefix
+    """`s3://<bucket>/artifacts/`: where PATCHed artifact URIs must point."""
+    return f"s3://{catalog_server.app.servicer.settings.s3_bucket}/artifacts/"

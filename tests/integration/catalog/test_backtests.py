@@ -171,18 +171,24 @@ def test_untypable_metrics_do_not_break_structured_view(stub, create_backtest):
         ({"equity_curve_uri": "https://example.com/e.parquet"}, "equity_curve_uri"),
         ({"equity_curve_uri": "PREFIX"}, "equity_curve_uri"),
         ({"trades_uri": "PREFIX../other-bucket/t.parquet"}, "trades_uri"),
+        # Regressions: each of these passed the PATCH check before the URI rule had one home.
+        ({"trades_uri": "PREFIX%2e%2e/t.parquet"}, "trades_uri"),
+        ({"trades_uri": "PREFIXx\\..\\t.parquet"}, "trades_uri"),
+        ({"trades_uri": "PREFIXx\x00/t.parquet"}, "trades_uri"),
+        ({"equity_curve_uri": "MARKETmarket-data/AAPL/1d.parquet"}, "equity_curve_uri"),
     ],
 )
 def test_bad_patch_is_422_and_changes_nothing(stub, create_backtest, expect_invalid, artifact_prefix, fields, field):
     created = create_backtest()
-    fields = {k: v.replace("PREFIX", artifact_prefix) for k, v in fields.items()}
+    store = artifact_prefix.removesuffix("artifacts/")
+    fields = {k: v.replace("PREFIX", artifact_prefix).replace("MARKET", store) for k, v in fields.items()}
     expect_invalid(lambda: patch(stub, created.id, **fields, metrics={"x": 1}), field)
     assert stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=created.id)) == created
 
 
 def test_patch_of_a_bucket_with_a_longer_name_is_rejected(stub, create_backtest, expect_invalid, artifact_prefix):
     created = create_backtest()
-    lookalike = artifact_prefix.rstrip("/") + "-evil/t.parquet"
+    lookalike = artifact_prefix.replace("/artifacts/", "-evil/artifacts/") + "t.parquet"
     expect_invalid(lambda: patch(stub, created.id, trades_uri=lookalike), "trades_uri")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -12,9 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from services.catalog import migrate
-from services.catalog.db import models
 from services.catalog.db.base import Base
-from services.domain.run_config import STATUSES
+from services.domain.statuses import RunStatus, TaskKind, TaskStatus, values
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -87,5 +87,26 @@ def test_command_line_upgrades_to_head(empty_database):
     assert tables(empty_database) == set(Base.metadata.tables)
 
 
-def test_status_check_constraint_matches_the_domain():
-    assert models.BACKTEST_STATUSES == STATUSES
+def check_constraints(url: str) -> dict[str, str]:
+    """Constraint name -> definition of every CHECK constraint in the public schema."""
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE connamespace = 'public'::regnamespace AND contype = 'c'"
+            )
+        )
+        found = dict(rows.all())
+    engine.dispose()
+    return found
+
+
+@pytest.mark.parametrize(
+    ("constraint", "vocabulary"),
+    [("ck_backtests_status", RunStatus), ("ck_tasks_status", TaskStatus), ("ck_tasks_kind", TaskKind)],
+)
+def test_the_migrated_check_constraints_hold_the_domain_vocabularies(empty_database, constraint, vocabulary):
+    migrate.upgrade(empty_database)
+    allowed = set(re.findall(r"'([^']*)'::text", check_constraints(empty_database)[constraint]))
+    assert allowed == set(values(vocabulary))

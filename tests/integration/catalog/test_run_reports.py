@@ -103,8 +103,8 @@ def _status(stub, backtest_id: str) -> str:
 def _outcome(artifact_prefix: str, backtest_id: str, total_return: float) -> run_report_pb2.RunOutcome:
     outcome = run_report_pb2.RunOutcome(
         backtest_id=backtest_id,
-        equity_curve_uri=f"{artifact_prefix}e/{backtest_id}",
-        trades_uri=f"{artifact_prefix}t/{backtest_id}",
+        equity_curve_uri=f"{artifact_prefix}{backtest_id}/equity.parquet",
+        trades_uri=f"{artifact_prefix}{backtest_id}/trades.parquet",
     )
     outcome.metrics.update({"total_return": total_return, "trade_total_trades": 3})
     return outcome

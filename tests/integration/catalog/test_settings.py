@@ -31,12 +31,12 @@ def test_every_missing_variable_is_named_at_once():
     assert len(caught.value.problems) == len(REQUIRED)
 
 
-def test_defaults_and_artifact_prefix():
+def test_defaults():
     settings = load_settings(CatalogSettings, REQUIRED)
     assert settings.grpc_listen == "127.0.0.1:50051"
     assert settings.log_level == "INFO" and settings.s3_secure is False
     assert settings.sync_execute_timeout_s == 300.0
-    assert settings.artifact_store_uri_prefix == "s3://backtest-artifacts/"
+    assert settings.s3_bucket == "backtest-artifacts"
 
 
 def test_credentials_stay_out_of_the_repr():

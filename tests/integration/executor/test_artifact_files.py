@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 
 import numpy as np
 import pandas as pd
@@ -82,19 +83,20 @@ def test_a_run_without_trades_stores_an_empty_trade_list(s3):
 def test_a_batch_is_two_files_and_each_run_reads_as_its_own(s3):
     store = ObjectStore(S3Location(s3.endpoint, s3.access_key, s3.secret_key, s3.bucket))
     # One run longer than a row group, one without trades, one small.
+    long_id, none_id, one_id = (str(uuid.uuid4()) for _ in range(3))
     runs = [
-        ("r-long", result(trades=4, bars=ROW_GROUP_ROWS + 100)),
-        ("r-none", result(trades=0)),
-        ("r-one", result(trades=1)),
+        (long_id, result(trades=4, bars=ROW_GROUP_ROWS + 100)),
+        (none_id, result(trades=0)),
+        (one_id, result(trades=1)),
     ]
-    uris = write_batch_artifacts(store, "artifacts/jobs/j1/1", runs)
+    uris = write_batch_artifacts(store, "j1", 1, runs)
     assert [key for key, _ in store.list_keys("artifacts/jobs/j1/")] == [
         "artifacts/jobs/j1/1/equity.parquet",
         "artifacts/jobs/j1/1/trades.parquet",
     ]
     assert uris[1] == (
-        store.uri("artifacts/jobs/j1/1/equity.parquet#r-none"),
-        store.uri("artifacts/jobs/j1/1/trades.parquet#r-none"),
+        store.uri(f"artifacts/jobs/j1/1/equity.parquet#{none_id}"),
+        store.uri(f"artifacts/jobs/j1/1/trades.parquet#{none_id}"),
     )
 
     reader = Artifacts(store)
@@ -114,8 +116,9 @@ def test_a_batch_is_two_files_and_each_run_reads_as_its_own(s3):
 @pytest.mark.parametrize("read", ["rows", "download"])
 def test_a_run_missing_from_its_batch_file_is_a_conflict(s3, read):
     store = ObjectStore(S3Location(s3.endpoint, s3.access_key, s3.secret_key, s3.bucket))
-    equity_uri, _ = write_batch_artifacts(store, "artifacts/jobs/j2/1", [("a", result(1)), ("b", result(2))])[0]
-    record = BacktestRecord("c", "vectorbt", COMPLETED, equity_curve_uri=equity_uri.replace("#a", "#c"))
+    a, b, c = (str(uuid.uuid4()) for _ in range(3))
+    equity_uri, _ = write_batch_artifacts(store, "j2", 1, [(a, result(1)), (b, result(2))])[0]
+    record = BacktestRecord(c, "vectorbt", COMPLETED, equity_curve_uri=equity_uri.replace(f"#{a}", f"#{c}"))
     reader = Artifacts(store)
     with pytest.raises(ConflictError, match="missing from its batch file"):
         list(reader.equity_rows(record)) if read == "rows" else reader.file_chunks(record, EQUITY)

@@ -137,9 +137,13 @@ def publish(store, catalog) -> Callable[..., str]:
         record = backtest_pb2.Backtest(id=backtest_id, engine=engine, status=status)
         record.metrics.update(metrics or {})
         if equity is not None:
-            record.equity_curve_uri = put_parquet(store, f"results-tests/{backtest_id}/equity.parquet", equity)
+            record.equity_curve_uri = put_parquet(
+                store, f"artifacts/results-tests/{backtest_id}/equity.parquet", equity
+            )
         if trades is not None:
-            record.trades_uri = put_parquet(store, f"results-tests/{backtest_id}/trades.parquet", trades, index=False)
+            record.trades_uri = put_parquet(
+                store, f"artifacts/results-tests/{backtest_id}/trades.parquet", trades, index=False
+            )
         records[backtest_id] = record
         return backtest_id
 

@@ -74,7 +74,7 @@ def test_parquet_download_is_the_stored_file(results, publish, store, kind):
     assert metadata["content-disposition"] == f"attachment; filename={kind}_{backtest_id}.parquet"
     assert bodies[0].content_type == "application/vnd.apache.parquet"
     data = b"".join(b.data for b in bodies)
-    assert data == store.get_bytes(f"results-tests/{backtest_id}/{kind}.parquet")
+    assert data == store.get_bytes(f"artifacts/results-tests/{backtest_id}/{kind}.parquet")
     frame = pd.read_parquet(io.BytesIO(data))
     if kind == "equity":
         assert frame.index.name == "date" and isinstance(frame.index, pd.DatetimeIndex)
@@ -92,4 +92,4 @@ def test_download_spanning_many_chunks(results, publish, store):
     backtest_id = publish(equity=frame)
     _, bodies = download(results, "equity", backtest_id)
     assert len(bodies) > 3 and all(not b.content_type for b in bodies[1:])
-    assert b"".join(b.data for b in bodies) == store.get_bytes(f"results-tests/{backtest_id}/equity.parquet")
+    assert b"".join(b.data for b in bodies) == store.get_bytes(f"artifacts/results-tests/{backtest_id}/equity.parquet")

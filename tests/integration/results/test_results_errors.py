@@ -53,14 +53,14 @@ def test_completed_without_artifact_uris_is_409(results, publish, method):
 def test_deleted_artifact_is_409_not_500(results, publish, store, method):
     backtest_id = publish(equity=EQUITY, trades=TRADES)
     kind = "equity" if "Equity" in method else "trades"
-    store.remove(f"results-tests/{backtest_id}/{kind}.parquet")
+    store.remove(f"artifacts/results-tests/{backtest_id}/{kind}.parquet")
     err = fail(results, method, backtest_id)
     assert err.code() == grpc.StatusCode.ABORTED and "missing" in err.details()
 
 
 def test_artifact_that_is_not_parquet_is_409(results, publish, store):
     backtest_id = publish(equity=EQUITY)
-    store.put_bytes(f"results-tests/{backtest_id}/equity.parquet", b"not parquet at all")
+    store.put_bytes(f"artifacts/results-tests/{backtest_id}/equity.parquet", b"not parquet at all")
     assert fail(results, "GetEquityCurve", backtest_id).code() == grpc.StatusCode.ABORTED
 
 

@@ -57,7 +57,7 @@ def test_one_million_bars_stream_in_flat_memory(launch_results, publish, store):
     equity = 1e5 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 1e-4, BARS)))
     big = publish(equity=pd.DataFrame({"equity": equity}, index=index))
     small = publish(equity=pd.DataFrame({"equity": [1.0]}, index=pd.DatetimeIndex(["2020-01-02"], name="date")))
-    size = store.size(f"results-tests/{big}/equity.parquet")
+    size = store.size(f"artifacts/results-tests/{big}/equity.parquet")
 
     with launch_results() as (address, proc), grpc.insecure_channel(address) as channel:
         stub = results_pb2_grpc.ResultsServiceStub(channel)

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from services.adapters.artifact_encoding import EQUITY_ENCODING, TRADES_ENCODING
-from services.adapters.batch_parquet import batch_parquet, run_file_chunks, run_row_groups, run_uri, split_uri
+from services.adapters.batch_parquet import batch_parquet, run_file_chunks, run_row_groups
 from services.executor.artifacts import equity_parquet, equity_table, trades_parquet, trades_table, trades_tables
 from tests.unit.executor.test_executor_artifacts import run_result
 
@@ -79,13 +79,6 @@ def test_a_run_not_in_the_file_and_a_plain_file_have_no_row_groups():
 def test_batch_needs_a_run():
     with pytest.raises(ValueError):
         batch_parquet([], row_group_rows=10, encoding=EQUITY_ENCODING)
-
-
-def test_run_uri_round_trip():
-    uri = run_uri("s3://artifacts/jobs/j/1/equity.parquet", "run-a")
-    assert uri == "s3://artifacts/jobs/j/1/equity.parquet#run-a"
-    assert split_uri(uri) == ("s3://artifacts/jobs/j/1/equity.parquet", "run-a")
-    assert split_uri("s3://artifacts/x/equity.parquet") == ("s3://artifacts/x/equity.parquet", None)
 
 
 def test_rebuilt_file_streams_a_row_group_at_a_time():
