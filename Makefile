@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PY := $(BIN)/python
 SITE = $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 PROTOS := $(shell find protos/backtest -name '*.proto')
 GEN := gen/python/backtest/v1/catalog_pb2.py
 DESCRIPTOR := gen/descriptor.binpb
@@ -18,11 +18,13 @@ SHELL := /bin/bash
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# The local package mirror prints a warning per missing index page: noise.
 	$(PY) -m pip install --quiet -r requirements.txt 2>&1 | { grep -v '^WARNING: Location' || true; }
+	# The platform itself, editable: registers its entry points (the engines).
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | { grep -v '^WARNING: Location' || true; }
 	# The repository root and the generated code are importable from the venv.
 	printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/gen/python" > "$(SITE)/backtest_platform.pth"
 	rm -f $(VENV)/.installed-*

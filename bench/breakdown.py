@@ -34,7 +34,7 @@ from bench.sweeps import run_sweep
 from bench.timing import repeat, wall_offset
 from bench.traced_executor import TracedExecutor
 from bench.workload import GRID, create_backtest, create_strategy, execute_sync
-from services.executor.engines import get_engine
+from services.adapters.engines import get_engine
 
 SECTION = "breakdown of one vectorbt sync execute (medians)"
 SWEEP_SECTION = "breakdown of one 50-config vectorbt sweep (one traced job)"

@@ -14,7 +14,7 @@ import time
 
 from services.adapters.market_data import read_bars
 from services.domain.run_config import ResolvedBacktest
-from services.executor.engines import get_engine
+from services.adapters.engines import get_engine
 from services.executor.pipeline import run_backtest
 
 _state: dict = {}

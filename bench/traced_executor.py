@@ -31,7 +31,7 @@ from backtest.v1.run_report_pb2_grpc import RunReportServiceStub
 from services.adapters.bus import Bus, Job, Topology
 from services.adapters.object_store import ObjectStore, S3Location
 from services.executor.bars import BarCache
-from services.executor.engines import ENGINES as ENGINE_ADAPTERS
+from services.domain.engines import engine_names
 from services.executor.warm_up import warm_up
 from services.executor.worker import Worker
 
@@ -161,7 +161,7 @@ class TracedExecutor:
         reporter = RunReportServiceStub(channel)
         # As services.executor does before its first pull: connections, reports, bar prefetch.
         await warm_up(
-            tuple(ENGINE_ADAPTERS),
+            engine_names(),
             channel=channel,
             store=store,
             reporter=reporter,

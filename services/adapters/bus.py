@@ -25,12 +25,11 @@ from nats.aio.client import Client
 from nats.js import api
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 
+from services.domain.engines import engine_names
 from services.kit import json_codec
 from services.kit.settings import setting
 
 log = logging.getLogger(__name__)
-
-ENGINES = ("vectorbt", "backtrader")
 
 
 @dataclass(frozen=True)
@@ -170,7 +169,8 @@ class Bus:
         t = self.topology
         config = api.StreamConfig(
             name=t.stream,
-            subjects=[t.job_subject(engine) for engine in ENGINES],
+            # Every engine's subject, present and future: adding an engine needs no stream change.
+            subjects=[t.job_subject("*")],
             retention=api.RetentionPolicy.WORK_QUEUE,
             storage=api.StorageType.FILE,
             duplicate_window=120.0,
@@ -179,7 +179,7 @@ class Bus:
             await self.js.add_stream(config)
         except BadRequestError:
             await self.js.update_stream(config)
-        for engine in ENGINES:
+        for engine in engine_names():
             consumer = api.ConsumerConfig(
                 durable_name=t.consumer(engine),
                 filter_subject=t.job_subject(engine),

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from services.domain.dates import parse_date
+from services.domain.engines import DEFAULT_ENGINE, descriptor
 from services.domain.errors import FieldViolation, ValidationError
 from services.domain.execution import FILL_PRICES, SIZE_TYPES, ExecutionSpec
 from services.domain.signals import PLUGINS
@@ -22,7 +23,6 @@ from services.domain.signals.schema import Param, check_params
 from services.domain.symbols import check_symbol
 from services.domain.timeframes import check_timeframe, default_bars_per_year
 
-ENGINES = ("vectorbt", "backtrader")
 # Seed fields that need model infrastructure this platform does not have.
 UNSUPPORTED = ("model_id", "feature_ids", "signal_logic_id")
 
@@ -102,7 +102,7 @@ class ResolvedBacktest:
 
 
 _BACKTEST = (
-    Param("engine", str, "vectorbt", choices=ENGINES),
+    Param("engine", str, DEFAULT_ENGINE),
     Param("initial_capital", float, 100_000.0, gt=0),
     Param("commission", float, 0.0005, ge=0, le=0.1),
     Param("slippage", float, 0.0005, ge=0, le=0.1),
@@ -128,6 +128,11 @@ def resolve_backtest(fields: Mapping[str, Any]) -> ResolvedBacktest:
     """
     values, violations = check_params(_BACKTEST, fields, "", strict=False)
     violations += [FieldViolation(k, "unknown field") for k in fields if k not in _BACKTEST_KEYS]
+    if "engine" in values:
+        try:
+            descriptor(values["engine"])
+        except ValidationError as err:
+            violations += err.violations
     strategy_id = fields.get("strategy_id")
     try:
         strategy_id = str(uuid.UUID(strategy_id))

@@ -7,13 +7,13 @@ import logging
 import signal
 import sys
 import time
-from importlib import metadata
 
 import grpc
 
 from backtest.v1.run_report_pb2_grpc import RunReportServiceStub
 from services.adapters.bus import Bus, ExecutorRecord
 from services.adapters.object_store import ObjectStore
+from services.domain.engines import descriptor
 from services.executor.bars import BarCache
 from services.executor.registry import announce
 from services.executor.settings import ExecutorSettings
@@ -26,8 +26,9 @@ from services.kit.structured_logging import configure_logging
 log = logging.getLogger("services.executor")
 
 
-def _version() -> str:
-    return ",".join(f"{name}={metadata.version(name)}" for name in ("vectorbt", "backtrader"))
+def _version(engines: tuple[str, ...]) -> str:
+    """What the registry shows as this executor's version: each offered engine's, from its descriptor."""
+    return ",".join(f"{name}={descriptor(name).version()}" for name in engines)
 
 
 async def serve(settings: ExecutorSettings) -> None:
@@ -62,7 +63,7 @@ async def serve(settings: ExecutorSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    record = ExecutorRecord(settings.executor_id, list(settings.engines), _version())
+    record = ExecutorRecord(settings.executor_id, list(settings.engines), _version(settings.engines))
     tasks = [asyncio.create_task(announce(bus, record, stop))]
     tasks += [asyncio.create_task(worker.consume(engine, stop)) for engine in settings.engines]
     log.info(

@@ -16,7 +16,8 @@ from services.domain.execution import EngineResult
 from services.domain.metrics import compute_metrics
 from services.domain.run_config import ResolvedBacktest
 from services.domain.signals import get_plugin
-from services.executor.engines import get_engine
+from services.adapters.engines import get_engine
+from services.domain.engines import descriptor
 
 
 @dataclass
@@ -69,7 +70,7 @@ def run_batch(runs: list[ResolvedBacktest], bars: pd.DataFrame) -> list[RunOutco
     bars: their common bars.
     """
     engine = get_engine(runs[0].engine)
-    if len(runs) > 1 and hasattr(engine, "run_many"):
+    if len(runs) > 1 and descriptor(runs[0].engine).batching:
         results = engine.run_many(bars, signals_for(runs, bars), [r.execution_spec() for r in runs])
         return [_outcome(r, res) for r, res in zip(runs, results)]
     return [run_backtest(r, bars) for r in runs]

@@ -6,16 +6,17 @@ import os
 import socket
 from dataclasses import dataclass
 
-from services.adapters.bus import ENGINES, BusSettings
+from services.adapters.bus import BusSettings
 from services.adapters.object_store import S3Settings
+from services.domain.engines import engine_names
 from services.kit.settings import parse_listen, parse_log_level, parse_non_negative, parse_positive, setting
 
 
 def _engines(raw: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in raw.split(",") if name.strip())
-    unknown = [name for name in names if name not in ENGINES]
+    unknown = [name for name in names if name not in engine_names()]
     if unknown or not names:
-        raise ValueError(f"engines must be a comma-separated subset of {', '.join(ENGINES)}")
+        raise ValueError(f"engines must be a comma-separated subset of {', '.join(engine_names())}")
     return names
 
 
@@ -25,7 +26,7 @@ class ExecutorSettings(S3Settings, BusSettings):
 
     catalog_addr: host:port of the catalog's gRPC server (RunReportService).
     executor_id: unique per process: the registry key and the name in logs.
-    engines: engines this executor offers.
+    engines: engines this executor offers; unset: every installed engine (services.domain.engines).
     heartbeat_s: seconds between in-progress signals during a job.
     health_listen: host:port of a gRPC health endpoint for probes; empty disables it.
     bar_prefetch_mb: MiB of stored bar series (Parquet size; decoded frames take 2-3x that
@@ -36,11 +37,15 @@ class ExecutorSettings(S3Settings, BusSettings):
 
     catalog_addr: str = setting("CATALOG_ADDR", parse=parse_listen)
     executor_id: str = setting("EXECUTOR_ID", default=f"{socket.gethostname()}-{os.getpid()}")
-    engines: tuple[str, ...] = setting("EXECUTOR_ENGINES", default=ENGINES, parse=_engines)
+    engines: tuple[str, ...] = setting("EXECUTOR_ENGINES", default=(), parse=_engines)
     heartbeat_s: float = setting("EXECUTOR_HEARTBEAT_S", default=5.0, parse=parse_positive)
     health_listen: str = setting("HEALTH_LISTEN", default="")
     bar_prefetch_mb: float = setting("BAR_PREFETCH_MB", default=64.0, parse=parse_non_negative)
     log_level: str = setting("LOG_LEVEL", default="INFO", parse=parse_log_level)
+
+    def __post_init__(self) -> None:
+        if not self.engines:
+            object.__setattr__(self, "engines", engine_names())
 
     @property
     def bar_prefetch_bytes(self) -> int:

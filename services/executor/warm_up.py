@@ -30,7 +30,7 @@ from services.domain.metrics import compute_metrics
 from services.domain.signals import PLUGINS
 from services.executor.artifacts import equity_parquet, trades_parquet, warm_uploads
 from services.executor.bars import BarCache
-from services.executor.engines import get_engine
+from services.adapters.engines import get_engine
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.adapters.bus import Job, Topology
 from services.catalog.db.models import Strategy, Task
 from services.catalog.execution.dispatch import queue_job, run_fields, series_location
+from services.domain.engines import descriptor
 from services.domain.errors import NotFoundError
 from services.domain.run_config import ResolvedBacktest
 
@@ -53,7 +54,7 @@ def plan_jobs(engine: str, ids: list[str], runs: list[ResolvedBacktest], *, work
     ids: backtest ids, parallel to `runs`.
     workers: live executors offering the engine (at least 1 assumed).
     """
-    if engine != "vectorbt":
+    if not descriptor(engine).batching:
         return [[backtest_id] for backtest_id in ids]
     groups: dict[tuple, list[str]] = defaultdict(list)
     for backtest_id, run in zip(ids, runs):

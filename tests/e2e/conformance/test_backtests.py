@@ -169,8 +169,8 @@ def test_patch_metrics_and_uris_inside_the_store(api, strategy, daily, completed
     created = runs.create_backtest(api, strategy["id"], daily.config())
     body = {
         "metrics": {"perf_sharpe_ratio": 1.5, "note": "admin fix"},
-        "trades_uri": f"{root}/corrections/{created['id']}/trades.parquet",
-        "equity_curve_uri": f"{root}/corrections/{created['id']}/equity.parquet",
+        "trades_uri": f"{root}/artifacts/corrections/{created['id']}/trades.parquet",
+        "equity_curve_uri": f"{root}/artifacts/corrections/{created['id']}/equity.parquet",
     }
     response = api.patch(f"/backtests/{created['id']}", body)
     assert response.status == 200, response

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from . import runs
-from .contract import EQUITY_POINT_FIELDS, TRADE_FIELDS, assert_conflict, assert_not_found
+from .contract import EQUITY_POINT_FIELDS, TRADE_FIELDS, assert_conflict, assert_not_found, assert_rejected
 
 RESULT_PATHS = ["equity-curve", "equity-curve/parquet", "trades", "trades/parquet"]
 
@@ -135,10 +135,23 @@ def test_results_of_a_backtest_not_completed_are_409(api, not_completed, status,
     assert_conflict(api.get(f"/backtests/{not_completed[status]}/{what}"))
 
 
+def test_a_market_data_object_cannot_be_patched_in_as_a_result(api, strategy, daily, completed) -> None:
+    # Regression: the PATCH check only looked at the bucket, so equity_curve_uri could name
+    # the stored bars and /equity-curve/parquet served them as this run's curve.
+    run = runs.run_to_completion(api, strategy["id"], daily.config())
+    root = "/".join(completed["trades_uri"].split("/", 3)[:3])
+    for alias in (f"{root}/market-data/{daily.symbol}/1d.parquet", f"{root}/artifacts/../market-data/x.parquet"):
+        response = api.patch(f"/backtests/{run['id']}", {"equity_curve_uri": alias})
+        assert_rejected(response, "equity_curve_uri")
+    assert runs.get_backtest(api, run["id"])["equity_curve_uri"] == run["equity_curve_uri"]
+    download = api.get(f"/backtests/{run['id']}/equity-curve/parquet")
+    assert download.status == 200 and pd.read_parquet(io.BytesIO(download.body)).columns.tolist() == ["equity"]
+
+
 def test_results_of_a_completed_run_patched_to_a_missing_artifact_are_409(api, strategy, daily, completed) -> None:
     run = runs.run_to_completion(api, strategy["id"], daily.config())
     root = "/".join(completed["trades_uri"].split("/", 3)[:3])
-    patched = api.patch(f"/backtests/{run['id']}", {"trades_uri": f"{root}/missing/{run['id']}.parquet"})
+    patched = api.patch(f"/backtests/{run['id']}", {"trades_uri": f"{root}/artifacts/missing/{run['id']}.parquet"})
     assert patched.status == 200, patched
     assert_conflict(api.get(f"/backtests/{run['id']}/trades"))
     assert_conflict(api.get(f"/backtests/{run['id']}/trades/parquet"))

@@ -9,7 +9,8 @@ import pytest
 
 from services.domain.errors import ValidationError
 from services.domain.execution import ExecutionSpec
-from services.domain.run_config import ENGINES, resolve_backtest
+from services.domain.engines import engine_names
+from services.domain.run_config import resolve_backtest
 from services.domain.statuses import RunStatus, values
 
 STRATEGY = "a1b2c3d4-0000-0000-0000-000000000001"
@@ -40,7 +41,7 @@ def violations(fields):
 
 
 def test_constants():
-    assert ENGINES == ("vectorbt", "backtrader")
+    assert engine_names() == ("backtrader", "vectorbt")
     assert values(RunStatus) == ("pending", "running", "completed", "failed")
 
 

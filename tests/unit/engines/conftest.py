@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.executor.engines import get_engine
+from services.adapters.engines import get_engine
 
 
 def synthetic_bars(n: int, seed: int) -> pd.DataFrame:

@@ -8,15 +8,20 @@ import sys
 import pytest
 
 from services.domain.errors import ValidationError
-from services.executor.engines import ENGINES, Engine, get_engine
+from services.adapters.engines import Engine, get_engine
+from services.domain.engines import descriptor, engine_names
 
 
-def test_lists_both_engines():
-    assert sorted(ENGINES) == ["backtrader", "vectorbt"]
+def test_the_platform_declares_both_engines_through_its_entry_points():
+    assert engine_names() == ("backtrader", "vectorbt")
+    assert descriptor("vectorbt").batching and not descriptor("backtrader").batching
 
 
-def test_importing_the_registry_loads_no_engine():
-    code = "import sys, services.executor.engines; print('vectorbt' in sys.modules, 'backtrader' in sys.modules)"
+def test_listing_engines_and_importing_the_registry_loads_no_engine():
+    code = (
+        "import sys, services.adapters.engines, services.domain.engines as e; e.engine_names();"
+        " print('vectorbt' in sys.modules, 'backtrader' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 

@@ -79,8 +79,9 @@ SHORT_SQUEEZE = "a short position lost more than the account's cash and cannot b
 class Engine(Protocol):
     """A backtesting engine behind the platform's execution semantics.
 
-    An adapter may also offer ``run_many(bars, signals, specs)``, many runs
-    over the same bars in one call, equal to running each alone (vectorbt does).
+    An adapter whose descriptor says ``batching`` (services.domain.engines) also
+    offers ``run_many(bars, signals, specs)``: many runs over the same bars in
+    one call, each equal to running it alone (vectorbt does).
     """
 
     name: str
