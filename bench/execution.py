@@ -22,9 +22,9 @@ from bench.report import Figure, Target
 from bench.session import Session
 from bench.timing import Samples, repeat
 from bench.workload import backtest_fields, create_backtest, create_strategy, execute_sync
+from services.adapters.engines import get_engine
 from services.adapters.market_data import object_key, read_bars
 from services.domain.run_config import ResolvedBacktest, resolve_backtest
-from services.adapters.engines import get_engine
 from services.executor.pipeline import run_backtest, signal_for
 
 SECTION = "execution"

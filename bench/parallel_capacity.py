@@ -12,9 +12,9 @@ import concurrent.futures
 import multiprocessing
 import time
 
+from services.adapters.engines import get_engine
 from services.adapters.market_data import read_bars
 from services.domain.run_config import ResolvedBacktest
-from services.adapters.engines import get_engine
 from services.executor.pipeline import run_backtest
 
 _state: dict = {}

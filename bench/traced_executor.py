@@ -30,8 +30,8 @@ import services.executor.worker as worker_module
 from backtest.v1.run_report_pb2_grpc import RunReportServiceStub
 from services.adapters.bus import Bus, Job, Topology
 from services.adapters.object_store import ObjectStore, S3Location
-from services.executor.bars import BarCache
 from services.domain.engines import engine_names
+from services.executor.bars import BarCache
 from services.executor.warm_up import warm_up
 from services.executor.worker import Worker
 

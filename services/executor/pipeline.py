@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from services.adapters.engines import get_engine
+from services.domain.engines import descriptor
 from services.domain.execution import EngineResult
 from services.domain.metrics import compute_metrics
 from services.domain.run_config import ResolvedBacktest
 from services.domain.signals import get_plugin
-from services.adapters.engines import get_engine
-from services.domain.engines import descriptor
 
 
 @dataclass

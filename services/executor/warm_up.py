@@ -23,6 +23,7 @@ import pandas as pd
 
 from backtest.v1 import run_report_pb2 as rr
 from backtest.v1.run_report_pb2_grpc import RunReportServiceStub
+from services.adapters.engines import get_engine
 from services.adapters.market_data import bars_to_parquet, read_bars
 from services.adapters.object_store import ObjectStore
 from services.domain.execution import ExecutionSpec
@@ -30,7 +31,6 @@ from services.domain.metrics import compute_metrics
 from services.domain.signals import PLUGINS
 from services.executor.artifacts import equity_parquet, trades_parquet, warm_uploads
 from services.executor.bars import BarCache
-from services.adapters.engines import get_engine
 
 log = logging.getLogger(__name__)
 

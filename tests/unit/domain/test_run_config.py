@@ -7,9 +7,9 @@ import pickle
 import pandas as pd
 import pytest
 
+from services.domain.engines import engine_names
 from services.domain.errors import ValidationError
 from services.domain.execution import ExecutionSpec
-from services.domain.engines import engine_names
 from services.domain.run_config import resolve_backtest
 from services.domain.statuses import RunStatus, values
 

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from pytest import approx
 
+from services.adapters.engines import EngineError
 from services.domain.errors import ValidationError
 from services.domain.execution import ExecutionSpec
-from services.adapters.engines import EngineError
 
 CASH, FEE, SLIP = 1000.0, 0.01, 0.01
 DAY = pd.date_range("2024-01-01", periods=6, freq="D")

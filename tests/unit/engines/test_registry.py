@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from services.domain.errors import ValidationError
 from services.adapters.engines import Engine, get_engine
 from services.domain.engines import descriptor, engine_names
+from services.domain.errors import ValidationError
 
 
 def test_the_platform_declares_both_engines_through_its_entry_points():

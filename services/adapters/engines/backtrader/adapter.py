@@ -13,13 +13,13 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from services.domain.execution import EngineResult, ExecutionSpec
 from services.adapters.engines._inputs import check_bars, check_signal, check_spec
 from services.adapters.engines._roundtrips import Fill, round_trips
 from services.adapters.engines._sizing import SIZE_TYPE_CODES, effective_signal, order_quantity
 from services.adapters.engines._warm_up import SPECS as WARM_UP_SPECS
 from services.adapters.engines._warm_up import tiny_inputs
 from services.adapters.engines.base import SHORT_SQUEEZE, EngineError
+from services.domain.execution import EngineResult, ExecutionSpec
 
 
 class _NotionalCommission(bt.CommInfoBase):

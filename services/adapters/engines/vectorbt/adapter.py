@@ -23,13 +23,13 @@ from vectorbt.portfolio import nb as pnb
 from vectorbt.portfolio.enums import Direction, RejectedOrderError, TradeDirection, TradeStatus
 from vectorbt.records import nb as records_nb
 
-from services.domain.errors import ValidationError
-from services.domain.execution import EngineResult, ExecutionSpec, Trade
 from services.adapters.engines._inputs import check_bars, check_signal, check_spec
 from services.adapters.engines._sizing import SIZE_TYPE_CODES, effective_signal, order_quantity
 from services.adapters.engines._warm_up import SPECS as WARM_UP_SPECS
 from services.adapters.engines._warm_up import tiny_inputs
 from services.adapters.engines.base import SHORT_SQUEEZE, EngineError
+from services.domain.errors import ValidationError
+from services.domain.execution import EngineResult, ExecutionSpec, Trade
 
 # flex_simulate_nb's parameters as `_simulate` passes them, by position.
 _FLEX_SIMULATE_PARAMS = (
