@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from nats.js import api
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 
 from services.domain.engines import engine_names
+from services.domain.jobs import JobId
 from services.kit import json_codec
 from services.kit.settings import setting
 
@@ -38,7 +40,9 @@ class Topology:
 
     namespace: prefix that isolates one deployment (or test) on a shared server.
     ack_wait: seconds a job may go without ack or heartbeat before redelivery.
-    max_deliver: deliveries of one job before it is given up.
+    max_deliver: deliveries of one job that may end without an outcome (its executor died or stalled);
+        executors fail a job that arrives once more, unrun (services/catalog/execution/liveness.py).
+        JetStream itself redelivers without limit, so a job leaves the queue only through an ack.
     registry_ttl: seconds an executor's registry entry lives without a refresh.
     """
 
@@ -64,10 +68,6 @@ class Topology:
     def event_subject(self, backtest_id: str) -> str:
         return f"{self.namespace}events.backtest.{backtest_id}"
 
-    @property
-    def max_deliveries_advisory(self) -> str:
-        return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{self.stream}.*"
-
 
 @dataclass(frozen=True, kw_only=True)
 class BusSettings:
@@ -76,7 +76,7 @@ class BusSettings:
     nats_url: NATS server(s) with JetStream.
     bus_namespace: prefix isolating one deployment or test run on a shared server.
     job_ack_wait_s: seconds a job may go without ack or heartbeat before redelivery.
-    job_max_deliver: deliveries of one job before it is given up and its runs fail.
+    job_max_deliver: deliveries of one job that may end without an outcome before its runs fail.
     """
 
     nats_url: str = setting("NATS_URL")
@@ -93,8 +93,8 @@ class BusSettings:
 class Job:
     """One unit of work for an executor: everything it needs to run, no catalog read first.
 
-    job_id: unique id, also the JetStream message id (dedupe key).
-    task_id: task whose progress the job advances.
+    job_id: unique id (services.domain.jobs.JobId), also the JetStream message id (dedupe key);
+        it names the task whose progress the job advances.
     engine: engine every backtest of the job uses.
     backtest_ids: one backtest, or several that share bars and plugin (a broadcast batch).
     runs: parallel to backtest_ids, each run's fields as claimed (strategy_id,
@@ -105,12 +105,16 @@ class Job:
     """
 
     job_id: str
-    task_id: str
     engine: str
     backtest_ids: list[str] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
     bars_uri: str = ""
     bars_sha256: str = ""
+
+    @property
+    def task_id(self) -> uuid.UUID:
+        """The task the job's runs count towards, read from its id."""
+        return JobId.parse(self.job_id).task_id
 
     def encode(self) -> bytes:
         # vars(), not asdict(): asdict deep-copies every run's config first, which cost more than the dump.
@@ -121,7 +125,6 @@ class Job:
         raw = json_codec.loads(data)
         return cls(
             job_id=raw["job_id"],
-            task_id=raw["task_id"],
             engine=raw["engine"],
             backtest_ids=list(raw["backtest_ids"]),
             runs=list(raw.get("runs", [])),
@@ -185,7 +188,10 @@ class Bus:
                 filter_subject=t.job_subject(engine),
                 ack_policy=api.AckPolicy.EXPLICIT,
                 ack_wait=t.ack_wait,
-                max_deliver=t.max_deliver,
+                # Unlimited: the executor that receives delivery max_deliver + 1 fails the job and acks it
+                # after the failure is committed. A server-side limit would drop the job from delivery with
+                # nothing committed, and a run still `running` that nothing would ever finish.
+                max_deliver=-1,
                 max_ack_pending=1000,
             )
             await self.js.add_consumer(t.stream, consumer)

@@ -24,7 +24,7 @@ def task_message(task: Task | Row) -> backtest_pb2.Task:
         task_id=str(task.id),
         status=task.status,
         kind=task.kind,
-        progress=backtest_pb2.TaskProgress(completed=task.completed, failed=task.failed, total=task.total),
+        progress=backtest_pb2.TaskProgress(succeeded=task.succeeded, failed=task.failed, total=task.total),
     )
     if task.backtest_id is not None:
         message.backtest_id = str(task.backtest_id)

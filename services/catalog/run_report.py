@@ -7,16 +7,22 @@ import uuid
 from backtest.v1 import run_report_pb2, run_report_pb2_grpc
 from services.catalog import execution_convert
 from services.catalog.commands import parse_id
+from services.catalog.execution import liveness
 from services.catalog.execution.outcomes import Success
 from services.catalog.execution.service import ExecutionService
+from services.domain.errors import ValidationError
+from services.domain.jobs import JobId
 from services.domain.object_uris import parse_artifact_uri
 from services.kit.grpc_server import Registration
 
 SERVICE_NAME = run_report_pb2.DESCRIPTOR.services_by_name["RunReportService"].full_name
 
 
-def _task(raw: str) -> uuid.UUID | None:
-    return parse_id("task_id", raw) if raw else None
+def _job(raw: str) -> JobId:
+    try:
+        return JobId.parse(raw)
+    except ValueError:
+        raise ValidationError.single("job_id", "must be a job id (<task UUID> or <task UUID>.<n>)") from None
 
 
 def _ids(field: str, raw: list[str]) -> list[uuid.UUID]:
@@ -25,6 +31,15 @@ def _ids(field: str, raw: list[str]) -> list[uuid.UUID]:
 
 def _strings(ids: list[uuid.UUID]) -> list[str]:
     return [str(i) for i in ids]
+
+
+# The liveness path of each FailureCause an executor reports (unset reads as a run error).
+_PATHS = {
+    run_report_pb2.FAILURE_CAUSE_UNSPECIFIED: liveness.RUN_ERROR,
+    run_report_pb2.FAILURE_CAUSE_RUN_ERROR: liveness.RUN_ERROR,
+    run_report_pb2.FAILURE_CAUSE_INFRASTRUCTURE: liveness.INFRASTRUCTURE,
+    run_report_pb2.FAILURE_CAUSE_DELIVERIES_EXHAUSTED: liveness.DELIVERIES_EXHAUSTED,
+}
 
 
 class RunReportServicer(run_report_pb2_grpc.RunReportServiceServicer):
@@ -43,7 +58,9 @@ class RunReportServicer(run_report_pb2_grpc.RunReportServiceServicer):
         return (run_report_pb2_grpc.add_RunReportServiceServicer_to_server, self, SERVICE_NAME)
 
     async def StartRuns(self, request: run_report_pb2.StartRunsRequest, context) -> run_report_pb2.StartRunsResponse:
-        running = await self.execution.start_runs(_ids("backtest_ids", request.backtest_ids), _task(request.task_id))
+        if not request.backtest_ids:  # an executor's warm-up opens the channel with an empty report
+            return run_report_pb2.StartRunsResponse()
+        running = await self.execution.start_runs(_job(request.job_id), _ids("backtest_ids", request.backtest_ids))
         return run_report_pb2.StartRunsResponse(running_ids=_strings(running))
 
     def _success(self, index: int, outcome: run_report_pb2.RunOutcome) -> Success:
@@ -59,14 +76,14 @@ class RunReportServicer(run_report_pb2_grpc.RunReportServiceServicer):
     async def CompleteRuns(
         self, request: run_report_pb2.CompleteRunsRequest, context
     ) -> run_report_pb2.CompleteRunsResponse:
+        if not request.outcomes:
+            return run_report_pb2.CompleteRunsResponse()
         successes = [self._success(i, outcome) for i, outcome in enumerate(request.outcomes)]
-        settled = await self.execution.complete_runs(_task(request.task_id), successes)
+        settled = await self.execution.complete_runs(_job(request.job_id), successes)
         return run_report_pb2.CompleteRunsResponse(settled_ids=_strings(settled))
 
     async def FailRuns(self, request: run_report_pb2.FailRunsRequest, context) -> run_report_pb2.FailRunsResponse:
-        if not request.final:
-            return run_report_pb2.FailRunsResponse()
-        settled = await self.execution.fail_runs(
-            _ids("backtest_ids", request.backtest_ids), _task(request.task_id), reason=request.reason
-        )
+        path = _PATHS.get(request.cause, liveness.RUN_ERROR)
+        ids = _ids("backtest_ids", request.backtest_ids)
+        settled = await self.execution.fail_runs(_job(request.job_id), ids, path, request.reason)
         return run_report_pb2.FailRunsResponse(settled_ids=_strings(settled))

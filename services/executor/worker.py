@@ -91,8 +91,16 @@ class Worker:
         job = Job.decode(message.data)
         attempt = message.metadata.num_delivered
         last = attempt >= self.bus.topology.max_deliver
-        context = {"job_id": job.job_id, "task_id": job.task_id, "attempt": attempt, "backtest_ids": job.backtest_ids}
+        context = {
+            "job_id": job.job_id,
+            "task_id": str(job.task_id),
+            "attempt": attempt,
+            "backtest_ids": job.backtest_ids,
+        }
         log.info("job received", extra=context)
+        if attempt > self.bus.topology.max_deliver:
+            await self._fail_unrun(message, job, context)
+            return
         beat = asyncio.create_task(self._heartbeat(message))
         try:
             await self.run_job(job, attempt)
@@ -103,11 +111,12 @@ class Worker:
                 await message.nak(delay=backoff_seconds(attempt))
                 return
             log.error("job failed", extra={**context, "reason": reason}, exc_info=True)
+            cause = rr.FAILURE_CAUSE_INFRASTRUCTURE if is_transient(exc) else rr.FAILURE_CAUSE_RUN_ERROR
             try:
-                await self.fail(job, job.backtest_ids, reason)
+                await self.fail(job, job.backtest_ids, reason, cause)
             except Exception:
-                # The catalog cannot take the outcome either: leave the job to
-                # redelivery (or to the catalog's max-deliveries handler).
+                # The catalog cannot take the outcome either: the job stays
+                # queued, and its next delivery finds it exhausted.
                 await message.nak(delay=backoff_seconds(attempt))
                 return
             await message.ack()
@@ -118,14 +127,22 @@ class Worker:
         self.jobs_done += 1
         log.info("job done", extra=context)
 
-    async def fail(self, job: Job, backtest_ids: list[str], reason: str) -> None:
-        """Marks runs failed for good with `reason`."""
-        await self.reporter.FailRuns(
-            rr.FailRunsRequest(
-                job_id=job.job_id, task_id=job.task_id, backtest_ids=backtest_ids, reason=reason, final=True
-            ),
-            timeout=CALL_TIMEOUT_S,
-        )
+    async def fail(self, job: Job, backtest_ids: list[str], reason: str, cause: int) -> None:
+        """Marks runs failed for good: `cause` is the FailureCause, `reason` the words users read."""
+        request = rr.FailRunsRequest(job_id=job.job_id, backtest_ids=backtest_ids, reason=reason, cause=cause)
+        await self.reporter.FailRuns(request, timeout=CALL_TIMEOUT_S)
+
+    async def _fail_unrun(self, message, job: Job, context: dict) -> None:
+        """Deliveries exhausted: every earlier delivery's executor died or stalled, so this one
+        fails the runs without running them (the job may be what kills executors), then acks."""
+        log.error("job exhausted its deliveries; failing it unrun", extra=context)
+        try:
+            await self.fail(job, job.backtest_ids, "", rr.FAILURE_CAUSE_DELIVERIES_EXHAUSTED)
+        except Exception:
+            log.warning("could not report the exhausted job; it stays queued", extra=context, exc_info=True)
+            await message.nak(delay=backoff_seconds(message.metadata.num_delivered))
+            return
+        await message.ack()
 
     async def run_job(self, job: Job, attempt: int) -> None:
         """Runs every backtest of `job` and reports those the catalog still expects."""
@@ -146,7 +163,7 @@ class Worker:
         if not kept:
             return
         uris = await self._write_artifacts(job, attempt, kept)
-        request = rr.CompleteRunsRequest(job_id=job.job_id, task_id=job.task_id)
+        request = rr.CompleteRunsRequest(job_id=job.job_id)
         for (backtest_id, outcome), (equity_uri, trades_uri) in zip(kept, uris):
             reported = request.outcomes.add(backtest_id=backtest_id, equity_curve_uri=equity_uri, trades_uri=trades_uri)
             reported.metrics.update(outcome.metrics)
@@ -172,7 +189,7 @@ class Worker:
             if is_transient(exc):
                 raise
             reason = describe(exc)
-        await self.fail(job, job.backtest_ids, reason)
+        await self.fail(job, job.backtest_ids, reason, rr.FAILURE_CAUSE_RUN_ERROR)
         return None
 
     @staticmethod
@@ -186,7 +203,6 @@ class Worker:
     async def _start(self, job: Job, attempt: int) -> rr.StartRunsResponse:
         request = rr.StartRunsRequest(
             job_id=job.job_id,
-            task_id=job.task_id,
             executor_id=self.executor_id,
             attempt=attempt,
             backtest_ids=job.backtest_ids,

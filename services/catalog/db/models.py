@@ -105,7 +105,7 @@ class Task(UuidKey, Timestamps, Base):
     # Sweep request: base_config, param_grid, rank_metric, engine.
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=_EMPTY_OBJECT)
     total: Mapped[int] = mapped_column(Integer, server_default="0")
-    completed: Mapped[int] = mapped_column(Integer, server_default="0")
+    succeeded: Mapped[int] = mapped_column(Integer, server_default="0")
     failed: Mapped[int] = mapped_column(Integer, server_default="0")
     # none_as_null: Python None is SQL NULL ("no result yet"), not JSON null.
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.adapters.bus import Job, Topology
 from services.catalog.db.models import Backtest, OutboxMessage, Series, Task
 from services.domain.errors import ConflictError, NotFoundError
+from services.domain.jobs import JobId
 
 _backtests = Backtest.__table__
 # What an executor needs of a backtest to resolve and run it.
@@ -71,7 +72,7 @@ async def claim_backtest(session: AsyncSession, topology: Topology, backtest_id:
                     status="running",
                     claimed_at=func.now(),
                     attempts=0,
-                    job_id=str(task_id),
+                    job_id=str(JobId.for_execute(task_id)),
                     error=None,
                     metrics={},
                     trades_uri=None,
@@ -94,8 +95,7 @@ async def claim_backtest(session: AsyncSession, topology: Topology, backtest_id:
     config = claimed["config"]
     bars_uri, bars_sha256 = await series_location(session, config["symbol"], config["timeframe"])
     job = Job(
-        job_id=str(task_id),
-        task_id=str(task_id),
+        job_id=str(JobId.for_execute(task_id)),
         engine=claimed["engine"],
         backtest_ids=[str(backtest_id)],
         runs=[run_fields(claimed)],

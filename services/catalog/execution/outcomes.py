@@ -7,7 +7,8 @@ same transaction as the backtests it counts. A report covers all runs of one
 job, in one transaction: a 50-run broadcast batch is one commit, not 50.
 
 Core statements on the tables, not ORM entities: these run once per job on
-the hot path, and the ORM's identity map buys nothing here.
+the hot path, and the ORM's identity map buys nothing here. Status words are
+bound parameters from services.domain.statuses, never SQL literals.
 """
 
 from __future__ import annotations
@@ -22,9 +23,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.db.models import Backtest, Task
 from services.catalog.execution.leaderboard import build_leaderboard
+from services.domain.statuses import RunStatus, TaskKind, TaskStatus
 
 _backtests = Backtest.__table__
 _tasks = Task.__table__
+_WORDS = {
+    "running": RunStatus.RUNNING,
+    "completed": RunStatus.COMPLETED,
+    "task_pending": TaskStatus.PENDING,
+    "task_started": TaskStatus.STARTED,
+    "task_progress": TaskStatus.PROGRESS,
+    "execute": TaskKind.EXECUTE,
+    "sweep": TaskKind.SWEEP,
+}
 
 
 @dataclass(frozen=True)
@@ -43,39 +54,40 @@ _START = text(
     """
     WITH started AS (
         UPDATE backtests SET attempts = attempts + 1, updated_at = now()
-        WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'running'
+        WHERE id = ANY(CAST(:ids AS uuid[])) AND status = :running
         RETURNING id
     ), task AS (
-        UPDATE tasks SET status = 'STARTED', updated_at = now()
-        WHERE id = :task_id AND status = 'PENDING' AND EXISTS (SELECT 1 FROM started)
+        UPDATE tasks SET status = :task_started, updated_at = now()
+        WHERE id = :task_id AND status = :task_pending AND EXISTS (SELECT 1 FROM started)
     )
     SELECT id FROM started
     """
 )
 
 
-async def start_runs(
-    session: AsyncSession, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None
-) -> list[uuid.UUID]:
+async def start_runs(session: AsyncSession, backtest_ids: list[uuid.UUID], task_id: uuid.UUID) -> list[uuid.UUID]:
     """Counts an attempt on each run still running and returns those, in request order."""
-    running = set((await session.execute(_START, {"ids": backtest_ids, "task_id": task_id})).scalars().all())
+    parameters = {"ids": backtest_ids, "task_id": task_id, **_WORDS}
+    running = set((await session.execute(_START, parameters)).scalars().all())
     return [backtest_id for backtest_id in backtest_ids if backtest_id in running]
 
 
 # Counts settled runs on their task in one UPDATE, whose row lock orders
 # concurrent reports. An execute task takes its run's outcome at once; a sweep
 # moves to PROGRESS, and the report that settles its last run gets its params
-# back, to rank the leaderboard in the same transaction.
+# back, to rank the leaderboard in the same transaction. (RETURNING sees the
+# updated counts.)
 _PROGRESS = text(
     """
     UPDATE tasks SET
-        completed = completed + :settled, failed = failed + :failed, updated_at = now(),
-        status = CASE WHEN kind = 'execute' THEN :execute_status
-                      WHEN completed + :settled < total THEN 'PROGRESS' ELSE status END,
-        error = CASE WHEN kind = 'execute' THEN :error ELSE error END,
-        result = CASE WHEN kind = 'execute' THEN CAST(:result AS jsonb) ELSE result END
+        succeeded = succeeded + :succeeded, failed = failed + :failed, updated_at = now(),
+        status = CASE WHEN kind = :execute THEN :execute_status
+                      WHEN succeeded + failed + :succeeded + :failed < total THEN :task_progress ELSE status END,
+        error = CASE WHEN kind = :execute THEN :error ELSE error END,
+        result = CASE WHEN kind = :execute THEN CAST(:result AS jsonb) ELSE result END
     WHERE id = :task_id
-    RETURNING CASE WHEN kind = 'sweep' AND completed >= total AND completed - :settled < total THEN params END
+    RETURNING CASE WHEN kind = :sweep AND succeeded + failed >= total
+                        AND succeeded + failed - :succeeded - :failed < total THEN params END
     """
 )
 
@@ -85,23 +97,22 @@ async def _advance_task(session: AsyncSession, task_id: uuid.UUID | None, settle
     if task_id is None or not settled:
         return
     run = settled[-1]  # an execute task has one run
-    sweep_params = (
-        await session.execute(
-            _PROGRESS,
-            {
-                "task_id": task_id,
-                "settled": len(settled),
-                "failed": sum(row["status"] == "failed" for row in settled),
-                "execute_status": "FAILURE" if run["status"] == "failed" else "SUCCESS",
-                "error": run["error"],
-                "result": Jsonb({"backtest_id": str(run["id"]), "status": run["status"], "metrics": run["metrics"]}),
-            },
-        )
-    ).scalar()
+    failed = sum(row["status"] == RunStatus.FAILED for row in settled)
+    parameters = {
+        "task_id": task_id,
+        "succeeded": len(settled) - failed,
+        "failed": failed,
+        "execute_status": TaskStatus.FAILURE if run["status"] == RunStatus.FAILED else TaskStatus.SUCCESS,
+        "error": run["error"],
+        "result": Jsonb({"backtest_id": str(run["id"]), "status": run["status"], "metrics": run["metrics"]}),
+        **_WORDS,
+    }
+    sweep_params = (await session.execute(_PROGRESS, parameters)).scalar()
     if sweep_params is not None:
         # The leaderboard reads this transaction's own updates, so it sees every run settled.
         leaderboard = await build_leaderboard(session, task_id, sweep_params)
-        await session.execute(update(_tasks).where(_tasks.c.id == task_id).values(status="SUCCESS", result=leaderboard))
+        finish = update(_tasks).where(_tasks.c.id == task_id).values(status=TaskStatus.SUCCESS, result=leaderboard)
+        await session.execute(finish)
 
 
 _SETTLED_COLUMNS = (_backtests.c.id, _backtests.c.status, _backtests.c.error, _backtests.c.metrics)
@@ -113,16 +124,16 @@ _SETTLED_COLUMNS = (_backtests.c.id, _backtests.c.status, _backtests.c.error, _b
 _COMPLETE = text(
     """
     UPDATE backtests AS b
-    SET status = 'completed', metrics = r.metrics, equity_curve_uri = r.equity_curve_uri,
+    SET status = :completed, metrics = r.metrics, equity_curve_uri = r.equity_curve_uri,
         trades_uri = r.trades_uri, error = NULL, updated_at = now()
     FROM jsonb_to_recordset(CAST(:outcomes AS jsonb)) AS r(id uuid, metrics jsonb, equity_curve_uri text, trades_uri text)
-    WHERE b.id = r.id AND b.status = 'running'
+    WHERE b.id = r.id AND b.status = :running
     RETURNING b.id
     """
 )
 
 
-async def complete_runs(session: AsyncSession, task_id: uuid.UUID | None, successes: list[Success]) -> list[uuid.UUID]:
+async def complete_runs(session: AsyncSession, task_id: uuid.UUID, successes: list[Success]) -> list[uuid.UUID]:
     """Commits successful outcomes; returns the ids this call settled (the others were settled already)."""
     if not successes:
         return []
@@ -135,10 +146,10 @@ async def complete_runs(session: AsyncSession, task_id: uuid.UUID | None, succes
         }
         for s in successes
     ]
-    done = set((await session.execute(_COMPLETE, {"outcomes": Jsonb(outcomes)})).scalars().all())
+    done = set((await session.execute(_COMPLETE, {"outcomes": Jsonb(outcomes), **_WORDS})).scalars().all())
     # The settled rows as _advance_task reads them, in report order, from what was reported.
     settled = [
-        {"id": s.backtest_id, "status": "completed", "error": None, "metrics": s.metrics}
+        {"id": s.backtest_id, "status": RunStatus.COMPLETED, "error": None, "metrics": s.metrics}
         for s in successes
         if s.backtest_id in done
     ]
@@ -149,15 +160,18 @@ async def complete_runs(session: AsyncSession, task_id: uuid.UUID | None, succes
 async def fail_runs(
     session: AsyncSession, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None, *, reason: str
 ) -> list[uuid.UUID]:
-    """Marks running backtests failed with `reason` (also stored as metrics.error); returns those it settled."""
+    """Marks running backtests failed with `reason` (also stored as metrics.error); returns those it settled.
+
+    task_id: the task counting the runs; None when no open task does (an orphan PATCHed to running).
+    """
     if not backtest_ids:
         return []
     rows = (
         (
             await session.execute(
                 update(_backtests)
-                .where(_backtests.c.id.in_(backtest_ids), _backtests.c.status == "running")
-                .values(status="failed", metrics={"error": reason}, error=reason)
+                .where(_backtests.c.id.in_(backtest_ids), _backtests.c.status == RunStatus.RUNNING)
+                .values(status=RunStatus.FAILED, metrics={"error": reason}, error=reason)
                 .returning(*_SETTLED_COLUMNS)
             )
         )

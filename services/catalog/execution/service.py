@@ -16,13 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Topology
 from services.catalog.db.models import Backtest, Task
-from services.catalog.execution import advisories, outcomes, reaper
+from services.catalog.execution import outcomes
 from services.catalog.execution.dispatch import claim_backtest
+from services.catalog.execution.liveness import Liveness, LivenessPath
 from services.catalog.execution.outbox_relay import OutboxRelay
 from services.catalog.execution.sweeps import create_sweep
 from services.catalog.execution.waiting import wait_until_settled
-from services.domain.errors import DeadlineError, NotFoundError
+from services.domain.errors import NotFoundError
+from services.domain.jobs import JobId
 from services.domain.run_config import ResolvedBacktest
+from services.domain.statuses import RunStatus
 
 log = logging.getLogger(__name__)
 # A task as GetTask shows it: not `params` (a sweep's run list), which every poll would decode for nothing.
@@ -54,16 +57,17 @@ class ExecutionService:
         self.orphan_after_s = orphan_after_s
         self.bus: Bus
         self.relay: OutboxRelay
+        self.liveness: Liveness
         self._stop = asyncio.Event()
         self._background: list[asyncio.Task] = []
 
     async def start(self) -> None:
-        """Connects the bus, then starts the outbox relay and the exhausted-delivery listener."""
+        """Connects the bus, then starts the outbox relay and the orphan scan."""
         self.bus = await Bus.connect(self.nats_url, self.topology, name="catalog")
         self.relay = OutboxRelay(self.sessions, self.bus)
+        self.liveness = Liveness(self.sessions, self.bus, self._announce)
         self._background.append(asyncio.create_task(self.relay.run(self._stop)))
         self._background.append(asyncio.create_task(self._reap(self._stop)))
-        await self.bus.nc.subscribe(self.topology.max_deliveries_advisory, cb=self._on_exhausted)
 
     async def stop(self) -> None:
         """Stops background work and closes the bus (pending outbox rows stay for the next start)."""
@@ -73,15 +77,6 @@ class ExecutionService:
             await asyncio.gather(*self._background, return_exceptions=True)
             await self.relay.drain()
             await self.bus.close()
-
-    async def reap_orphans(self, *, older_than_s: float) -> list[uuid.UUID]:
-        """Fails running backtests that no queued job holds (see reaper); returns those it failed."""
-        async with self.sessions() as session:
-            orphans = await reaper.find_orphans(session, self.bus, older_than_s=older_than_s)
-        failed = []
-        for task_id, backtest_ids in orphans.items():
-            failed += await self.fail_runs(backtest_ids, task_id, reason=reaper.REASON)
-        return failed
 
     async def _reap(self, stop: asyncio.Event) -> None:
         """Looks for orphaned runs every so often until `stop` is set."""
@@ -93,7 +88,7 @@ class ExecutionService:
             except TimeoutError:
                 pass
             try:
-                await self.reap_orphans(older_than_s=self.orphan_after_s)
+                await self.liveness.reap_orphans(older_than_s=self.orphan_after_s)
             except Exception:  # the database or NATS is away: try again next period
                 log.warning("orphan scan failed", exc_info=True)
 
@@ -116,9 +111,7 @@ class ExecutionService:
         finally:
             await subscription.unsubscribe()
         if not settled:
-            raise DeadlineError(
-                f"backtest {backtest_id} did not finish within {self.sync_timeout_s:g} s; it is still running"
-            )
+            raise self.liveness.sync_timeout(backtest_id, self.sync_timeout_s)
         async with self.sessions() as session:
             # A Core row: it reads like the entity, without the ORM's per-row work.
             row = (await session.execute(select(Backtest.__table__).where(Backtest.id == backtest_id))).one_or_none()
@@ -129,7 +122,7 @@ class ExecutionService:
     async def _settled(self, backtest_id: uuid.UUID) -> bool:
         async with self.sessions() as session:
             status = await session.scalar(select(Backtest.status).where(Backtest.id == backtest_id))
-        return status != "running"
+        return status != RunStatus.RUNNING
 
     async def sweep(self, runs: list[ResolvedBacktest], overrides: list[dict[str, Any]], *, rank_metric: str) -> Task:
         """Creates and dispatches a sweep; returns its task."""
@@ -155,40 +148,24 @@ class ExecutionService:
             raise NotFoundError("task", str(task_id))
         return task
 
-    async def start_runs(self, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None) -> list[uuid.UUID]:
+    async def start_runs(self, job: JobId, backtest_ids: list[uuid.UUID]) -> list[uuid.UUID]:
         """Counts an attempt; returns the runs still running (the others are settled: drop their results)."""
         async with self.sessions.begin() as session:
-            return await outcomes.start_runs(session, backtest_ids, task_id)
+            return await outcomes.start_runs(session, backtest_ids, job.task_id)
 
-    async def complete_runs(self, task_id: uuid.UUID | None, successes: list[outcomes.Success]) -> list[uuid.UUID]:
+    async def complete_runs(self, job: JobId, successes: list[outcomes.Success]) -> list[uuid.UUID]:
         """Commits successes, then tells waiters; returns the runs this call settled."""
         async with self.sessions.begin() as session:
-            settled = await outcomes.complete_runs(session, task_id, successes)
-        await self._announce(settled, "completed")
+            settled = await outcomes.complete_runs(session, job.task_id, successes)
+        await self._announce(settled, RunStatus.COMPLETED)
         return settled
 
     async def fail_runs(
-        self, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None, *, reason: str
+        self, job: JobId, backtest_ids: list[uuid.UUID], path: LivenessPath, detail: str
     ) -> list[uuid.UUID]:
-        """Commits a final failure of runs, then tells waiters; returns the runs this call settled."""
-        async with self.sessions.begin() as session:
-            settled = await outcomes.fail_runs(session, backtest_ids, task_id, reason=reason)
-        if settled:
-            log.info("runs failed", extra={"backtest_ids": [str(i) for i in settled], "reason": reason})
-        await self._announce(settled, "failed")
-        return settled
+        """An executor's failure report: one of the liveness table's executor paths; returns the runs it settled."""
+        return await self.liveness.executor_failed(job, backtest_ids, path, detail)
 
     async def _announce(self, backtest_ids: list[uuid.UUID], status: str) -> None:
         for backtest_id in backtest_ids:
             await self.bus.publish_event(str(backtest_id), status)
-
-    async def _on_exhausted(self, message) -> None:
-        try:
-            job = await advisories.exhausted_job(self.bus, message.data)
-            if job is None:
-                return
-            reason = advisories.reason_for(self.bus.topology.max_deliver)
-            await self.fail_runs([uuid.UUID(raw) for raw in job.backtest_ids], advisories.task_uuid(job), reason=reason)
-            log.warning("job exhausted its deliveries", extra={"job_id": job.job_id, "task_id": job.task_id})
-        except Exception:
-            log.exception("could not handle exhausted-delivery advisory")

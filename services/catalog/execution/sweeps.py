@@ -23,6 +23,7 @@ from services.catalog.db.models import Strategy, Task
 from services.catalog.execution.dispatch import queue_job, run_fields, series_location
 from services.domain.engines import descriptor
 from services.domain.errors import NotFoundError
+from services.domain.jobs import JobId
 from services.domain.run_config import ResolvedBacktest
 
 # All of a sweep's backtests in one statement from one JSON document: an
@@ -105,7 +106,7 @@ async def create_sweep(
     engine = runs[0].engine
     plan = plan_jobs(engine, ids, runs, workers=workers)
     # Each backtest names the job that runs it: the orphan reaper asks the stream about that job.
-    job_of = {member: f"{task_id}.{number}" for number, members in enumerate(plan) for member in members}
+    job_of = {member: str(JobId.for_sweep(task_id, n)) for n, members in enumerate(plan) for member in members}
     for row, backtest_id in zip(rows, ids):
         row["job_id"] = job_of[backtest_id]
     params = {
@@ -135,8 +136,7 @@ async def create_sweep(
             locations[series] = await series_location(session, *series)
         bars_uri, bars_sha256 = locations[series]
         job = Job(
-            job_id=f"{task_id}.{number}",
-            task_id=str(task_id),
+            job_id=str(JobId.for_sweep(task_id, number)),
             engine=engine,
             backtest_ids=members,
             runs=[fields[member] for member in members],

@@ -21,7 +21,7 @@ def test_async_execute_returns_a_pending_task_and_queues_one_job(stub, create_ba
     assert not response.HasField("id")  # the async shape carries only the task handle
     task = stub.GetTask(catalog_pb2.GetTaskRequest(task_id=response.task_id))
     assert (task.status, task.kind, task.backtest_id) == ("PENDING", "execute", created.id)
-    assert (task.progress.completed, task.progress.total) == (0, 1)
+    assert (task.progress.succeeded, task.progress.failed, task.progress.total) == (0, 0, 1)
     assert stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=created.id)).status == "running"
     with sync_engine.connect() as connection:
         msg_ids = connection.scalars(

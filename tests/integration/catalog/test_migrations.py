@@ -110,3 +110,45 @@ def test_the_migrated_check_constraints_hold_the_domain_vocabularies(empty_datab
     migrate.upgrade(empty_database)
     allowed = set(re.findall(r"'([^']*)'::text", check_constraints(empty_database)[constraint]))
     assert allowed == set(values(vocabulary))
+
+
+def test_0003_makes_every_running_job_trackable_and_counts_successes(empty_database):
+    """Rows as the catalog left them before 0003: a sweep run named after its sweep, a job
+    published before sequences were kept, and a task counting settled runs as `completed`."""
+    migrate.upgrade(empty_database, "0002")
+    strategy, sweep, run, execute = (uuid.uuid4() for _ in range(4))
+    engine = sa.create_engine(empty_database)
+    with engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO strategies (id, name) VALUES (:s, 'legacy')"), {"s": strategy})
+        connection.execute(
+            sa.text(
+                "INSERT INTO tasks (id, kind, status, total, completed, failed) VALUES"
+                " (:sweep, 'sweep', 'PROGRESS', 3, 2, 1), (:execute, 'execute', 'PENDING', 1, 0, 0)"
+            ),
+            {"sweep": sweep, "execute": execute},
+        )
+        insert_run = sa.text(
+            "INSERT INTO backtests (id, strategy_id, engine, status, initial_capital, commission, slippage, config,"
+            " sweep_id, job_id) VALUES (:id, :s, 'vectorbt', 'running', 1, 0, 0, '{}', :sweep, :job)"
+        )
+        connection.execute(insert_run, {"id": run, "s": strategy, "sweep": sweep, "job": str(sweep)})
+        connection.execute(insert_run, {"id": execute, "s": strategy, "sweep": None, "job": str(execute)})
+        insert_job = sa.text(
+            "INSERT INTO outbox (subject, msg_id, payload, published_at) VALUES ('jobs.backtest.vectorbt', :m, :p, now())"
+        )
+        sweep_job = f'{{"job_id": "{sweep}.1", "backtest_ids": ["{run}"]}}'.encode()
+        connection.execute(insert_job, {"m": f"{sweep}.0", "p": b'{"job_id": "x", "backtest_ids": []}'})
+        connection.execute(insert_job, {"m": f"{sweep}.1", "p": sweep_job})
+        connection.execute(insert_job, {"m": str(execute), "p": f'{{"backtest_ids": ["{execute}"]}}'.encode()})
+
+    migrate.upgrade(empty_database)
+
+    with engine.connect() as connection:
+        counts = dict(connection.execute(sa.text("SELECT id, succeeded FROM tasks")).all())
+        jobs = dict(connection.execute(sa.text("SELECT id, job_id FROM backtests")).all())
+        unpublished = set(connection.scalars(sa.text("SELECT msg_id FROM outbox WHERE published_at IS NULL")))
+    engine.dispose()
+    assert counts == {sweep: 1, execute: 0}
+    assert jobs == {run: f"{sweep}.1", execute: str(execute)}
+    # Both running runs' jobs go out again (and get their sequence); the one holding none stays as it was.
+    assert unpublished == {f"{sweep}.1", str(execute)}

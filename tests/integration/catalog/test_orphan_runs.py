@@ -12,13 +12,15 @@ import sqlalchemy as sa
 
 from backtest.v1 import catalog_pb2
 from services.adapters.bus import Job
-from services.catalog.execution.reaper import REASON
+from services.catalog.execution.liveness import ORPHAN_SCAN
+
+REASON = ORPHAN_SCAN.reason
 
 
 def reap(catalog_server, older_than_s: float = 0.0) -> list[str]:
     """One orphan scan inside the running catalog; the ids it failed."""
     execution = catalog_server.app.execution
-    return [str(i) for i in catalog_server._run(execution.reap_orphans(older_than_s=older_than_s))]
+    return [str(i) for i in catalog_server._run(execution.liveness.reap_orphans(older_than_s=older_than_s))]
 
 
 def backtest(stub, backtest_id: str):
@@ -70,7 +72,7 @@ def test_a_run_whose_job_is_queued_stays_running_and_is_failed_once_the_job_is_g
 def test_the_relay_publishes_a_row_left_unpublished_and_records_where_the_job_went(catalog_server, sync_engine):
     """A commit whose publish never happened (a crash in between): the relay sends it and keeps its sequence."""
     execution = catalog_server.app.execution
-    job = Job(job_id=f"left-behind-{uuid.uuid4()}", task_id="t", engine="vectorbt", backtest_ids=[])
+    job = Job(job_id=f"{uuid.uuid4()}.0", engine="vectorbt", backtest_ids=[])
     with sync_engine.begin() as connection:
         connection.execute(
             sa.text("INSERT INTO outbox (subject, msg_id, payload) VALUES (:s, :m, :p)"),

@@ -53,7 +53,7 @@ def test_an_execute_job_carries_the_claimed_config_and_is_published_then_marked(
     created = create_backtest(commission=0.0)
     task_id = stub.ExecuteBacktestAsync(catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id=created.id)).task_id
     job = Job.decode(_outbox_row(sync_engine, task_id).payload)
-    assert (job.job_id, job.task_id, job.engine, job.backtest_ids) == (task_id, task_id, "vectorbt", [created.id])
+    assert (job.job_id, str(job.task_id), job.engine, job.backtest_ids) == (task_id, task_id, "vectorbt", [created.id])
     (run,) = job.runs
     assert run["strategy_id"] == created.strategy_id
     assert (run["engine"], run["initial_capital"], run["commission"], run["slippage"]) == (
@@ -126,54 +126,59 @@ def test_one_report_per_call_covers_a_whole_batch_and_settles_the_sweep(
         8,
     ]
 
-    started = reporter.StartRuns(
-        run_report_pb2.StartRunsRequest(job_id=job.job_id, task_id=task_id, backtest_ids=ids, attempt=1)
-    )
+    started = reporter.StartRuns(run_report_pb2.StartRunsRequest(job_id=job.job_id, backtest_ids=ids, attempt=1))
     assert list(started.running_ids) == ids
     assert stub.GetTask(catalog_pb2.GetTaskRequest(task_id=task_id)).status == "STARTED"
 
-    complete = run_report_pb2.CompleteRunsRequest(job_id=job.job_id, task_id=task_id)
+    complete = run_report_pb2.CompleteRunsRequest(job_id=job.job_id)
     complete.outcomes.extend(_outcome(artifact_prefix, b, r) for b, r in zip(ids[:3], (0.1, 0.3, 0.2)))
     assert list(reporter.CompleteRuns(complete).settled_ids) == ids[:3]
     task = stub.GetTask(catalog_pb2.GetTaskRequest(task_id=task_id))
-    assert (task.status, task.progress.completed, task.progress.total) == ("PROGRESS", 3, 4)
+    assert (task.status, task.progress.succeeded, task.progress.failed, task.progress.total) == ("PROGRESS", 3, 0, 4)
     # A repeated report (redelivery) settles nothing and counts nothing twice.
     assert list(reporter.CompleteRuns(complete).settled_ids) == []
     # Only the run still running is wanted by a later attempt.
-    again = reporter.StartRuns(
-        run_report_pb2.StartRunsRequest(job_id=job.job_id, task_id=task_id, backtest_ids=ids, attempt=2)
-    )
+    again = reporter.StartRuns(run_report_pb2.StartRunsRequest(job_id=job.job_id, backtest_ids=ids, attempt=2))
     assert list(again.running_ids) == ids[3:]
 
     failed = reporter.FailRuns(
         run_report_pb2.FailRunsRequest(
-            job_id=job.job_id, task_id=task_id, backtest_ids=ids, reason="engine exploded", final=True
+            job_id=job.job_id, backtest_ids=ids, reason="engine exploded", cause=run_report_pb2.FAILURE_CAUSE_RUN_ERROR
         )
     )
     assert list(failed.settled_ids) == ids[3:]
     assert [_status(stub, b) for b in ids] == ["completed"] * 3 + ["failed"]
     done = stub.GetTask(catalog_pb2.GetTaskRequest(task_id=task_id))
-    assert (done.status, done.progress.completed, done.progress.failed) == ("SUCCESS", 4, 1)
+    assert (done.status, done.progress.succeeded, done.progress.failed) == ("SUCCESS", 3, 1)
     board = json_format.MessageToDict(done.result)["leaderboard"]
     assert [e["backtest_id"] for e in board] == [ids[1], ids[2], ids[0], ids[3]]
     assert board[0]["metrics"]["trade_total_trades"] == 3 and board[-1]["error"] == "engine exploded"
 
 
-def test_a_non_final_failure_changes_nothing_and_bad_reports_name_the_field(
-    stub, reporter, create_backtest, expect_invalid
-):
+def test_bad_reports_name_the_field_and_change_nothing(stub, reporter, create_backtest, expect_invalid):
     created = create_backtest()
     task_id = stub.ExecuteBacktestAsync(catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id=created.id)).task_id
-    reporter.FailRuns(
-        run_report_pb2.FailRunsRequest(task_id=task_id, backtest_ids=[created.id], reason="blip", final=False)
-    )
-    assert _status(stub, created.id) == "running"
-    bad = run_report_pb2.CompleteRunsRequest(task_id=task_id)
+    bad = run_report_pb2.CompleteRunsRequest(job_id=task_id)
     bad.outcomes.add(backtest_id=created.id, equity_curve_uri="file:///etc/passwd", trades_uri="file:///x")
     expect_invalid(lambda: reporter.CompleteRuns(bad), "outcomes[0].equity_curve_uri")
-    start = run_report_pb2.StartRunsRequest(task_id=task_id, backtest_ids=[created.id, "nope"])
+    start = run_report_pb2.StartRunsRequest(job_id=task_id, backtest_ids=[created.id, "nope"])
     expect_invalid(lambda: reporter.StartRuns(start), "backtest_ids[1]")
+    fail = run_report_pb2.FailRunsRequest(job_id="not-a-job", backtest_ids=[created.id], reason="x")
+    expect_invalid(lambda: reporter.FailRuns(fail), "job_id")
     assert _status(stub, created.id) == "running"
+
+
+def test_an_exhausted_job_fails_its_runs_with_the_catalogs_own_words(stub, reporter, create_backtest):
+    created = create_backtest()
+    task_id = stub.ExecuteBacktestAsync(catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id=created.id)).task_id
+    exhausted = run_report_pb2.FailRunsRequest(
+        job_id=task_id, backtest_ids=[created.id], cause=run_report_pb2.FAILURE_CAUSE_DELIVERIES_EXHAUSTED
+    )
+    assert list(reporter.FailRuns(exhausted).settled_ids) == [created.id]
+    failed = stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=created.id))
+    assert failed.status == "failed" and "gave up after" in failed.metrics["error"]
+    task = stub.GetTask(catalog_pb2.GetTaskRequest(task_id=task_id))
+    assert (task.status, task.progress.succeeded, task.progress.failed) == ("FAILURE", 0, 1)
 
 
 def test_reports_covering_no_runs_are_answered_empty(reporter):
@@ -184,8 +189,8 @@ def test_reports_covering_no_runs_are_answered_empty(reporter):
 
 def test_a_metric_that_is_not_finite_is_stored_as_null(stub, reporter, sync_engine, strategy_id, artifact_prefix):
     task_id, ids = _sweep(stub, sync_engine, strategy_id, 2)
-    reporter.StartRuns(run_report_pb2.StartRunsRequest(job_id="j", task_id=task_id, backtest_ids=ids, attempt=1))
-    complete = run_report_pb2.CompleteRunsRequest(job_id="j", task_id=task_id)
+    reporter.StartRuns(run_report_pb2.StartRunsRequest(job_id=f"{task_id}.0", backtest_ids=ids, attempt=1))
+    complete = run_report_pb2.CompleteRunsRequest(job_id=f"{task_id}.0")
     complete.outcomes.extend(_outcome(artifact_prefix, b, r) for b, r in zip(ids, (float("nan"), float("inf"))))
     # JSONB has no NaN or infinity: the report still lands, with nulls.
     assert list(reporter.CompleteRuns(complete).settled_ids) == ids

@@ -10,6 +10,7 @@ import nats
 import pandas as pd
 
 from backtest.v1 import catalog_pb2
+from tests.fixtures.service_process import start_service
 
 
 def test_sync_execute_runs_on_the_executor_and_stores_artifacts(stub, executor, create_backtest, store, series):
@@ -53,26 +54,27 @@ def test_async_execute_moves_the_task_to_success_with_a_summary(stub, executor, 
         time.sleep(0.1)
     assert task.status == "SUCCESS"
     assert task.result["backtest_id"] == backtest_id and task.result["status"] == "completed"
-    assert (task.progress.completed, task.progress.failed, task.progress.total) == (1, 0, 1)
+    assert (task.progress.succeeded, task.progress.failed, task.progress.total) == (1, 0, 1)
 
 
 def test_engines_available_is_the_union_of_live_executors(stub, executor):
     assert list(stub.ListEngines(catalog_pb2.ListEnginesRequest()).engines) == ["vectorbt"]
 
 
-def test_a_job_that_no_executor_finishes_fails_the_run_after_its_last_delivery(
-    stub, executor, create_backtest, platform_env
+def test_a_job_whose_executors_keep_dying_is_failed_unrun_by_the_next_one(
+    stub, executor, create_backtest, platform_env, catalog
 ):
     """Plays an executor that takes the backtrader job and dies each time (never acks, no heartbeat).
 
-    JetStream gives a job up when a consumer asks for work after the last
-    delivery's ack wait ran out, so the crashing executor, restarted, keeps
-    pulling; that pull is what makes the server announce the exhausted job.
+    JetStream redelivers without limit; after JOB_MAX_DELIVER (2) deliveries
+    without an outcome, the executor that receives the job next fails it
+    without running it (it may be what kills executors) and acks it only
+    once the failure is committed.
     """
     backtest_id = create_backtest(engine="backtrader")
     stub.ExecuteBacktestAsync(catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id=backtest_id))
 
-    async def crash_on_every_delivery() -> int:
+    async def crash_on_two_deliveries() -> int:
         nc = await nats.connect(platform_env["NATS_URL"])
         namespace = platform_env["BUS_NAMESPACE"]
         sub = await nc.jetstream().pull_subscribe_bind(
@@ -80,8 +82,7 @@ def test_a_job_that_no_executor_finishes_fails_the_run_after_its_last_delivery(
         )
         deliveries = 0
         deadline = time.monotonic() + 30
-        request = catalog_pb2.GetBacktestRequest(backtest_id=backtest_id)
-        while stub.GetBacktest(request).status == "running" and time.monotonic() < deadline:
+        while deliveries < 2 and time.monotonic() < deadline:
             try:
                 deliveries += len(await sub.fetch(1, timeout=1))
             except nats.errors.TimeoutError:
@@ -89,10 +90,19 @@ def test_a_job_that_no_executor_finishes_fails_the_run_after_its_last_delivery(
         await nc.close()
         return deliveries
 
-    assert asyncio.run(crash_on_every_delivery()) == 2
-    deadline = time.monotonic() + 10
-    while (backtest := stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=backtest_id))).status == "running":
-        assert time.monotonic() < deadline, "the run stayed running after its last delivery"
-        time.sleep(0.2)
+    assert asyncio.run(crash_on_two_deliveries()) == 2
+    assert stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=backtest_id)).status == "running"
+    env = {**platform_env, "CATALOG_ADDR": catalog.address, "EXECUTOR_ID": "it-next", "EXECUTOR_ENGINES": "backtrader"}
+    survivor = start_service("services.executor", env, until="ready")
+    try:
+        deadline = time.monotonic() + 30
+        while (
+            backtest := stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=backtest_id))
+        ).status == "running":
+            assert time.monotonic() < deadline, "the run stayed running after its last delivery"
+            time.sleep(0.2)
+    finally:
+        survivor.stop()
     assert backtest.status == "failed"
     assert "gave up after 2 deliveries" in backtest.metrics["error"]
+    assert any("failing it unrun" in line for line in survivor.log)

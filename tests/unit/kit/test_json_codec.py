@@ -34,8 +34,7 @@ def test_floats_read_back_exactly():
 
 def test_a_job_round_trips_through_the_codec():
     job = Job(
-        job_id="t.0",
-        task_id="t",
+        job_id="5f0c2a9e-7b3d-4c1a-9e8f-2b6d4a1c0e7f.0",
         engine="vectorbt",
         backtest_ids=["a", "b"],
         runs=[{"config": {"symbol": "AAPL", "signal_plugin_params": {"fast_period": 10}}, "commission": 0.0005}] * 2,
