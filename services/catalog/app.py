@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.catalog.db.engine import create_engine, session_factory
 from services.catalog.execution.service import ExecutionService
+from services.catalog.market_data import MarketData
 from services.catalog.run_report import RunReportServicer
 from services.catalog.servicer import CatalogServicer
 from services.catalog.settings import CatalogSettings
@@ -58,7 +59,8 @@ def build_app(settings: CatalogSettings, *, grace: float = 10.0) -> CatalogApp:
         sync_timeout_s=settings.sync_execute_timeout_s,
         orphan_after_s=settings.orphan_run_after_s,
     )
-    servicer = CatalogServicer(settings=settings, sessions=sessions, execution=execution)
+    market_data = MarketData(sessions, settings.s3_location())
+    servicer = CatalogServicer(settings=settings, sessions=sessions, execution=execution, market_data=market_data)
     run_report = RunReportServicer(execution, bucket=settings.s3_bucket)
     registrations = [servicer.registration(), run_report.registration()]
     service = GrpcService(registrations, settings.grpc_listen, grace=grace)

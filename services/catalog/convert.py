@@ -15,8 +15,9 @@ from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import Message
 
 from backtest.v1 import backtest_pb2, catalog_pb2
-from services.catalog.db.models import Backtest, Strategy
+from services.catalog.repository.views import BacktestView, StrategyView
 from services.domain.metrics import COUNTS, structure
+from services.domain.statuses import RunStatus
 
 _INT32 = 2**31
 
@@ -94,7 +95,7 @@ def structured_metrics(target: backtest_pb2.StructuredMetrics, metrics: dict[str
     json_format.ParseDict(structure({k: typed(k, v) for k, v in metrics.items()}), target)
 
 
-def fill_backtest(message: Message, row: Backtest) -> Message:
+def fill_backtest(message: Message, row: BacktestView) -> Message:
     """Copies a backtest row into `message` (Backtest or ExecuteBacktestResponse) and returns it."""
     message.id = str(row.id)
     message.strategy_id = str(row.strategy_id)
@@ -113,17 +114,17 @@ def fill_backtest(message: Message, row: Backtest) -> Message:
         message.sweep_id = str(row.sweep_id)
     message.created_at.FromDatetime(row.created_at)
     message.updated_at.FromDatetime(row.updated_at)
-    if row.status == "completed":
+    if row.status == RunStatus.COMPLETED:
         structured_metrics(message.structured_metrics, row.metrics)
     return message
 
 
-def backtest_message(row: Backtest) -> backtest_pb2.Backtest:
+def backtest_message(row: BacktestView) -> backtest_pb2.Backtest:
     """The Backtest message of a row, structured_metrics included when completed."""
     return fill_backtest(backtest_pb2.Backtest(), row)
 
 
-def strategy_message(row: Strategy) -> backtest_pb2.Strategy:
+def strategy_message(row: StrategyView) -> backtest_pb2.Strategy:
     """The Strategy message of a row."""
     message = backtest_pb2.Strategy(id=str(row.id), name=row.name, universe=row.universe)
     if row.description is not None:

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
-from sqlalchemy import Row
 
 from backtest.v1 import backtest_pb2, catalog_pb2
 from services.catalog.convert import finite_or_none
-from services.catalog.db.models import Task
+from services.catalog.repository.views import TaskView
 from services.domain.metrics import COUNTS
+from services.domain.statuses import TaskStatus
 
 
-def task_ref(task: Task) -> backtest_pb2.TaskRef:
-    """The handle returned by async dispatch."""
-    return backtest_pb2.TaskRef(task_id=str(task.id), status=task.status)
+def task_ref(task_id: uuid.UUID) -> backtest_pb2.TaskRef:
+    """The handle returned by async dispatch: a task just created is PENDING."""
+    return backtest_pb2.TaskRef(task_id=str(task_id), status=TaskStatus.PENDING)
 
 
-def task_message(task: Task | Row) -> backtest_pb2.Task:
+def task_message(task: TaskView) -> backtest_pb2.Task:
     """The Task message of a row, with progress and (when done) the result."""
     message = backtest_pb2.Task(
         task_id=str(task.id),

@@ -6,10 +6,10 @@ import uuid
 
 from backtest.v1 import run_report_pb2, run_report_pb2_grpc
 from services.catalog import execution_convert
-from services.catalog.commands import parse_id
 from services.catalog.execution import liveness
 from services.catalog.execution.outcomes import Success
 from services.catalog.execution.service import ExecutionService
+from services.domain.commands import parse_id
 from services.domain.errors import ValidationError
 from services.domain.jobs import JobId
 from services.domain.object_uris import parse_artifact_uri

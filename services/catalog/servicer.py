@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backtest.v1 import catalog_pb2, catalog_pb2_grpc
 from services.catalog.execution.service import ExecutionService
+from services.catalog.market_data import MarketData
 from services.catalog.rpc.backtests import BacktestsMixin
 from services.catalog.rpc.execution import ExecutionMixin
 from services.catalog.rpc.market_data import MarketDataRpc
@@ -37,12 +38,19 @@ class CatalogServicer(
     """Serves every CatalogService RPC."""
 
     def __init__(
-        self, *, settings: CatalogSettings, sessions: async_sessionmaker[AsyncSession], execution: ExecutionService
+        self,
+        *,
+        settings: CatalogSettings,
+        sessions: async_sessionmaker[AsyncSession],
+        execution: ExecutionService,
+        market_data: MarketData,
     ) -> None:
-        """settings: the process configuration; sessions: factory of database sessions; execution: run dispatch."""
+        """settings: the process configuration; sessions: factory of database sessions; execution: run dispatch;
+        market_data: the series index and store."""
         self.settings = settings
         self.sessions = sessions
         self.execution = execution
+        self.market_data = market_data
 
     def registration(self) -> Registration:
         """What GrpcService needs to serve this servicer."""

@@ -7,6 +7,7 @@ client fixes its request in one round trip.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -100,6 +101,10 @@ class ResolvedBacktest:
             allow_short=c.allow_short,
         )
 
+
+# The fields that define a run: the backtest columns a job carries and an
+# executor resolves again. The catalog derives its statements from this.
+RUN_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ResolvedBacktest))
 
 _BACKTEST = (
     Param("engine", str, DEFAULT_ENGINE),

@@ -11,25 +11,22 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Topology
-from services.catalog.db.models import Backtest, Task
 from services.catalog.execution import outcomes
 from services.catalog.execution.dispatch import claim_backtest
 from services.catalog.execution.liveness import Liveness, LivenessPath
 from services.catalog.execution.outbox_relay import OutboxRelay
 from services.catalog.execution.sweeps import create_sweep
 from services.catalog.execution.waiting import wait_until_settled
-from services.domain.errors import NotFoundError
+from services.catalog.repository import backtests, tasks
+from services.catalog.repository.views import BacktestView, TaskView
 from services.domain.jobs import JobId
 from services.domain.run_config import ResolvedBacktest
 from services.domain.statuses import RunStatus
 
 log = logging.getLogger(__name__)
-# A task as GetTask shows it: not `params` (a sweep's run list), which every poll would decode for nothing.
-_TASK_SHOWN = tuple(column for column in Task.__table__.c if column.name != "params")
 
 
 class ExecutionService:
@@ -92,16 +89,16 @@ class ExecutionService:
             except Exception:  # the database or NATS is away: try again next period
                 log.warning("orphan scan failed", exc_info=True)
 
-    async def execute_async(self, backtest_id: uuid.UUID) -> Task:
-        """Claims and dispatches a run; returns its PENDING task."""
+    async def execute_async(self, backtest_id: uuid.UUID) -> uuid.UUID:
+        """Claims and dispatches a run; returns its task's id (the task is PENDING)."""
         async with self.sessions.begin() as session:
-            task, job = await claim_backtest(session, self.bus.topology, backtest_id)
+            task_id, job = await claim_backtest(session, self.bus.topology, backtest_id)
         await self.relay.publish_committed([job])
-        log.info("dispatched", extra={"backtest_id": str(backtest_id), "task_id": str(task.id)})
-        return task
+        log.info("dispatched", extra={"backtest_id": str(backtest_id), "task_id": str(task_id)})
+        return task_id
 
-    async def execute_sync(self, backtest_id: uuid.UUID) -> Row:
-        """Dispatches a run and waits for its outcome (the settled backtest row); DeadlineError after the timeout (the run goes on)."""
+    async def execute_sync(self, backtest_id: uuid.UUID) -> BacktestView:
+        """Dispatches a run and waits for its outcome; DeadlineError after the timeout (the run goes on)."""
         subscription = await self.bus.subscribe_events(str(backtest_id))
         try:
             await self.execute_async(backtest_id)
@@ -113,40 +110,33 @@ class ExecutionService:
         if not settled:
             raise self.liveness.sync_timeout(backtest_id, self.sync_timeout_s)
         async with self.sessions() as session:
-            # A Core row: it reads like the entity, without the ORM's per-row work.
-            row = (await session.execute(select(Backtest.__table__).where(Backtest.id == backtest_id))).one_or_none()
-        if row is None:  # deleted while it ran
-            raise NotFoundError("backtest", str(backtest_id))
-        return row
+            return await backtests.get(session, backtest_id)  # NotFoundError if deleted while it ran
 
     async def _settled(self, backtest_id: uuid.UUID) -> bool:
         async with self.sessions() as session:
-            status = await session.scalar(select(Backtest.status).where(Backtest.id == backtest_id))
-        return status != RunStatus.RUNNING
+            return await backtests.status_of(session, backtest_id) != RunStatus.RUNNING
 
-    async def sweep(self, runs: list[ResolvedBacktest], overrides: list[dict[str, Any]], *, rank_metric: str) -> Task:
-        """Creates and dispatches a sweep; returns its task."""
+    async def sweep(
+        self, runs: list[ResolvedBacktest], overrides: list[dict[str, Any]], *, rank_metric: str
+    ) -> uuid.UUID:
+        """Creates and dispatches a sweep; returns its task's id (the task is PENDING)."""
         workers = sum(1 for r in await self.bus.live_executors() if runs[0].engine in r.engines)
         async with self.sessions.begin() as session:
-            task, jobs = await create_sweep(
+            task_id, jobs = await create_sweep(
                 session, self.bus.topology, runs, overrides, rank_metric=rank_metric, workers=workers
             )
         await self.relay.publish_committed(jobs)
-        log.info("sweep dispatched", extra={"task_id": str(task.id), "n_configs": len(runs), "workers": workers})
-        return task
+        log.info("sweep dispatched", extra={"task_id": str(task_id), "n_configs": len(runs), "workers": workers})
+        return task_id
 
     async def engines(self) -> list[str]:
         """Engines offered by at least one live executor."""
         return sorted({engine for record in await self.bus.live_executors() for engine in record.engines})
 
-    async def task(self, task_id: uuid.UUID) -> Row:
-        """The task row; NotFoundError when unknown."""
+    async def task(self, task_id: uuid.UUID) -> TaskView:
+        """The task; NotFoundError when unknown."""
         async with self.sessions() as session:
-            # A Core row, as for the sync re-read: clients poll this, and the ORM load was most of its cost.
-            task = (await session.execute(select(*_TASK_SHOWN).where(Task.id == task_id))).one_or_none()
-        if task is None:
-            raise NotFoundError("task", str(task_id))
-        return task
+            return await tasks.get(session, task_id)
 
     async def start_runs(self, job: JobId, backtest_ids: list[uuid.UUID]) -> list[uuid.UUID]:
         """Counts an attempt; returns the runs still running (the others are settled: drop their results)."""

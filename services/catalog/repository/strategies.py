@@ -8,13 +8,14 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catalog.commands import NewStrategy, Page
 from services.catalog.db.integrity import is_foreign_key_violation
 from services.catalog.db.models import Backtest, Strategy
+from services.catalog.repository.views import StrategyView
+from services.domain.commands import NewStrategy, Page
 from services.domain.errors import ConflictError, NotFoundError
 
 
-async def create(session: AsyncSession, new: NewStrategy) -> Strategy:
+async def create(session: AsyncSession, new: NewStrategy) -> StrategyView:
     """Inserts a strategy and returns it with its id and timestamps.
 
     session: open session; the caller commits.
@@ -23,23 +24,23 @@ async def create(session: AsyncSession, new: NewStrategy) -> Strategy:
     row = Strategy(name=new.name, description=new.description, universe=new.universe, params=new.params)
     session.add(row)
     await session.flush()
-    return row
+    return StrategyView.of(row)
 
 
-async def get(session: AsyncSession, strategy_id: uuid.UUID) -> Strategy:
+async def get(session: AsyncSession, strategy_id: uuid.UUID) -> StrategyView:
     """Returns the strategy or raises NotFoundError naming its id."""
     row = await session.get(Strategy, strategy_id)
     if row is None:
         raise NotFoundError("strategy", str(strategy_id))
-    return row
+    return StrategyView.of(row)
 
 
-async def list_page(session: AsyncSession, page: Page) -> list[Strategy]:
+async def list_page(session: AsyncSession, page: Page) -> list[StrategyView]:
     """One page of strategies, newest first; the id breaks ties between equal timestamps."""
     query = (
         select(Strategy).order_by(Strategy.created_at.desc(), Strategy.id.desc()).offset(page.skip).limit(page.limit)
     )
-    return list(await session.scalars(query))
+    return [StrategyView.of(row) for row in await session.scalars(query)]
 
 
 async def delete_unreferenced(session: AsyncSession, strategy_id: uuid.UUID) -> None:

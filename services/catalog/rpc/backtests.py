@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backtest.v1 import backtest_pb2, catalog_pb2
 from services.catalog import convert
-from services.catalog.commands import BacktestPatch, BacktestQuery, parse_id
 from services.catalog.repository import backtests
 from services.catalog.settings import CatalogSettings
+from services.domain.commands import BacktestPatch, BacktestQuery, parse_id
 from services.domain.run_config import resolve_backtest
 from services.kit.status import set_http_code
 
@@ -49,7 +49,7 @@ class BacktestsMixin:
         backtest_id = parse_id("backtest_id", request.backtest_id)
         patch = BacktestPatch.of(convert.update_backtest_fields(request), bucket=self.settings.s3_bucket)
         async with self.sessions.begin() as session:
-            row = await backtests.update(session, backtest_id, patch)
+            row = await backtests.update_fields(session, backtest_id, patch)
         return convert.backtest_message(row)
 
     async def DeleteBacktest(self, request: catalog_pb2.DeleteBacktestRequest, context) -> empty_pb2.Empty:

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backtest.v1 import backtest_pb2, catalog_pb2
 from services.catalog import convert
-from services.catalog.commands import NewStrategy, Page, parse_id
 from services.catalog.repository import strategies
+from services.domain.commands import NewStrategy, Page, parse_id
 from services.kit.status import set_http_code
 
 

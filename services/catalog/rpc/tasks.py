@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from backtest.v1 import backtest_pb2, catalog_pb2
 from services.catalog import execution_convert
-from services.catalog.commands import parse_id
 from services.catalog.execution.service import ExecutionService
+from services.domain.commands import parse_id
 
 
 class TasksMixin:

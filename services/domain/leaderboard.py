@@ -1,0 +1,82 @@
+"""The ranked result of a finished sweep, from its runs as they settled: no I/O.
+
+Completed runs come first, best first by the rank metric's direction (the
+one table in services.domain.metric_table); completed runs without a value
+follow; failed runs come last with their error. Each entry's `config` is the
+run config with the backtest's own fields (`LIFTED`) folded in, as the
+seed's leaderboard shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from services.domain.metric_table import direction, sort_key
+from services.domain.statuses import RunStatus
+from services.domain.sweep import LIFTED
+
+
+@dataclass(frozen=True)
+class SettledRun:
+    """A sweep run as it settled.
+
+    config: its run config as stored.
+    lifted: its values of LIFTED (initial_capital, commission, slippage).
+    status: completed or failed.
+    metrics: its flat metrics (shown only when completed).
+    error: why it failed, if it did.
+    """
+
+    config: Mapping[str, Any]
+    lifted: Mapping[str, Any]
+    status: str
+    metrics: Mapping[str, Any]
+    error: str | None
+
+
+def rank(entries: list[dict[str, Any]], rank_metric: str) -> list[dict[str, Any]]:
+    """Orders leaderboard entries (dicts with at least status and metrics) and numbers them from 1."""
+
+    def key(entry: dict[str, Any]) -> tuple[int, tuple[int, float]]:
+        failed = entry["status"] != RunStatus.COMPLETED
+        return (int(failed), sort_key(None if failed else entry["metrics"].get(rank_metric), rank_metric))
+
+    ordered = sorted(entries, key=key)
+    for position, entry in enumerate(ordered, start=1):
+        entry["rank"] = position
+    return ordered
+
+
+def leaderboard(
+    runs: Sequence[Mapping[str, Any]], settled: Mapping[str, SettledRun], rank_metric: str
+) -> dict[str, Any]:
+    """The result stored on a sweep's task.
+
+    runs: the sweep's runs in grid order, each {backtest_id, overrides}.
+    settled: how each run settled, by backtest id; a run missing here was deleted while the sweep ran.
+    rank_metric: flat metric key to rank by.
+    """
+    entries = []
+    for run in runs:
+        backtest = settled.get(run["backtest_id"])
+        if backtest is None:
+            continue
+        completed = backtest.status == RunStatus.COMPLETED
+        entries.append(
+            {
+                "backtest_id": run["backtest_id"],
+                "overrides": run["overrides"],
+                "config": {**backtest.config, **{name: backtest.lifted[name] for name in LIFTED}},
+                "metrics": dict(backtest.metrics) if completed else {},
+                "status": backtest.status,
+                "error": backtest.error,
+            }
+        )
+    return {
+        "rank_metric": rank_metric,
+        "direction": direction(rank_metric),
+        "n_configs": len(runs),
+        "leaderboard": rank(entries, rank_metric),
+    }
