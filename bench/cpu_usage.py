@@ -18,7 +18,7 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _processes() -> dict[int, tuple[int, float]]:
-    """pid -> (parent pid, CPU seconds) of every process we may read."""
+    """Pid -> (parent pid, CPU seconds) of every process we may read."""
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -33,7 +33,8 @@ CEILING_RUNS = 20
 @dataclass(frozen=True)
 class SweepRun:
     """One finished sweep: seconds from submit to SUCCESS, the catalog's executor count, jobs per executor,
-    and each job's duration in its executor's log ("job received" -> "job done")."""
+    and each job's duration in its executor's log ("job received" -> "job done").
+    """
 
     seconds: float
     task_id: str

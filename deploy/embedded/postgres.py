@@ -42,7 +42,7 @@ class Postgres(Server):
 
     @property
     def dsn(self) -> str:
-        """libpq URL of the application database, for psycopg.connect."""
+        """Libpq URL of the application database, for psycopg.connect."""
         return to_libpq(self.url)
 
     def url_for(self, database: str) -> str:

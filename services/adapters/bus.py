@@ -26,10 +26,9 @@ from nats.aio.client import Client
 from nats.js import api
 from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 
+from services.adapters import json_codec
 from services.domain.engines import engine_names
 from services.domain.jobs import JobId
-from services.kit import json_codec
-from services.kit.settings import setting
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +50,13 @@ class Topology:
     max_deliver: int = 3
     registry_ttl: float = 15.0
 
+    @classmethod
+    def of(cls, settings: Any) -> Topology:
+        """The names and limits a service's bus settings (services.kit.connection_settings.BusSettings) describe."""
+        return cls(
+            namespace=settings.bus_namespace, ack_wait=settings.job_ack_wait_s, max_deliver=settings.job_max_deliver
+        )
+
     @property
     def stream(self) -> str:
         return f"{self.namespace}BACKTEST_JOBS"
@@ -67,26 +73,6 @@ class Topology:
 
     def event_subject(self, backtest_id: str) -> str:
         return f"{self.namespace}events.backtest.{backtest_id}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class BusSettings:
-    """Environment of every process on the bus (a base of each service's settings).
-
-    nats_url: NATS server(s) with JetStream.
-    bus_namespace: prefix isolating one deployment or test run on a shared server.
-    job_ack_wait_s: seconds a job may go without ack or heartbeat before redelivery.
-    job_max_deliver: deliveries of one job that may end without an outcome before its runs fail.
-    """
-
-    nats_url: str = setting("NATS_URL")
-    bus_namespace: str = setting("BUS_NAMESPACE", default="")
-    job_ack_wait_s: float = setting("JOB_ACK_WAIT_S", default=30.0, parse=float)
-    job_max_deliver: int = setting("JOB_MAX_DELIVER", default=3, parse=int)
-
-    def topology(self) -> Topology:
-        """The bus names and limits these settings describe."""
-        return Topology(namespace=self.bus_namespace, ack_wait=self.job_ack_wait_s, max_deliver=self.job_max_deliver)
 
 
 @dataclass(frozen=True)
@@ -202,7 +188,8 @@ class Bus:
 
     async def publish_job(self, job: Job) -> int:
         """Publishes `job` to its engine's subject and returns its stream sequence; a repeat of the
-        same job_id is dropped (and answered with the first copy's sequence)."""
+        same job_id is dropped (and answered with the first copy's sequence).
+        """
         ack = await self.js.publish(
             self.topology.job_subject(job.engine), job.encode(), headers={"Nats-Msg-Id": job.job_id}
         )

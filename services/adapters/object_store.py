@@ -9,29 +9,19 @@ callers wrap calls in `asyncio.to_thread`.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from minio import Minio
 from minio.error import S3Error
 
 from services.domain.errors import NotFoundError
 from services.domain.object_uris import ArtifactRef, object_uri, parse_artifact_uri, parse_object_uri
-from services.kit.settings import parse_bool, setting
 
 CHUNK_BYTES = 1024 * 1024  # streaming reads hand out 1 MiB at a time
 # Media type of every Parquet object the platform stores or serves.
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
-# S3 bucket naming rules (lowercase, digits, dots, hyphens; 3..63 characters).
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-
-
-def _bucket(raw: str) -> str:
-    """Accepts a valid S3 bucket name."""
-    if not _BUCKET.match(raw):
-        raise ValueError("not a valid S3 bucket name")
-    return raw
 
 
 @dataclass(frozen=True)
@@ -51,20 +41,12 @@ class S3Location:
     bucket: str
     secure: bool = False
 
-
-@dataclass(frozen=True, kw_only=True)
-class S3Settings:
-    """Environment of every process that reads or writes the store (a base of service settings)."""
-
-    s3_endpoint: str = setting("S3_ENDPOINT")
-    s3_access_key: str = setting("S3_ACCESS_KEY", secret=True)
-    s3_secret_key: str = setting("S3_SECRET_KEY", secret=True)
-    s3_bucket: str = setting("S3_BUCKET", parse=_bucket)
-    s3_secure: bool = setting("S3_SECURE", default=False, parse=parse_bool)
-
-    def s3_location(self) -> S3Location:
-        """Where the store these settings describe lives."""
-        return S3Location(self.s3_endpoint, self.s3_access_key, self.s3_secret_key, self.s3_bucket, self.s3_secure)
+    @classmethod
+    def of(cls, settings: Any) -> S3Location:
+        """The store a service's S3 settings (services.kit.connection_settings.S3Settings) describe."""
+        return cls(
+            settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key, settings.s3_bucket, settings.s3_secure
+        )
 
 
 class ObjectStore:

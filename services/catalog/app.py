@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.adapters.bus import Topology
+from services.adapters.object_store import S3Location
 from services.catalog.db.engine import create_engine, session_factory
 from services.catalog.execution.service import ExecutionService
 from services.catalog.market_data import MarketData
@@ -55,11 +57,11 @@ def build_app(settings: CatalogSettings, *, grace: float = 10.0) -> CatalogApp:
     execution = ExecutionService(
         sessions,
         nats_url=settings.nats_url,
-        topology=settings.topology(),
+        topology=Topology.of(settings),
         sync_timeout_s=settings.sync_execute_timeout_s,
         orphan_after_s=settings.orphan_run_after_s,
     )
-    market_data = MarketData(sessions, settings.s3_location())
+    market_data = MarketData(sessions, S3Location.of(settings))
     servicer = CatalogServicer(settings=settings, sessions=sessions, execution=execution, market_data=market_data)
     run_report = RunReportServicer(execution, bucket=settings.s3_bucket)
     registrations = [servicer.registration(), run_report.registration()]

@@ -58,7 +58,7 @@ def list_backtests_fields(request: catalog_pb2.ListBacktestsRequest) -> dict[str
 
 
 def page_fields(request: catalog_pb2.ListStrategiesRequest) -> dict[str, Any]:
-    """skip and limit as given."""
+    """Skip and limit as given."""
     return _present(request, ("skip", "limit"))
 
 

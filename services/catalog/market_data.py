@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 from minio.error import S3Error
@@ -89,4 +89,4 @@ class MarketData:
 
 def _aware(moment: pd.Timestamp) -> datetime:
     """A stored (naive UTC) bar time as the aware datetime timestamptz columns take."""
-    return moment.to_pydatetime().replace(tzinfo=timezone.utc)
+    return moment.to_pydatetime().replace(tzinfo=UTC)

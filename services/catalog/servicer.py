@@ -46,7 +46,8 @@ class CatalogServicer(
         market_data: MarketData,
     ) -> None:
         """settings: the process configuration; sessions: factory of database sessions; execution: run dispatch;
-        market_data: the series index and store."""
+        market_data: the series index and store.
+        """
         self.settings = settings
         self.sessions = sessions
         self.execution = execution

@@ -11,8 +11,8 @@ import time
 import grpc
 
 from backtest.v1.run_report_pb2_grpc import RunReportServiceStub
-from services.adapters.bus import Bus, ExecutorRecord
-from services.adapters.object_store import ObjectStore
+from services.adapters.bus import Bus, ExecutorRecord, Topology
+from services.adapters.object_store import ObjectStore, S3Location
 from services.domain.engines import descriptor
 from services.executor.bars import BarCache
 from services.executor.registry import announce
@@ -33,7 +33,7 @@ def _version(engines: tuple[str, ...]) -> str:
 
 async def serve(settings: ExecutorSettings) -> None:
     began = time.perf_counter()
-    store = ObjectStore(settings.s3_location())
+    store = ObjectStore(S3Location.of(settings))
     channel = grpc.aio.insecure_channel(settings.catalog_addr)
     bars = BarCache(store)
     # Warm-up comes before the first pull: the first job must run at steady-state speed,
@@ -47,7 +47,7 @@ async def serve(settings: ExecutorSettings) -> None:
         bars=bars,
         prefetch_bytes=settings.bar_prefetch_bytes,
     )
-    bus = await Bus.connect(settings.nats_url, settings.topology(), name=f"executor-{settings.executor_id}")
+    bus = await Bus.connect(settings.nats_url, Topology.of(settings), name=f"executor-{settings.executor_id}")
     worker = Worker(
         bus=bus,
         store=store,

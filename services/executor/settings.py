@@ -6,9 +6,8 @@ import os
 import socket
 from dataclasses import dataclass
 
-from services.adapters.bus import BusSettings
-from services.adapters.object_store import S3Settings
 from services.domain.engines import engine_names
+from services.kit.connection_settings import BusSettings, S3Settings
 from services.kit.settings import parse_listen, parse_log_level, parse_non_negative, parse_positive, setting
 
 

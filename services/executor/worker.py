@@ -134,7 +134,8 @@ class Worker:
 
     async def _fail_unrun(self, message, job: Job, context: dict) -> None:
         """Deliveries exhausted: every earlier delivery's executor died or stalled, so this one
-        fails the runs without running them (the job may be what kills executors), then acks."""
+        fails the runs without running them (the job may be what kills executors), then acks.
+        """
         log.error("job exhausted its deliveries; failing it unrun", extra=context)
         try:
             await self.fail(job, job.backtest_ids, "", rr.FAILURE_CAUSE_DELIVERIES_EXHAUSTED)

@@ -7,7 +7,7 @@ import asyncio
 import pyarrow as pa
 
 from backtest.v1 import results_pb2, results_pb2_grpc
-from services.adapters.object_store import ObjectStore
+from services.adapters.object_store import ObjectStore, S3Location
 from services.kit.grpc_server import GrpcService, run_until_signalled
 from services.kit.settings import SettingsError, load_settings
 from services.kit.structured_logging import configure_logging
@@ -25,7 +25,7 @@ async def serve(settings: ResultsSettings) -> None:
     settings: the process configuration.
     """
     catalog = CatalogClient(settings.catalog_addr)
-    servicer = ResultsServicer(catalog, Artifacts(ObjectStore(settings.s3_location())))
+    servicer = ResultsServicer(catalog, Artifacts(ObjectStore(S3Location.of(settings))))
     service = GrpcService(
         [(results_pb2_grpc.add_ResultsServiceServicer_to_server, servicer, SERVICE_NAME)], settings.grpc_listen
     )

@@ -122,7 +122,8 @@ class Artifacts:
         self, record: BacktestRecord, kind: ArtifactKind, located: _Located | None = None
     ) -> tuple[pq.ParquetFile, list[int] | None]:
         """The artifact as a ParquetFile over ranged reads, its footer already read, and the run's
-        row groups in it (None: all of them, a file of its own)."""
+        row groups in it (None: all of them, a file of its own).
+        """
         key, size, run_id = located or self._locate(record, kind)
         try:
             # buffer_size makes pyarrow read column chunks a block at a time instead of whole.
@@ -161,7 +162,8 @@ class Artifacts:
 
 def _batches(parquet: pq.ParquetFile, columns: list[str], row_groups: list[int] | None) -> Iterator[pa.RecordBatch]:
     """Record batches of `columns` in `row_groups` (None: all); single-threaded because each stream
-    already has its worker thread."""
+    already has its worker thread.
+    """
     return parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=row_groups, columns=columns, use_threads=False)
 
 

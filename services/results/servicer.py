@@ -51,7 +51,8 @@ class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
 
     async def _rows(self, backtest_id: str, read: Callable, to_messages: Callable) -> AsyncIterator:
         """One message per row of an artifact: batches are read off the event loop, and each
-        message is built just before it is sent, so no batch of messages is ever held."""
+        message is built just before it is sent, so no batch of messages is ever held.
+        """
         record = await self.catalog.get_backtest(backtest_id)
         log.info("rows", extra={"backtest_id": record.id, "reader": read.__name__})
         async for rows in _in_thread(read(record)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.adapters.object_store import S3Settings
+from services.kit.connection_settings import S3Settings
 from services.kit.settings import parse_listen, parse_log_level, setting
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from services.kit import json_codec
+from services.adapters import json_codec
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:

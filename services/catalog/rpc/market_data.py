@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timezone
+from datetime import UTC
 
 from backtest.v1 import backtest_pb2, catalog_pb2
 from services.catalog.market_data import MarketData
@@ -37,8 +37,8 @@ def _summary(row: SeriesView) -> backtest_pb2.SeriesSummary:
     return backtest_pb2.SeriesSummary(
         symbol=row.symbol,
         timeframe=row.timeframe,
-        start=row.start.astimezone(timezone.utc).replace(tzinfo=None).isoformat(),
-        end=row.end.astimezone(timezone.utc).replace(tzinfo=None).isoformat(),
+        start=row.start.astimezone(UTC).replace(tzinfo=None).isoformat(),
+        end=row.end.astimezone(UTC).replace(tzinfo=None).isoformat(),
         rows=row.rows,
         sha256=row.sha256,
     )

@@ -14,7 +14,8 @@ class BollingerSignal(SignalPlugin):
     the exposure turns +1 on a close below the lower band and stays +1 until a
     close at or above the middle band; it turns -1 on a close above the upper
     band and stays -1 until a close at or below the middle band; otherwise it
-    is 0. Parameters: period (bars) and num_std (band width)."""
+    is 0. Parameters: period (bars) and num_std (band width).
+    """
 
     key = "bollinger_signal"
     params = (

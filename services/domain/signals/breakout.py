@@ -13,7 +13,8 @@ class BreakoutSignal(SignalPlugin):
     above the highest high of the `lookback` bars before it, turns -1 on a bar
     whose close is below their lowest low, and otherwise keeps its last value
     (0 until the first breakout). The current bar is never part of its own
-    channel. Parameter: lookback (bars)."""
+    channel. Parameter: lookback (bars).
+    """
 
     key = "breakout_signal"
     params = (Param("lookback", int, 20, ge=1, le=100_000),)

@@ -26,7 +26,8 @@ class CrossoverSignal(SignalPlugin):
     while the fast average is above the slow one and -1 while it is at or below
     it (long-only runs treat -1 as flat), and 0 until both averages exist.
     Parameters: fast_period and slow_period (bars, fast < slow) and ma_type
-    ("sma" or "ema")."""
+    ("sma" or "ema").
+    """
 
     key = "crossover_signal"
     params = (

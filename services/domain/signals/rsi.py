@@ -40,7 +40,8 @@ class RsiSignal(SignalPlugin):
     `upper`, where it turns -1 and stays -1 until RSI is below `lower` again
     (long-only runs treat -1 as flat, so they hold from oversold to
     overbought). It is 0 until the RSI first leaves the [lower, upper] band.
-    Parameters: period (bars), lower and upper (RSI levels, lower < upper)."""
+    Parameters: period (bars), lower and upper (RSI levels, lower < upper).
+    """
 
     key = "rsi_signal"
     params = (

@@ -133,7 +133,8 @@ class SignalPlugin:
 
     def compute_many(self, bars: pd.DataFrame, params_list: Sequence[Mapping[str, Any] | None]) -> list[np.ndarray]:
         """`compute` for each parameter set over the same bars (a sweep's batch); plugins whose
-        parameter sets share intermediate series override this to compute each series once."""
+        parameter sets share intermediate series override this to compute each series once.
+        """
         return [self.compute(bars, params) for params in params_list]
 
     def finish(self, bars: pd.DataFrame, exposure: Any) -> np.ndarray:

@@ -8,8 +8,8 @@ import uuid
 
 import numpy as np
 
+from services.adapters import json_codec
 from services.adapters.bus import Job
-from services.kit import json_codec
 
 
 def test_non_finite_numbers_become_null_which_jsonb_accepts():
