@@ -20,13 +20,16 @@ def align_series(stamps: Iterable, values: Iterable, bar_stamps: Iterable) -> np
     Stamps and bars must be alike in time zone (the platform's are tz-naive UTC).
     """
     stamps = pd.DatetimeIndex(stamps)
+    bar_stamps = pd.DatetimeIndex(bar_stamps)
     values = np.asarray(values, dtype=float)
     if values.shape != (len(stamps),):
         raise ValueError(f"{len(stamps)} stamps but {values.size} values")
+    if len(stamps) == 0:
+        return np.full(len(bar_stamps), np.nan)
     order = np.argsort(stamps.asi8, kind="stable")
     sorted_stamps, sorted_values = stamps.asi8[order], values[order]
     # side="right": a value stamped exactly at a bar is known at that bar's close.
-    latest = np.searchsorted(sorted_stamps, pd.DatetimeIndex(bar_stamps).asi8, side="right") - 1
+    latest = np.searchsorted(sorted_stamps, bar_stamps.asi8, side="right") - 1
     return np.where(latest >= 0, sorted_values[np.maximum(latest, 0)], np.nan)
 
 

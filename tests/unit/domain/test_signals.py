@@ -1,6 +1,5 @@
 """Signal plugins on hand-checked series, their schemas, and causality."""
 
-
 import numpy as np
 import pytest
 
