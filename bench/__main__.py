@@ -1,5 +1,8 @@
 """`python -m bench [--only execution,sweeps]`: measure the platform on one embedded stack, print a table.
 
+Sections that need no stack (expressions) run first, in this process; the
+stack starts only when a section that needs it is chosen.
+
 Benchmarks, not tests: every figure is printed with the baseline it is
 compared with (measured in the same run) and PASS/MISS against its target;
 a miss never fails the run. The stack keeps its data in BENCH_DATA_DIR (or
@@ -18,8 +21,9 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import breakdown, downloads, execution, startup, sweeps
-from bench.session import Options, Session
+from bench import breakdown, downloads, execution, expressions, startup, sweeps
+from bench.report import Report
+from bench.session import LocalSession, Options, Session
 from deploy.embedded.errors import StartupError
 from deploy.embedded.stack import Stack
 
@@ -31,16 +35,30 @@ SECTIONS: dict[str, Callable[[Session], None]] = {
     "startup": startup.run,
     "breakdown": breakdown.run,
 }
+# Pure computations, timed in this process without the stack.
+LOCAL_SECTIONS: dict[str, Callable[[LocalSession], None]] = {"expressions": expressions.run}
 
 
 def _sections(raw: str | None) -> list[str]:
+    every = [*LOCAL_SECTIONS, *SECTIONS]
     if not raw:
-        return list(SECTIONS)
+        return every
     names = [name.strip() for name in raw.split(",") if name.strip()]
-    unknown = [name for name in names if name not in SECTIONS]
+    unknown = [name for name in names if name not in every]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
-    return [name for name in SECTIONS if name in names]  # always in the fleet-friendly order
+        raise argparse.ArgumentTypeError(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(every)}")
+    return [name for name in every if name in names]  # always in the fleet-friendly order
+
+
+def _run_section(name: str, run: Callable, session: LocalSession | Session, failed: list[str]) -> None:
+    took = time.monotonic()
+    try:
+        run(session)
+    except Exception:  # a broken measurement, not a slow one: report it, go on
+        traceback.print_exc()
+        failed.append(name)
+        session.report.note(f"section {name} failed (traceback above); its figures are incomplete")
+    print(f"bench: {name} took {time.monotonic() - took:.1f} s", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         type=_sections,
-        default=list(SECTIONS),
-        help=f"comma-separated sections (default all): {', '.join(SECTIONS)}",
+        default=_sections(None),
+        help=f"comma-separated sections (default all): {', '.join([*LOCAL_SECTIONS, *SECTIONS])}",
     )
     parser.add_argument(
         "--data-dir",
@@ -80,6 +98,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = Options(runs=args.runs, sweep_repeats=args.sweep_repeats, json_seconds=args.json_seconds)
     failed: list[str] = []
+    report = Report()
+    local = LocalSession(options, report)
+    began = time.monotonic()
+    for name in args.only:
+        if name in LOCAL_SECTIONS:
+            _run_section(name, LOCAL_SECTIONS[name], local, failed)
+    if not any(name in SECTIONS for name in args.only):
+        print(f"\nbench: {time.monotonic() - began:.0f} s in all; results:\n", flush=True)
+        report.print(sys.stdout)
+        return 1 if failed else 0
 
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         data_dir = args.data_dir or Path(scratch)
@@ -88,18 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with Stack(data_dir, executors=2) as stack:
                 print(f"bench: stack up in {time.monotonic() - began:.1f} s at {stack.gateway_url}", flush=True)
-                session = Session(stack, options)
+                session = Session(stack, options, report=report)
                 load = os.getloadavg()[0]
                 try:
                     for name in args.only:
-                        took = time.monotonic()
-                        try:
-                            SECTIONS[name](session)
-                        except Exception:  # a broken measurement, not a slow one: report it, go on
-                            traceback.print_exc()
-                            failed.append(name)
-                            session.report.note(f"section {name} failed (traceback above); its figures are incomplete")
-                        print(f"bench: {name} took {time.monotonic() - took:.1f} s", flush=True)
+                        if name in SECTIONS:
+                            _run_section(name, SECTIONS[name], session, failed)
                 finally:
                     session.client.close()
                     session.report.note(

@@ -30,6 +30,18 @@ class Options:
 
 
 @dataclass
+class LocalSession:
+    """What a section that needs no stack gets: the options, the report and progress lines."""
+
+    options: Options
+    report: Report = field(default_factory=Report)
+
+    def say(self, text: str) -> None:
+        """Progress, as the run goes (the table comes at the end)."""
+        print(text, file=sys.stdout, flush=True)
+
+
+@dataclass
 class Session:
     """Shared state; `memo` carries numbers one section measured for another's baseline."""
 

@@ -52,7 +52,7 @@ def warm_pipeline(engines: tuple[str, ...]) -> None:
         engine = get_engine(name)
         engine.warm_up()
         for plugin in PLUGINS.values():
-            result = engine.run(bars, plugin.compute(bars, {}), ExecutionSpec())
+            result = engine.run(bars, plugin.compute(bars, plugin.example), ExecutionSpec())
             compute_metrics(result, bars_per_year=252, risk_free_rate=0.0)
         equity_parquet(result)
         trades_parquet(result)

@@ -11,11 +11,20 @@ from services.domain.signals.bollinger import BollingerSignal
 from services.domain.signals.breakout import BreakoutSignal
 from services.domain.signals.buy_and_hold import BuyAndHold
 from services.domain.signals.crossover import CrossoverSignal
+from services.domain.signals.expression import ExpressionSignal
 from services.domain.signals.rsi import RsiSignal
-from services.domain.signals.schema import Param, SignalPlugin
+from services.domain.signals.schema import Param, SignalContext, SignalPlugin
 
 PLUGINS: dict[str, SignalPlugin] = {
-    plugin.key: plugin for plugin in (CrossoverSignal(), RsiSignal(), BreakoutSignal(), BollingerSignal(), BuyAndHold())
+    plugin.key: plugin
+    for plugin in (
+        CrossoverSignal(),
+        RsiSignal(),
+        BreakoutSignal(),
+        BollingerSignal(),
+        BuyAndHold(),
+        ExpressionSignal(),
+    )
 }
 
 
@@ -27,4 +36,4 @@ def get_plugin(key: str) -> SignalPlugin:
         raise KeyError(f"unknown signal plugin {key!r}; known: {', '.join(sorted(PLUGINS))}") from None
 
 
-__all__ = ["PLUGINS", "Param", "SignalPlugin", "get_plugin"]
+__all__ = ["PLUGINS", "Param", "SignalContext", "SignalPlugin", "get_plugin"]

@@ -19,8 +19,8 @@ class BollingerSignal(SignalPlugin):
 
     key = "bollinger_signal"
     params = (
-        Param("period", int, 20, ge=2, le=100_000),
-        Param("num_std", float, 2.0, gt=0, le=10),
+        Param("period", int, 20, ge=2, le=100_000, description="bars of the middle band's mean"),
+        Param("num_std", float, 2.0, gt=0, le=10, description="band width in standard deviations"),
     )
 
     def exposure(self, bars, *, period, num_std):

@@ -17,7 +17,7 @@ class BreakoutSignal(SignalPlugin):
     """
 
     key = "breakout_signal"
-    params = (Param("lookback", int, 20, ge=1, le=100_000),)
+    params = (Param("lookback", int, 20, ge=1, le=100_000, description="bars of the channel before each bar"),)
 
     def exposure(self, bars, *, lookback):
         high = bars["high"].astype(float).rolling(lookback, min_periods=lookback).max().shift(1)

@@ -31,12 +31,12 @@ class CrossoverSignal(SignalPlugin):
 
     key = "crossover_signal"
     params = (
-        Param("fast_period", int, 10, ge=1, le=MAX_PERIOD),
-        Param("slow_period", int, 50, ge=2, le=MAX_PERIOD),
-        Param("ma_type", str, "sma", choices=("sma", "ema")),
+        Param("fast_period", int, 10, ge=1, le=MAX_PERIOD, description="bars of the fast average (< slow_period)"),
+        Param("slow_period", int, 50, ge=2, le=MAX_PERIOD, description="bars of the slow average"),
+        Param("ma_type", str, "sma", choices=("sma", "ema"), description="simple or exponential averages"),
     )
 
-    def compute_many(self, bars, params_list):
+    def compute_many(self, bars, params_list, *, context=None):
         # A grid of 10 fast and 5 slow periods needs 15 averages, not 100.
         averages: dict = {}
         return [

@@ -8,6 +8,25 @@ import pandas as pd
 from services.domain.signals.schema import Param, SignalPlugin
 
 
+def wilder_average(values: pd.Series, period: int) -> np.ndarray:
+    """Wilder's smoothing of `values` (floats) over `period` bars.
+
+    NaN until the first full window of `period` values; there it starts as
+    that window's simple mean, then follows avg_t = ((period - 1) * avg_{t-1} + x_t) / period.
+    """
+    seed = values.rolling(period, min_periods=period).mean()
+    full = seed.notna().to_numpy()
+    if not full.any():
+        return np.full(len(values), np.nan)
+    first = int(full.argmax())
+    seeded = values.copy()
+    seeded.iloc[:first] = np.nan
+    seeded.iloc[first] = seed.iloc[first]
+    # ewm with alpha = 1/period and adjust=False is Wilder's recursion,
+    # started at the seed because everything before it is NaN.
+    return seeded.ewm(alpha=1.0 / period, adjust=False).mean().to_numpy()
+
+
 def wilder_rsi(close: pd.Series, period: int) -> np.ndarray:
     """Wilder's RSI of `close` over `period` bars; NaN for the first `period` bars.
 
@@ -16,17 +35,8 @@ def wilder_rsi(close: pd.Series, period: int) -> np.ndarray:
     RSI is 100 when there were no losses and 50 when nothing moved at all.
     """
     change = close.astype(float).diff()
-    averages = []
-    for moves in (change.clip(lower=0.0), (-change).clip(lower=0.0)):
-        seeded = moves.copy()
-        seed = moves.rolling(period, min_periods=period).mean()
-        seeded.iloc[: period + 1] = np.nan
-        if len(seeded) > period:
-            seeded.iloc[period] = seed.iloc[period]
-        # ewm with alpha = 1/period and adjust=False is Wilder's recursion,
-        # started at the seed because everything before it is NaN.
-        averages.append(seeded.ewm(alpha=1.0 / period, adjust=False).mean().to_numpy())
-    gain, loss = averages
+    gain = wilder_average(change.clip(lower=0.0), period)
+    loss = wilder_average((-change).clip(lower=0.0), period)
     with np.errstate(divide="ignore", invalid="ignore"):
         rsi = 100.0 - 100.0 / (1.0 + gain / loss)
     rsi = np.where(loss == 0.0, np.where(gain == 0.0, 50.0, 100.0), rsi)
@@ -45,9 +55,9 @@ class RsiSignal(SignalPlugin):
 
     key = "rsi_signal"
     params = (
-        Param("period", int, 14, ge=2, le=100_000),
-        Param("lower", float, 30.0, gt=0, le=100),
-        Param("upper", float, 70.0, gt=0, le=100),
+        Param("period", int, 14, ge=2, le=100_000, description="bars of Wilder's RSI"),
+        Param("lower", float, 30.0, gt=0, le=100, description="go long below this RSI (< upper)"),
+        Param("upper", float, 70.0, gt=0, le=100, description="go short (flat if long-only) above this RSI"),
     )
 
     def cross_check(self, values):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,6 +26,7 @@ class Param:
     default: value taken when the key is absent; None leaves it absent.
     ge, gt, le: inclusive lower, exclusive lower and inclusive upper bounds.
     choices: the allowed values of a str parameter.
+    description: one line for discovery (JSON Schema `description`).
     """
 
     name: str
@@ -35,6 +36,21 @@ class Param:
     gt: float | None = None
     le: float | None = None
     choices: tuple[str, ...] = ()
+    description: str = ""
+
+    def json_schema(self) -> dict[str, Any]:
+        """This parameter as a JSON Schema (draft 2020-12) property."""
+        schema: dict[str, Any] = {"type": _JSON_TYPES[self.kind]}
+        if self.description:
+            schema["description"] = self.description
+        if self.default is not None:
+            schema["default"] = self.default
+        if self.choices:
+            schema["enum"] = list(self.choices)
+        for key, bound in (("minimum", self.ge), ("exclusiveMinimum", self.gt), ("maximum", self.le)):
+            if bound is not None:
+                schema[key] = int(bound) if self.kind is int else bound
+        return schema
 
     def coerce(self, value: Any) -> Any:
         """Return `value` as this parameter's kind, or raise ValueError saying what is wrong."""
@@ -63,6 +79,9 @@ class Param:
         if self.le is not None and value > self.le:
             raise ValueError(f"must be <= {_show(self.le)}")
         return value
+
+
+_JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
 
 
 def _show(bound: float) -> str:
@@ -104,11 +123,37 @@ def check_params(
     return resolved, violations
 
 
+@dataclass(frozen=True)
+class SignalContext:
+    """What a run gives a plugin besides bars and parameters.
+
+    allow_short: the run may hold short positions (`config.allow_short`); plugins whose
+        rules name short sides (the expression plugin) leave those out when it is false.
+    series: model-output series by name, each a float array aligned to the bars
+        (services.domain.expressions.series.align_series); only the expression plugin reads them.
+    """
+
+    allow_short: bool = True
+    series: Mapping[str, Any] = field(default_factory=dict)
+
+
 class SignalPlugin:
-    """Base of signal plugins: a key, a parameter schema and a causal exposure rule."""
+    """Base of signal plugins: a key, a parameter schema and a causal exposure rule.
+
+    example: parameters that run the plugin (the executor's warm-up computes every plugin with them).
+    """
 
     key: ClassVar[str]
     params: ClassVar[tuple[Param, ...]] = ()
+    example: ClassVar[Mapping[str, Any]] = {}
+
+    def json_schema(self) -> dict[str, Any]:
+        """JSON Schema of the plugin's `signal_plugin_params` object."""
+        return {
+            "type": "object",
+            "properties": {p.name: p.json_schema() for p in self.params},
+            "additionalProperties": False,
+        }
 
     def cross_check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         """(param name, description) for each broken rule spanning several parameters."""
@@ -127,15 +172,26 @@ class SignalPlugin:
             raise ValidationError(violations)
         return values
 
-    def compute(self, bars: pd.DataFrame, params: Mapping[str, Any] | None = None) -> np.ndarray:
-        """Target exposure in [-1, 1] for every bar of `bars` (OHLCV, DatetimeIndex) given `params`."""
+    def compute(
+        self, bars: pd.DataFrame, params: Mapping[str, Any] | None = None, *, context: SignalContext | None = None
+    ) -> np.ndarray:
+        """Target exposure in [-1, 1] for every bar of `bars` (OHLCV, DatetimeIndex) given `params`.
+
+        context: the run's allow_short and series; None is SignalContext() (shorts allowed, no series).
+        """
         return self.finish(bars, self.exposure(bars, **self.validate(params, "signal_plugin_params")))
 
-    def compute_many(self, bars: pd.DataFrame, params_list: Sequence[Mapping[str, Any] | None]) -> list[np.ndarray]:
+    def compute_many(
+        self,
+        bars: pd.DataFrame,
+        params_list: Sequence[Mapping[str, Any] | None],
+        *,
+        context: SignalContext | None = None,
+    ) -> list[np.ndarray]:
         """`compute` for each parameter set over the same bars (a sweep's batch); plugins whose
         parameter sets share intermediate series override this to compute each series once.
         """
-        return [self.compute(bars, params) for params in params_list]
+        return [self.compute(bars, params, context=context) for params in params_list]
 
     def finish(self, bars: pd.DataFrame, exposure: Any) -> np.ndarray:
         """The raw exposure as `compute` returns it: one float per bar, NaN flat, clipped to [-1, 1]."""

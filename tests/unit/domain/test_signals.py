@@ -14,8 +14,15 @@ def signal(key, close, params=None, *, wick=0.0):
     return get_plugin(key).compute(bars_from_close(close, wick=wick), params or {}).tolist()
 
 
-def test_registry_holds_the_five_plugins():
-    assert set(PLUGINS) == {"crossover_signal", "rsi_signal", "breakout_signal", "bollinger_signal", "buy_and_hold"}
+def test_registry_holds_the_six_plugins():
+    assert set(PLUGINS) == {
+        "crossover_signal",
+        "rsi_signal",
+        "breakout_signal",
+        "bollinger_signal",
+        "buy_and_hold",
+        "expression",
+    }
     for key, plugin in PLUGINS.items():
         assert plugin.key == key and plugin.__doc__
     with pytest.raises(KeyError, match="crossover_signal"):
@@ -149,7 +156,18 @@ NO_LOOKAHEAD_PARAMS = {
     "breakout_signal": [{"lookback": 5}],
     "bollinger_signal": [{"period": 6, "num_std": 1.0}],
     "buy_and_hold": [{}],
+    "expression": [
+        {
+            "entry": "crossover(sma(close, $fast), sma(close, $slow)) and rsi(close, 4) < 70",
+            "exit": "crossunder(sma(close, $fast), sma(close, $slow))",
+            "fast": 3,
+            "slow": 8,
+        },
+        {"exposure": "where(close > sma(close, $n), 1, -0.5) * min(1, atr(5) / close * 50)", "n": 8},
+    ],
 }
+# The expression plugin refuses a window longer than the bars (a clear error, not a silent flat run).
+SHORTEST_CUT = {"expression": 8}
 
 
 @pytest.mark.parametrize("key", sorted(PLUGINS))
@@ -161,7 +179,7 @@ def test_no_lookahead(key):
     for params in NO_LOOKAHEAD_PARAMS[key]:
         full = plugin.compute(bars, params)
         assert full.shape == (240,) and np.all(np.abs(full) <= 1)
-        for t in range(0, 239, 3):
+        for t in range(SHORTEST_CUT.get(key, 1) - 1, 239, 3):
             future = random_bars(240 - t - 1, seed=t)
             changed = bars.copy()
             changed.iloc[t + 1 :] = future.to_numpy()
@@ -173,7 +191,8 @@ def test_signals_are_active_on_random_bars():
     bars = random_bars(500, seed=3)
     for key, params in NO_LOOKAHEAD_PARAMS.items():
         values = set(get_plugin(key).compute(bars, params[0]).tolist())
-        assert values == ({1.0} if key == "buy_and_hold" else {-1.0, 0.0, 1.0}), key
+        expected = {1.0} if key == "buy_and_hold" else {0.0, 1.0} if key == "expression" else {-1.0, 0.0, 1.0}
+        assert values == expected, key
 
 
 @pytest.mark.parametrize("ma_type", ["sma", "ema"])

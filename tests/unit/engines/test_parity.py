@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from services.domain.execution import ExecutionSpec
+from services.domain.expressions.rule_tree import parse_rule_tree
+from services.domain.signals import SignalContext, get_plugin
 from tests.unit.engines.conftest import held_levels, synthetic_bars
 
 N_BARS = 300  # backtrader needs ~20 ms per 300 bars; 300 bars give dozens of trades per case
@@ -28,6 +30,39 @@ def _signals() -> dict[str, np.ndarray]:
         "new_weight_every_bar": noisy,
         "ones": np.ones(N_BARS),
         "zeros": np.zeros(N_BARS),
+        **_strategy_signals(),
+    }
+
+
+def _strategy_signals() -> dict[str, np.ndarray]:
+    """Signals of user strategies: expression entries/exits and exposure, and rule trees."""
+    expression = get_plugin("expression")
+    sides = {
+        "entry": "crossover(ema(close, $fast), sma(close, $slow)) and rsi(close, 7) < 65",
+        "exit": "crossunder(ema(close, $fast), sma(close, $slow)) or close < lowest(low, 10) + atr(5) / 4",
+        "short_entry": "rsi(close, 7) > 70 and close < shift(close, 3)",
+        "short_exit": "rsi(close, 7) < 45",
+        "fast": 5,
+        "slow": 20,
+    }
+    exposure = {"exposure": "where(close > sma(close, $n), 1, -1) * min(1, 0.02 / (stdev(roc(close, 1), 10) / 100))"}
+    tree = [
+        {"action": "BUY", "rules": [{"field": "rsi(close, 5)", "operator": "<", "value": 35}]},
+        {
+            "action": "SELL",
+            "combinator": "OR",
+            "rules": [
+                {"field": "rsi(close, 5)", "operator": ">", "value": 70},
+                {"field": "close", "operator": "<", "value": "lowest(close, 15) * 1.001"},
+            ],
+        },
+    ]
+    return {
+        "expression_entries_exits": expression.compute(BARS, sides),
+        "expression_long_side_only": expression.compute(BARS, sides, context=SignalContext(allow_short=False)),
+        "expression_exposure": expression.compute(BARS, {**exposure, "n": 15}),
+        "rule_tree_discrete": parse_rule_tree(tree).exposure(BARS),
+        "rule_tree_numeric": parse_rule_tree(tree, output_mode="numeric").exposure(BARS),
     }
 
 
@@ -79,5 +114,8 @@ def test_cases_trade_in_every_size_type_and_direction(vectorbt_engine):
     assert sides == {"long", "short"}
     flips = vectorbt_engine.run(BARS, SIGNALS["sign_flips"], ExecutionSpec(allow_short=True)).trades
     assert len(flips) >= 20 and flips[-1].status == "closed"
+    for name in ("expression_entries_exits", "rule_tree_discrete"):
+        trades = vectorbt_engine.run(BARS, SIGNALS[name], ExecutionSpec(allow_short=True)).trades
+        assert len(trades) >= 5 and {t.side for t in trades} == {"long", "short"}, name
     open_at_end = vectorbt_engine.run(BARS, SIGNALS["ones"], ExecutionSpec(fill_price="next_open")).trades
     assert [t.status for t in open_at_end] == ["open"]
