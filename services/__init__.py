@@ -1,0 +1,1 @@
+"""The backtest platform's services and the layers they share (docs/architecture.md)."""

@@ -17,6 +17,7 @@ from grpc_tools import protoc
 
 
 def main() -> int:
+    """Answers the CodeGeneratorRequest on stdin with the generated service stubs on stdout."""
     request = plugin_pb2.CodeGeneratorRequest.FromString(sys.stdin.buffer.read())
     response = plugin_pb2.CodeGeneratorResponse()
     response.supported_features = plugin_pb2.CodeGeneratorResponse.FEATURE_PROTO3_OPTIONAL

@@ -59,19 +59,24 @@ class Topology:
 
     @property
     def stream(self) -> str:
+        """The work-queue stream of every engine's jobs."""
         return f"{self.namespace}BACKTEST_JOBS"
 
     def job_subject(self, engine: str) -> str:
+        """The subject of `engine`'s jobs ("*" for every engine's)."""
         return f"{self.namespace}jobs.backtest.{engine}"
 
     def consumer(self, engine: str) -> str:
+        """The durable pull consumer every executor offering `engine` shares."""
         return f"{self.namespace}executor-{engine}"
 
     @property
     def registry_bucket(self) -> str:
+        """The KV bucket of live executors."""
         return f"{self.namespace}backtest_executors"
 
     def event_subject(self, backtest_id: str) -> str:
+        """The core-NATS subject announcing a backtest's committed outcome."""
         return f"{self.namespace}events.backtest.{backtest_id}"
 
 
@@ -103,11 +108,13 @@ class Job:
         return JobId.parse(self.job_id).task_id
 
     def encode(self) -> bytes:
+        """The job as the bus carries it (JSON)."""
         # vars(), not asdict(): asdict deep-copies every run's config first, which cost more than the dump.
         return json_codec.dumps(vars(self))
 
     @classmethod
     def decode(cls, data: bytes) -> Job:
+        """The job `encode` wrote; fields a newer catalog adds are ignored."""
         raw = json_codec.loads(data)
         return cls(
             job_id=raw["job_id"],
@@ -128,6 +135,7 @@ class ExecutorRecord:
     version: str
 
     def encode(self) -> bytes:
+        """The record as the registry stores it (JSON)."""
         return json.dumps(asdict(self)).encode()
 
 
@@ -187,8 +195,9 @@ class Bus:
             await self.js.create_key_value(api.KeyValueConfig(bucket=t.registry_bucket, ttl=t.registry_ttl))
 
     async def publish_job(self, job: Job) -> int:
-        """Publishes `job` to its engine's subject and returns its stream sequence; a repeat of the
-        same job_id is dropped (and answered with the first copy's sequence).
+        """Publishes `job` to its engine's subject and returns its stream sequence.
+
+        A repeat of the same job_id is dropped (and answered with the first copy's sequence).
         """
         ack = await self.js.publish(
             self.topology.job_subject(job.engine), job.encode(), headers={"Nats-Msg-Id": job.job_id}

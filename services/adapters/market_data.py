@@ -138,7 +138,9 @@ def _read_csv(data: bytes) -> pd.DataFrame:
     try:
         return pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", skipinitialspace=True)
     except pd.errors.EmptyDataError:
-        raise ValidationError.single("file", "has no header row: expected timestamp, open, high, low, close, volume")
+        raise ValidationError.single(
+            "file", "has no header row: expected timestamp, open, high, low, close, volume"
+        ) from None
     except UnicodeDecodeError as err:
         raise ValidationError.single("file", f"is not UTF-8 text (nor Parquet): {err.reason}") from None
     except pd.errors.ParserError as err:
@@ -178,7 +180,7 @@ def _validate(raw: pd.DataFrame) -> pd.DataFrame:
     for name in COLUMNS[1:]:
         bars[name], column_problems = _numbers(raw[name], name)
         problems += column_problems
-    o, h, l, c, v = (bars[name] for name in COLUMNS[1:])
+    o, h, lo, c, v = (bars[name] for name in COLUMNS[1:])
     top, bottom = np.fmax(o, c), np.fmin(o, c)  # the candle body
     before = np.concatenate([stamps[:1], stamps[:-1]])  # row 0 compares with itself: never out of order
     with np.errstate(invalid="ignore"):  # NaN compares False; those rows were already reported
@@ -186,7 +188,7 @@ def _validate(raw: pd.DataFrame) -> pd.DataFrame:
             *[_first(bars[n] <= 0, lambda i, n=n: f"{n} {bars[n][i]:.10g} is not positive") for n in PRICES],
             _first(v < 0, lambda i: f"volume {v[i]:.10g} is negative"),
             _first(h < top, lambda i: f"high {h[i]:.10g} is below max(open, close) {top[i]:.10g}"),
-            _first(l > bottom, lambda i: f"low {l[i]:.10g} is above min(open, close) {bottom[i]:.10g}"),
+            _first(lo > bottom, lambda i: f"low {lo[i]:.10g} is above min(open, close) {bottom[i]:.10g}"),
         ]
     disorder = np.zeros(len(stamps), dtype=bool)
     disorder[1:] = stamps[1:] <= before[1:]

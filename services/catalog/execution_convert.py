@@ -51,8 +51,10 @@ def sweep_fields(request: catalog_pb2.SweepBacktestsRequest) -> dict[str, Any]:
 
 
 def metrics_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    """A run's reported flat metrics; Struct numbers are floats, counts come back as ints, and a
-    number that is not finite is null (JSONB, where they are stored, has no NaN or infinity).
+    """A run's reported flat metrics.
+
+    Struct numbers are floats: counts come back as ints, and a number that is
+    not finite is null (JSONB, where they are stored, has no NaN or infinity).
     """
     # The Struct's own mapping view: a third of MessageToDict's time, for the flat values metrics are.
     return {key: _metric(key, value) for key, value in struct.items()}

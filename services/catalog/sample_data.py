@@ -119,7 +119,7 @@ def _bars(
     low = np.minimum(open_, close) * np.exp(-reach[1])
     prices = {
         name: np.maximum(np.round(p, 2), 0.01)
-        for name, p in zip(("open", "high", "low", "close"), (open_, high, low, close))
+        for name, p in zip(("open", "high", "low", "close"), (open_, high, low, close), strict=True)
     }
     # Rounding to cents can push open or close past the rounded extremes: widen them back.
     prices["high"] = np.maximum.reduce([prices["high"], prices["open"], prices["close"]])

@@ -45,8 +45,10 @@ class CatalogServicer(
         execution: ExecutionService,
         market_data: MarketData,
     ) -> None:
-        """settings: the process configuration; sessions: factory of database sessions; execution: run dispatch;
-        market_data: the series index and store.
+        """Wires the servicer to what its RPCs use.
+
+        settings: the process configuration; sessions: factory of database sessions;
+        execution: run dispatch; market_data: the series index and store.
         """
         self.settings = settings
         self.sessions = sessions

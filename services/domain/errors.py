@@ -36,6 +36,7 @@ class ValidationError(PlatformError):
 
     @classmethod
     def single(cls, field: str, description: str) -> ValidationError:
+        """The error of one bad field."""
         return cls([FieldViolation(field, description)])
 
 

@@ -32,6 +32,7 @@ def _version(engines: tuple[str, ...]) -> str:
 
 
 async def serve(settings: ExecutorSettings) -> None:
+    """Warms up, registers and consumes jobs until SIGTERM or SIGINT, then stops cleanly."""
     began = time.perf_counter()
     store = ObjectStore(S3Location.of(settings))
     channel = grpc.aio.insecure_channel(settings.catalog_addr)
@@ -83,6 +84,7 @@ async def serve(settings: ExecutorSettings) -> None:
 
 
 def main() -> int:
+    """Reads the settings (exit 2 naming every bad variable), then serves; returns the exit status."""
     try:
         settings = load_settings(ExecutorSettings)
     except SettingsError as err:

@@ -132,7 +132,8 @@ def trades_tables(results: list[EngineResult]) -> list[pa.Table]:
     table = _trades_table([trade for result in results for trade in result.trades], _dates(results[0]))
     counts = [len(result.trades) for result in results]
     starts = itertools.accumulate(counts, initial=0)
-    return [table.slice(start, count) for start, count in zip(starts, counts)]
+    # `starts` has one more item than `counts` (the total): zip stops at the last run on purpose.
+    return [table.slice(start, count) for start, count in zip(starts, counts, strict=False)]
 
 
 def equity_parquet(result: EngineResult) -> bytes:
@@ -184,7 +185,9 @@ def write_batch_artifacts(
     ids, results = [backtest_id for backtest_id, _ in runs], [result for _, result in runs]
 
     def put(name: str, tables_of: Callable[[list[EngineResult]], list[pa.Table]], encoding: ParquetEncoding) -> str:
-        data = batch_parquet(list(zip(ids, tables_of(results))), row_group_rows=ROW_GROUP_ROWS, encoding=encoding)
+        data = batch_parquet(
+            list(zip(ids, tables_of(results), strict=True)), row_group_rows=ROW_GROUP_ROWS, encoding=encoding
+        )
         return store.put_bytes(batch_artifact_key(job_id, attempt, name), data, content_type=PARQUET_CONTENT_TYPE)
 
     equity_file, trades_file = _overlapped(

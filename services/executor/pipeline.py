@@ -42,7 +42,7 @@ def signals_for(runs: list[ResolvedBacktest], bars: pd.DataFrame) -> list[np.nda
     signals: list[np.ndarray] = [np.empty(0)] * len(runs)
     for key, indices in by_plugin.items():
         computed = get_plugin(key).compute_many(bars, [runs[i].config.signal_plugin_params for i in indices])
-        for index, signal in zip(indices, computed):
+        for index, signal in zip(indices, computed, strict=True):
             signals[index] = signal
     return signals
 
@@ -72,5 +72,5 @@ def run_batch(runs: list[ResolvedBacktest], bars: pd.DataFrame) -> list[RunOutco
     engine = get_engine(runs[0].engine)
     if len(runs) > 1 and descriptor(runs[0].engine).batching:
         results = engine.run_many(bars, signals_for(runs, bars), [r.execution_spec() for r in runs])
-        return [_outcome(r, res) for r, res in zip(runs, results)]
+        return [_outcome(r, res) for r, res in zip(runs, results, strict=True)]
     return [run_backtest(r, bars) for r in runs]

@@ -93,8 +93,10 @@ def prefetch_bars(bars: BarCache, budget_bytes: int) -> None:
 
 
 async def warm_reports(reporter: RunReportServiceStub) -> None:
-    """Sends each report a job sends, covering no runs: the first job's reports then find warm
-    client methods, an open HTTP/2 stream path and the catalog's handlers and statements compiled.
+    """Sends each report a job sends, covering no runs.
+
+    The first job's reports then find warm client methods, an open HTTP/2
+    stream path and the catalog's handlers and statements compiled.
     """
     await reporter.StartRuns(rr.StartRunsRequest(), timeout=10)
     await reporter.CompleteRuns(rr.CompleteRunsRequest(), timeout=10)

@@ -133,8 +133,10 @@ class Worker:
         await self.reporter.FailRuns(request, timeout=CALL_TIMEOUT_S)
 
     async def _fail_unrun(self, message, job: Job, context: dict) -> None:
-        """Deliveries exhausted: every earlier delivery's executor died or stalled, so this one
-        fails the runs without running them (the job may be what kills executors), then acks.
+        """Deliveries exhausted: fails the runs without running them, then acks.
+
+        Every earlier delivery's executor died or stalled, and the job may be
+        what kills executors.
         """
         log.error("job exhausted its deliveries; failing it unrun", extra=context)
         try:
@@ -159,13 +161,15 @@ class Worker:
         if outcomes is None:  # failed for good, and _compute has reported it
             return
         kept = [
-            (backtest_id, outcome) for backtest_id, outcome in zip(job.backtest_ids, outcomes) if backtest_id in running
+            (backtest_id, outcome)
+            for backtest_id, outcome in zip(job.backtest_ids, outcomes, strict=True)
+            if backtest_id in running
         ]
         if not kept:
             return
         uris = await self._write_artifacts(job, attempt, kept)
         request = rr.CompleteRunsRequest(job_id=job.job_id)
-        for (backtest_id, outcome), (equity_uri, trades_uri) in zip(kept, uris):
+        for (backtest_id, outcome), (equity_uri, trades_uri) in zip(kept, uris, strict=True):
             reported = request.outcomes.add(backtest_id=backtest_id, equity_curve_uri=equity_uri, trades_uri=trades_uri)
             reported.metrics.update(outcome.metrics)
         await self.reporter.CompleteRuns(request, timeout=CALL_TIMEOUT_S)

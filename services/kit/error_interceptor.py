@@ -83,6 +83,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Wraps unary and server-streaming handlers; client-streaming ones pass as they are."""
 
     async def intercept_service(self, continuation, handler_call_details):
+        """The method's handler, its behaviour wrapped so that failures end the call as above."""
         handler = await continuation(handler_call_details)
         if handler is None:
             return None

@@ -90,7 +90,7 @@ def test_killed_executor_job_finishes_on_the_other_one(stack):
         stuck = [b["id"] for b in call(api, "GET", "/backtests?limit=1000") if b["status"] == "running"]
         for backtest_id in stuck:  # runs of other tests may still be finishing: they must settle too
             wait_for(
-                lambda: call(api, "GET", f"/backtests/{backtest_id}")["status"] != "running",
+                lambda backtest_id=backtest_id: call(api, "GET", f"/backtests/{backtest_id}")["status"] != "running",
                 timeout=240,
                 what=f"backtest {backtest_id} to leave running",
                 interval=0.5,

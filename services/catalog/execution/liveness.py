@@ -6,14 +6,24 @@ acks it only after the outcome is committed, and JetStream redelivers a job
 whose executor died or stalled. These are all the ways a run leaves
 `running` without completing, or is seen not to:
 
-| path | when | who decides | the run becomes |
-| --- | --- | --- | --- |
-| run error | the run cannot succeed on its config and data (no bars in range, plugin or engine error) | executor, FailRuns with FAILURE_CAUSE_RUN_ERROR | failed, with the executor's reason |
-| infrastructure | an infrastructure error (catalog, store, network) outlived the job's last delivery | executor, FAILURE_CAUSE_INFRASTRUCTURE | failed, naming the error |
-| deliveries exhausted | the job arrives for a delivery beyond JOB_MAX_DELIVER: every earlier executor died or stalled before an outcome, so it fails unrun rather than take down another | executor, FAILURE_CAUSE_DELIVERIES_EXHAUSTED | failed (`EXHAUSTED`) |
-| orphan scan | running and unchanged for ORPHAN_RUN_AFTER_S, and its job no longer in the queue (or it never had one: PATCHed to running) | catalog, `Liveness.reap_orphans` | failed (`ORPHANED`) |
-| sync timeout | a synchronous execute waited SYNC_EXECUTE_TIMEOUT_S | catalog, `Liveness.sync_timeout` | still running: the caller gets 504, the run goes on |
-| administrative PATCH | a user sets `status` by hand | catalog, UpdateBacktest | what was set (back to `pending`, for instance); a job still queued for it finds it settled and drops its result |
+- run error: the run cannot succeed on its config and data (no bars in
+  range, plugin or engine error). The executor decides (FailRuns,
+  FAILURE_CAUSE_RUN_ERROR); failed, with the executor's reason.
+- infrastructure: an infrastructure error (catalog, store, network) outlived
+  the job's last delivery. The executor decides
+  (FAILURE_CAUSE_INFRASTRUCTURE); failed, naming the error.
+- deliveries exhausted: the job arrives for a delivery beyond
+  JOB_MAX_DELIVER: every earlier executor died or stalled before an
+  outcome, so it fails unrun rather than take down another. The executor
+  decides (FAILURE_CAUSE_DELIVERIES_EXHAUSTED); failed (`DELIVERIES_EXHAUSTED`).
+- orphan scan: running and unchanged for ORPHAN_RUN_AFTER_S, and its job
+  no longer in the queue (or it never had one: PATCHed to running). The
+  catalog decides (`Liveness.reap_orphans`); failed (`ORPHAN_SCAN`).
+- sync timeout: a synchronous execute waited SYNC_EXECUTE_TIMEOUT_S. The
+  catalog answers 504 (`Liveness.sync_timeout`); the run stays running.
+- administrative PATCH: a user sets `status` by hand (UpdateBacktest); the
+  run becomes what was set, and a job still queued for it finds it settled
+  and drops its result.
 
 Each failure goes through `Liveness.fail`, which words the reason, commits it
 with `outcomes.fail_runs` (a conditional update on `running`, in the same
@@ -48,25 +58,32 @@ class LivenessPath:
     """One row of the table above.
 
     name: the path's name, logged with each failure it causes.
+    decides: the process that decides (and where).
     reason: the failure reason users read, formatted with the report's `detail` and `deliveries`;
-        None for a path that fails nothing.
+        None for a path that fails nothing itself.
     """
 
     name: str
+    decides: str
     reason: str | None
 
 
-RUN_ERROR = LivenessPath("run error", "{detail}")
-INFRASTRUCTURE = LivenessPath("infrastructure", "{detail}")
+RUN_ERROR = LivenessPath("run error", "executor: FailRuns, FAILURE_CAUSE_RUN_ERROR", "{detail}")
+INFRASTRUCTURE = LivenessPath("infrastructure", "executor: FailRuns, FAILURE_CAUSE_INFRASTRUCTURE", "{detail}")
 DELIVERIES_EXHAUSTED = LivenessPath(
     "deliveries exhausted",
+    "executor: FailRuns, FAILURE_CAUSE_DELIVERIES_EXHAUSTED",
     "executor did not finish the run: gave up after {deliveries} deliveries (executor crashed or timed out)",
 )
 ORPHAN_SCAN = LivenessPath(
     "orphan scan",
+    "catalog: Liveness.reap_orphans",
     "no job holds this run any more: it was set running without one, or its job left the queue without an outcome",
 )
-SYNC_TIMEOUT = LivenessPath("sync timeout", None)
+SYNC_TIMEOUT = LivenessPath("sync timeout", "catalog: Liveness.sync_timeout", None)
+ADMINISTRATIVE_PATCH = LivenessPath("administrative PATCH", "catalog: UpdateBacktest", None)
+# Every path, in the table's order (docs/reliability.md lists the same; a unit test holds them together).
+PATHS = (RUN_ERROR, INFRASTRUCTURE, DELIVERIES_EXHAUSTED, ORPHAN_SCAN, SYNC_TIMEOUT, ADMINISTRATIVE_PATCH)
 
 # Running backtests not touched for a while, with what the outbox knows of their job.
 _CANDIDATES = text(

@@ -64,7 +64,7 @@ class OutboxRelay:
             log.warning("direct publish failed; left to the relay", exc_info=True)
             self.kick()
             return
-        published = {job.job_id: sequence for job, sequence in zip(jobs, sequences)}
+        published = {job.job_id: sequence for job, sequence in zip(jobs, sequences, strict=True)}
         marking = asyncio.create_task(self._mark_published(published))
         self._marking.add(marking)
         marking.add_done_callback(self._marking.discard)

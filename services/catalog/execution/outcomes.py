@@ -126,7 +126,8 @@ _COMPLETE = text(
     UPDATE backtests AS b
     SET status = :completed, metrics = r.metrics, equity_curve_uri = r.equity_curve_uri,
         trades_uri = r.trades_uri, error = NULL, updated_at = now()
-    FROM jsonb_to_recordset(CAST(:outcomes AS jsonb)) AS r(id uuid, metrics jsonb, equity_curve_uri text, trades_uri text)
+    FROM jsonb_to_recordset(CAST(:outcomes AS jsonb))
+         AS r(id uuid, metrics jsonb, equity_curve_uri text, trades_uri text)
     WHERE b.id = r.id AND b.status = :running
     RETURNING b.id
     """

@@ -55,8 +55,10 @@ async def create_sweep(
         "runs": [{"backtest_id": i, "overrides": o} for i, o in zip(ids, overrides, strict=True)],
     }
     await tasks.create(session, task_id, TaskKind.SWEEP, total=len(runs), params=params)
-    await backtests.insert_sweep_runs(session, task_id, [(uuid.UUID(i), r, job_of[i]) for i, r in zip(ids, runs)])
-    fields = {backtest_id: backtests.run_fields(run.to_dict()) for backtest_id, run in zip(ids, runs)}
+    await backtests.insert_sweep_runs(
+        session, task_id, [(uuid.UUID(i), r, job_of[i]) for i, r in zip(ids, runs, strict=True)]
+    )
+    fields = {backtest_id: backtests.run_fields(run.to_dict()) for backtest_id, run in zip(ids, runs, strict=True)}
     locations: dict[tuple[str, str], tuple[str, str]] = {}
     jobs = []
     for members in plan:

@@ -11,9 +11,11 @@ _EXCERPT_SIDE = 30  # characters shown either side of the offending position
 
 @dataclass(frozen=True)
 class ExpressionViolation(FieldViolation):
-    """A FieldViolation inside an expression: `offset` is the 0-based character
-    position in the field's text; `problem` the kind ("syntax", "unknown name",
-    "arity", "missing param", "type", "limit", "window")."""
+    """A FieldViolation inside an expression.
+
+    `offset` is the 0-based character position in the field's text; `problem` the kind ("syntax", "unknown name",
+    "arity", "missing param", "type", "limit", "window").
+    """
 
     offset: int = 0
     problem: str = "syntax"

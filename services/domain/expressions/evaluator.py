@@ -97,8 +97,9 @@ def _window(call: Node, arg: Node, kind: str, value: float, bar_count: int | Non
 
 
 def check_expression(expression: Expression, params: Mapping[str, Any] | None, field: str) -> list[ExpressionViolation]:
-    """Violations of `expression` given parameter values, without bars: each $param must be a
-    finite number and each window a whole number within MAX_WINDOW.
+    """Violations of `expression` given parameter values, without bars.
+
+    Each $param must be a finite number and each window a whole number within MAX_WINDOW.
 
     params: the $param values by name (without $); None checks only what needs no value
         (windows written as numbers) and reports no missing $param.

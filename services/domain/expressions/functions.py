@@ -50,6 +50,7 @@ class Function:
 
     @property
     def signature(self) -> str:
+        """How the function is written, e.g. `sma(x, n)`."""
         return f"{self.name}({', '.join(name for name, _ in self.args)})"
 
 

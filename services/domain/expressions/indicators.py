@@ -34,9 +34,12 @@ def rsi(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int) -> np.ndarray:
-    """Wilder's average true range: true range = max(high - low, |high - previous close|,
-    |low - previous close|) (the first bar's is its high - low), smoothed by Wilder's
-    average from the mean of the first `n` true ranges."""
+    """Wilder's average true range.
+
+    True range = max(high - low, |high - previous close|, |low - previous close|)
+    (the first bar's is its high - low), smoothed by Wilder's average from the
+    mean of the first `n` true ranges.
+    """
     previous = shift(close, 1)
     true_range = np.fmax(high - low, np.fmax(np.abs(high - previous), np.abs(low - previous)))
     return wilder_average(pd.Series(true_range), n)
@@ -74,12 +77,12 @@ def shift(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def crossover(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a > b on this bar and a <= b on the previous one (false on the first bar and wherever either is NaN)."""
+    """A > b on this bar and a <= b on the previous one (false on the first bar and wherever either is NaN)."""
     return (a > b) & (shift(a, 1) <= shift(b, 1))
 
 
 def crossunder(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a < b on this bar and a >= b on the previous one."""
+    """A < b on this bar and a >= b on the previous one."""
     return (a < b) & (shift(a, 1) >= shift(b, 1))
 
 

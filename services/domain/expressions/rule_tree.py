@@ -88,7 +88,7 @@ class RuleTree:
 
     @property
     def series(self) -> list[str]:
-        """Names of the series("name") the tree reads, sorted."""
+        """Names of the model-output series the tree reads (its `series(...)` calls), sorted."""
         return sorted({name for expression, _ in self.expressions for name in expression.series})
 
     def check_params(self, params: Mapping[str, Any] | None, field_prefix: str) -> dict[str, float]:

@@ -53,6 +53,7 @@ class Token:
 
     @property
     def number(self) -> float:
+        """The value of a number token."""
         return float(self.text)
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from typing_extensions import override
 
 from services.domain.signals.schema import Param, SignalPlugin
 
 
 class BollingerSignal(SignalPlugin):
-    """Mean reversion on Bollinger bands of the close (middle = `period`-bar
-    simple mean, bands = middle -/+ `num_std` population standard deviations):
-    the exposure turns +1 on a close below the lower band and stays +1 until a
+    """Mean reversion on Bollinger bands of the close.
+
+    Middle = the `period`-bar simple mean, bands = middle -/+ `num_std`
+    population standard deviations. The exposure turns +1 on a close below the lower band and stays +1 until a
     close at or above the middle band; it turns -1 on a close above the upper
     band and stays -1 until a close at or below the middle band; otherwise it
     is 0. Parameters: period (bars) and num_std (band width).
@@ -23,6 +25,7 @@ class BollingerSignal(SignalPlugin):
         Param("num_std", float, 2.0, gt=0, le=10, description="band width in standard deviations"),
     )
 
+    @override
     def exposure(self, bars, *, period, num_std):
         close = bars["close"].astype(float)
         rolling = close.rolling(period, min_periods=period)

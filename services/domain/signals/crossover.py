@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from typing_extensions import override
 
 from services.domain.signals.schema import Param, SignalPlugin
 
@@ -22,8 +23,9 @@ def moving_average(close: pd.Series, period: int, ma_type: str) -> pd.Series:
 
 
 class CrossoverSignal(SignalPlugin):
-    """Trend following on two moving averages of the close: the exposure is +1
-    while the fast average is above the slow one and -1 while it is at or below
+    """Trend following on two moving averages of the close.
+
+    The exposure is +1 while the fast average is above the slow one and -1 while it is at or below
     it (long-only runs treat -1 as flat), and 0 until both averages exist.
     Parameters: fast_period and slow_period (bars, fast < slow) and ma_type
     ("sma" or "ema").
@@ -36,6 +38,7 @@ class CrossoverSignal(SignalPlugin):
         Param("ma_type", str, "sma", choices=("sma", "ema"), description="simple or exponential averages"),
     )
 
+    @override
     def compute_many(self, bars, params_list, *, context=None):
         # A grid of 10 fast and 5 slow periods needs 15 averages, not 100.
         averages: dict = {}
@@ -44,11 +47,13 @@ class CrossoverSignal(SignalPlugin):
             for params in params_list
         ]
 
+    @override
     def cross_check(self, values):
         if values["fast_period"] >= values["slow_period"]:
             return [("fast_period", "must be less than slow_period")]
         return []
 
+    @override
     def exposure(self, bars, *, fast_period, slow_period, ma_type, averages=None):
         """`averages`, when given, caches each (period, ma_type) average across calls on the same bars."""
         averages = {} if averages is None else averages

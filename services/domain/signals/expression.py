@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from typing_extensions import override
 
 from services.domain.errors import FieldViolation, ValidationError
 from services.domain.expressions.evaluator import Evaluation
@@ -21,13 +22,15 @@ EXPRESSIONS = (*SIDES, "exposure")
 
 
 class ExpressionSignal(SignalPlugin):
-    """A rule written as expressions over the bars. Either `entry` and `exit`
-    conditions: flat and entry true goes long, long and exit true goes flat,
+    """A rule written as expressions over the bars.
+
+    Either `entry` and `exit` conditions: flat and entry true goes long, long and exit true goes flat,
     both true on one bar change nothing; with `short_entry` and `short_exit`
     the same for shorts when the run allows them (ignored otherwise), an entry
     of the other side reversing the position. Or one `exposure` number, the
     target exposure clipped to [-1, 1] (NaN is flat). Every other key is the
-    number a `$name` in the expressions stands for, so a sweep can vary it."""
+    number a `$name` in the expressions stands for, so a sweep can vary it.
+    """
 
     key = "expression"
     params = (
@@ -44,15 +47,20 @@ class ExpressionSignal(SignalPlugin):
         "slow": 50,
     }
 
+    @override
     def json_schema(self) -> dict[str, Any]:
         schema = super().json_schema()
         schema["additionalProperties"] = {"type": "number", "description": "the value of a $param the expressions use"}
         schema["oneOf"] = [{"required": ["entry", "exit"]}, {"required": ["exposure"]}]
         return schema
 
+    @override
     def validate(self, params: Mapping[str, Any] | None, field_prefix: str) -> dict[str, Any]:
-        """The expressions and the $param values they use; ValidationError naming every bad field,
-        with the position in the expression's text where there is one."""
+        """The expressions and the $param values they use.
+
+        Raises a ValidationError naming every bad field, with the position in
+        the expression's text where there is one.
+        """
         if params is None:
             params = {}
         if not isinstance(params, Mapping):
@@ -73,9 +81,11 @@ class ExpressionSignal(SignalPlugin):
             raise ValidationError(violations)
         return {**{name: params[name] for name in parsed}, **values}
 
+    @override
     def compute(self, bars, params=None, *, context=None):
         return self.compute_many(bars, [params], context=context)[0]
 
+    @override
     def compute_many(
         self,
         bars: pd.DataFrame,

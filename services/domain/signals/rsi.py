@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from typing_extensions import override
 
 from services.domain.signals.schema import Param, SignalPlugin
 
@@ -45,8 +46,9 @@ def wilder_rsi(close: pd.Series, period: int) -> np.ndarray:
 
 
 class RsiSignal(SignalPlugin):
-    """Mean reversion on Wilder's RSI of the close: the exposure turns +1 on a
-    bar whose RSI is below `lower` and stays +1 until a bar whose RSI is above
+    """Mean reversion on Wilder's RSI of the close.
+
+    The exposure turns +1 on a bar whose RSI is below `lower` and stays +1 until a bar whose RSI is above
     `upper`, where it turns -1 and stays -1 until RSI is below `lower` again
     (long-only runs treat -1 as flat, so they hold from oversold to
     overbought). It is 0 until the RSI first leaves the [lower, upper] band.
@@ -60,11 +62,13 @@ class RsiSignal(SignalPlugin):
         Param("upper", float, 70.0, gt=0, le=100, description="go short (flat if long-only) above this RSI"),
     )
 
+    @override
     def cross_check(self, values):
         if values["lower"] >= values["upper"]:
             return [("lower", "must be less than upper")]
         return []
 
+    @override
     def exposure(self, bars, *, period, lower, upper):
         rsi = wilder_rsi(bars["close"], period)
         events = np.full(len(rsi), np.nan)

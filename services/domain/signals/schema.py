@@ -188,8 +188,10 @@ class SignalPlugin:
         *,
         context: SignalContext | None = None,
     ) -> list[np.ndarray]:
-        """`compute` for each parameter set over the same bars (a sweep's batch); plugins whose
-        parameter sets share intermediate series override this to compute each series once.
+        """`compute` for each parameter set over the same bars (a sweep's batch).
+
+        Plugins whose parameter sets share intermediate series override this to
+        compute each series once.
         """
         return [self.compute(bars, params, context=context) for params in params_list]
 

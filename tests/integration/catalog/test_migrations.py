@@ -134,7 +134,8 @@ def test_0003_makes_every_running_job_trackable_and_counts_successes(empty_datab
         connection.execute(insert_run, {"id": run, "s": strategy, "sweep": sweep, "job": str(sweep)})
         connection.execute(insert_run, {"id": execute, "s": strategy, "sweep": None, "job": str(execute)})
         insert_job = sa.text(
-            "INSERT INTO outbox (subject, msg_id, payload, published_at) VALUES ('jobs.backtest.vectorbt', :m, :p, now())"
+            "INSERT INTO outbox (subject, msg_id, payload, published_at)"
+            " VALUES ('jobs.backtest.vectorbt', :m, :p, now())"
         )
         sweep_job = f'{{"job_id": "{sweep}.1", "backtest_ids": ["{run}"]}}'.encode()
         connection.execute(insert_job, {"m": f"{sweep}.0", "p": b'{"job_id": "x", "backtest_ids": []}'})

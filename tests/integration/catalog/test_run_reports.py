@@ -131,7 +131,7 @@ def test_one_report_per_call_covers_a_whole_batch_and_settles_the_sweep(
     assert stub.GetTask(catalog_pb2.GetTaskRequest(task_id=task_id)).status == "STARTED"
 
     complete = run_report_pb2.CompleteRunsRequest(job_id=job.job_id)
-    complete.outcomes.extend(_outcome(artifact_prefix, b, r) for b, r in zip(ids[:3], (0.1, 0.3, 0.2)))
+    complete.outcomes.extend(_outcome(artifact_prefix, b, r) for b, r in zip(ids[:3], (0.1, 0.3, 0.2), strict=True))
     assert list(reporter.CompleteRuns(complete).settled_ids) == ids[:3]
     task = stub.GetTask(catalog_pb2.GetTaskRequest(task_id=task_id))
     assert (task.status, task.progress.succeeded, task.progress.failed, task.progress.total) == ("PROGRESS", 3, 0, 4)
@@ -191,7 +191,9 @@ def test_a_metric_that_is_not_finite_is_stored_as_null(stub, reporter, sync_engi
     task_id, ids = _sweep(stub, sync_engine, strategy_id, 2)
     reporter.StartRuns(run_report_pb2.StartRunsRequest(job_id=f"{task_id}.0", backtest_ids=ids, attempt=1))
     complete = run_report_pb2.CompleteRunsRequest(job_id=f"{task_id}.0")
-    complete.outcomes.extend(_outcome(artifact_prefix, b, r) for b, r in zip(ids, (float("nan"), float("inf"))))
+    complete.outcomes.extend(
+        _outcome(artifact_prefix, b, r) for b, r in zip(ids, (float("nan"), float("inf")), strict=True)
+    )
     # JSONB has no NaN or infinity: the report still lands, with nulls.
     assert list(reporter.CompleteRuns(complete).settled_ids) == ids
     stored = stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=ids[0]))

@@ -63,7 +63,7 @@ def test_results_service_reads_what_the_executor_writes(s3):
 
     record = BacktestRecord("b1", "vectorbt", COMPLETED, equity_curve_uri=equity_uri, trades_uri=trades_uri)
     reader = Artifacts(store)
-    dates, values = zip(*reader.equity_rows(record))
+    dates, values = zip(*reader.equity_rows(record), strict=True)
     assert sum(dates, [])[:2] == ["2010-01-01", "2010-01-04"] and sum(values, []) == run.equity.tolist()
     (rows,) = list(reader.trade_rows(record))
     assert rows["exit_date"] == ["2010-01-08", "2010-01-22", None]
@@ -100,7 +100,7 @@ def test_a_batch_is_two_files_and_each_run_reads_as_its_own(s3):
     )
 
     reader = Artifacts(store)
-    for (run_id, run), (equity_uri, trades_uri) in zip(runs, uris):
+    for (run_id, run), (equity_uri, trades_uri) in zip(runs, uris, strict=True):
         record = BacktestRecord(run_id, "vectorbt", COMPLETED, equity_curve_uri=equity_uri, trades_uri=trades_uri)
         values = sum((batch for _, batch in reader.equity_rows(record)), [])
         assert values == run.equity.tolist()

@@ -203,7 +203,7 @@ def test_crossover_grid_computed_together_equals_each_alone(ma_type):
     grid = [{"fast_period": f, "slow_period": s, "ma_type": ma_type} for f in (3, 5, 8) for s in (10, 20, 40)]
     together = plugin.compute_many(bars, grid)
     assert len(together) == len(grid)
-    for params, signal in zip(grid, together):
+    for params, signal in zip(grid, together, strict=True):
         assert np.array_equal(signal, plugin.compute(bars, params)), params
 
 

@@ -95,7 +95,7 @@ def test_engines_agree(vectorbt_engine, backtrader_engine, signal_name, spec):
     assert bt_run.traded_notional == pytest.approx(vbt_run.traded_notional, rel=1e-9)
 
     assert len(bt_run.trades) == len(vbt_run.trades)
-    for bt_trade, vbt_trade in zip(bt_run.trades, vbt_run.trades):
+    for bt_trade, vbt_trade in zip(bt_run.trades, vbt_run.trades, strict=True):
         key = lambda t: (t.entry_date, t.exit_date, t.side, t.status)  # noqa: E731
         assert key(bt_trade) == key(vbt_trade)
         assert bt_trade.size == pytest.approx(vbt_trade.size, rel=1e-9)

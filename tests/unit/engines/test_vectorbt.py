@@ -35,7 +35,7 @@ def test_run_many_equals_each_run_alone(vectorbt_engine):
     levels = np.array([-1.0, -0.5, 0.0, 0.3, 1.0])
     signals = [held_levels(len(bars), seed=j, levels=levels, max_hold=12) for j in range(len(specs))]
     together = vectorbt_engine.run_many(bars, signals, specs)
-    for signal, s, batched in zip(signals, specs, together):
+    for signal, s, batched in zip(signals, specs, together, strict=True):
         alone = vectorbt_engine.run(bars, signal, s)
         assert np.array_equal(batched.equity.to_numpy(), alone.equity.to_numpy()), s
         assert np.array_equal(batched.position.to_numpy(), alone.position.to_numpy()), s

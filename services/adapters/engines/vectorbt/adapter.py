@@ -133,8 +133,8 @@ def _trades(records: np.ndarray, index: pd.DatetimeIndex, last_close: float, run
     exit_dates = index[records["exit_idx"]].tolist()
     names = records.dtype.names
     by_run: list[list[Trade]] = [[] for _ in range(runs)]
-    for rec, entry_date, exit_date in zip(records.tolist(), entry_dates, exit_dates):
-        row = dict(zip(names, rec))
+    for rec, entry_date, exit_date in zip(records.tolist(), entry_dates, exit_dates, strict=True):
+        row = dict(zip(names, rec, strict=True))
         is_open = row["status"] == TradeStatus.Open
         by_run[row["col"]].append(
             Trade(
@@ -174,7 +174,7 @@ def _simulate(bars: pd.DataFrame, signals: Sequence[np.ndarray], specs: Sequence
     k = len(specs)
     shape = (len(bars), k)
     close = _column(bars["close"].to_numpy(dtype=np.float64), k)
-    signal = np.column_stack([effective_signal(s, spec.allow_short) for s, spec in zip(signals, specs)])
+    signal = np.column_stack([effective_signal(s, spec.allow_short) for s, spec in zip(signals, specs, strict=True)])
     order_args = (
         _column(bars["open"].to_numpy(dtype=np.float64), k),
         close,
@@ -267,7 +267,7 @@ class VectorbtEngine:
         check_bars(bars)
         if len(signals) != len(specs) or not specs:
             raise ValidationError.single("specs", "needs one spec per signal, and at least one")
-        for j, (signal, spec) in enumerate(zip(signals, specs)):
+        for j, (signal, spec) in enumerate(zip(signals, specs, strict=True)):
             check_signal(signal, len(bars), f"signals[{j}]")
             check_spec(spec, f"specs[{j}]")
 

@@ -7,12 +7,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from services.adapters.engines import get_engine
 from services.domain.errors import ValidationError
 from services.domain.execution import ExecutionSpec
 from services.domain.expressions import functions
 from services.domain.run_config import resolve_backtest
 from services.domain.signals import SignalContext, get_plugin
-from services.adapters.engines import get_engine
 from tests.unit.domain.conftest import random_bars
 
 PLUGIN = get_plugin("expression")
