@@ -172,6 +172,7 @@ class TracedExecutor:
             bus=bus,
             store=store,
             bars=_Timed(bars, self._record, {"window": "bars"}),
+            series_files=BarCache(store, decode=bytes),
             reporter=_Timed(
                 reporter, self._record, {"StartRuns": "StartRuns", "CompleteRuns": "CompleteRuns"}, awaitable=True
             ),

@@ -93,6 +93,9 @@ class Job:
         resolves and validates them again.
     bars_uri: object-store URI of the runs' series; empty when none is stored.
     bars_sha256: SHA-256 of that stored series, for the executors' bar cache.
+    signal_logic: for runs on a signal logic, the version they use (id, version, rule_tree,
+        output_mode, position_mode); None for plugin runs.
+    series: the model-output series the runs read, {name: {uri, sha256}}; a series not stored is absent.
     """
 
     job_id: str
@@ -101,6 +104,8 @@ class Job:
     runs: list[dict[str, Any]] = field(default_factory=list)
     bars_uri: str = ""
     bars_sha256: str = ""
+    signal_logic: dict[str, Any] | None = None
+    series: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def task_id(self) -> uuid.UUID:
@@ -123,16 +128,23 @@ class Job:
             runs=list(raw.get("runs", [])),
             bars_uri=raw.get("bars_uri", ""),
             bars_sha256=raw.get("bars_sha256", ""),
+            signal_logic=raw.get("signal_logic"),
+            series=dict(raw.get("series") or {}),
         )
 
 
 @dataclass(frozen=True)
 class ExecutorRecord:
-    """What an executor announces in the registry."""
+    """What an executor announces in the registry.
+
+    plugins: signal plugins it loaded from installed packages, each described as discovery
+        shows it ({key, description, parameters (JSON Schema), source}).
+    """
 
     executor_id: str
     engines: list[str]
     version: str
+    plugins: list[dict[str, Any]] = field(default_factory=list)
 
     def encode(self) -> bytes:
         """The record as the registry stores it (JSON)."""
@@ -257,7 +269,11 @@ class Bus:
                 raise entry
             if entry.value:
                 raw = json.loads(entry.value)
-                records.append(ExecutorRecord(raw["executor_id"], list(raw["engines"]), raw["version"]))
+                records.append(
+                    ExecutorRecord(
+                        raw["executor_id"], list(raw["engines"]), raw["version"], list(raw.get("plugins", []))
+                    )
+                )
         return records
 
     async def close(self) -> None:

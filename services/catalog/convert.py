@@ -14,8 +14,8 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import Message
 
-from backtest.v1 import backtest_pb2, catalog_pb2
-from services.catalog.repository.views import BacktestView, StrategyView
+from backtest.v1 import backtest_pb2, catalog_pb2, signals_pb2
+from services.catalog.repository.views import BacktestView, SignalLogicView, StrategyView
 from services.domain.metrics import COUNTS, structure
 from services.domain.statuses import RunStatus
 
@@ -132,4 +132,40 @@ def strategy_message(row: StrategyView) -> backtest_pb2.Strategy:
     message.params.update(row.params)
     message.created_at.FromDatetime(row.created_at)
     message.updated_at.FromDatetime(row.updated_at)
+    return message
+
+
+def signal_logic_fields(request: Message) -> dict[str, Any]:
+    """The present fields of a CreateSignalLogicRequest or UpdateSignalLogicRequest (rule_tree as a list)."""
+    names = ("name", "description", "rule_tree", "output_mode", "position_mode", "strategy_id")
+    return _present(request, names)
+
+
+def signal_logic_message(row: SignalLogicView) -> signals_pb2.SignalLogic:
+    """The SignalLogic message of a row at its current version."""
+    message = signals_pb2.SignalLogic(
+        id=str(row.id),
+        name=row.name,
+        output_mode=row.output_mode,
+        position_mode=row.position_mode,
+        version=row.version,
+    )
+    message.rule_tree.extend(row.rule_tree)
+    if row.description is not None:
+        message.description = row.description
+    if row.strategy_id is not None:
+        message.strategy_id = str(row.strategy_id)
+    message.created_at.FromDatetime(row.created_at)
+    message.updated_at.FromDatetime(row.updated_at)
+    return message
+
+
+def signal_plugin_message(description: dict[str, Any]) -> signals_pb2.SignalPlugin:
+    """The SignalPlugin message of a plugin description (services.domain.signals.discovery's shape)."""
+    message = signals_pb2.SignalPlugin(
+        key=description["key"], description=description["description"], source=description["source"]
+    )
+    message.parameters.update(description["parameters"])
+    if "language" in description:
+        message.language.update(description["language"])
     return message

@@ -1,10 +1,12 @@
-"""Market-data use cases of the catalog: import a bar file, list and describe the stored series.
+"""The catalog's stored data: market-data bars and model-output (signal) series.
 
 Bars live in the object store as Parquet under `market-data/{symbol}/{timeframe}.parquet`
-(services.adapters.market_data); the series index (services.catalog.repository.series)
-describes each with its range, row count and the SHA-256 of the stored
-file. An import replaces the series. A file that fails validation is
-refused before anything is written, so a 422 changes nothing.
+(services.adapters.market_data), signal series under `signal-series/{name}.parquet`
+(services.adapters.signal_series_files); an index row of each
+(services.catalog.repository.series, .signal_series) describes it with its
+range, row count and the SHA-256 of the stored file. An import replaces the
+series. A file that fails validation is refused before anything is
+written, so a 422 changes nothing.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from minio.error import S3Error
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from urllib3.exceptions import HTTPError
 
-from services.adapters import market_data
+from services.adapters import market_data, signal_series_files
 from services.adapters.object_store import ObjectStore, S3Location
-from services.catalog.repository import series
-from services.catalog.repository.views import SeriesView
+from services.catalog.repository import series, signal_series
+from services.catalog.repository.views import SeriesView, SignalSeriesView
 from services.domain.errors import UnavailableError
 
 
@@ -59,6 +61,37 @@ class MarketData:
                 sha256=hashlib.sha256(parquet).hexdigest(),
                 object_uri=uri,
             )
+
+    async def import_signal_series(self, name: str, data: bytes, content_type: str) -> SignalSeriesView:
+        """Validates and stores one model-output series file as series `name`; returns its index entry."""
+        key = signal_series_files.object_key(name)
+        frame = await asyncio.to_thread(signal_series_files.parse_series, data, content_type)
+        parquet = await asyncio.to_thread(signal_series_files.series_to_parquet, frame)
+        async with self.sessions.begin() as session:
+            await signal_series.lock(session, name)
+            uri = await asyncio.to_thread(self._put, key, parquet)
+            stamps = frame["timestamp"]
+            return await signal_series.upsert(
+                session,
+                name,
+                symbols=sorted(frame["symbol"].unique().tolist()),
+                start=_aware(stamps.min()),
+                end=_aware(stamps.max()),
+                rows=len(frame),
+                sha256=hashlib.sha256(parquet).hexdigest(),
+                object_uri=uri,
+            )
+
+    async def list_signal_series(self) -> list[SignalSeriesView]:
+        """Every stored signal series, by name."""
+        async with self.sessions() as session:
+            return await signal_series.list_all(session)
+
+    async def get_signal_series(self, name: str) -> SignalSeriesView:
+        """One stored signal series; ValidationError for a malformed name, NotFoundError when none is stored."""
+        signal_series_files.check_name(name)
+        async with self.sessions() as session:
+            return await signal_series.get(session, name)
 
     async def list_series(self) -> list[SeriesView]:
         """Every stored series, by symbol then timeframe."""

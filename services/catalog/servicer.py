@@ -17,6 +17,8 @@ from services.catalog.market_data import MarketData
 from services.catalog.rpc.backtests import BacktestsMixin
 from services.catalog.rpc.execution import ExecutionMixin
 from services.catalog.rpc.market_data import MarketDataRpc
+from services.catalog.rpc.signal_logic import SignalLogicMixin
+from services.catalog.rpc.signal_plugins import SignalPluginsMixin
 from services.catalog.rpc.strategies import StrategiesMixin
 from services.catalog.rpc.sweeps import SweepsMixin
 from services.catalog.rpc.tasks import TasksMixin
@@ -33,6 +35,8 @@ class CatalogServicer(
     TasksMixin,
     SweepsMixin,
     MarketDataRpc,
+    SignalLogicMixin,
+    SignalPluginsMixin,
     catalog_pb2_grpc.CatalogServiceServicer,
 ):
     """Serves every CatalogService RPC."""

@@ -18,9 +18,9 @@ from services.domain.run_config import ResolvedBacktest
 
 
 def batch_key(run: ResolvedBacktest) -> tuple:
-    """Runs with equal keys can share bars and one broadcast engine call."""
+    """Runs with equal keys can share bars, signal work and one broadcast engine call."""
     c = run.config
-    return (c.symbol, c.timeframe, c.start_date, c.end_date, c.signal_plugin_key)
+    return (c.symbol, c.timeframe, c.start_date, c.end_date, c.signal_source)
 
 
 def plan_jobs(ids: Sequence[str], runs: Sequence[ResolvedBacktest], *, workers: int) -> list[list[str]]:

@@ -25,7 +25,7 @@ from services.domain.symbols import check_symbol
 from services.domain.timeframes import check_timeframe, default_bars_per_year
 
 # Seed fields that need model infrastructure this platform does not have.
-UNSUPPORTED = ("model_id", "feature_ids", "signal_logic_id")
+UNSUPPORTED = ("model_id", "feature_ids")
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,18 @@ class RunConfig:
     """The execution configuration with every default resolved.
 
     Dates stay the user's strings (validated); `start` and `end` parse them.
-    signal_plugin_params holds the plugin's parameters with defaults filled.
+    The signal is a plugin (`signal_plugin_key`) or a signal logic
+    (`signal_logic_id`), never both. signal_plugin_params holds the plugin's
+    parameters with defaults filled, or the values of the logic's $params
+    (checked against its rule tree by the catalog, which knows the tree).
+    signal_logic_version is the version a run used, set when it is claimed.
     """
 
     symbol: str
     timeframe: str
     start_date: str
     end_date: str
-    signal_plugin_key: str
+    signal_plugin_key: str | None
     signal_plugin_params: dict[str, Any]
     bars_per_year: int
     risk_free_rate: float
@@ -48,6 +52,8 @@ class RunConfig:
     fill_price: str
     allow_short: bool
     size: float
+    signal_logic_id: str | None = None
+    signal_logic_version: int | None = None
 
     def __post_init__(self) -> None:
         # Our own copy, so the caller's dict cannot change the config afterwards. A
@@ -64,10 +70,23 @@ class RunConfig:
         """Last bar included, tz-naive UTC."""
         return parse_date(self.end_date)
 
+    @property
+    def signal_source(self) -> tuple[str, str | None]:
+        """What computes the signal: ("plugin", key) or ("logic", id); runs with equal sources can share work."""
+        if self.signal_logic_id is not None:
+            return ("logic", self.signal_logic_id)
+        return ("plugin", self.signal_plugin_key)
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-able config as stored and returned: resolved values, no unsupported fields."""
+        """The JSON-able config as stored and returned: resolved values, no unsupported fields.
+
+        The signal's unused half (a plugin key, or a logic id and version) is left out, not null.
+        """
         fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
         fields["signal_plugin_params"] = dict(self.signal_plugin_params)
+        for name in ("signal_plugin_key", "signal_logic_id", "signal_logic_version"):
+            if fields[name] is None:
+                del fields[name]
         return fields
 
 
@@ -120,9 +139,10 @@ _CONFIG = (
     Param("allow_short", bool, False),
     Param("size", float, None, gt=0),  # default depends on size_type
 )
-_REQUIRED = ("symbol", "timeframe", "start_date", "end_date", "signal_plugin_key")
+_REQUIRED = ("symbol", "timeframe", "start_date", "end_date")
+_SIGNAL_KEYS = ("signal_plugin_key", "signal_plugin_params", "signal_logic_id", "signal_logic_version")
 _BACKTEST_KEYS = {"strategy_id", "config", *(p.name for p in _BACKTEST)}
-_CONFIG_KEYS = {*_REQUIRED, "signal_plugin_params", *UNSUPPORTED, *(p.name for p in _CONFIG)}
+_CONFIG_KEYS = {*_REQUIRED, *_SIGNAL_KEYS, *UNSUPPORTED, *(p.name for p in _CONFIG)}
 
 
 def resolve_backtest(fields: Mapping[str, Any]) -> ResolvedBacktest:
@@ -161,7 +181,7 @@ def _resolve_config(config: Mapping[str, Any], violations: list[FieldViolation])
     violations += found
     violations += [FieldViolation(f"config.{k}", "unknown field") for k in config if k not in _CONFIG_KEYS]
     violations += [
-        FieldViolation(f"config.{k}", "not supported by this platform; use signal_plugin_key instead")
+        FieldViolation(f"config.{k}", "not supported by this platform; use signal_plugin_key or signal_logic_id")
         for k in UNSUPPORTED
         if config.get(k) not in (None, "", [], ())
     ]
@@ -185,7 +205,7 @@ def _resolve_config(config: Mapping[str, Any], violations: list[FieldViolation])
         values["bars_per_year"] = default_bars_per_year(timeframe)
     _check_dates(values, violations)
     _check_size(config, values, violations)
-    _check_plugin(config, values, violations)
+    _check_signal(config, values, violations)
     return values
 
 
@@ -217,6 +237,48 @@ def _check_size(config: Mapping[str, Any], values: dict[str, Any], violations: l
         violations.append(
             FieldViolation("config.size", "must be <= 1 (a fraction of equity) unless size_type is 'shares'")
         )
+
+
+def _check_signal(config: Mapping[str, Any], values: dict[str, Any], violations: list[FieldViolation]) -> None:
+    """The signal: a plugin key or a signal logic id, exactly one; the plugin's params by its schema."""
+    key, logic = config.get("signal_plugin_key"), config.get("signal_logic_id")
+    if key in (None, "") and logic in (None, ""):
+        violations.append(FieldViolation("config.signal_plugin_key", "required (or config.signal_logic_id)"))
+        return
+    if key not in (None, "") and logic not in (None, ""):
+        violations.append(
+            FieldViolation("config.signal_logic_id", "give signal_plugin_key or signal_logic_id, not both")
+        )
+        return
+    if logic not in (None, ""):
+        values["signal_plugin_key"] = None
+        _check_logic(config, values, violations)
+        return
+    if not isinstance(key, str):
+        violations.append(FieldViolation("config.signal_plugin_key", "must be a string"))
+        return
+    values["signal_plugin_key"] = key
+    _check_plugin(config, values, violations)
+
+
+def _check_logic(config: Mapping[str, Any], values: dict[str, Any], violations: list[FieldViolation]) -> None:
+    try:
+        values["signal_logic_id"] = str(uuid.UUID(config["signal_logic_id"]))
+    except (TypeError, ValueError, AttributeError):
+        violations.append(FieldViolation("config.signal_logic_id", "must be a UUID"))
+    version = config.get("signal_logic_version")
+    if version is not None:
+        if isinstance(version, bool) or not isinstance(version, (int, float)) or version != int(version) or version < 1:
+            violations.append(FieldViolation("config.signal_logic_version", "must be a version number, 1 or more"))
+        else:
+            values["signal_logic_version"] = int(version)
+    params = config.get("signal_plugin_params")
+    if params is None:
+        values["signal_plugin_params"] = {}
+    elif not isinstance(params, Mapping):
+        violations.append(FieldViolation("config.signal_plugin_params", "must be an object"))
+    else:
+        values["signal_plugin_params"] = dict(params)
 
 
 def _check_plugin(config: Mapping[str, Any], values: dict[str, Any], violations: list[FieldViolation]) -> None:

@@ -10,7 +10,7 @@ whether they appear in base_config or in an override.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from services.domain.errors import FieldViolation, ValidationError
@@ -61,11 +61,15 @@ def build_sweep_runs(
     base_config: Mapping[str, Any],
     param_grid: list[Mapping[str, Any]] | tuple[Mapping[str, Any], ...],
     rank_metric: str | None = None,
+    *,
+    bind: Callable[[ResolvedBacktest], ResolvedBacktest] | None = None,
 ) -> list[ResolvedBacktest]:
     """One resolved backtest per param_grid entry, in grid order.
 
     engine: shared by every run; None takes the default. rank_metric: None
-    takes DEFAULT_RANK_METRIC. Raises one ValidationError naming every
+    takes DEFAULT_RANK_METRIC. bind: a further check of each resolved run
+    that only the caller can make (a signal logic's $params against its tree),
+    returning the run as it will be stored. Raises one ValidationError naming every
     problem: `param_grid[i].<key>` for an entry, `base_config.<key>` for a
     base value every entry inherits, `param_grid`, `rank_metric`.
     """
@@ -83,13 +87,13 @@ def build_sweep_runs(
         found[("base_config", "must be an object")] = None
         param_grid = []
     shared = {"strategy_id": strategy_id, **({} if engine is None else {"engine": engine})}
-    base_errors = _resolve_entry(shared, base_config, {})[1] if param_grid else []
+    base_errors = _resolve_entry(shared, base_config, {}, bind)[1] if param_grid else []
     runs = []
     for index, override in enumerate(param_grid):
         if not isinstance(override, Mapping):
             found[(f"param_grid[{index}]", "must be an object")] = None
             continue
-        run, violations = _resolve_entry(shared, base_config, override)
+        run, violations = _resolve_entry(shared, base_config, override, bind)
         for v in violations:
             found[(_locate(v, index, override, base_errors), v.description)] = None
         if run is not None:
@@ -100,10 +104,14 @@ def build_sweep_runs(
 
 
 def _resolve_entry(
-    shared: dict[str, Any], base_config: Mapping[str, Any], override: Mapping[str, Any]
+    shared: dict[str, Any],
+    base_config: Mapping[str, Any],
+    override: Mapping[str, Any],
+    bind: Callable[[ResolvedBacktest], ResolvedBacktest] | None,
 ) -> tuple[ResolvedBacktest | None, list[FieldViolation]]:
     try:
-        return resolve_backtest({**shared, **merge_override(base_config, override)}), []
+        run = resolve_backtest({**shared, **merge_override(base_config, override)})
+        return (bind(run) if bind is not None else run), []
     except ValidationError as exc:
         return None, exc.violations
 

@@ -53,6 +53,8 @@ async def serve(settings: ExecutorSettings) -> None:
         bus=bus,
         store=store,
         bars=bars,
+        # Model-output series files, kept as bytes: a run reads one symbol's rows of them.
+        series_files=BarCache(store, decode=bytes),
         reporter=reporter,
         executor_id=settings.executor_id,
         heartbeat_s=settings.heartbeat_s,

@@ -16,6 +16,8 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -45,22 +47,25 @@ class BarCache:
 
     store: where series live.
     capacity: number of series kept.
+    decode: turns a stored file's bytes into what is cached (bars by default; model-output
+        series files are kept as their bytes and read a symbol at a time).
     """
 
-    def __init__(self, store: ObjectStore, *, capacity: int = 8) -> None:
+    def __init__(self, store: ObjectStore, *, capacity: int = 8, decode: Callable[[bytes], Any] = read_bars) -> None:
         self.store = store
         self.capacity = capacity
-        self._frames: OrderedDict[tuple[str, str], pd.DataFrame] = OrderedDict()
+        self.decode = decode
+        self._frames: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def series(self, uri: str, sha256: str) -> pd.DataFrame:
-        """The whole series stored at `uri` (blocking: call from a worker thread)."""
+    def series(self, uri: str, sha256: str) -> Any:
+        """The whole series stored at `uri`, decoded (blocking: call from a worker thread)."""
         key = (uri, sha256)
         with self._lock:
             if key in self._frames:
                 self._frames.move_to_end(key)
                 return self._frames[key]
-        frame = read_bars(self.store.get_bytes(self.store.key_of(uri)))
+        frame = self.decode(self.store.get_bytes(self.store.key_of(uri)))
         with self._lock:
             self._frames[key] = frame
             while len(self._frames) > self.capacity:
@@ -76,7 +81,7 @@ class BarCache:
             return None
         data = self.store.get_bytes(key)
         entry = (self.store.uri(key), hashlib.sha256(data).hexdigest())
-        frame = read_bars(data)
+        frame = self.decode(data)
         with self._lock:
             if len(self._frames) >= self.capacity and entry not in self._frames:
                 return None

@@ -7,7 +7,8 @@ times it directly as the in-process baseline.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,8 @@ from services.domain.engines import descriptor
 from services.domain.execution import EngineResult
 from services.domain.metrics import compute_metrics
 from services.domain.run_config import ResolvedBacktest
-from services.domain.signals import get_plugin
+from services.domain.signal_logic import LogicVersion
+from services.domain.signals import SignalContext, get_plugin
 
 
 @dataclass
@@ -28,20 +30,43 @@ class RunOutcome:
     metrics: dict
 
 
-def signal_for(run: ResolvedBacktest, bars: pd.DataFrame) -> np.ndarray:
-    """The plugin's target-exposure series for `run` over `bars`."""
-    config = run.config
-    return get_plugin(config.signal_plugin_key).compute(bars, config.signal_plugin_params)
+@dataclass(frozen=True)
+class SignalInputs:
+    """What a job gives its runs' signals besides bars and parameters.
+
+    logic: the signal logic version its runs use (the job carries the tree); None for plugin runs.
+    series: the model-output series its runs read, each aligned to the bars, by name.
+    """
+
+    logic: LogicVersion | None = None
+    series: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
-def signals_for(runs: list[ResolvedBacktest], bars: pd.DataFrame) -> list[np.ndarray]:
-    """Each run's signal over `bars`; runs of one plugin are computed together, sharing its intermediate series."""
-    by_plugin: dict[str, list[int]] = defaultdict(list)
+NO_INPUTS = SignalInputs()
+
+
+def signal_for(run: ResolvedBacktest, bars: pd.DataFrame, inputs: SignalInputs = NO_INPUTS) -> np.ndarray:
+    """The target-exposure series of one run over `bars`."""
+    return signals_for([run], bars, inputs)[0]
+
+
+def signals_for(runs: list[ResolvedBacktest], bars: pd.DataFrame, inputs: SignalInputs = NO_INPUTS) -> list[np.ndarray]:
+    """Each run's signal over `bars`.
+
+    Runs of one plugin (or one signal logic) and one shorting rule are computed together,
+    sharing their indicators and intermediate series.
+    """
+    groups: dict[tuple, list[int]] = defaultdict(list)
     for index, run in enumerate(runs):
-        by_plugin[run.config.signal_plugin_key].append(index)
+        groups[(run.config.signal_source, run.config.allow_short)].append(index)
     signals: list[np.ndarray] = [np.empty(0)] * len(runs)
-    for key, indices in by_plugin.items():
-        computed = get_plugin(key).compute_many(bars, [runs[i].config.signal_plugin_params for i in indices])
+    for ((kind, key), allow_short), indices in groups.items():
+        params = [runs[i].config.signal_plugin_params for i in indices]
+        if kind == "logic":
+            computed = inputs.logic.parse().exposure_many(bars, params, series=inputs.series)
+        else:
+            context = SignalContext(allow_short=allow_short, series=inputs.series)
+            computed = get_plugin(key).compute_many(bars, params, context=context)
         for index, signal in zip(indices, computed, strict=True):
             signals[index] = signal
     return signals
@@ -53,24 +78,26 @@ def _outcome(run: ResolvedBacktest, result: EngineResult) -> RunOutcome:
     return RunOutcome(result, metrics)
 
 
-def run_backtest(run: ResolvedBacktest, bars: pd.DataFrame) -> RunOutcome:
+def run_backtest(run: ResolvedBacktest, bars: pd.DataFrame, inputs: SignalInputs = NO_INPUTS) -> RunOutcome:
     """Runs one resolved backtest over `bars` on its engine.
 
     run: the validated backtest with its resolved config.
     bars: OHLCV bars of the run's symbol, timeframe and date range.
+    inputs: its signal logic and series, when it uses them.
     """
-    result = get_engine(run.engine).run(bars, signal_for(run, bars), run.execution_spec())
+    result = get_engine(run.engine).run(bars, signal_for(run, bars, inputs), run.execution_spec())
     return _outcome(run, result)
 
 
-def run_batch(runs: list[ResolvedBacktest], bars: pd.DataFrame) -> list[RunOutcome]:
-    """Runs backtests that share bars and engine; vectorbt does them in one broadcast call.
+def run_batch(runs: list[ResolvedBacktest], bars: pd.DataFrame, inputs: SignalInputs = NO_INPUTS) -> list[RunOutcome]:
+    """Runs backtests that share bars and engine; an engine that batches does them in one call.
 
     runs: resolved backtests with the same engine, symbol, timeframe and dates.
     bars: their common bars.
+    inputs: their signal logic and series, when they use them.
     """
     engine = get_engine(runs[0].engine)
     if len(runs) > 1 and descriptor(runs[0].engine).batching:
-        results = engine.run_many(bars, signals_for(runs, bars), [r.execution_spec() for r in runs])
+        results = engine.run_many(bars, signals_for(runs, bars, inputs), [r.execution_spec() for r in runs])
         return [_outcome(r, res) for r, res in zip(runs, results, strict=True)]
-    return [run_backtest(r, bars) for r in runs]
+    return [run_backtest(r, bars, inputs) for r in runs]

@@ -25,6 +25,7 @@ from services.executor.artifacts import write_artifacts, write_batch_artifacts
 from services.executor.bars import BarCache
 from services.executor.failures import backoff_seconds, describe, is_transient
 from services.executor.pipeline import run_batch
+from services.executor.signal_inputs import SignalInputFailed, signal_inputs
 
 log = logging.getLogger(__name__)
 CALL_TIMEOUT_S = 30.0
@@ -47,6 +48,7 @@ class Worker:
     bus: job stream connection.
     store: artifact store.
     bars: bar cache over the same store.
+    series_files: cache of model-output series files over the same store.
     reporter: RunReportService stub on the catalog.
     executor_id: this process's id, sent with StartRuns.
     heartbeat_s: seconds between `in_progress` signals during a job.
@@ -58,6 +60,7 @@ class Worker:
         bus: Bus,
         store: ObjectStore,
         bars: BarCache,
+        series_files: BarCache,
         reporter: RunReportServiceStub,
         executor_id: str,
         heartbeat_s: float,
@@ -65,6 +68,7 @@ class Worker:
         self.bus = bus
         self.store = store
         self.bars = bars
+        self.series_files = series_files
         self.reporter = reporter
         self.executor_id = executor_id
         self.heartbeat_s = heartbeat_s
@@ -187,8 +191,9 @@ class Worker:
         try:
             runs = resolve_runs(job)
             bars = await self._bars(job, runs[0])
-            return await asyncio.to_thread(run_batch, runs, bars)
-        except RunFailed as exc:
+            inputs = await asyncio.to_thread(signal_inputs, job, runs, bars, self.series_files)
+            return await asyncio.to_thread(run_batch, runs, bars, inputs)
+        except (RunFailed, SignalInputFailed) as exc:
             reason = str(exc)
         except Exception as exc:
             if is_transient(exc):

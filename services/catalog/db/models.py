@@ -1,4 +1,4 @@
-"""The catalog's tables: strategies, backtests, tasks, the outbox and the series index."""
+"""The catalog's tables: strategies, backtests, tasks, the outbox, the series indexes and signal logic."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.catalog.db.base import Base, Timestamps, UuidKey
+from services.domain.expressions.rule_tree import OUTPUT_MODES, POSITION_MODES
 from services.domain.statuses import RunStatus, TaskKind, TaskStatus, values
 
 # The CHECK constraints take the domain's vocabularies; the migrations keep
@@ -65,6 +66,12 @@ class Backtest(UuidKey, Timestamps, Base):
         Index("ix_backtests_strategy_id_created_at", "strategy_id", text("created_at DESC"), text("id DESC")),
         Index("ix_backtests_created_at", text("created_at DESC"), text("id DESC")),
         Index("ix_backtests_sweep_id", "sweep_id"),
+        # Deleting a signal logic asks whether any backtest names it in its config.
+        Index(
+            "ix_backtests_signal_logic_id",
+            text("(config ->> 'signal_logic_id')"),
+            postgresql_where=text("config ? 'signal_logic_id'"),
+        ),
     )
 
     strategy_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("strategies.id", ondelete="RESTRICT"))
@@ -139,6 +146,58 @@ class Series(Base):
 
     symbol: Mapped[str] = mapped_column(Text, primary_key=True)
     timeframe: Mapped[str] = mapped_column(Text, primary_key=True)
+    start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rows: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(Text)
+    object_uri: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class SignalLogic(UuidKey, Timestamps, Base):
+    """A rule-tree strategy at its current version; every version is kept in signal_logic_versions."""
+
+    __tablename__ = "signal_logic"
+    __table_args__ = (
+        CheckConstraint(_one_of("output_mode", OUTPUT_MODES), name="output_mode"),
+        CheckConstraint(_one_of("position_mode", POSITION_MODES), name="position_mode"),
+        Index("ix_signal_logic_created_at", text("created_at DESC"), text("id DESC")),
+    )
+
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    rule_tree: Mapped[list[Any]] = mapped_column(JSONB)
+    output_mode: Mapped[str] = mapped_column(Text)
+    position_mode: Mapped[str] = mapped_column(Text)
+    # A strategy's deletion leaves its logic in place, unattached.
+    strategy_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("strategies.id", ondelete="SET NULL"))
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class SignalLogicVersion(Base):
+    """What a signal logic was at one version: what a run that used that version ran."""
+
+    __tablename__ = "signal_logic_versions"
+
+    logic_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("signal_logic.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_tree: Mapped[list[Any]] = mapped_column(JSONB)
+    output_mode: Mapped[str] = mapped_column(Text)
+    position_mode: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SignalSeries(Base):
+    """Index entry of one stored model-output series; its values live in the object store."""
+
+    __tablename__ = "signal_series"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    symbols: Mapped[list[str]] = mapped_column(JSONB)
     start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     rows: Mapped[int] = mapped_column(Integer)

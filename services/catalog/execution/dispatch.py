@@ -17,6 +17,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.adapters.bus import Job, Topology
+from services.catalog import signal_binding
 from services.catalog.repository import backtests, outbox, series, tasks
 from services.domain.jobs import JobId
 from services.domain.statuses import TaskKind
@@ -31,7 +32,10 @@ async def claim_backtest(session: AsyncSession, topology: Topology, backtest_id:
     """
     task_id = uuid.uuid4()
     job_id = str(JobId.for_execute(task_id))
-    run = await backtests.claim(session, backtest_id, job_id)
+    claimed = await backtests.claim(session, backtest_id, job_id)
+    run, logic, read_series = await signal_binding.job_signal(session, claimed)
+    if run is not claimed:  # bound to its logic's current version: that is the version it runs
+        await backtests.set_config(session, backtest_id, run["config"])
     await tasks.create(session, task_id, TaskKind.EXECUTE, total=1, backtest_id=backtest_id)
     config = run["config"]
     bars_uri, bars_sha256 = await series.location(session, config["symbol"], config["timeframe"])
@@ -42,6 +46,8 @@ async def claim_backtest(session: AsyncSession, topology: Topology, backtest_id:
         runs=[run],
         bars_uri=bars_uri,
         bars_sha256=bars_sha256,
+        signal_logic=logic,
+        series=read_series,
     )
     await outbox.queue_job(session, topology, job)
     return task_id, job

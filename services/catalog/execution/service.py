@@ -24,6 +24,7 @@ from services.catalog.repository import backtests, tasks
 from services.catalog.repository.views import BacktestView, TaskView
 from services.domain.jobs import JobId
 from services.domain.run_config import ResolvedBacktest
+from services.domain.signal_logic import LogicVersion
 from services.domain.statuses import RunStatus
 
 log = logging.getLogger(__name__)
@@ -117,13 +118,21 @@ class ExecutionService:
             return await backtests.status_of(session, backtest_id) != RunStatus.RUNNING
 
     async def sweep(
-        self, runs: list[ResolvedBacktest], overrides: list[dict[str, Any]], *, rank_metric: str
+        self,
+        runs: list[ResolvedBacktest],
+        overrides: list[dict[str, Any]],
+        *,
+        rank_metric: str,
+        logic: dict[str, LogicVersion],
     ) -> uuid.UUID:
-        """Creates and dispatches a sweep; returns its task's id (the task is PENDING)."""
+        """Creates and dispatches a sweep; returns its task's id (the task is PENDING).
+
+        logic: the signal logic versions the runs are bound to, by id.
+        """
         workers = sum(1 for r in await self.bus.live_executors() if runs[0].engine in r.engines)
         async with self.sessions.begin() as session:
             task_id, jobs = await create_sweep(
-                session, self.bus.topology, runs, overrides, rank_metric=rank_metric, workers=workers
+                session, self.bus.topology, runs, overrides, rank_metric=rank_metric, workers=workers, logic=logic
             )
         await self.relay.publish_committed(jobs)
         log.info("sweep dispatched", extra={"task_id": str(task_id), "n_configs": len(runs), "workers": workers})
@@ -132,6 +141,14 @@ class ExecutionService:
     async def engines(self) -> list[str]:
         """Engines offered by at least one live executor."""
         return sorted({engine for record in await self.bus.live_executors() for engine in record.engines})
+
+    async def advertised_plugins(self) -> list[dict[str, Any]]:
+        """Signal plugins live executors offer from installed packages, one description per key, by key."""
+        found: dict[str, dict[str, Any]] = {}
+        for record in await self.bus.live_executors():
+            for plugin in record.plugins:
+                found.setdefault(plugin["key"], plugin)
+        return [found[key] for key in sorted(found)]
 
     async def task(self, task_id: uuid.UUID) -> TaskView:
         """The task; NotFoundError when unknown."""

@@ -15,12 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.adapters.bus import Job, Topology
+from services.catalog import signal_binding
 from services.catalog.db.models import Strategy
 from services.catalog.repository import backtests, outbox, series, tasks
 from services.domain.errors import NotFoundError
 from services.domain.job_planning import plan_jobs
 from services.domain.jobs import JobId
 from services.domain.run_config import ResolvedBacktest
+from services.domain.signal_logic import LogicVersion
 from services.domain.statuses import TaskKind
 
 
@@ -32,6 +34,7 @@ async def create_sweep(
     *,
     rank_metric: str,
     workers: int,
+    logic: dict[str, LogicVersion],
 ) -> tuple[uuid.UUID, list[Job]]:
     """Stores the sweep's backtests and task and queues its jobs; the caller commits.
 
@@ -39,6 +42,7 @@ async def create_sweep(
     overrides: the param_grid entries, parallel to `runs`.
     rank_metric: flat metric the leaderboard ranks by.
     workers: live executors offering the sweep's engine.
+    logic: the signal logic versions the runs are bound to, by id (their jobs carry the trees).
     Returns the task's id and the queued jobs.
     """
     strategy_id = uuid.UUID(runs[0].strategy_id)
@@ -61,8 +65,11 @@ async def create_sweep(
     fields = {backtest_id: backtests.run_fields(run.to_dict()) for backtest_id, run in zip(ids, runs, strict=True)}
     locations: dict[tuple[str, str], tuple[str, str]] = {}
     jobs = []
+    by_id = dict(zip(ids, runs, strict=True))
     for members in plan:
         config = fields[members[0]]["config"]
+        version = logic.get(config.get("signal_logic_id"))
+        members_runs = [by_id[member] for member in members]
         key = (config["symbol"], config["timeframe"])
         if key not in locations:
             locations[key] = await series.location(session, *key)
@@ -74,6 +81,8 @@ async def create_sweep(
             runs=[fields[member] for member in members],
             bars_uri=bars_uri,
             bars_sha256=bars_sha256,
+            signal_logic=version.to_job() if version is not None else None,
+            series=await signal_binding.series_locations(session, members_runs, version),
         )
         await outbox.queue_job(session, topology, job)
         jobs.append(job)

@@ -119,6 +119,11 @@ async def update_fields(session: AsyncSession, backtest_id: uuid.UUID, patch: Ba
     return BacktestView.of(row)
 
 
+async def set_config(session: AsyncSession, backtest_id: uuid.UUID, config: dict[str, Any]) -> None:
+    """Replaces the backtest's stored config (a claimed run recording the signal logic version it runs)."""
+    await session.execute(update(_backtests).where(_backtests.c.id == backtest_id).values(config=config))
+
+
 async def delete(session: AsyncSession, backtest_id: uuid.UUID) -> None:
     """Deletes the backtest record (artifacts stay in the object store); NotFoundError if unknown."""
     deleted = await session.scalar(sql_delete(Backtest).where(Backtest.id == backtest_id).returning(Backtest.id))

@@ -82,3 +82,32 @@ class SeriesView(_View):
     rows: int
     sha256: str
     object_uri: str
+
+
+@dataclass(frozen=True)
+class SignalLogicView(_View):
+    """A signal logic at its current version."""
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    rule_tree: list[Any]
+    output_mode: str
+    position_mode: str
+    strategy_id: uuid.UUID | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SignalSeriesView(_View):
+    """The index entry of a stored model-output series."""
+
+    name: str
+    symbols: list[str]
+    start: datetime
+    end: datetime
+    rows: int
+    sha256: str
+    object_uri: str

@@ -8,7 +8,7 @@ from google.protobuf import empty_pb2
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backtest.v1 import backtest_pb2, catalog_pb2
-from services.catalog import convert
+from services.catalog import convert, signal_binding
 from services.catalog.repository import backtests
 from services.catalog.settings import CatalogSettings
 from services.domain.commands import BacktestPatch, BacktestQuery, parse_id
@@ -25,6 +25,7 @@ class BacktestsMixin:
     async def CreateBacktest(self, request: catalog_pb2.CreateBacktestRequest, context) -> backtest_pb2.Backtest:
         resolved = resolve_backtest(convert.create_backtest_fields(request))
         async with self.sessions.begin() as session:
+            resolved, _ = await signal_binding.bind(session, resolved)
             row = await backtests.create(session, resolved)
         await set_http_code(context, 201)
         return convert.backtest_message(row)

@@ -28,6 +28,10 @@ PLUGINS: dict[str, SignalPlugin] = {
 }
 
 
+# Built-in plugins whose runs may read model-output series (their jobs carry the series' locations).
+SERIES_READERS = frozenset(key for key, plugin in PLUGINS.items() if plugin.reads_series)
+
+
 def get_plugin(key: str) -> SignalPlugin:
     """The plugin registered under `key`; KeyError naming the known keys if there is none."""
     try:
@@ -36,4 +40,4 @@ def get_plugin(key: str) -> SignalPlugin:
         raise KeyError(f"unknown signal plugin {key!r}; known: {', '.join(sorted(PLUGINS))}") from None
 
 
-__all__ = ["PLUGINS", "Param", "SignalContext", "SignalPlugin", "get_plugin"]
+__all__ = ["PLUGINS", "SERIES_READERS", "Param", "SignalContext", "SignalPlugin", "get_plugin"]

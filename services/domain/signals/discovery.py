@@ -12,12 +12,16 @@ from services.domain.signals.schema import SignalPlugin
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-def describe_plugin(plugin: SignalPlugin) -> dict[str, Any]:
-    """{key, description, parameters (a JSON Schema)}, plus the language for the expression plugin."""
+def describe_plugin(plugin: SignalPlugin, source: str = "built-in") -> dict[str, Any]:
+    """{key, description, parameters (a JSON Schema), source}, plus the language for the expression plugin.
+
+    source: "built-in", or the installed distribution that provides the plugin.
+    """
     entry: dict[str, Any] = {
         "key": plugin.key,
         "description": " ".join(inspect.getdoc(plugin).split()),
         "parameters": {"$schema": JSON_SCHEMA_DIALECT, **plugin.json_schema()},
+        "source": source,
     }
     if plugin.key == "expression":
         entry["language"] = describe_language()

@@ -15,6 +15,7 @@ from services.domain.expressions.functions import CONDITION, NUMBER
 from services.domain.expressions.params import resolve_params
 from services.domain.expressions.parser import Expression, parse_expression
 from services.domain.expressions.positions import entries_to_exposure
+from services.domain.expressions.series import referenced_series
 from services.domain.signals.schema import Param, SignalContext, SignalPlugin, field_path
 
 SIDES = ("entry", "exit", "short_entry", "short_exit")
@@ -33,6 +34,7 @@ class ExpressionSignal(SignalPlugin):
     """
 
     key = "expression"
+    reads_series = True
     params = (
         Param("entry", str, description="condition to go long when flat (or short)"),
         Param("exit", str, description="condition to leave a long position"),
@@ -80,6 +82,11 @@ class ExpressionSignal(SignalPlugin):
         if violations:
             raise ValidationError(violations)
         return {**{name: params[name] for name in parsed}, **values}
+
+    @override
+    def series_names(self, params: Mapping[str, Any]) -> list[str]:
+        fields = [(params[name], field_path("signal_plugin_params", name)) for name in EXPRESSIONS if params.get(name)]
+        return referenced_series([_parse(text, field) for text, field in fields])
 
     @override
     def compute(self, bars, params=None, *, context=None):

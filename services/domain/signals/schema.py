@@ -172,6 +172,13 @@ class SignalPlugin:
             raise ValidationError(violations)
         return values
 
+    # Whether runs of this plugin may read model-output series (`series_names`).
+    reads_series: ClassVar[bool] = False
+
+    def series_names(self, params: Mapping[str, Any]) -> list[str]:
+        """Names of the model-output series a run with these (validated) params reads; none by default."""
+        return []
+
     def compute(
         self, bars: pd.DataFrame, params: Mapping[str, Any] | None = None, *, context: SignalContext | None = None
     ) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The platform's own descriptor set: every REST row of DESIGN.md reaches the right RPC."""
+"""The platform's own descriptor set: every REST row of docs/api.md reaches the right RPC."""
 
 from __future__ import annotations
 
@@ -38,6 +38,16 @@ REST_SURFACE = [
     ("PUT", "/api/v1/market-data/AAPL/1d", CATALOG, "ImportBars", {"symbol": "AAPL", "timeframe": "1d"}),
     ("GET", "/api/v1/market-data", CATALOG, "ListSeries", {}),
     ("GET", "/api/v1/market-data/AAPL/1d", CATALOG, "GetSeries", {"symbol": "AAPL", "timeframe": "1d"}),
+    # The second round's paths (docs/api.md, "Paths for the second round of features").
+    ("POST", "/api/v1/signal-logic", CATALOG, "CreateSignalLogic", {}),
+    ("GET", "/api/v1/signal-logic", CATALOG, "ListSignalLogic", {}),
+    ("GET", "/api/v1/signal-logic/L1", CATALOG, "GetSignalLogic", {"signal_logic_id": "L1"}),
+    ("PATCH", "/api/v1/signal-logic/L1", CATALOG, "UpdateSignalLogic", {"signal_logic_id": "L1"}),
+    ("DELETE", "/api/v1/signal-logic/L1", CATALOG, "DeleteSignalLogic", {"signal_logic_id": "L1"}),
+    ("PUT", "/api/v1/signal-series/prediction", CATALOG, "ImportSignalSeries", {"name": "prediction"}),
+    ("GET", "/api/v1/signal-series", CATALOG, "ListSignalSeries", {}),
+    ("GET", "/api/v1/signal-series/prediction", CATALOG, "GetSignalSeries", {"name": "prediction"}),
+    ("GET", "/api/v1/signal-plugins", CATALOG, "ListSignalPlugins", {}),
 ]
 
 
