@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import breakdown, downloads, execution, startup, sweeps
+from bench import breakdown, downloads, execution, research_statistics, startup, sweeps
 from bench.session import Options, Session
 from deploy.embedded.errors import StartupError
 from deploy.embedded.stack import Stack
@@ -30,6 +30,8 @@ SECTIONS: dict[str, Callable[[Session], None]] = {
     "sweeps": sweeps.run,
     "startup": startup.run,
     "breakdown": breakdown.run,
+    # In process, no fleet: last, so it neither waits for nor disturbs the executors.
+    "research": research_statistics.run,
 }
 
 
