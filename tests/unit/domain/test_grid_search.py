@@ -1,6 +1,8 @@
 """Grid searches: the parameter space format, its limits, and validation equal to resolve_backtest's."""
 
 import itertools
+import json
+from pathlib import Path
 
 import pytest
 
@@ -213,3 +215,14 @@ def test_request_level_faults_are_reported_together():
     assert violations(lambda: build_grid_search(STRATEGY, None, ["not", "a", "config"], {FAST: [5]})) == {
         "base_config": "must be an object"
     }
+
+
+def test_the_example_of_docs_api():
+    page = (Path(__file__).parents[3] / "docs" / "api.md").read_text()
+    section = page.split("## Planned: grid searches", 1)[1]
+    request = json.loads(section.split("```json", 1)[1].split("```", 1)[0])
+    search = build_grid_search(
+        STRATEGY, request["engine"], request["base_config"], request["parameter_space"], request["rank_metric"]
+    )
+    assert search.n_combinations == len(search.runs) == 10 * 4 * 2
+    assert search.rank_metric == "perf_deflated_sharpe_ratio"
