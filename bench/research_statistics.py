@@ -28,6 +28,7 @@ import numpy as np
 from scipy import stats
 
 from bench.report import Figure, Report
+from bench.workload import DAILY_CONFIG
 from services.domain.backtest_overfitting import probability_of_backtest_overfitting
 from services.domain.deflated_sharpe import deflated_sharpe_column
 from services.domain.grid_search import build_grid_search
@@ -38,13 +39,6 @@ SECTION = "research statistics"
 BARS, CONFIGS, PARTITIONS = 2520, 10_000, 16
 SAMPLED_COMBINATIONS = 6
 GRID_REPEATS = 5
-BASE = {
-    "symbol": "AAPL",
-    "timeframe": "1d",
-    "start_date": "2014-01-01",
-    "end_date": "2024-01-01",
-    "signal_plugin_key": "crossover_signal",
-}
 SPACE = {
     "signal_plugin_params.fast_period": {"start": 1, "stop": 100, "step": 1},
     "signal_plugin_params.slow_period": {"start": 101, "stop": 200, "step": 1},
@@ -94,10 +88,11 @@ def measure(report: Report, say) -> None:
     grid_times, floor_times = [], []
     for _ in range(GRID_REPEATS):
         began = time.perf_counter()
-        search = build_grid_search(strategy, "vectorbt", BASE, SPACE)
+        search = build_grid_search(strategy, "vectorbt", DAILY_CONFIG, SPACE)
         grid_times.append(time.perf_counter() - began)
         requests = [
-            {"strategy_id": strategy, "engine": "vectorbt", **merge_override(BASE, r.overrides)} for r in search.runs
+            {"strategy_id": strategy, "engine": "vectorbt", **merge_override(DAILY_CONFIG, r.overrides)}
+            for r in search.runs
         ]
         began = time.perf_counter()
         for request in requests:

@@ -18,6 +18,8 @@ from services.domain.metric_table import direction
 from services.domain.metrics import compute_metrics
 from services.domain.sweep import build_sweep_runs
 
+from .conftest import BASE_CONFIG
+
 # Three runs, per-bar Sharpe SR, returns T, skewness, kurtosis (not excess):
 #   A: 0.10,  253, -0.5, 4.0
 #   B: 0.05,  505,  0.2, 3.5
@@ -170,14 +172,7 @@ def test_from_equity_curves_through_the_stored_metrics():
 
 def test_is_a_rank_metric_of_the_seed_sweep():
     assert direction(DEFLATED_SHARPE) == "higher"
-    base = {
-        "symbol": "AAPL",
-        "timeframe": "1d",
-        "start_date": "2020-01-01",
-        "end_date": "2024-01-01",
-        "signal_plugin_key": "crossover_signal",
-    }
     runs = build_sweep_runs(
-        "6f1c1b49-1df1-4c5a-9a49-0d9b8c1e6b1e", None, base, [{"commission": 0.001}], rank_metric=DEFLATED_SHARPE
+        "6f1c1b49-1df1-4c5a-9a49-0d9b8c1e6b1e", None, BASE_CONFIG, [{"commission": 0.001}], rank_metric=DEFLATED_SHARPE
     )
     assert len(runs) == 1

@@ -12,15 +12,10 @@ from services.domain.parameter_space import MAX_RUNS, parse_parameter_space
 from services.domain.run_config import resolve_backtest
 from services.domain.sweep import build_sweep_runs, merge_override
 
+from .conftest import BASE_CONFIG
+
 STRATEGY = "0b6f3c52-5d3e-4c11-9a52-3b3c7e0f4b1a"
-BASE = {
-    "symbol": "AAPL",
-    "timeframe": "1d",
-    "start_date": "2014-01-01",
-    "end_date": "2024-01-01",
-    "signal_plugin_key": "crossover_signal",
-    "signal_plugin_params": {"fast_period": 10, "slow_period": 50},
-}
+BASE = BASE_CONFIG
 FAST, SLOW = "signal_plugin_params.fast_period", "signal_plugin_params.slow_period"
 
 
