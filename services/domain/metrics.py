@@ -101,7 +101,7 @@ def _return_metrics(equity: np.ndarray, n_year: int, risk_free_rate: float) -> d
     r = equity[1:] / equity[:-1] - 1.0
     n = r.size
     growth = equity[-1] / equity[0] if equity.size else math.nan
-    excess = r - ((1.0 + risk_free_rate) ** (1.0 / n_year) - 1.0)
+    excess = r - per_bar_rate(risk_free_rate, n_year)
     downside = math.sqrt(np.mean(np.minimum(excess, 0.0) ** 2)) if n else math.nan
     mean = excess.mean() if n else math.nan
     flat = {
@@ -119,6 +119,21 @@ def _return_metrics(equity: np.ndarray, n_year: int, risk_free_rate: float) -> d
         flat[f"risk_var_{level}"] = -worst.max()
         flat[f"risk_cvar_{level}"] = -worst.mean()
     return flat
+
+
+def per_bar_rate(risk_free_rate: float, bars_per_year: int) -> float:
+    """rf_bar = (1 + risk_free_rate)^(1 / bars_per_year) - 1: the annual rate compounded per bar."""
+    return (1.0 + risk_free_rate) ** (1.0 / bars_per_year) - 1.0
+
+
+def excess_returns(equity: np.ndarray, *, bars_per_year: int, risk_free_rate: float) -> np.ndarray:
+    """Bar returns of `equity` minus rf_bar, as the Sharpe ratios and moments here use them.
+
+    equity: one curve, or a matrix with one run's curve per column (time down
+    the rows): the T x N input of the probability of backtest overfitting.
+    """
+    equity = np.asarray(equity, dtype=float)
+    return (equity[1:] / equity[:-1] - 1.0) - per_bar_rate(risk_free_rate, bars_per_year)
 
 
 def return_moments(excess: np.ndarray) -> dict[str, float]:

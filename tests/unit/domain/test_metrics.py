@@ -8,7 +8,7 @@ import pytest
 from scipy import stats  # a dependency of vectorbt: an independent implementation of the moments
 
 from services.domain.execution import EngineResult, Trade
-from services.domain.metrics import STORED, compute_metrics, structure
+from services.domain.metrics import STORED, compute_metrics, excess_returns, structure
 
 approx = pytest.approx
 
@@ -213,3 +213,15 @@ def test_return_moments_of_a_flat_curve_are_undefined():
     m = compute_metrics(result([100.0] * 10), bars_per_year=252, risk_free_rate=0.0)
     assert m["returns_count"] == 9
     assert m["returns_sharpe_per_bar"] is None and m["returns_skewness"] is None and m["returns_kurtosis"] is None
+
+
+def test_excess_returns_of_many_curves_are_what_the_moments_use():
+    rng = np.random.default_rng(3)
+    curves = 100.0 * np.cumprod(1 + rng.normal(0.0005, 0.01, (300, 4)), axis=0)  # one run per column
+    matrix = excess_returns(curves, bars_per_year=252, risk_free_rate=0.04)
+    assert matrix.shape == (299, 4)
+    for column in range(4):
+        m = compute_metrics(result(curves[:, column]), bars_per_year=252, risk_free_rate=0.04)
+        x = matrix[:, column]
+        assert np.array_equal(x, excess_returns(curves[:, column], bars_per_year=252, risk_free_rate=0.04))
+        assert m["returns_sharpe_per_bar"] == x.mean() / x.std(ddof=1)
