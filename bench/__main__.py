@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import breakdown, downloads, execution, expressions, startup, sweeps
+from bench import breakdown, downloads, execution, expressions, research_statistics, startup, sweeps
 from bench.report import Report
 from bench.session import LocalSession, Options, Session
 from deploy.embedded.errors import StartupError
@@ -36,7 +36,10 @@ SECTIONS: dict[str, Callable[[Session], None]] = {
     "breakdown": breakdown.run,
 }
 # Pure computations, timed in this process without the stack.
-LOCAL_SECTIONS: dict[str, Callable[[LocalSession], None]] = {"expressions": expressions.run}
+LOCAL_SECTIONS: dict[str, Callable[[LocalSession], None]] = {
+    "expressions": expressions.run,
+    "research": research_statistics.run,
+}
 
 
 def _sections(raw: str | None) -> list[str]:

@@ -34,6 +34,16 @@ METRICS: dict[str, str] = {
     "trade_expectancy": HIGHER,
     # Like trade count, turnover describes a strategy; its cost is in the returns.
     "trade_turnover_annualised": NEUTRAL,
+    # Return moments, stored for the deflated Sharpe ratio. The per-bar Sharpe
+    # ranks like the annualised one; count, skewness and kurtosis describe a
+    # return distribution, and the deflated Sharpe ratio already weighs them.
+    "returns_count": NEUTRAL,
+    "returns_sharpe_per_bar": HIGHER,
+    "returns_skewness": NEUTRAL,
+    "returns_kurtosis": NEUTRAL,
+    # Computed per leaderboard from every run's moments, never stored with a run:
+    # the probability that the run's true Sharpe ratio beats the best of its trials' luck.
+    "perf_deflated_sharpe_ratio": HIGHER,
 }
 
 
@@ -42,7 +52,8 @@ def direction(key: str) -> str:
     return METRICS.get(key, NEUTRAL)
 
 
-def _number(value: object) -> float | None:
+def as_number(value: object) -> float | None:
+    """`value` as a float when it is a finite number (not a bool); None for anything else."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
@@ -60,7 +71,7 @@ def best_of(values: Mapping[Hashable, float | None], key: str) -> Hashable | Non
         return None
     best_id, best = None, None
     for ident, raw in values.items():
-        value = _number(raw)
+        value = as_number(raw)
         if value is None:
             continue
         if best is None or (value > best if sense == HIGHER else value < best):
@@ -74,7 +85,7 @@ def sort_key(value: float | None, key: str) -> tuple[int, float]:
     value: the run's value of `key`. Neutral metrics sort descending, as the
     seed's leaderboard does for every metric. Use with a stable sort.
     """
-    number = _number(value)
+    number = as_number(value)
     if number is None:
         return (1, 0.0)
     return (0, number if direction(key) == LOWER else -number)

@@ -10,6 +10,14 @@ curve, n = len(r), N = bars_per_year and rf_bar = (1 + risk_free_rate)^(1/N) - 1
   position still open at the end (it is a round trip valued at the last close).
 - turnover_annualised = traded notional / mean equity / years, with
   years = number of equity bars / N.
+- The return moments (MOMENTS) are of the excess returns x = r - rf_bar:
+  returns_sharpe_per_bar = mean(x) / std(x, ddof=1), so perf_sharpe_ratio =
+  returns_sharpe_per_bar * sqrt(N); returns_skewness = m3 / m2^(3/2) and
+  returns_kurtosis = m4 / m2^2 (not excess: 3 for a normal) with the central
+  moments m_k = mean((x - mean(x))^k), the plain moment estimators that
+  scipy.stats calls bias=True. They are what a leaderboard needs for the
+  deflated Sharpe ratio (services/domain/deflated_sharpe.py), and are stored
+  flat beside the seed's metrics, outside structured_metrics.
 - A value that is not finite is None.
 """
 
@@ -50,7 +58,10 @@ STRUCTURE: dict[str, tuple[str, ...]] = {
         )
     },
 }
-COUNTS = ("bars_in_market", "risk_max_drawdown_duration", "trade_total_trades")
+# Stored with every run, outside the seed's structured_metrics (its proto has no place for them).
+MOMENTS = ("returns_count", "returns_sharpe_per_bar", "returns_skewness", "returns_kurtosis")
+STORED = (*STRUCTURE, *MOMENTS)
+COUNTS = ("bars_in_market", "risk_max_drawdown_duration", "trade_total_trades", "returns_count")
 # A standard deviation this small is round-off of a constant series, not risk:
 # dividing by it would print a Sharpe ratio of 1e16.
 ROUND_OFF = 1e-12
@@ -59,7 +70,7 @@ ROUND_OFF = 1e-12
 def compute_metrics(
     result: EngineResult, *, bars_per_year: int, risk_free_rate: float
 ) -> dict[str, float | int | None]:
-    """Flat metrics of `result`, keyed as STRUCTURE.
+    """Flat metrics of `result`, keyed as STORED (the seed's STRUCTURE, then the return MOMENTS).
 
     bars_per_year: bars in a year, to annualise. risk_free_rate: annual rate as a fraction.
     """
@@ -72,7 +83,7 @@ def compute_metrics(
         years = equity.size / bars_per_year
         flat["trade_turnover_annualised"] = result.traded_notional / equity.mean() / years if equity.size else math.nan
     flat["bars_in_market"] = np.count_nonzero(np.nan_to_num(np.asarray(result.position, dtype=float)))
-    return {key: _finite(key, flat[key]) for key in STRUCTURE}
+    return {key: _finite(key, flat[key]) for key in STORED}
 
 
 def structure(flat: dict[str, float | int | None]) -> dict:
@@ -90,17 +101,17 @@ def _return_metrics(equity: np.ndarray, n_year: int, risk_free_rate: float) -> d
     r = equity[1:] / equity[:-1] - 1.0
     n = r.size
     growth = equity[-1] / equity[0] if equity.size else math.nan
-    excess = r - ((1.0 + risk_free_rate) ** (1.0 / n_year) - 1.0)
-    spread = excess.std(ddof=1) if n > 1 else math.nan
+    excess = r - per_bar_rate(risk_free_rate, n_year)
     downside = math.sqrt(np.mean(np.minimum(excess, 0.0) ** 2)) if n else math.nan
     mean = excess.mean() if n else math.nan
     flat = {
         "total_return": growth - 1.0,
         "perf_cagr": growth ** (n_year / n) - 1.0 if n else math.nan,
         "risk_volatility_annualised": r.std(ddof=1) * math.sqrt(n_year) if n > 1 else math.nan,
-        "perf_sharpe_ratio": mean / spread * math.sqrt(n_year) if spread > ROUND_OFF else math.nan,
         "perf_sortino_ratio": mean * n_year / (downside * math.sqrt(n_year)) if downside > ROUND_OFF else math.nan,
+        **return_moments(excess),
     }
+    flat["perf_sharpe_ratio"] = flat["returns_sharpe_per_bar"] * math.sqrt(n_year)
     for level in (95, 99):
         # k-th smallest return, k = ceil(n * (100 - level) / 100) in exact integer arithmetic.
         k = -(-n * (100 - level) // 100)
@@ -108,6 +119,42 @@ def _return_metrics(equity: np.ndarray, n_year: int, risk_free_rate: float) -> d
         flat[f"risk_var_{level}"] = -worst.max()
         flat[f"risk_cvar_{level}"] = -worst.mean()
     return flat
+
+
+def per_bar_rate(risk_free_rate: float, bars_per_year: int) -> float:
+    """rf_bar = (1 + risk_free_rate)^(1 / bars_per_year) - 1: the annual rate compounded per bar."""
+    return (1.0 + risk_free_rate) ** (1.0 / bars_per_year) - 1.0
+
+
+def excess_returns(equity: np.ndarray, *, bars_per_year: int, risk_free_rate: float) -> np.ndarray:
+    """Bar returns of `equity` minus rf_bar, as the Sharpe ratios and moments here use them.
+
+    equity: one curve, or a matrix with one run's curve per column (time down
+    the rows): the T x N input of the probability of backtest overfitting.
+    """
+    equity = np.asarray(equity, dtype=float)
+    return (equity[1:] / equity[:-1] - 1.0) - per_bar_rate(risk_free_rate, bars_per_year)
+
+
+def return_moments(excess: np.ndarray) -> dict[str, float]:
+    """MOMENTS of one run: count, per-bar Sharpe, skewness and kurtosis; NaN where undefined.
+
+    excess: the run's bar returns minus the per-bar risk-free rate, oldest first.
+    """
+    n = excess.size
+    moments: dict[str, float] = dict.fromkeys(MOMENTS, math.nan) | {"returns_count": n}
+    if n < 2:
+        return moments
+    mean = excess.mean()
+    spread = excess.std(ddof=1)
+    if spread > ROUND_OFF:
+        moments["returns_sharpe_per_bar"] = mean / spread
+    centred = excess - mean
+    m2 = np.mean(centred**2)
+    if math.sqrt(m2) > ROUND_OFF:
+        moments["returns_skewness"] = np.mean(centred**3) / m2**1.5
+        moments["returns_kurtosis"] = np.mean(centred**4) / m2**2
+    return moments
 
 
 def _drawdown_metrics(equity: np.ndarray) -> dict[str, float]:

@@ -55,6 +55,13 @@ def _set_nested(config: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def rank_metric_violations(rank_metric: object) -> list[FieldViolation]:
+    """[] when `rank_metric` is empty (DEFAULT_RANK_METRIC applies) or a metric of the table, else the violation."""
+    if not rank_metric or (isinstance(rank_metric, str) and rank_metric in METRICS):
+        return []
+    return [FieldViolation("rank_metric", "unknown metric; known: " + ", ".join(METRICS))]
+
+
 def build_sweep_runs(
     strategy_id: str,
     engine: str | None,
@@ -74,9 +81,7 @@ def build_sweep_runs(
     base value every entry inherits, `param_grid`, `rank_metric`.
     """
     found: dict[tuple[str, str], None] = {}  # ordered and deduplicated
-    rank_metric = rank_metric or DEFAULT_RANK_METRIC
-    if not isinstance(rank_metric, str) or rank_metric not in METRICS:
-        found[("rank_metric", "unknown metric; known: " + ", ".join(METRICS))] = None
+    found |= {(v.field, v.description): None for v in rank_metric_violations(rank_metric)}
     if not isinstance(param_grid, (list, tuple)):
         found[("param_grid", f"must be a list of 1 to {MAX_GRID} override objects")] = None
         param_grid = []

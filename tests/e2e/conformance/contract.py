@@ -94,6 +94,8 @@ HIGHER_IS_BETTER = frozenset(
         "trade_profit_factor",
         "trade_expectancy",
         "bars_in_market",
+        # Beyond the seed: the return moments stored for the deflated Sharpe ratio (docs/metrics.md).
+        "returns_sharpe_per_bar",
     }
 )
 LOWER_IS_BETTER = frozenset(
@@ -108,7 +110,9 @@ LOWER_IS_BETTER = frozenset(
     }
 )
 # DESIGN.md: neutral metrics get best_id null.
-NEUTRAL = frozenset({"trade_total_trades", "trade_turnover_annualised"})
+NEUTRAL = frozenset(
+    {"trade_total_trades", "trade_turnover_annualised", "returns_count", "returns_skewness", "returns_kurtosis"}
+)
 
 EQUITY_POINT_FIELDS = frozenset({"date", "equity"})
 TRADE_FIELDS = frozenset(

@@ -1,9 +1,19 @@
-"""Bars for the domain unit tests (imported by the test modules, no fixtures)."""
+"""Bars and a base run config for the domain unit tests (imported by the test modules, no fixtures)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+# A valid 10-year daily crossover config: the base of sweeps and grid searches.
+BASE_CONFIG = {
+    "symbol": "AAPL",
+    "timeframe": "1d",
+    "start_date": "2014-01-01",
+    "end_date": "2024-01-01",
+    "signal_plugin_key": "crossover_signal",
+    "signal_plugin_params": {"fast_period": 10, "slow_period": 50},
+}
 
 
 def bars_from_close(close, *, wick: float = 0.0) -> pd.DataFrame:

@@ -1,11 +1,13 @@
 import math
 
+from services.domain.deflated_sharpe import DEFLATED_SHARPE
 from services.domain.metric_table import METRICS, best_of, direction, sort_key
-from services.domain.metrics import STRUCTURE
+from services.domain.metrics import STORED
 
 
 def test_every_metric_has_a_direction():
-    assert list(METRICS) == list(STRUCTURE)
+    # Every stored metric, then the one computed per leaderboard.
+    assert list(METRICS) == [*STORED, DEFLATED_SHARPE]
     assert set(METRICS.values()) == {"higher", "lower", "neutral"}
 
 
@@ -35,6 +37,8 @@ def test_seed_directions_and_our_additions():
     assert direction("trade_avg_win") == direction("trade_avg_loss") == "higher"
     assert direction("trade_total_trades") == direction("trade_turnover_annualised") == "neutral"
     assert direction("error") == "neutral"
+    assert direction("perf_deflated_sharpe_ratio") == direction("returns_sharpe_per_bar") == "higher"
+    assert {direction(k) for k in ("returns_count", "returns_skewness", "returns_kurtosis")} == {"neutral"}
 
 
 def test_best_of_follows_direction():

@@ -5,9 +5,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats  # a dependency of vectorbt: an independent implementation of the moments
 
 from services.domain.execution import EngineResult, Trade
-from services.domain.metrics import STRUCTURE, compute_metrics, structure
+from services.domain.metrics import STORED, compute_metrics, excess_returns, structure
 
 approx = pytest.approx
 
@@ -150,12 +151,13 @@ def test_single_bar_and_empty_equity_do_not_raise():
     one = compute_metrics(result([100.0]), bars_per_year=252, risk_free_rate=0.0)
     assert one["total_return"] == 0.0 and one["perf_cagr"] is None and one["risk_var_95"] is None
     empty = compute_metrics(result([]), bars_per_year=252, risk_free_rate=0.0)
-    assert all(empty[k] is None for k in empty if k not in ("bars_in_market", "trade_total_trades"))
+    assert all(empty[k] is None for k in empty if k not in ("bars_in_market", "trade_total_trades", "returns_count"))
+    assert empty["returns_count"] == 0 and one["returns_count"] == 0
 
 
 def test_keys_types_and_structure():
     m = compute_metrics(result(EQUITY, trades=[trade(1.0)]), bars_per_year=4, risk_free_rate=0.0)
-    assert list(m) == list(STRUCTURE)
+    assert list(m) == list(STORED)
     assert all(v is None or type(v) in (int, float) for v in m.values())
     nested = structure(m)
     assert nested["total_return"] == m["total_return"]
@@ -177,3 +179,49 @@ def test_keys_types_and_structure():
     }
     assert nested["trading"]["total_trades"] == 1
     assert structure({})["risk"]["var_95"] is None
+
+
+def test_return_moments_by_hand():
+    m = compute_metrics(result(EQUITY), bars_per_year=4, risk_free_rate=0.0)
+    # n = 5 returns; per-bar Sharpe = mean / std(ddof=1) = .04 / sqrt(.008) = 0.447214,
+    # the annualised one divided by sqrt(N) = 2.
+    assert m["returns_count"] == 5 and isinstance(m["returns_count"], int)
+    assert m["returns_sharpe_per_bar"] == approx(0.04 / math.sqrt(0.008))
+    assert m["returns_sharpe_per_bar"] * 2 == m["perf_sharpe_ratio"]
+    # Deviations from the mean .06 -.14 -.04 .06 .06 (5 of them):
+    # m2 = .032 / 5 = .0064; m3 = (3 * .000216 - .002744 - .000064) / 5 = -.000432;
+    # m4 = (3 * .00001296 + .00038416 + .00000256) / 5 = .00008512.
+    # skewness = m3 / m2^1.5 = -.000432 / .000512; kurtosis = m4 / m2^2 = .00008512 / .00004096
+    assert m["returns_skewness"] == approx(-0.84375)
+    assert m["returns_kurtosis"] == approx(2.078125)
+    # Moments are stored flat, outside the seed's structured_metrics.
+    assert not any(k.startswith("returns") for k in structure(m))
+
+
+def test_return_moments_match_scipy_on_a_random_curve():
+    rng = np.random.default_rng(7)
+    equity = 100.0 * np.cumprod(1 + rng.standard_t(4, 500) * 0.01)
+    m = compute_metrics(result(equity), bars_per_year=252, risk_free_rate=0.03)
+    excess = equity[1:] / equity[:-1] - 1 - (1.03 ** (1 / 252) - 1)
+    assert m["returns_count"] == 499
+    assert m["returns_sharpe_per_bar"] == approx(excess.mean() / excess.std(ddof=1), rel=1e-12)
+    assert m["returns_skewness"] == approx(stats.skew(excess, bias=True), rel=1e-9)
+    assert m["returns_kurtosis"] == approx(stats.kurtosis(excess, fisher=False, bias=True), rel=1e-9)
+
+
+def test_return_moments_of_a_flat_curve_are_undefined():
+    m = compute_metrics(result([100.0] * 10), bars_per_year=252, risk_free_rate=0.0)
+    assert m["returns_count"] == 9
+    assert m["returns_sharpe_per_bar"] is None and m["returns_skewness"] is None and m["returns_kurtosis"] is None
+
+
+def test_excess_returns_of_many_curves_are_what_the_moments_use():
+    rng = np.random.default_rng(3)
+    curves = 100.0 * np.cumprod(1 + rng.normal(0.0005, 0.01, (300, 4)), axis=0)  # one run per column
+    matrix = excess_returns(curves, bars_per_year=252, risk_free_rate=0.04)
+    assert matrix.shape == (299, 4)
+    for column in range(4):
+        m = compute_metrics(result(curves[:, column]), bars_per_year=252, risk_free_rate=0.04)
+        x = matrix[:, column]
+        assert np.array_equal(x, excess_returns(curves[:, column], bars_per_year=252, risk_free_rate=0.04))
+        assert m["returns_sharpe_per_bar"] == x.mean() / x.std(ddof=1)

@@ -1,0 +1,214 @@
+"""The probability of backtest overfitting (PBO) of a search, by combinatorially
+symmetric cross-validation (Bailey, Borwein, Lopez de Prado and Zhu, 2015).
+
+The T x N matrix of per-bar returns (one column per configuration, rows the
+same bars for every column) is cut into S blocks of consecutive rows
+(numpy.array_split: sizes differ by at most one row when S does not divide
+T). For each of the C(S, S/2) ways to choose S/2 blocks, the chosen blocks
+are in-sample (IS) and the others out-of-sample (OOS). The configuration
+with the best IS Sharpe ratio, n*, gets its OOS rank among all N (1 =
+worst, midranks for ties), w = rank / (N + 1) and the logit
+lambda = ln(w / (1 - w)). PBO is the fraction of combinations with
+lambda <= 0: how often the IS winner is at or below the OOS median.
+
+Conventions:
+- Sharpe ratio = mean / std (ddof=1) of the rows of a block set, per bar;
+  pass excess returns to rank as perf_sharpe_ratio does. A column that is
+  constant over a block set has Sharpe 0 when it is all zero, +inf or -inf
+  by the sign of its mean otherwise (a never-trading run over excess
+  returns loses the risk-free rate with certainty: -inf, the worst rank).
+- An IS tie goes to the lowest column (numpy.argmax); OOS ties share the
+  mean of their ranks, so identical configurations rank alike.
+- A column with any non-finite value (a failed run) takes no part: it is
+  listed in excluded_configs, and N counts the other columns.
+- Each combination's block set and its complement are one pair: the Sharpe
+  ratios of both come from per-block sums and sums of squares, so every
+  pair costs two (k x S) @ (S x N) products, computed in chunks of pairs to
+  bound memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+DEFAULT_PARTITIONS = 16
+# Bound on the elements of each (pairs x configurations) array of a chunk: 8 MB of float64.
+CHUNK_ELEMENTS = 1_000_000
+# A sum of squared deviations this small next to the sum of squares is round-off of a constant series.
+ROUND_OFF = 1e-10
+
+
+@dataclass(frozen=True)
+class BacktestOverfitting:
+    """The outcome of combinatorially symmetric cross-validation.
+
+    Arrays hold one value per combination, in itertools.combinations order
+    of the IS blocks: logits (lambda), best_config (column of the IS winner,
+    as indexed in the input), is_sharpe and oos_sharpe (the winner's per-bar
+    Sharpe ratios IS and OOS).
+    """
+
+    pbo: float
+    partitions: int
+    n_configs: int
+    excluded_configs: tuple[int, ...]
+    logits: np.ndarray
+    best_config: np.ndarray
+    is_sharpe: np.ndarray
+    oos_sharpe: np.ndarray
+
+    @property
+    def n_combinations(self) -> int:
+        """C(S, S/2)."""
+        return int(self.logits.size)
+
+    @property
+    def probability_of_oos_loss(self) -> float:
+        """Fraction of combinations whose IS winner has a negative OOS Sharpe ratio."""
+        return float(np.mean(self.oos_sharpe < 0))
+
+    def logit_summary(self) -> dict[str, float]:
+        """Mean, population std, min, 5/25/50/75/95% quantiles (linear interpolation) and max of the logits."""
+        quantiles = np.quantile(self.logits, [0.05, 0.25, 0.5, 0.75, 0.95])
+        names = ("q05", "q25", "median", "q75", "q95")
+        return {
+            "mean": float(self.logits.mean()),
+            "std": float(self.logits.std()),
+            "min": float(self.logits.min()),
+            **{name: float(q) for name, q in zip(names, quantiles, strict=True)},
+            "max": float(self.logits.max()),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-able figures a search's result carries (no per-combination arrays)."""
+        return {
+            "pbo": self.pbo,
+            "partitions": self.partitions,
+            "n_combinations": self.n_combinations,
+            "n_configs": self.n_configs,
+            "excluded_configs": len(self.excluded_configs),
+            "probability_of_oos_loss": self.probability_of_oos_loss,
+            "logits": self.logit_summary(),
+        }
+
+
+def probability_of_backtest_overfitting(
+    returns: ArrayLike, *, partitions: int = DEFAULT_PARTITIONS, chunk_elements: int = CHUNK_ELEMENTS
+) -> BacktestOverfitting | None:
+    """PBO of the configurations whose per-bar returns are the columns of `returns`.
+
+    returns: T x N per-bar returns, rows the same bars for every column
+    (float32 or float64; sums are taken in float64). partitions: S, even and
+    >= 2. chunk_elements: bound on pairs x configurations per chunk.
+    Returns None when the data cannot be split: T < S, or fewer than two
+    columns without a non-finite value. Raises ValueError for a matrix that
+    is not 2-D or a bad S.
+    """
+    matrix = np.asarray(returns)
+    if matrix.ndim != 2:
+        raise ValueError(f"returns must be a T x N matrix, got {matrix.ndim} dimension(s)")
+    if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 2 or partitions % 2:
+        raise ValueError(f"partitions must be an even integer >= 2, got {partitions!r}")
+    if matrix.shape[0] < partitions:
+        return None
+    sums, squares, sizes, usable = _block_moments(matrix, partitions)
+    if usable.size < 2:
+        return None
+    excluded = np.setdiff1d(np.arange(matrix.shape[1]), usable)
+    outcome = _cross_validate(sums[:, usable], squares[:, usable], sizes, chunk_elements)
+    logits, best, is_sharpe, oos_sharpe, at_or_below_median = outcome
+    return BacktestOverfitting(
+        pbo=float(at_or_below_median.mean()),
+        partitions=partitions,
+        n_configs=int(usable.size),
+        excluded_configs=tuple(int(i) for i in excluded),
+        logits=logits,
+        best_config=usable[best],
+        is_sharpe=is_sharpe,
+        oos_sharpe=oos_sharpe,
+    )
+
+
+def _block_moments(matrix: np.ndarray, partitions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-block column sums and sums of squares (S x N), block sizes, and the usable columns."""
+    n_configs = matrix.shape[1]
+    sums = np.empty((partitions, n_configs))
+    squares = np.empty((partitions, n_configs))
+    finite = np.ones(n_configs, dtype=bool)
+    # numpy.array_split's sizes: the first T mod S blocks take one row more.
+    base, extra = divmod(matrix.shape[0], partitions)
+    block_sizes = [base + 1] * extra + [base] * (partitions - extra)
+    start = 0
+    for block, size in enumerate(block_sizes):
+        # One block at a time: a float64 copy of the whole matrix would double the input's memory.
+        rows = np.asarray(matrix[start : start + size], dtype=np.float64)
+        finite &= np.isfinite(rows).all(axis=0)
+        sums[block] = rows.sum(axis=0)
+        squares[block] = np.einsum("ij,ij->j", rows, rows)
+        start += size
+    return sums, squares, np.asarray(block_sizes, dtype=np.float64), np.flatnonzero(finite)
+
+
+def _cross_validate(
+    sums: np.ndarray, squares: np.ndarray, sizes: np.ndarray, chunk_elements: int
+) -> tuple[np.ndarray, ...]:
+    partitions, n_configs = sums.shape
+    combinations = list(itertools.combinations(range(partitions), partitions // 2))
+    position = {_mask(c): i for i, c in enumerate(combinations)}
+    # In lexicographic order the combinations holding block 0 come first, and
+    # their complements are exactly the others: one pass over the first half
+    # covers every combination, as IS set and as the complement's OOS set.
+    half = len(combinations) // 2
+    indicator = np.zeros((half, partitions))
+    for i, combination in enumerate(combinations[:half]):
+        indicator[i, list(combination)] = 1.0
+    complement = np.array([position[(1 << partitions) - 1 - _mask(c)] for c in combinations[:half]])
+    logits = np.empty(len(combinations))
+    best = np.empty(len(combinations), dtype=np.int64)
+    is_sharpe = np.empty(len(combinations))
+    oos_sharpe = np.empty(len(combinations))
+    at_or_below_median = np.empty(len(combinations), dtype=bool)
+    total_sum, total_squares, total_size = sums.sum(axis=0), squares.sum(axis=0), sizes.sum()
+    step = max(1, chunk_elements // n_configs)
+    for lo in range(0, half, step):
+        chosen = indicator[lo : lo + step]
+        size_a = chosen @ sizes
+        sum_a, squares_a = chosen @ sums, chosen @ squares
+        sharpe_a = _sharpe(sum_a, squares_a, size_a)
+        sharpe_b = _sharpe(total_sum - sum_a, total_squares - squares_a, total_size - size_a)
+        rows = np.arange(lo, lo + chosen.shape[0])
+        for where, in_sample, out_of_sample in ((rows, sharpe_a, sharpe_b), (complement[rows], sharpe_b, sharpe_a)):
+            winner = np.argmax(in_sample, axis=1)
+            picked = np.arange(winner.size)
+            oos = out_of_sample[picked, winner]
+            below = np.count_nonzero(out_of_sample < oos[:, None], axis=1)
+            tied = np.count_nonzero(out_of_sample == oos[:, None], axis=1)  # counts the winner itself
+            rank = below + (tied + 1) / 2.0
+            logits[where] = np.log(rank / (n_configs + 1 - rank))
+            at_or_below_median[where] = 2 * rank <= n_configs + 1
+            best[where] = winner
+            is_sharpe[where] = in_sample[picked, winner]
+            oos_sharpe[where] = oos
+    return logits, best, is_sharpe, oos_sharpe, at_or_below_median
+
+
+def _mask(combination: tuple[int, ...]) -> int:
+    return sum(1 << block for block in combination)
+
+
+def _sharpe(total: np.ndarray, squares: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Per-bar Sharpe ratio (ddof=1) of each row's block set from its sums; see the module's conventions."""
+    n = size[:, None]
+    mean = total / n
+    deviations = squares - total * mean
+    constant = deviations <= ROUND_OFF * squares
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpe = mean / np.sqrt(deviations / (n - 1))
+    if not constant.any():
+        return sharpe
+    return np.where(constant, np.where(mean > 0, np.inf, np.where(mean < 0, -np.inf, 0.0)), sharpe)
