@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from services.catalog.execution.leaderboard import rank
+from services.domain.leaderboard import rank
 from services.domain.leaderboard_order import leaderboard_order, metric_column
 from services.domain.metric_table import METRICS
 
