@@ -20,12 +20,22 @@ from bench.report import Figure, Target
 from bench.service_logs import LogReader
 from bench.session import Session
 from bench.timing import Samples
-from bench.workload import DAILY_CONFIG, GRID, create_backtest, create_strategy, execute_sync, with_override
+from bench.workload import (
+    DAILY_CONFIG,
+    EXPRESSION_CONFIG,
+    EXPRESSION_GRID,
+    GRID,
+    create_backtest,
+    create_strategy,
+    execute_sync,
+    with_override,
+)
 from services.adapters.market_data import object_key
 
 SECTION = "sweeps"
 VECTORBT_TARGET = Target("<=", 5.0)  # sweep time over one sync execute
 SCALING_TARGET = Target(">=", 1.7)  # one executor's time over two executors'
+EXPRESSION_TARGET = Target("<=", 1.5)  # expression-strategy sweep over the same sweep of crossover_signal
 WARM_UP_GRID = GRID[::10]
 CEILING_RUNS = 20
 
@@ -43,14 +53,16 @@ class SweepRun:
     job_seconds: list[float]
 
 
-def run_sweep(session: Session, strategy_id: str, engine: str, grid: list[dict]) -> SweepRun:
+def run_sweep(
+    session: Session, strategy_id: str, engine: str, grid: list[dict], base_config: dict = DAILY_CONFIG
+) -> SweepRun:
     """Submits a sweep and polls its task until SUCCESS (RuntimeError on FAILURE or failed runs)."""
     catalog = LogReader(session.stack.log_path("catalog"))
     executors = {name: session.fleet.log(name, from_start_of_run=False) for name in session.fleet.names()}
     body = {
         "strategy_id": strategy_id,
         "engine": engine,
-        "base_config": DAILY_CONFIG,
+        "base_config": base_config,
         "param_grid": grid,
         "rank_metric": "perf_sharpe_ratio",
     }
@@ -79,13 +91,20 @@ def run_sweep(session: Session, strategy_id: str, engine: str, grid: list[dict])
 
 
 def timed_sweeps(
-    session: Session, strategy_id: str, engine: str, label: str, repeats: int
+    session: Session,
+    strategy_id: str,
+    engine: str,
+    label: str,
+    repeats: int,
+    *,
+    base_config: dict = DAILY_CONFIG,
+    grid: list[dict] = GRID,
 ) -> tuple[Samples, dict[str, float]]:
-    """The sweep over GRID `repeats` times, printing each; (durations, mean CPU seconds per process)."""
+    """The sweep over `grid` `repeats` times, printing each; (durations, mean CPU seconds per process)."""
     runs, cpu = [], defaultdict(float)
     for _ in range(repeats):
         before = cpu_usage.snapshot(session.stack)
-        sweep = run_sweep(session, strategy_id, engine, GRID)
+        sweep = run_sweep(session, strategy_id, engine, grid, base_config)
         for name, seconds in cpu_usage.spent(before, cpu_usage.snapshot(session.stack)).items():
             cpu[name] += seconds / repeats
         job = statistics.median(sweep.job_seconds) if sweep.job_seconds else float("nan")
@@ -192,6 +211,28 @@ def run(session: Session) -> None:
             baseline=sequential.total,
             baseline_label="50 sync executes",
             ratio=vectorbt.median / sequential.total,
+        ),
+    )
+
+    expression, _ = timed_sweeps(
+        session,
+        strategy_id,
+        "vectorbt",
+        "vectorbt expression-strategy sweep, 2 executors",
+        sweep_runs,
+        base_config=EXPRESSION_CONFIG,
+        grid=EXPRESSION_GRID,
+    )
+    add(
+        SECTION,
+        Figure(
+            f"vectorbt 50-config sweep of the crossover as an expression strategy (median of {sweep_runs})",
+            expression.median,
+            "s",
+            baseline=vectorbt.median,
+            baseline_label="crossover_signal sweep",
+            ratio=expression.median / vectorbt.median,
+            target=EXPRESSION_TARGET,
         ),
     )
 

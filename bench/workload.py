@@ -28,6 +28,27 @@ GRID: list[dict[str, Any]] = [
 ]
 
 
+# The crossover rule of GRID written as an expression strategy: long while the fast
+# average is above the slow one, flat otherwise (what crossover_signal does long-only).
+EXPRESSION_CONFIG: dict[str, Any] = {
+    **DAILY_CONFIG,
+    "signal_plugin_key": "expression",
+    "signal_plugin_params": {
+        "entry": "sma(close, $fast) > sma(close, $slow)",
+        "exit": "sma(close, $fast) <= sma(close, $slow)",
+        "fast": 10,
+        "slow": 50,
+    },
+}
+EXPRESSION_GRID: list[dict[str, Any]] = [
+    {
+        "signal_plugin_params.fast": entry["signal_plugin_params"]["fast_period"],
+        "signal_plugin_params.slow": entry["signal_plugin_params"]["slow_period"],
+    }
+    for entry in GRID
+]
+
+
 def backtest_fields(strategy_id: str, engine: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
     """A create-backtest body with the seed's capital and costs."""
     return {

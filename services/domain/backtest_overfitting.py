@@ -1,5 +1,6 @@
-"""The probability of backtest overfitting (PBO) of a search, by combinatorially
-symmetric cross-validation (Bailey, Borwein, Lopez de Prado and Zhu, 2015).
+"""The probability of backtest overfitting (PBO) of a search.
+
+By combinatorially symmetric cross-validation (Bailey, Borwein, Lopez de Prado and Zhu, 2015).
 
 The T x N matrix of per-bar returns (one column per configuration, rows the
 same bars for every column) is cut into S blocks of consecutive rows

@@ -20,7 +20,7 @@ from services.domain.engines import DEFAULT_ENGINE, descriptor
 from services.domain.errors import FieldViolation, ValidationError
 from services.domain.execution import FILL_PRICES, SIZE_TYPES, ExecutionSpec
 from services.domain.signals import PLUGINS
-from services.domain.signals.schema import Param, check_params
+from services.domain.signals.schema import Param, SignalPlugin, check_params
 from services.domain.symbols import check_symbol
 from services.domain.timeframes import check_timeframe, default_bars_per_year
 
@@ -145,10 +145,12 @@ _BACKTEST_KEYS = {"strategy_id", "config", *(p.name for p in _BACKTEST)}
 _CONFIG_KEYS = {*_REQUIRED, *_SIGNAL_KEYS, *UNSUPPORTED, *(p.name for p in _CONFIG)}
 
 
-def resolve_backtest(fields: Mapping[str, Any]) -> ResolvedBacktest:
+def resolve_backtest(fields: Mapping[str, Any], *, plugins: Mapping[str, SignalPlugin] = PLUGINS) -> ResolvedBacktest:
     """Validate the fields of a create request and fill every default.
 
     fields: JSON-like dict of a CreateBacktestRequest; an absent or null key means "not given".
+    plugins: the signal plugins a run may name, by key: the built-in ones, plus (where the caller
+        knows them) those installed packages provide.
     Raises ValidationError listing every violation.
     """
     values, violations = check_params(_BACKTEST, fields, "", strict=False)
@@ -170,13 +172,15 @@ def resolve_backtest(fields: Mapping[str, Any]) -> ResolvedBacktest:
     elif not isinstance(raw_config, Mapping):
         violations.append(FieldViolation("config", "must be an object"))
     else:
-        config = _resolve_config(raw_config, violations)
+        config = _resolve_config(raw_config, violations, plugins)
     if violations:
         raise ValidationError(violations)
     return ResolvedBacktest(strategy_id=strategy_id, config=RunConfig(**config), **values)
 
 
-def _resolve_config(config: Mapping[str, Any], violations: list[FieldViolation]) -> dict[str, Any]:
+def _resolve_config(
+    config: Mapping[str, Any], violations: list[FieldViolation], plugins: Mapping[str, SignalPlugin]
+) -> dict[str, Any]:
     values, found = check_params(_CONFIG, config, "config", strict=False)
     violations += found
     violations += [FieldViolation(f"config.{k}", "unknown field") for k in config if k not in _CONFIG_KEYS]
@@ -205,7 +209,7 @@ def _resolve_config(config: Mapping[str, Any], violations: list[FieldViolation])
         values["bars_per_year"] = default_bars_per_year(timeframe)
     _check_dates(values, violations)
     _check_size(config, values, violations)
-    _check_signal(config, values, violations)
+    _check_signal(config, values, violations, plugins)
     return values
 
 
@@ -239,7 +243,12 @@ def _check_size(config: Mapping[str, Any], values: dict[str, Any], violations: l
         )
 
 
-def _check_signal(config: Mapping[str, Any], values: dict[str, Any], violations: list[FieldViolation]) -> None:
+def _check_signal(
+    config: Mapping[str, Any],
+    values: dict[str, Any],
+    violations: list[FieldViolation],
+    plugins: Mapping[str, SignalPlugin],
+) -> None:
     """The signal: a plugin key or a signal logic id, exactly one; the plugin's params by its schema."""
     key, logic = config.get("signal_plugin_key"), config.get("signal_logic_id")
     if key in (None, "") and logic in (None, ""):
@@ -258,7 +267,7 @@ def _check_signal(config: Mapping[str, Any], values: dict[str, Any], violations:
         violations.append(FieldViolation("config.signal_plugin_key", "must be a string"))
         return
     values["signal_plugin_key"] = key
-    _check_plugin(config, values, violations)
+    _check_plugin(config, values, violations, plugins)
 
 
 def _check_logic(config: Mapping[str, Any], values: dict[str, Any], violations: list[FieldViolation]) -> None:
@@ -281,14 +290,19 @@ def _check_logic(config: Mapping[str, Any], values: dict[str, Any], violations: 
         values["signal_plugin_params"] = dict(params)
 
 
-def _check_plugin(config: Mapping[str, Any], values: dict[str, Any], violations: list[FieldViolation]) -> None:
+def _check_plugin(
+    config: Mapping[str, Any],
+    values: dict[str, Any],
+    violations: list[FieldViolation],
+    plugins: Mapping[str, SignalPlugin],
+) -> None:
     params = config.get("signal_plugin_params")
     key = values.get("signal_plugin_key")
-    if key is not None and key not in PLUGINS:
-        violations.append(FieldViolation("config.signal_plugin_key", "unknown plugin; known: " + ", ".join(PLUGINS)))
+    if key is not None and key not in plugins:
+        violations.append(FieldViolation("config.signal_plugin_key", "unknown plugin; known: " + ", ".join(plugins)))
     elif key is not None:
         try:
-            values["signal_plugin_params"] = PLUGINS[key].validate(params, "config.signal_plugin_params")
+            values["signal_plugin_params"] = plugins[key].validate(params, "config.signal_plugin_params")
         except ValidationError as exc:
             violations += exc.violations
         return

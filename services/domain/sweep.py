@@ -16,6 +16,8 @@ from typing import Any
 from services.domain.errors import FieldViolation, ValidationError
 from services.domain.metric_table import METRICS
 from services.domain.run_config import ResolvedBacktest, resolve_backtest
+from services.domain.signals import PLUGINS
+from services.domain.signals.schema import SignalPlugin
 
 LIFTED = ("initial_capital", "commission", "slippage")
 MAX_GRID = 50
@@ -70,13 +72,15 @@ def build_sweep_runs(
     rank_metric: str | None = None,
     *,
     bind: Callable[[ResolvedBacktest], ResolvedBacktest] | None = None,
+    plugins: Mapping[str, SignalPlugin] = PLUGINS,
 ) -> list[ResolvedBacktest]:
     """One resolved backtest per param_grid entry, in grid order.
 
     engine: shared by every run; None takes the default. rank_metric: None
     takes DEFAULT_RANK_METRIC. bind: a further check of each resolved run
     that only the caller can make (a signal logic's $params against its tree),
-    returning the run as it will be stored. Raises one ValidationError naming every
+    returning the run as it will be stored. plugins: the signal plugins a run may name
+    (resolve_backtest's). Raises one ValidationError naming every
     problem: `param_grid[i].<key>` for an entry, `base_config.<key>` for a
     base value every entry inherits, `param_grid`, `rank_metric`.
     """
@@ -92,13 +96,13 @@ def build_sweep_runs(
         found[("base_config", "must be an object")] = None
         param_grid = []
     shared = {"strategy_id": strategy_id, **({} if engine is None else {"engine": engine})}
-    base_errors = _resolve_entry(shared, base_config, {}, bind)[1] if param_grid else []
+    base_errors = _resolve_entry(shared, base_config, {}, bind, plugins)[1] if param_grid else []
     runs = []
     for index, override in enumerate(param_grid):
         if not isinstance(override, Mapping):
             found[(f"param_grid[{index}]", "must be an object")] = None
             continue
-        run, violations = _resolve_entry(shared, base_config, override, bind)
+        run, violations = _resolve_entry(shared, base_config, override, bind, plugins)
         for v in violations:
             found[(_locate(v, index, override, base_errors), v.description)] = None
         if run is not None:
@@ -113,9 +117,10 @@ def _resolve_entry(
     base_config: Mapping[str, Any],
     override: Mapping[str, Any],
     bind: Callable[[ResolvedBacktest], ResolvedBacktest] | None,
+    plugins: Mapping[str, SignalPlugin],
 ) -> tuple[ResolvedBacktest | None, list[FieldViolation]]:
     try:
-        run = resolve_backtest({**shared, **merge_override(base_config, override)})
+        run = resolve_backtest({**shared, **merge_override(base_config, override)}, plugins=plugins)
         return (bind(run) if bind is not None else run), []
     except ValidationError as exc:
         return None, exc.violations

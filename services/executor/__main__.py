@@ -15,6 +15,7 @@ from services.adapters.bus import Bus, ExecutorRecord, Topology
 from services.adapters.object_store import ObjectStore, S3Location
 from services.domain.engines import descriptor
 from services.executor.bars import BarCache
+from services.executor.plugins import advertised
 from services.executor.registry import announce
 from services.executor.settings import ExecutorSettings
 from services.executor.warm_up import warm_up
@@ -66,7 +67,7 @@ async def serve(settings: ExecutorSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    record = ExecutorRecord(settings.executor_id, list(settings.engines), _version(settings.engines))
+    record = ExecutorRecord(settings.executor_id, list(settings.engines), _version(settings.engines), advertised())
     tasks = [asyncio.create_task(announce(bus, record, stop))]
     tasks += [asyncio.create_task(worker.consume(engine, stop)) for engine in settings.engines]
     log.info(

@@ -19,7 +19,8 @@ from services.domain.execution import EngineResult
 from services.domain.metrics import compute_metrics
 from services.domain.run_config import ResolvedBacktest
 from services.domain.signal_logic import LogicVersion
-from services.domain.signals import SignalContext, get_plugin
+from services.domain.signals import SignalContext
+from services.executor.plugins import all_plugins
 
 
 @dataclass
@@ -66,7 +67,7 @@ def signals_for(runs: list[ResolvedBacktest], bars: pd.DataFrame, inputs: Signal
             computed = inputs.logic.parse().exposure_many(bars, params, series=inputs.series)
         else:
             context = SignalContext(allow_short=allow_short, series=inputs.series)
-            computed = get_plugin(key).compute_many(bars, params, context=context)
+            computed = all_plugins()[key].compute_many(bars, params, context=context)
         for index, signal in zip(indices, computed, strict=True):
             signals[index] = signal
     return signals

@@ -28,9 +28,9 @@ from services.adapters.market_data import bars_to_parquet, read_bars
 from services.adapters.object_store import ObjectStore
 from services.domain.execution import ExecutionSpec
 from services.domain.metrics import compute_metrics
-from services.domain.signals import PLUGINS
 from services.executor.artifacts import equity_parquet, trades_parquet, warm_uploads
 from services.executor.bars import BarCache
+from services.executor.plugins import all_plugins
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def warm_pipeline(engines: tuple[str, ...]) -> None:
     for name in engines:
         engine = get_engine(name)
         engine.warm_up()
-        for plugin in PLUGINS.values():
+        for plugin in all_plugins().values():
             result = engine.run(bars, plugin.compute(bars, plugin.example), ExecutionSpec())
             compute_metrics(result, bars_per_year=252, risk_free_rate=0.0)
         equity_parquet(result)

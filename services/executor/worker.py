@@ -25,6 +25,7 @@ from services.executor.artifacts import write_artifacts, write_batch_artifacts
 from services.executor.bars import BarCache
 from services.executor.failures import backoff_seconds, describe, is_transient
 from services.executor.pipeline import run_batch
+from services.executor.plugins import all_plugins
 from services.executor.signal_inputs import SignalInputFailed, signal_inputs
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,14 @@ def resolve_runs(job: Job) -> list[ResolvedBacktest]:
     """Validates the job's runs again, as the catalog claimed them; RunFailed when the job carries none."""
     if not job.runs or len(job.runs) != len(job.backtest_ids):
         raise RunFailed("the job carries no run configuration (published by an older catalog?)")
-    return [resolve_backtest(fields) for fields in job.runs]
+    plugins = all_plugins()
+    for fields in job.runs:
+        key = fields.get("config", {}).get("signal_plugin_key")
+        if key is not None and key not in plugins:
+            raise RunFailed(
+                f"signal plugin {key!r} is not installed on this executor (install its package on every executor)"
+            )
+    return [resolve_backtest(fields, plugins=plugins) for fields in job.runs]
 
 
 class Worker:

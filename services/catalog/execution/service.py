@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +26,9 @@ from services.catalog.repository.views import BacktestView, TaskView
 from services.domain.jobs import JobId
 from services.domain.run_config import ResolvedBacktest
 from services.domain.signal_logic import LogicVersion
+from services.domain.signals import PLUGINS
+from services.domain.signals.advertised import advertised_plugins
+from services.domain.signals.schema import SignalPlugin
 from services.domain.statuses import RunStatus
 
 log = logging.getLogger(__name__)
@@ -141,6 +145,12 @@ class ExecutionService:
     async def engines(self) -> list[str]:
         """Engines offered by at least one live executor."""
         return sorted({engine for record in await self.bus.live_executors() for engine in record.engines})
+
+    async def plugins_for(self, keys: set[str]) -> Mapping[str, SignalPlugin]:
+        """The plugins a run naming `keys` may use: built-in ones, and advertised ones when a key is not built in."""
+        if keys <= PLUGINS.keys():
+            return PLUGINS  # no registry read on the common path
+        return {**advertised_plugins(await self.advertised_plugins()), **PLUGINS}
 
     async def advertised_plugins(self) -> list[dict[str, Any]]:
         """Signal plugins live executors offer from installed packages, one description per key, by key."""

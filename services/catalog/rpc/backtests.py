@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backtest.v1 import backtest_pb2, catalog_pb2
 from services.catalog import convert, signal_binding
+from services.catalog.execution.service import ExecutionService
 from services.catalog.repository import backtests
 from services.catalog.settings import CatalogSettings
 from services.domain.commands import BacktestPatch, BacktestQuery, parse_id
@@ -21,9 +22,12 @@ class BacktestsMixin:
 
     settings: CatalogSettings
     sessions: async_sessionmaker[AsyncSession]
+    execution: ExecutionService
 
     async def CreateBacktest(self, request: catalog_pb2.CreateBacktestRequest, context) -> backtest_pb2.Backtest:
-        resolved = resolve_backtest(convert.create_backtest_fields(request))
+        fields = convert.create_backtest_fields(request)
+        plugins = await self.execution.plugins_for({fields.get("config", {}).get("signal_plugin_key") or "expression"})
+        resolved = resolve_backtest(fields, plugins=plugins)
         async with self.sessions.begin() as session:
             resolved, _ = await signal_binding.bind(session, resolved)
             row = await backtests.create(session, resolved)

@@ -25,7 +25,13 @@ class SweepsMixin:
             logic = await signal_binding.logic_versions(
                 session, signal_binding.logic_ids(fields["base_config"], fields["param_grid"])
             )
-        runs = build_sweep_runs(**fields, bind=signal_binding.binder(logic))
+        keys = {
+            source.get("signal_plugin_key") or "expression"
+            for source in (fields["base_config"], *fields["param_grid"])
+            if isinstance(source, dict)
+        }
+        plugins = await self.execution.plugins_for(keys)
+        runs = build_sweep_runs(**fields, bind=signal_binding.binder(logic), plugins=plugins)
         rank_metric = fields["rank_metric"] or DEFAULT_RANK_METRIC
         task_id = await self.execution.sweep(runs, fields["param_grid"], rank_metric=rank_metric, logic=logic)
         status = TaskStatus.PENDING
