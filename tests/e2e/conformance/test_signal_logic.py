@@ -249,3 +249,27 @@ def test_an_update_while_a_run_is_in_flight_does_not_change_that_run(api, strate
     # The job carried version 1's tree: the run is the reference run again, bar for bar.
     assert done["config"]["signal_logic_version"] == 1
     assert done["metrics"] == reference["metrics"]
+
+
+HOSTILE = {
+    "import": '__import__("os").system("touch /tmp/pwned") > 0',
+    "attribute": "close.__class__ > 0",
+    "lambda": "(lambda: 1)() > 0",
+    "comprehension": "[x for x in close] > 0",
+    "power tower": "9**9**9 > 0",
+    "deep nesting": "(" * 5000 + "close" + ")" * 5000 + " > 0",
+    "one mebibyte": "close > " + " + ".join(["1"] * 350_000),
+    "unknown function": "eval(close) > 0",
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_expressions_are_422s_that_execute_and_store_nothing(api, strategy, daily, text) -> None:
+    before = len(runs.list_backtests(api, strategy["id"]))
+    config = daily.config(signal_plugin_key="expression", signal_plugin_params={"entry": text, "exit": "close > 0"})
+    assert_rejected(
+        api.post("/backtests", {"strategy_id": strategy["id"], "config": config}), "config.signal_plugin_params.entry"
+    )
+    tree = [{"action": "BUY", "rules": [{"field": text, "operator": ">", "value": 0}]}]
+    assert_rejected(api.post("/signal-logic", {"name": "hostile", "rule_tree": tree}), "rule_tree[0].rules[0].field")
+    assert len(runs.list_backtests(api, strategy["id"])) == before
