@@ -16,6 +16,8 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 # Rolling Sharpe over half a year of bars, or a fifth of a shorter run, and never fewer than this.
 MIN_WINDOW = 10
 PNL_BINS = 30
+# Trades beyond these percentiles (each side) fall in the outermost P&L bins.
+TAIL_PERCENT = 0.5
 
 
 def drawdown(equity: np.ndarray) -> np.ndarray:
@@ -101,6 +103,9 @@ def rolling_sharpe(equity: np.ndarray, *, window: int, bars_per_year: int, risk_
 def pnl_histogram(pnl: np.ndarray, bins: int = PNL_BINS) -> tuple[np.ndarray, np.ndarray]:
     """(counts, edges) of trade P&L, with a bin edge at exactly 0 so no bin mixes winners and losers.
 
+    The bins span the middle 99% of trades (and 0); the rarer trades beyond
+    count in the outermost bins, so a few outliers do not squeeze the rest
+    into one bar. Every trade is counted.
     pnl: net P&L per trade.
     bins: about how many bins.
     """
@@ -108,14 +113,13 @@ def pnl_histogram(pnl: np.ndarray, bins: int = PNL_BINS) -> tuple[np.ndarray, np
     pnl = pnl[np.isfinite(pnl)]
     if not pnl.size:
         return np.zeros(0, dtype=int), np.zeros(0)
-    low, high = min(pnl.min(), 0.0), max(pnl.max(), 0.0)
+    tail_low, tail_high = np.percentile(pnl, [TAIL_PERCENT, 100 - TAIL_PERCENT])
+    low, high = min(float(tail_low), 0.0), max(float(tail_high), 0.0)
     if low == high:
         return np.array([pnl.size]), np.array([low - 0.5, high + 0.5])
     width = (high - low) / bins
     # Edges on multiples of the width: 0 is always one of them.
     first, last = math.floor(low / width), math.ceil(high / width)
     edges = np.arange(first, last + 1) * width
-    # Round-off must not push the extremes out (np.histogram drops values outside the edges).
-    edges[0], edges[-1] = min(edges[0], low), max(edges[-1], high)
-    counts, edges = np.histogram(pnl, bins=edges)
+    counts, _ = np.histogram(np.clip(pnl, edges[0], edges[-1]), bins=edges)
     return counts, edges

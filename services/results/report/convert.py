@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.api import httpbody_pb2
 from google.protobuf import json_format
 
@@ -21,12 +23,21 @@ def run_record(message: backtest_pb2.Backtest) -> RunRecord:
         initial_capital=message.initial_capital,
         commission=message.commission,
         slippage=message.slippage,
-        config=json_format.MessageToDict(message.config, preserving_proto_field_name=True),
+        config=_whole_numbers(json_format.MessageToDict(message.config, preserving_proto_field_name=True)),
         metrics=json_format.MessageToDict(message.metrics),
         structured_metrics=json_format.MessageToDict(message.structured_metrics, preserving_proto_field_name=True),
         equity_curve_uri=message.equity_curve_uri if message.HasField("equity_curve_uri") else None,
         trades_uri=message.trades_uri if message.HasField("trades_uri") else None,
     )
+
+
+def _whole_numbers(value: Any) -> Any:
+    """Struct numbers are all doubles: 10.0 that was 10 prints as 10 again (plugin periods, counts)."""
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
 
 
 def task_record(message: backtest_pb2.Task) -> TaskRecord:

@@ -178,7 +178,10 @@ def _trades_note(trades: pd.DataFrame) -> str:
         return "The run made no trade."
     pnl = trades["pnl"].to_numpy(dtype=float)
     wins, losses = int((pnl > 0).sum()), int((pnl < 0).sum())
-    return f"Net P&L per trade after costs: {len(pnl):,} trades, {wins:,} winners, {losses:,} losers."
+    return (
+        f"Net P&L per trade after costs: {len(pnl):,} trades, {wins:,} winners, {losses:,} losers. The outermost"
+        f" bars also count the {analytics.TAIL_PERCENT:g}% of trades beyond them on each side."
+    )
 
 
 def _headline(inputs: RunInputs, benchmark: np.ndarray | None) -> str:
