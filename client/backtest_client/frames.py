@@ -24,8 +24,8 @@ def leaderboard_frame(result: dict[str, Any]) -> pd.DataFrame:
     """A finished sweep's leaderboard: one row per run, best first, indexed by rank.
 
     Columns: backtest_id, status, one per override key (dotted), the rank
-    metric, then every other metric, then error. `attrs` keeps rank_metric
-    and direction.
+    metric, then every other metric, then error. `attrs` keeps rank_metric,
+    direction and the override columns' names.
     result: the sweep task's `result` document.
     """
     entries: list[LeaderboardEntryWire] = list(result.get("leaderboard") or [])
@@ -48,7 +48,7 @@ def leaderboard_frame(result: dict[str, Any]) -> pd.DataFrame:
     first = ["backtest_id", "status", *overrides, *([rank_metric] if rank_metric in frame.columns else [])]
     rest = [c for c in frame.columns if c not in first and c not in ("rank", "error")]
     frame = frame.set_index("rank")[[*first, *rest, "error"]]
-    frame.attrs.update(rank_metric=rank_metric, direction=result.get("direction"))
+    frame.attrs.update(rank_metric=rank_metric, direction=result.get("direction"), overrides=overrides)
     return frame
 
 
@@ -66,5 +66,7 @@ def compare_frame(wire: CompareWire) -> pd.DataFrame:
         }
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=[*ids, "direction", "best"])
     frame.index.name = "metric"
+    # None, not NaN, where no run is best: the column holds ids.
+    frame["best"] = pd.Series([rows[m]["best"] for m in frame.index], index=frame.index, dtype=object)
     frame.attrs["engines"] = {run["id"]: run.get("engine") for run in wire.get("runs", [])}
     return frame

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+from rich import box
 from rich.markup import escape as _escape
 from rich.table import Table
 
@@ -20,6 +21,14 @@ from backtest_client.models import Backtest, SeriesSummary, TaskState
 _FRACTIONS = "total_return cagr max_drawdown var_95 cvar_95 var_99 cvar_99 volatility_annualised win_rate".split()
 _COUNTS = ("bars_in_market", "max_drawdown_duration", "total_trades")
 _GROUPS = (("performance", "Performance"), ("risk", "Risk"), ("trading", "Trading"))
+_HEADLINE = ("total_return", "perf_sharpe_ratio", "risk_max_drawdown", "trade_total_trades")
+# Short headings, so a leaderboard fits an 80-column terminal.
+_SHORT = {
+    "total_return": "return",
+    "perf_sharpe_ratio": "sharpe",
+    "risk_max_drawdown": "max dd",
+    "trade_total_trades": "trades",
+}
 
 
 def escape(text: str) -> str:
@@ -97,7 +106,7 @@ def series_table(series: Sequence[SeriesSummary]) -> Table:
     """Stored market-data series."""
     table = Table("symbol", "timeframe", "start", "end", "rows", "sha256")
     for s in series:
-        table.add_row(s.symbol, s.timeframe, str(s.start), str(s.end), f"{s.rows:,}", s.sha256[:12])
+        table.add_row(s.symbol, s.timeframe, _moment(s.start), _moment(s.end), f"{s.rows:,}", s.sha256[:12])
     return table
 
 
@@ -112,6 +121,33 @@ def frame_table(frame: pd.DataFrame, *, title: str | None = None, limit: int | N
     shown = frame if limit is None else frame.head(limit)
     for label, row in shown.iterrows():
         table.add_row(str(label), *(_cell(column, row[column]) for column in frame.columns))
+    return table
+
+
+def leaderboard_table(frame: pd.DataFrame, *, limit: int | None = None) -> Table:
+    """A sweep's leaderboard: rank, run, the overrides, status, the rank metric and a few headline metrics."""
+    metric_name = str(frame.attrs.get("rank_metric", ""))
+    overrides = [c for c in frame.columns if c in frame.attrs.get("overrides", ())]
+    shown = [metric_name, *(m for m in _HEADLINE if m != metric_name and m in frame.columns)]
+    title = f"leaderboard by {metric_name} ({frame.attrs.get('direction')} is better), {len(frame)} runs"
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("#", justify="right", no_wrap=True, min_width=2)
+    table.add_column("backtest", no_wrap=True)
+    for name in overrides:
+        table.add_column(name.rsplit(".", 1)[-1], justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for name in shown:
+        heading = _SHORT.get(name) or name.split("_", 1)[-1]
+        table.add_column(heading, justify="right", no_wrap=True, style="bold" if name == metric_name else None)
+    for rank, row in (frame if limit is None else frame.head(limit)).iterrows():
+        status = "done" if row["status"] == "completed" else f"[red]{escape(str(row['status']))}[/]"
+        table.add_row(
+            str(rank),
+            str(row["backtest_id"])[:8],
+            *(escape(str(row[name])) for name in overrides),
+            status,
+            *(metric(name, row.get(name)) for name in shown),
+        )
     return table
 
 
@@ -152,6 +188,11 @@ def task_table(state: TaskState) -> Table:
     if state.backtest_id:
         table.add_row("backtest", state.backtest_id)
     return table
+
+
+def _moment(stamp: pd.Timestamp) -> str:
+    """A bar time: the date alone at midnight."""
+    return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else stamp.strftime("%Y-%m-%d %H:%M")
 
 
 def _cell(column: Any, value: Any) -> str:

@@ -120,7 +120,7 @@ def task(
     else:
         stdout.print(render.task_table(state))
         if state.kind == "sweep" and state.done:
-            stdout.print(render.frame_table(leaderboard_frame(state.result), title="leaderboard", limit=20))
+            stdout.print(render.leaderboard_table(leaderboard_frame(state.result), limit=20))
     if state.status == "FAILURE":
         raise typer.Exit(FAILED)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -17,8 +18,10 @@ from backtest_client.client import Client
 F = TypeVar("F", bound=Callable[..., Any])
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True)
+# Piped output is read by people later (logs, CI): wide enough that tables are never squeezed.
+PIPED_WIDTH = 160
+stdout = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+stderr = Console(stderr=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
 
 
 @dataclass

@@ -55,5 +55,4 @@ def sweep(
     if json_output:
         render.emit_json({"task_id": handle.task_id, "status": state.status, **render.jsonable(state.result)})
         return
-    title = f"leaderboard by {board.attrs.get('rank_metric')} ({board.attrs.get('direction')} is better)"
-    stdout.print(render.frame_table(board, title=title, limit=top or None))
+    stdout.print(render.leaderboard_table(board, limit=top or None))

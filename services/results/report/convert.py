@@ -32,9 +32,14 @@ def run_record(message: backtest_pb2.Backtest) -> RunRecord:
 
 
 def _whole_numbers(value: Any) -> Any:
-    """Struct numbers are all doubles: 10.0 that was 10 prints as 10 again (plugin periods, counts)."""
+    """Struct numbers are all doubles: 10.0 that was 10 prints as 10 again (plugin periods, ranks, counts).
+
+    A float metric that happens to be whole (a 0.0 return) becomes 0, which prints the same.
+    """
     if isinstance(value, dict):
         return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     return value
@@ -47,7 +52,7 @@ def task_record(message: backtest_pb2.Task) -> TaskRecord:
         kind=message.kind,
         status=message.status,
         backtest_id=message.backtest_id if message.HasField("backtest_id") else None,
-        result=json_format.MessageToDict(message.result),
+        result=_whole_numbers(json_format.MessageToDict(message.result)),
         error=message.error if message.HasField("error") else None,
     )
 

@@ -53,6 +53,7 @@ tr.group th { background: #f9fafb; color: #111827; font-size: 13px; padding-top:
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 pre { margin: 0; white-space: pre-wrap; font-size: 12px; }
 a { color: #1d4ed8; }
+.scroll { overflow-x: auto; }
 .best { font-weight: 600; color: #15803d; }
 .failed { color: #b91c1c; }
 """
@@ -84,7 +85,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Seq
     body = "".join(
         "<tr>" + "".join(f"<td{_num(i, right)}>{c}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def grouped_table(groups: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> str:

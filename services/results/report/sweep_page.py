@@ -27,7 +27,7 @@ def render(task: TaskRecord, *, generated_at: datetime) -> str:
     metric = str(result.get("rank_metric", ""))
     direction = str(result.get("direction", NEUTRAL))
     overrides = [flatten(entry.get("overrides") or {}) for entry in entries]
-    varying = varying_keys(overrides)
+    varying = sorted(varying_keys(overrides))
     completed = sum(1 for entry in entries if entry.get("status") == "completed")
     body = [
         "<h1>Sweep report</h1>",
@@ -37,7 +37,7 @@ def render(task: TaskRecord, *, generated_at: datetime) -> str:
     if len(varying) == 2:
         body.append(
             page.section(
-                f"{page.metric_label(metric)} over {varying[0]} and {varying[1]}",
+                f"{page.metric_label(metric)} over {_short(varying[0])} and {_short(varying[1])}",
                 _heatmap(entries, overrides, varying, metric, direction),
                 note="Greener is better by the rank metric's direction; blank cells had no run or no value.",
                 ident="heatmap",
@@ -104,15 +104,15 @@ def _heatmap(
             f"{down}={_text(rows[i])}, {across}={_text(columns[j])}: {page.metric_value(metric, v)}"
             f" (rank {ranks.get((i, j), '-')})"
         ),
-        row_title=down,
-        column_title=across,
+        row_title=_short(down),
+        column_title=_short(across),
     )
 
 
 def _leaderboard(entries: list[dict[str, Any]], overrides: list[dict[str, Any]], keys: list[str], metric: str) -> str:
     shown = [metric, *(key for key in SHOWN if key != metric)]
     parameters = keys or sorted({k for o in overrides for k in o})
-    headers = ["rank", *parameters, "status", *(page.metric_label(k) for k in shown), "backtest"]
+    headers = ["rank", *map(_short, parameters), "status", *(page.metric_label(k) for k in shown), "backtest"]
     rows = []
     for entry, flat in zip(entries, overrides, strict=True):
         metrics = entry.get("metrics") or {}
@@ -130,6 +130,11 @@ def _leaderboard(entries: list[dict[str, Any]], overrides: list[dict[str, Any]],
         )
     numeric = [0, *range(len(parameters) + 2, len(parameters) + 2 + len(shown))]
     return page.table(headers, rows, numeric=numeric)
+
+
+def _short(key: str) -> str:
+    """An override key's last part: `signal_plugin_params.fast_period` -> `fast_period`."""
+    return key.rsplit(".", 1)[-1]
 
 
 def _sense(direction: str) -> str:
