@@ -33,8 +33,8 @@ def sweep(
     json_output: JsonOutput = False,
 ) -> None:
     """Run one backtest per grid point on the fleet, show progress, print the leaderboard."""
-    base_config, fields = sweep_base(base)
     axes = grid(grids)
+    base_config, fields = sweep_base(base)
     client = session(ctx).client
     strategy_id = strategy_id or fields.get("strategy_id")
     if strategy_id is None:
