@@ -67,7 +67,7 @@ integration: proto
 e2e: proto chromium
 	$(PY) -m pytest $(PYTEST_ARGS) tests/e2e
 
-bench: proto
+bench: proto chromium
 	$(PY) -m bench $(BENCH_ARGS)
 
 # The REST contract against any gateway: `make conformance GATEWAY_URL=http://host:8080`

@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import breakdown, downloads, execution, startup, sweeps
+from bench import breakdown, downloads, execution, reports, startup, sweeps
 from bench.session import Options, Session
 from deploy.embedded.errors import StartupError
 from deploy.embedded.stack import Stack
@@ -27,6 +27,7 @@ from deploy.embedded.stack import Stack
 SECTIONS: dict[str, Callable[[Session], None]] = {
     "execution": execution.run,
     "downloads": downloads.run,
+    "reports": reports.run,
     "sweeps": sweeps.run,
     "startup": startup.run,
     "breakdown": breakdown.run,
