@@ -1,7 +1,7 @@
 """The HTML tearsheet of a 1,000,350-bar run: its size, the time to build it, the time Chromium takes to render it.
 
 The run is the `downloads` section's crossover over the whole SYNTH1M
-minute series. Building is timed through the gateway (median of REPEATS
+minute series, made with the Python client. Building is timed through the gateway (median of REPEATS
 GETs, the page read whole) against downloading the same run's equity
 Parquet, the least any report must read. Rendering is timed in headless
 Chromium (Debian's package; `make bench` installs it) on the saved page
@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.downloads import SYMBOL, TIMEFRAME, minute_config
+from backtest_client import Client, RunConfig
+from bench.downloads import SYMBOL, TIMEFRAME
 from bench.report import Figure, Target
 from bench.session import Session
-from bench.workload import create_backtest, create_strategy, execute_sync
 from tests.fixtures.chromium import Browser, executable
 
 SECTION = "reports"
@@ -48,10 +48,12 @@ def run(session: Session) -> None:
     session.say("reports: the tearsheet of a million-bar run")
     if not session.fleet.names():
         session.fleet.ensure(1)
-    series = session.client.call("GET", f"/market-data/{SYMBOL}/{TIMEFRAME}")
-    strategy_id = create_strategy(session.client, "reports")
-    backtest_id = create_backtest(session.client, strategy_id, "vectorbt", minute_config(series))
-    execute_sync(session.client, backtest_id)
+    # Created and run with the Python client, as a researcher would.
+    with Client(session.stack.gateway_url) as client:
+        series = client.market_data.get(SYMBOL, TIMEFRAME)
+        params = {"fast_period": 10, "slow_period": 50}
+        config = RunConfig(SYMBOL, series.start, series.end, params=params, timeframe=TIMEFRAME, risk_free_rate=0.04)
+        backtest_id = client.run(config).id
 
     builds = [_fetch(session, f"/backtests/{backtest_id}/report") for _ in range(REPEATS)]
     page = builds[-1][1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 import pandas as pd
@@ -22,6 +22,16 @@ from backtest_client.tasks import RunTask, SweepTask
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 URL_VARIABLE, KEY_VARIABLE = "BACKTEST_API_URL", "BACKTEST_API_KEY"
+
+
+class RunOptions(TypedDict, total=False):
+    """What `Client.run` and `Client.submit` take besides the config; see `run`."""
+
+    strategy_id: str | None
+    engine: str | None
+    initial_capital: float | None
+    commission: float | None
+    slippage: float | None
 
 
 class Client:
@@ -55,39 +65,19 @@ class Client:
         self.sweeps = Sweeps(self._transport, self)
         self.reports = Reports(self._transport, self)
 
-    def run(
-        self,
-        config: RunConfig,
-        *,
-        strategy_id: str | None = None,
-        engine: str | None = None,
-        initial_capital: float | None = None,
-        commission: float | None = None,
-        slippage: float | None = None,
-    ) -> BacktestResult:
+    def run(self, config: RunConfig, **options: Unpack[RunOptions]) -> BacktestResult:
         """Creates a backtest of `config` and runs it synchronously; RunFailedError if the run failed.
 
         config: what to run.
-        strategy_id: the strategy it belongs to; None creates one named after the plugin and symbol.
-        engine: "vectorbt" (default) or "backtrader".
-        initial_capital, commission, slippage: None takes the server's defaults (100000, 0.0005, 0.0005).
+        options (all optional): strategy_id, the strategy it belongs to (None creates one named after
+            the plugin and symbol); engine, "vectorbt" (default) or "backtrader"; initial_capital,
+            commission, slippage (None takes the server's defaults: 100000, 0.0005, 0.0005).
         """
-        spec = self._spec(config, strategy_id, engine, initial_capital, commission, slippage)
-        return self.backtests.run(self.backtests.create(spec).id)
+        return self.backtests.run(self.backtests.create(self._spec(config, options)).id)
 
-    def submit(
-        self,
-        config: RunConfig,
-        *,
-        strategy_id: str | None = None,
-        engine: str | None = None,
-        initial_capital: float | None = None,
-        commission: float | None = None,
-        slippage: float | None = None,
-    ) -> RunTask:
+    def submit(self, config: RunConfig, **options: Unpack[RunOptions]) -> RunTask:
         """Like `run`, but dispatched to the fleet: returns the task (`.wait()` gives the result)."""
-        spec = self._spec(config, strategy_id, engine, initial_capital, commission, slippage)
-        return self.backtests.submit(self.backtests.create(spec).id)
+        return self.backtests.submit(self.backtests.create(self._spec(config, options)).id)
 
     def sweep(
         self,
@@ -133,18 +123,12 @@ class Client:
     def __repr__(self) -> str:
         return f"<Client {self.url}>"
 
-    def _spec(
-        self,
-        config: RunConfig,
-        strategy_id: str | None,
-        engine: str | None,
-        initial_capital: float | None,
-        commission: float | None,
-        slippage: float | None,
-    ) -> BacktestSpec:
+    def _spec(self, config: RunConfig, options: RunOptions) -> BacktestSpec:
+        strategy_id = options.get("strategy_id")
         if strategy_id is None:
             strategy_id = self._adhoc_strategy(f"{config.plugin} on {config.symbol}", config.symbol)
-        return BacktestSpec(strategy_id, config, engine, initial_capital, commission, slippage)
+        costs = {k: options.get(k) for k in ("engine", "initial_capital", "commission", "slippage")}
+        return BacktestSpec(strategy_id, config, **costs)
 
     def _adhoc_strategy(self, name: str, symbol: str) -> str:
         universe = [symbol] if symbol else []
