@@ -65,7 +65,7 @@ def run(session: Session) -> None:
     session.say(f"  report {mb:.3f} MB built in {build_s:.2f} s (equity curve as a Series: {equity_s:.3f} s)")
     add(
         SECTION,
-        Figure(f"report size, {series['rows']:,} bars", mb, "MB", MAX_MB, "budget", mb / MAX_MB, Target("<=", 1.0)),
+        Figure(f"report size, {series.rows:,} bars", mb, "MB", MAX_MB, "budget", mb / MAX_MB, Target("<=", 1.0)),
     )
     add(
         SECTION,

@@ -52,9 +52,13 @@ def run(
         strategy_id = client.strategies.create(f"{plugin} on {symbol}", universe=[symbol]).id
     backtest = client.backtests.create(BacktestSpec(strategy_id, config, engine, capital, commission, slippage))
     task = client.backtests.submit(backtest.id)
-    if not json_output:
-        render_note(f"backtest {backtest.id} running as task {task.task_id}")
-    state = wait_task(client, task.task_id, what=f"backtest {backtest.id[:8]}", show=not json_output)
+    state = wait_task(
+        client,
+        task.task_id,
+        what=f"backtest {backtest.id[:8]}",
+        show=not json_output,
+        announce=f"backtest {backtest.id} running as task {task.task_id}",
+    )
     done = client.backtests.get(backtest.id)
     if state.status != "SUCCESS" or done.status != "completed":
         raise RunFailedError(backtest.id, done.error or state.error or state.status, task_id=task.task_id)

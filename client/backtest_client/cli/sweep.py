@@ -10,7 +10,6 @@ import typer
 from backtest_client.cli import render
 from backtest_client.cli.arguments import grid, sweep_base
 from backtest_client.cli.options import JsonOutput
-from backtest_client.cli.runs import render_note
 from backtest_client.cli.session import handled, session, stdout
 from backtest_client.cli.waiting import wait_task
 from backtest_client.frames import leaderboard_frame
@@ -48,9 +47,13 @@ def sweep(
         engine=engine or fields.get("engine"),
         rank_metric=rank_metric or fields.get("rank_metric"),
     )
-    if not json_output:
-        render_note(f"sweep of {handle.n_configs} runs: task {handle.task_id}")
-    state = wait_task(client, handle.task_id, what=f"sweep {handle.task_id[:8]}", show=not json_output)
+    state = wait_task(
+        client,
+        handle.task_id,
+        what=f"sweep {handle.task_id[:8]}",
+        show=not json_output,
+        announce=f"sweep of {handle.n_configs} runs: task {handle.task_id}",
+    )
     board = leaderboard_frame(state.result)
     if json_output:
         render.emit_json({"task_id": handle.task_id, "status": state.status, **render.jsonable(state.result)})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+
 from backtest_client.cli.session import StoppedWaiting, stderr
 from backtest_client.client import Client
 from backtest_client.models import TaskState
@@ -9,14 +11,20 @@ from backtest_client.progress import ProgressBar
 from backtest_client.tasks import poll
 
 
-def wait_task(client: Client, task_id: str, *, what: str, show: bool = True) -> TaskState:
+def wait_task(client: Client, task_id: str, *, what: str, show: bool = True, announce: str = "") -> TaskState:
     """Polls the task until it is done; its PROGRESS feeds a bar on stderr.
 
     client: the API. task_id: the task. what: names the work in messages ("sweep 1a2b...").
-    show: draw the bar (off for --json, so scripts see only the result).
+    show: draw the bar and print `announce` first (off for --json, so scripts see only the result).
+    announce: a line saying what started, e.g. the task id to come back to.
     """
-    bar = ProgressBar(what, console=stderr) if show else None
+    bar = None
     try:
+        # Inside the try: a Ctrl-C from the moment the task id is shown stops only the wait.
+        if show:
+            if announce:
+                stderr.print(f"[dim]{escape(announce)}[/]")
+            bar = ProgressBar(what, console=stderr)
         return poll(
             lambda: client.tasks.get(task_id),
             lambda state: state.done,
