@@ -151,7 +151,9 @@ def test_ctrl_c_stops_waiting_but_not_the_sweep(client, gateway_url, tmp_path):
     base.write_text(BASE_YAML.format(symbol="SYNTH1M", start="2016-03-03", end="2016-09-01").replace("1d", "1m"))
     command = [str(BACKTEST), "--api-url", gateway_url, "sweep", "--base", str(base), "--engine", "backtrader"]
     command += ["--grid", "signal_plugin_params.fast_period=5,10", "--grid", "signal_plugin_params.slow_period=30,60"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_deliver_sigint
+    )
     assert process.stderr is not None
     announced = process.stderr.readline()  # "sweep of 4 runs: task <id>", printed as the wait starts
     task_id = announced.strip().rsplit(" ", 1)[-1]
@@ -162,3 +164,10 @@ def test_ctrl_c_stops_waiting_but_not_the_sweep(client, gateway_url, tmp_path):
     # The sweep goes on without the command: it finishes, every run completed.
     board = SweepTask(client, task_id, 4).wait(progress=False, timeout=300)
     assert len(board) == 4 and set(board["status"]) == {"completed"}
+
+
+def _deliver_sigint() -> None:
+    """Runs in the child before exec: a shell's background job (make test under nohup or &) ignores SIGINT,
+    and a child inherits that, so Python would install no KeyboardInterrupt handler. A terminal's Ctrl-C
+    reaches a foreground command with the default disposition; give the child that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
