@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PY := $(BIN)/python
 SITE = $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+CLIENT := client/pyproject.toml
+# A change to any of these files reinstalls: the stamp's name is their checksum.
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml $(CLIENT) | cksum | cut -d' ' -f1)
 PROTOS := $(shell find protos/backtest -name '*.proto')
 GEN := gen/python/backtest/v1/catalog_pb2.py
 DESCRIPTOR := gen/descriptor.binpb
@@ -14,17 +16,19 @@ export PATH := $(BIN):$(PATH)
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 
-.PHONY: venv proto lint up test unit integration e2e bench clean conformance
+.PHONY: venv proto lint up test unit integration e2e bench clean conformance chromium
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml $(CLIENT)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# The local package mirror prints a warning per missing index page: noise.
 	$(PY) -m pip install --quiet -r requirements.txt 2>&1 | { grep -v '^WARNING: Location' || true; }
 	# The platform itself, editable: registers its entry points (the engines).
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | { grep -v '^WARNING: Location' || true; }
+	# The client package and its `backtest` command; editable, so its code is always the tree's.
+	$(PY) -m pip install --quiet -e ./client 2>&1 | { grep -v '^WARNING: Location' || true; }
 	# The repository root and the generated code are importable from the venv.
 	printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/gen/python" > "$(SITE)/backtest_platform.pth"
 	rm -f $(VENV)/.installed-*
@@ -48,8 +52,13 @@ lint: proto
 up: proto
 	$(PY) -m deploy.embedded up
 
-test: lint
+test: lint chromium
 	$(PY) -m pytest $(PYTEST_ARGS) tests
+
+# Headless Chromium from Debian's packages for the report pages' browser tests
+# (tests/e2e/browser); installed when missing (needs root, as CI runs).
+chromium:
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 unit: proto
 	$(PY) -m pytest $(PYTEST_ARGS) tests/unit
@@ -57,10 +66,10 @@ unit: proto
 integration: proto
 	$(PY) -m pytest $(PYTEST_ARGS) tests/integration
 
-e2e: proto
+e2e: proto chromium
 	$(PY) -m pytest $(PYTEST_ARGS) tests/e2e
 
-bench: proto
+bench: proto chromium
 	$(PY) -m bench $(BENCH_ARGS)
 
 # The REST contract against any gateway: `make conformance GATEWAY_URL=http://host:8080`

@@ -11,13 +11,14 @@ from backtest.v1 import results_pb2, results_pb2_grpc
 from services.results import compare, convert
 from services.results.artifacts import EQUITY, TRADES, ArtifactKind, Artifacts
 from services.results.catalog_client import CatalogClient
+from services.results.report.rpc import ReportsMixin
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _DONE = object()
 
 
-class ResultsServicer(results_pb2_grpc.ResultsServiceServicer):
+class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
     """Serves artifacts and comparisons.
 
     catalog: where backtest records come from.

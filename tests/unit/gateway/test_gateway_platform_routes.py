@@ -29,6 +29,8 @@ REST_SURFACE = [
     ("GET", "/api/v1/backtests/B1/trades", RESULTS, "GetTrades", {"backtest_id": "B1"}),
     ("GET", "/api/v1/backtests/B1/trades/parquet", RESULTS, "DownloadTrades", {"backtest_id": "B1"}),
     ("POST", "/api/v1/backtests/compare", RESULTS, "CompareBacktests", {}),
+    ("GET", "/api/v1/backtests/B1/report", RESULTS, "GetBacktestReport", {"backtest_id": "B1"}),
+    ("GET", "/api/v1/tasks/T1/report", RESULTS, "GetTaskReport", {"task_id": "T1"}),
     ("POST", "/api/v1/backtests/sweep", CATALOG, "SweepBacktests", {}),
     ("GET", "/api/v1/tasks/T1", CATALOG, "GetTask", {"task_id": "T1"}),
     ("POST", "/api/v1/strategies", CATALOG, "CreateStrategy", {}),
@@ -76,3 +78,5 @@ def test_stream_kinds_of_the_platform_routes(table: RouteTable) -> None:
     assert kinds["DownloadTrades"].server_streaming and kinds["DownloadTrades"].http_body_response
     assert kinds["GetEquityCurve"].server_streaming and not kinds["GetEquityCurve"].http_body_response
     assert kinds["ListBacktests"].server_streaming
+    # A report is one unary HttpBody: the gateway passes its bytes and content type through.
+    assert kinds["GetBacktestReport"].http_body_response and not kinds["GetBacktestReport"].server_streaming

@@ -1,0 +1,78 @@
+"""Parsing what commands take beyond plain options: `name=value` parameters, `key=v1,v2` grids, base YAML files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+
+# A base file may say these besides the config; they are not config fields.
+SWEEP_FIELDS = ("engine", "strategy_id", "rank_metric")
+LIFTED = ("initial_capital", "commission", "slippage")
+
+
+def value(text: str) -> Any:
+    """A command-line value: JSON when it parses (10, 0.5, true, null, [1,2]), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def assignments(pairs: list[str], option: str) -> dict[str, Any]:
+    """`name=value` pairs as a dict; a pair without `=` is a usage error naming `option`.
+
+    pairs: the option's values, e.g. ["fast_period=10", "ma_type=ema"].
+    option: the option's name, for the error.
+    """
+    found: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"{pair!r} is not name=value", param_hint=option)
+        found[name.strip()] = value(raw.strip())
+    return found
+
+
+def grid(specs: list[str]) -> dict[str, list[Any]]:
+    """`--grid 'key=v1,v2,v3'` options as {key: [values]} (their cartesian product is the sweep).
+
+    specs: the option's values; each names one key and at least one value.
+    """
+    axes: dict[str, list[Any]] = {}
+    for spec in specs:
+        key, sep, raw = spec.partition("=")
+        values = [value(v.strip()) for v in raw.split(",") if v.strip()]
+        if not sep or not key.strip() or not values:
+            raise typer.BadParameter(f"{spec!r} is not key=value1,value2,...", param_hint="--grid")
+        if key.strip() in axes:
+            raise typer.BadParameter(f"{key.strip()!r} is given twice", param_hint="--grid")
+        axes[key.strip()] = values
+    return axes
+
+
+def sweep_base(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(base_config, sweep fields) from a YAML file.
+
+    The file is either a run config (symbol, timeframe, start_date, ...,
+    optionally initial_capital, commission, slippage), or a create-backtest
+    body with the config under `config:`; either may also name engine,
+    strategy_id and rank_metric.
+    """
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise typer.BadParameter(f"cannot read {path}: {err}", param_hint="--base") from None
+    if not isinstance(document, dict):
+        raise typer.BadParameter(f"{path} must hold a mapping of config fields", param_hint="--base")
+    fields = {k: document.pop(k) for k in SWEEP_FIELDS if k in document}
+    if isinstance(document.get("config"), dict):
+        base = dict(document.pop("config"))
+        base.update({k: document.pop(k) for k in LIFTED if k in document})
+    else:
+        base = document
+    # YAML reads bare dates as date objects; the API takes text.
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in base.items()}, fields

@@ -1,0 +1,61 @@
+"""`backtest sweep`: a parameter sweep with a live progress bar, then the leaderboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from backtest_client.cli import render
+from backtest_client.cli.arguments import grid, sweep_base
+from backtest_client.cli.options import JsonOutput
+from backtest_client.cli.session import handled, session, stdout
+from backtest_client.cli.waiting import wait_task
+from backtest_client.frames import leaderboard_frame
+
+
+@handled
+def sweep(
+    ctx: typer.Context,
+    base: Annotated[Path, typer.Option("--base", help="YAML of the base config (see docs/client.md).")],
+    grids: Annotated[
+        list[str],
+        typer.Option("--grid", help="key=value1,value2,... (repeat: the sweep is their cartesian product)."),
+    ],
+    engine: Annotated[str | None, typer.Option("--engine", "-e", help="Engine of every run.")] = None,
+    strategy_id: Annotated[str | None, typer.Option("--strategy", help="Strategy id; default: a new one.")] = None,
+    rank_metric: Annotated[
+        str | None, typer.Option("--rank-metric", help="Flat metric to rank by (default perf_sharpe_ratio).")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Leaderboard rows to print; 0 for all.")] = 20,
+    json_output: JsonOutput = False,
+) -> None:
+    """Run one backtest per grid point on the fleet, show progress, print the leaderboard."""
+    axes = grid(grids)
+    base_config, fields = sweep_base(base)
+    client = session(ctx).client
+    strategy_id = strategy_id or fields.get("strategy_id")
+    if strategy_id is None:
+        symbol = str(base_config.get("symbol", ""))
+        name = f"sweep: {base_config.get('signal_plugin_key', '')} on {symbol}"
+        strategy_id = client.strategies.create(name, universe=[symbol] if symbol else []).id
+    handle = client.sweeps.create(
+        strategy_id,
+        base_config,
+        axes,
+        engine=engine or fields.get("engine"),
+        rank_metric=rank_metric or fields.get("rank_metric"),
+    )
+    state = wait_task(
+        client,
+        handle.task_id,
+        what=f"sweep {handle.task_id[:8]}",
+        show=not json_output,
+        announce=f"sweep of {handle.n_configs} runs: task {handle.task_id}",
+    )
+    board = leaderboard_frame(state.result)
+    if json_output:
+        render.emit_json({"task_id": handle.task_id, "status": state.status, **render.jsonable(state.result)})
+        return
+    stdout.print(render.leaderboard_table(board, limit=top or None))

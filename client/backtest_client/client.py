@@ -1,0 +1,135 @@
+"""`Client`: the platform's REST API from Python, one attribute per resource plus the everyday shortcuts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, TypedDict, Unpack
+
+import httpx
+import pandas as pd
+
+from backtest_client._transport import DEFAULT_TIMEOUT_S, Transport
+from backtest_client.models import BacktestSpec, RunConfig
+from backtest_client.resources.backtests import Backtests
+from backtest_client.resources.market_data import MarketData
+from backtest_client.resources.reports import Reports
+from backtest_client.resources.strategies import Strategies
+from backtest_client.resources.sweeps import Grid, Sweeps
+from backtest_client.resources.tasks import Tasks
+from backtest_client.results import BacktestResult
+from backtest_client.tasks import RunTask, SweepTask
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+URL_VARIABLE, KEY_VARIABLE = "BACKTEST_API_URL", "BACKTEST_API_KEY"
+
+
+class RunOptions(TypedDict, total=False):
+    """What `Client.run` and `Client.submit` take besides the config; see `run`."""
+
+    strategy_id: str | None
+    engine: str | None
+    initial_capital: float | None
+    commission: float | None
+    slippage: float | None
+
+
+class Client:
+    """A connection to the platform's gateway.
+
+    url: the gateway, e.g. http://127.0.0.1:8080; default $BACKTEST_API_URL, else that address.
+    api_key: sent as x-api-key; default $BACKTEST_API_KEY, else none.
+    timeout: seconds for ordinary calls (sync runs and downloads wait longer).
+    retries: times a 503 answer is retried (honouring Retry-After).
+    transport: an httpx transport in place of the network.
+
+    Resources: `strategies`, `backtests`, `market_data`, `tasks`, `sweeps`, `reports`.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url or os.environ.get(URL_VARIABLE) or DEFAULT_URL
+        key = api_key if api_key is not None else os.environ.get(KEY_VARIABLE)
+        self._transport = Transport(self.url, api_key=key, timeout=timeout, retries=retries, transport=transport)
+        self.strategies = Strategies(self._transport, self)
+        self.backtests = Backtests(self._transport, self)
+        self.market_data = MarketData(self._transport, self)
+        self.tasks = Tasks(self._transport, self)
+        self.sweeps = Sweeps(self._transport, self)
+        self.reports = Reports(self._transport, self)
+
+    def run(self, config: RunConfig, **options: Unpack[RunOptions]) -> BacktestResult:
+        """Creates a backtest of `config` and runs it synchronously; RunFailedError if the run failed.
+
+        config: what to run.
+        options (all optional): strategy_id, the strategy it belongs to (None creates one named after
+            the plugin and symbol); engine, "vectorbt" (default) or "backtrader"; initial_capital,
+            commission, slippage (None takes the server's defaults: 100000, 0.0005, 0.0005).
+        """
+        return self.backtests.run(self.backtests.create(self._spec(config, options)).id)
+
+    def submit(self, config: RunConfig, **options: Unpack[RunOptions]) -> RunTask:
+        """Like `run`, but dispatched to the fleet: returns the task (`.wait()` gives the result)."""
+        return self.backtests.submit(self.backtests.create(self._spec(config, options)).id)
+
+    def sweep(
+        self,
+        base: RunConfig | Mapping[str, Any],
+        grid: Grid,
+        *,
+        strategy_id: str | None = None,
+        engine: str | None = None,
+        rank_metric: str | None = None,
+    ) -> SweepTask:
+        """Runs one backtest per grid entry on the fleet; `.wait()` shows progress and returns the leaderboard.
+
+        base: the config every entry merges over.
+        grid: {key: [values]} (their cartesian product) or a list of override dicts; dotted keys such as
+            "signal_plugin_params.fast_period" reach nested values.
+        strategy_id: None creates a strategy for the sweep.
+        engine, rank_metric: default vectorbt and perf_sharpe_ratio.
+        """
+        if strategy_id is None:
+            symbol = base.symbol if isinstance(base, RunConfig) else str(base.get("symbol", ""))
+            plugin = base.plugin if isinstance(base, RunConfig) else str(base.get("signal_plugin_key", ""))
+            strategy_id = self._adhoc_strategy(f"sweep: {plugin} on {symbol}", symbol)
+        return self.sweeps.create(strategy_id, base, grid, engine=engine, rank_metric=rank_metric)
+
+    def compare(self, *backtest_ids: str) -> pd.DataFrame:
+        """2 to 10 runs side by side: one row per metric, a column per run, `direction` and the `best` run's id."""
+        return self.backtests.compare(list(backtest_ids))
+
+    def result(self, backtest_id: str) -> BacktestResult:
+        """The result of a completed backtest."""
+        return self.backtests.result(backtest_id)
+
+    def close(self) -> None:
+        """Closes the pooled connections."""
+        self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Client {self.url}>"
+
+    def _spec(self, config: RunConfig, options: RunOptions) -> BacktestSpec:
+        strategy_id = options.get("strategy_id")
+        if strategy_id is None:
+            strategy_id = self._adhoc_strategy(f"{config.plugin} on {config.symbol}", config.symbol)
+        costs = {k: options.get(k) for k in ("engine", "initial_capital", "commission", "slippage")}
+        return BacktestSpec(strategy_id, config, **costs)
+
+    def _adhoc_strategy(self, name: str, symbol: str) -> str:
+        universe = [symbol] if symbol else []
+        return self.strategies.create(name, description="created by backtest-client", universe=universe).id

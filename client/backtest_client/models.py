@@ -1,0 +1,282 @@
+"""The records the client hands out, typed; each owns its conversion from (and to) the wire JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from backtest_client._wire import (
+    BacktestWire,
+    CreateBacktestWire,
+    RunConfigWire,
+    SeriesWire,
+    StrategyWire,
+    TaskWire,
+)
+
+DateLike = str | dt.date | dt.datetime | pd.Timestamp
+# Task states after which nothing changes.
+FINISHED = ("SUCCESS", "FAILURE", "REVOKED")
+
+
+def iso(value: DateLike) -> str:
+    """A date or date-time as the API takes it: ISO-8601 text (strings pass through)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dt.datetime):  # pd.Timestamp included
+        return value.isoformat()
+    return value.isoformat()
+
+
+def timestamp(text: str | None) -> pd.Timestamp | None:
+    """An API time (RFC 3339) as a pandas Timestamp; None stays None."""
+    return pd.Timestamp(text) if text else None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a backtest runs: a symbol's bars over a date range, a signal plugin and execution options.
+
+    symbol: ticker of a stored series, e.g. "AAPL".
+    start, end: first and last bar included (ISO text, date or datetime).
+    plugin: signal plugin key, e.g. "crossover_signal".
+    params: the plugin's parameters, e.g. {"fast_period": 10, "slow_period": 50}.
+    timeframe: bar size of the series: 1m, 5m, 15m, 1h, 1d (default) or 1w.
+    The rest default on the server when None: bars_per_year (from the
+    timeframe), risk_free_rate (0.0), size_type ("percent"), fill_price
+    ("close"), allow_short (False), size (1.0 of equity).
+    """
+
+    symbol: str
+    start: DateLike
+    end: DateLike
+    plugin: str = "crossover_signal"
+    params: dict[str, Any] = field(default_factory=dict)
+    timeframe: str = "1d"
+    bars_per_year: int | None = None
+    risk_free_rate: float | None = None
+    size_type: str | None = None
+    fill_price: str | None = None
+    allow_short: bool | None = None
+    size: float | None = None
+
+    def to_wire(self) -> RunConfigWire:
+        """The config as the API's `config` object; unset options are left out."""
+        wire: dict[str, Any] = {
+            "symbol": self.symbol,
+            "timeframe": self.timeframe,
+            "start_date": iso(self.start),
+            "end_date": iso(self.end),
+            "signal_plugin_key": self.plugin,
+            "signal_plugin_params": dict(self.params),
+        }
+        for name in ("bars_per_year", "risk_free_rate", "size_type", "fill_price", "allow_short", "size"):
+            value = getattr(self, name)
+            if value is not None:
+                wire[name] = value
+        return wire  # type: ignore[return-value]
+
+    @classmethod
+    def from_wire(cls, wire: RunConfigWire) -> RunConfig:
+        """The config of a stored backtest (every default resolved)."""
+        return cls(
+            symbol=wire["symbol"],
+            start=wire["start_date"],
+            end=wire["end_date"],
+            plugin=wire["signal_plugin_key"],
+            params=_whole_numbers(wire.get("signal_plugin_params") or {}),
+            timeframe=wire["timeframe"],
+            bars_per_year=wire.get("bars_per_year"),
+            risk_free_rate=wire.get("risk_free_rate"),
+            size_type=wire.get("size_type"),
+            fill_price=wire.get("fill_price"),
+            allow_short=wire.get("allow_short"),
+            size=wire.get("size"),
+        )
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    """A backtest to create: a strategy, a config, an engine and costs (None: the server's default).
+
+    strategy_id: the strategy it belongs to.
+    config: what it runs.
+    engine: "vectorbt" (default) or "backtrader".
+    initial_capital: starting capital (100000.0). commission, slippage: fractions (0.0005 each).
+    """
+
+    strategy_id: str
+    config: RunConfig
+    engine: str | None = None
+    initial_capital: float | None = None
+    commission: float | None = None
+    slippage: float | None = None
+
+    def to_wire(self) -> CreateBacktestWire:
+        """The POST /backtests body."""
+        wire: dict[str, Any] = {"strategy_id": self.strategy_id, "config": self.config.to_wire()}
+        for name in ("engine", "initial_capital", "commission", "slippage"):
+            value = getattr(self, name)
+            if value is not None:
+                wire[name] = value
+        return wire  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """A stored backtest.
+
+    status: "pending", "running", "completed" or "failed".
+    metrics: the flat metrics dict ({"error": reason} when failed).
+    structured_metrics: the same metrics grouped (performance, risk, trading); None unless completed.
+    sweep_id: the sweep task that created it, if any.
+    """
+
+    id: str
+    strategy_id: str
+    engine: str
+    status: str
+    initial_capital: float
+    commission: float
+    slippage: float
+    config: RunConfig
+    metrics: dict[str, Any]
+    structured_metrics: dict[str, Any] | None
+    trades_uri: str | None
+    equity_curve_uri: str | None
+    created_at: pd.Timestamp | None
+    updated_at: pd.Timestamp | None
+    sweep_id: str | None = None
+
+    @property
+    def error(self) -> str | None:
+        """Why the run failed, when it did."""
+        return str(self.metrics.get("error")) if self.status == "failed" else None
+
+    @classmethod
+    def from_wire(cls, wire: BacktestWire) -> Backtest:
+        """A backtest from GET /backtests/{id} (or a sync execute's answer)."""
+        return cls(
+            id=wire["id"],
+            strategy_id=wire["strategy_id"],
+            engine=wire["engine"],
+            status=wire["status"],
+            initial_capital=wire["initial_capital"],
+            commission=wire["commission"],
+            slippage=wire["slippage"],
+            config=RunConfig.from_wire(wire["config"]),
+            metrics=dict(wire.get("metrics") or {}),
+            structured_metrics=wire.get("structured_metrics") or None,
+            trades_uri=wire.get("trades_uri"),
+            equity_curve_uri=wire.get("equity_curve_uri"),
+            created_at=timestamp(wire.get("created_at")),
+            updated_at=timestamp(wire.get("updated_at")),
+            sweep_id=wire.get("sweep_id"),
+        )
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A strategy backtests attach to."""
+
+    id: str
+    name: str
+    description: str | None
+    universe: list[str]
+    params: dict[str, Any]
+    created_at: pd.Timestamp | None
+    updated_at: pd.Timestamp | None
+
+    @classmethod
+    def from_wire(cls, wire: StrategyWire) -> Strategy:
+        return cls(
+            id=wire["id"],
+            name=wire["name"],
+            description=wire.get("description"),
+            universe=list(wire.get("universe") or []),
+            params=dict(wire.get("params") or {}),
+            created_at=timestamp(wire.get("created_at")),
+            updated_at=timestamp(wire.get("updated_at")),
+        )
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """A stored market-data series: its first and last bar, bar count and file hash."""
+
+    symbol: str
+    timeframe: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    rows: int
+    sha256: str
+
+    @classmethod
+    def from_wire(cls, wire: SeriesWire) -> SeriesSummary:
+        return cls(
+            symbol=wire["symbol"],
+            timeframe=wire["timeframe"],
+            start=pd.Timestamp(wire["start"]),
+            end=pd.Timestamp(wire["end"]),
+            rows=int(wire["rows"]),
+            sha256=wire["sha256"],
+        )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Runs of a task: finished (successfully or not), failed, and in all."""
+
+    completed: int
+    failed: int
+    total: int
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """A task as last polled.
+
+    status: PENDING, STARTED, PROGRESS, SUCCESS or FAILURE.
+    kind: "execute" or "sweep".
+    result: the run's summary, or the sweep's leaderboard document, once done.
+    """
+
+    task_id: str
+    status: str
+    kind: str
+    backtest_id: str | None
+    progress: Progress
+    result: dict[str, Any]
+    error: str | None
+    created_at: pd.Timestamp | None
+    updated_at: pd.Timestamp | None
+
+    @property
+    def done(self) -> bool:
+        """Whether the task has finished, one way or the other."""
+        return self.status in FINISHED
+
+    @classmethod
+    def from_wire(cls, wire: TaskWire) -> TaskState:
+        progress = wire.get("progress") or {}
+        return cls(
+            task_id=wire["task_id"],
+            status=wire["status"],
+            kind=wire.get("kind", ""),
+            backtest_id=wire.get("backtest_id"),
+            progress=Progress(
+                int(progress.get("completed", 0)), int(progress.get("failed", 0)), int(progress.get("total", 0))
+            ),
+            result=dict(wire.get("result") or {}),
+            error=wire.get("error"),
+            created_at=timestamp(wire.get("created_at")),
+            updated_at=timestamp(wire.get("updated_at")),
+        )
+
+
+def _whole_numbers(values: dict[str, Any]) -> dict[str, Any]:
+    """Plugin parameters with whole-number floats as ints: JSON through a protobuf Struct has only floats."""
+    return {k: int(v) if isinstance(v, float) and v.is_integer() and abs(v) < 2**53 else v for k, v in values.items()}

@@ -1,0 +1,58 @@
+"""Sweeps: POST /api/v1/backtests/sweep."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from backtest_client.models import RunConfig
+from backtest_client.resources import Resource
+from backtest_client.tasks import SweepTask
+
+Grid = Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]]
+
+
+def expand_grid(grid: Grid) -> list[dict[str, Any]]:
+    """The API's param_grid: a list of override dicts.
+
+    grid: either that list already, or {key: [values...]} whose cartesian
+        product it becomes, e.g. {"signal_plugin_params.fast_period": [5, 10]}.
+    """
+    if isinstance(grid, Mapping):
+        keys = list(grid)
+        return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(grid[k] for k in keys))]
+    return [dict(entry) for entry in grid]
+
+
+class Sweeps(Resource):
+    """Parameter sweeps: one run per override, ranked when all are done."""
+
+    def create(
+        self,
+        strategy_id: str,
+        base: RunConfig | Mapping[str, Any],
+        grid: Grid,
+        *,
+        engine: str | None = None,
+        rank_metric: str | None = None,
+    ) -> SweepTask:
+        """Dispatches a sweep and returns its handle (`.wait()` for the leaderboard).
+
+        strategy_id: the strategy every run belongs to.
+        base: the config every override merges over (a RunConfig, or the API's dict, which may also hold
+            initial_capital, commission and slippage).
+        grid: 1 to 50 overrides, or {key: values} (see `expand_grid`); dotted keys reach nested values.
+        engine: engine of every run (default vectorbt). rank_metric: flat metric to rank by (perf_sharpe_ratio).
+        """
+        body: dict[str, Any] = {
+            "strategy_id": strategy_id,
+            "base_config": base.to_wire() if isinstance(base, RunConfig) else dict(base),
+            "param_grid": expand_grid(grid),
+        }
+        if engine is not None:
+            body["engine"] = engine
+        if rank_metric is not None:
+            body["rank_metric"] = rank_metric
+        wire = self._transport.json("POST", "/backtests/sweep", json=body)
+        return SweepTask(self._client, wire["task_id"], int(wire.get("n_configs", len(body["param_grid"]))))

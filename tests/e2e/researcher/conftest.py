@@ -1,0 +1,94 @@
+"""Fixtures of the toolkit's end-to-end tests: a client of the session's stack, its own data and runs.
+
+Everything the tests read they create through the client: a daily series
+under a fresh symbol, a completed run over it, a finished two-parameter
+sweep. The million-bar run uses the sample data's SYNTH1M series.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backtest_client import BacktestResult, Client, RunConfig
+from tests.e2e.conformance import synthetic_bars
+
+REPO = Path(__file__).resolve().parents[3]
+BACKTEST = Path(sys.executable).with_name("backtest")
+SWEEP_GRID = {"signal_plugin_params.fast_period": [5, 10], "signal_plugin_params.slow_period": [20, 40, 60]}
+
+
+def output_dir(name: str) -> Path:
+    """A directory for files a person looks at after the run (screenshots): $TEST_OUTPUT_DIR or test-output/."""
+    root = Path(os.environ.get("TEST_OUTPUT_DIR") or REPO / "test-output")
+    path = root / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def gateway_url(stack) -> str:
+    """The REST gateway of the session's stack."""
+    return stack.gateway_url
+
+
+@pytest.fixture(scope="session")
+def client(gateway_url: str) -> Iterator[Client]:
+    """A client of the stack."""
+    with Client(gateway_url) as connected:
+        yield connected
+
+
+@pytest.fixture(scope="session")
+def daily(client: Client) -> tuple[str, RunConfig]:
+    """A fresh 500-bar daily series (imported as a DataFrame), and a crossover config over all of it."""
+    symbol = synthetic_bars.unique_symbol("TOOL")
+    frame = synthetic_bars.daily()
+    summary = client.market_data.import_frame(frame, symbol=symbol, timeframe="1d")
+    config = RunConfig(symbol, summary.start.date(), summary.end.date(), params={"fast_period": 5, "slow_period": 20})
+    return symbol, config
+
+
+@pytest.fixture(scope="session")
+def completed(client: Client, daily: tuple[str, RunConfig]) -> BacktestResult:
+    """A completed vectorbt run over the daily series."""
+    return client.run(daily[1])
+
+
+@pytest.fixture(scope="session")
+def swept(client: Client, daily: tuple[str, RunConfig]):
+    """(handle, leaderboard, polled states) of a finished 2 x 3 sweep over fast and slow periods."""
+    states = []
+    handle = client.sweep(daily[1], SWEEP_GRID)
+    board = handle.wait(progress=states.append)
+    return handle, board, states
+
+
+@pytest.fixture(scope="session")
+def million(client: Client) -> BacktestResult:
+    """A vectorbt run over the whole SYNTH1M sample series (1,000,350 one-minute bars).
+
+    Longer than the stack's sync deadline on a busy machine: the client then follows it by polling.
+    """
+    series = client.market_data.get("SYNTH1M", "1m")
+    config = RunConfig(
+        "SYNTH1M", series.start, series.end, params={"fast_period": 390, "slow_period": 1950}, timeframe="1m"
+    )
+    return client.run(config, commission=0.0, slippage=0.0)
+
+
+@pytest.fixture(scope="session")
+def cli(gateway_url: str):
+    """Runs the installed `backtest` command against the stack: cli("data", "list", "--json")."""
+
+    def run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+        env = {**os.environ, "BACKTEST_API_URL": gateway_url}
+        env.pop("BACKTEST_API_KEY", None)
+        return subprocess.run([str(BACKTEST), *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+
+    return run
