@@ -72,7 +72,7 @@ class SeriesWire(TypedDict):
 
 
 class ProgressWire(TypedDict):
-    completed: int
+    succeeded: int
     failed: int
     total: int
 

@@ -228,11 +228,16 @@ class SeriesSummary:
 
 @dataclass(frozen=True)
 class Progress:
-    """Runs of a task: finished (successfully or not), failed, and in all."""
+    """Runs of a task: succeeded, failed, and in all."""
 
-    completed: int
+    succeeded: int
     failed: int
     total: int
+
+    @property
+    def settled(self) -> int:
+        """Runs finished, successfully or not."""
+        return self.succeeded + self.failed
 
 
 @dataclass(frozen=True)
@@ -268,7 +273,7 @@ class TaskState:
             kind=wire.get("kind", ""),
             backtest_id=wire.get("backtest_id"),
             progress=Progress(
-                int(progress.get("completed", 0)), int(progress.get("failed", 0)), int(progress.get("total", 0))
+                int(progress.get("succeeded", 0)), int(progress.get("failed", 0)), int(progress.get("total", 0))
             ),
             result=dict(wire.get("result") or {}),
             error=wire.get("error"),

@@ -34,7 +34,7 @@ class ProgressBar:
         self._progress.update(
             self._bar,
             total=progress.total or None,
-            completed=progress.completed,
+            completed=progress.settled,
             detail=f"{state.status}{failed}",
         )
 

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from services.domain.errors import ConflictError
-from services.kit.status import translate_errors
 from services.results.artifacts import Artifacts
 from services.results.catalog_client import CatalogClient
 from services.results.report import convert, sweep_page, tearsheet
@@ -35,11 +34,9 @@ class ReportsMixin:
     def _reads(self) -> CatalogReads:
         return CatalogReads(self.catalog)
 
-    @translate_errors
     async def GetBacktestReport(self, request, context):
         return convert.html_body(await self._backtest_page(request.backtest_id))
 
-    @translate_errors
     async def GetTaskReport(self, request, context):
         task = await self._reads.task(request.task_id)
         if task.status not in DONE:

@@ -71,7 +71,7 @@ def test_a_submitted_run_is_waited_for_and_matches_the_other_engine(client, dail
 def test_a_sweep_reports_progress_and_ranks_its_runs(swept):
     handle, board, states = swept
     assert states[-1].status == "SUCCESS" and states[-1].progress.total == 6
-    assert all(s.progress.completed <= s.progress.total for s in states)
+    assert all(s.progress.settled <= s.progress.total for s in states)
     assert list(board.index) == [1, 2, 3, 4, 5, 6]
     assert {"signal_plugin_params.fast_period", "signal_plugin_params.slow_period"} <= set(board.columns)
     sharpe = board["perf_sharpe_ratio"].to_numpy(dtype=float)
