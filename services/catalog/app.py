@@ -6,7 +6,8 @@ assembly in-process on port 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,6 +16,7 @@ from services.adapters.object_store import S3Location
 from services.catalog.db.engine import create_engine, session_factory
 from services.catalog.execution.service import ExecutionService
 from services.catalog.market_data import MarketData
+from services.catalog.readiness import Readiness
 from services.catalog.run_report import RunReportServicer
 from services.catalog.servicer import CatalogServicer
 from services.catalog.settings import CatalogSettings
@@ -29,14 +31,25 @@ class CatalogApp:
     execution: ExecutionService
     servicer: CatalogServicer
     service: GrpcService
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _watching: asyncio.Task | None = None
 
     async def start(self) -> None:
         """Connects the bus and starts serving; `service.port` is the bound port afterwards."""
         await self.execution.start()
         await self.service.start()
+        await self.watch_readiness()
+
+    async def watch_readiness(self) -> None:
+        """Keeps the health service NOT_SERVING while the database or NATS is away (services.catalog.readiness)."""
+        readiness = Readiness(self.engine, self.execution.bus, self.service)
+        self._watching = asyncio.create_task(readiness.run(self._stop))
 
     async def close(self) -> None:
         """Releases what the server leaves behind once drained: the bus and the database pool."""
+        self._stop.set()
+        if self._watching is not None:
+            await self._watching
         await self.execution.stop()
         await self.engine.dispose()
 

@@ -9,12 +9,16 @@ import sys
 import time
 
 import grpc
+from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
+from grpc_health.v1.health_pb2_grpc import HealthStub
 
 from backtest.v1.run_report_pb2_grpc import RunReportServiceStub
 from services.adapters.bus import Bus, ExecutorRecord, Topology
 from services.adapters.object_store import ObjectStore, S3Location
 from services.domain.engines import descriptor
+from services.domain.errors import UnavailableError
 from services.executor.bars import BarCache
+from services.executor.outages import CATALOG, OBJECT_STORE, Dependencies
 from services.executor.plugins import advertised
 from services.executor.registry import announce
 from services.executor.settings import ExecutorSettings
@@ -30,6 +34,13 @@ log = logging.getLogger("services.executor")
 def _version(engines: tuple[str, ...]) -> str:
     """What the registry shows as this executor's version: each offered engine's, from its descriptor."""
     return ",".join(f"{name}={descriptor(name).version()}" for name in engines)
+
+
+async def _serving(health: HealthStub) -> None:
+    """Raises (as an outage) unless the catalog says it is SERVING."""
+    answer = await health.Check(HealthCheckRequest(service=""), timeout=5)
+    if answer.status != HealthCheckResponse.SERVING:
+        raise UnavailableError("the catalog is not serving")
 
 
 async def serve(settings: ExecutorSettings) -> None:
@@ -50,6 +61,14 @@ async def serve(settings: ExecutorSettings) -> None:
         prefetch_bytes=settings.bar_prefetch_bytes,
     )
     bus = await Bus.connect(settings.nats_url, Topology.of(settings), name=f"executor-{settings.executor_id}")
+    catalog_health = HealthStub(channel)
+    dependencies = Dependencies(
+        {
+            # The catalog answers NOT_SERVING while its database or NATS is away (services.catalog.readiness).
+            CATALOG: lambda: _serving(catalog_health),
+            OBJECT_STORE: lambda: asyncio.to_thread(store.client.bucket_exists, store.bucket),
+        }
+    )
     worker = Worker(
         bus=bus,
         store=store,
@@ -59,6 +78,8 @@ async def serve(settings: ExecutorSettings) -> None:
         reporter=reporter,
         executor_id=settings.executor_id,
         heartbeat_s=settings.heartbeat_s,
+        dependencies=dependencies,
+        outage_window_s=settings.outage_window_s,
     )
     health = GrpcService([], settings.health_listen) if settings.health_listen else None
     if health:

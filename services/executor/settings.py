@@ -31,6 +31,8 @@ class ExecutorSettings(S3Settings, BusSettings):
     bar_prefetch_mb: MiB of stored bar series (Parquet size; decoded frames take 2-3x that
         in memory) loaded into the bar cache at startup, smallest series first, never more
         series than the cache holds (8); 0 disables.
+    outage_window_s: how long a job waits for an unreachable catalog or object store (retrying, its
+        results kept) before its runs fail naming the dependency.
     log_level: minimum level of the JSON logs.
     """
 
@@ -40,6 +42,7 @@ class ExecutorSettings(S3Settings, BusSettings):
     heartbeat_s: float = setting("EXECUTOR_HEARTBEAT_S", default=5.0, parse=parse_positive)
     health_listen: str = setting("HEALTH_LISTEN", default="")
     bar_prefetch_mb: float = setting("BAR_PREFETCH_MB", default=64.0, parse=parse_non_negative)
+    outage_window_s: float = setting("EXECUTOR_OUTAGE_WINDOW_S", default=600.0, parse=parse_positive)
     log_level: str = setting("LOG_LEVEL", default="INFO", parse=parse_log_level)
 
     def __post_init__(self) -> None:

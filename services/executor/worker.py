@@ -7,12 +7,20 @@ catalog says are still running: write artifacts -> CompleteRuns -> ack. One
 report per job covers all its runs. The ack comes last, so a crash anywhere
 before it means redelivery, and the catalog ignores a second outcome for a
 run it already finished.
+
+Every step that needs the catalog or the object store rides out an outage
+(services.executor.outages): it is retried, what was computed is kept, and
+the delivery is held by heartbeats, so an outage delays a run but does not
+fail it, nor spend its delivery budget, unless it outlasts the outage window.
+A run fails only for a reason of its own, in words with no exception class,
+host or port: those go to the log under an error id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 
 import nats.errors
 
@@ -20,10 +28,11 @@ from backtest.v1 import run_report_pb2 as rr
 from backtest.v1.run_report_pb2_grpc import RunReportServiceStub
 from services.adapters.bus import Bus, Job
 from services.adapters.object_store import ObjectStore
+from services.domain.errors import PlatformError
 from services.domain.run_config import ResolvedBacktest, resolve_backtest
 from services.executor.artifacts import write_artifacts, write_batch_artifacts
 from services.executor.bars import BarCache
-from services.executor.failures import backoff_seconds, describe, is_transient
+from services.executor.outages import CATALOG, OBJECT_STORE, Dependencies, OutageTooLong, backoff_seconds
 from services.executor.pipeline import run_batch
 from services.executor.plugins import all_plugins
 from services.executor.signal_inputs import SignalInputFailed, signal_inputs
@@ -60,6 +69,8 @@ class Worker:
     reporter: RunReportService stub on the catalog.
     executor_id: this process's id, sent with StartRuns.
     heartbeat_s: seconds between `in_progress` signals during a job.
+    dependencies: which of the catalog and the store are reachable; probes them while they are not.
+    outage_window_s: how long a step may wait for an unreachable dependency before its runs fail.
     """
 
     def __init__(
@@ -72,6 +83,8 @@ class Worker:
         reporter: RunReportServiceStub,
         executor_id: str,
         heartbeat_s: float,
+        dependencies: Dependencies,
+        outage_window_s: float,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -80,29 +93,37 @@ class Worker:
         self.reporter = reporter
         self.executor_id = executor_id
         self.heartbeat_s = heartbeat_s
+        self.dependencies = dependencies
+        self.outage_window_s = outage_window_s
         self.jobs_done = 0
 
     async def consume(self, engine: str, stop: asyncio.Event) -> None:
-        """Pulls and handles jobs of `engine` one at a time until `stop` is set."""
+        """Pulls and handles jobs of `engine` one at a time until `stop` is set; none while a dependency is down."""
         sub = await self.bus.pull(engine)
         while not stop.is_set():
+            if self.dependencies.down():
+                await self.dependencies.wait_until_up(stop)
+                continue
             try:
                 messages = await sub.fetch(1, timeout=2)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
+            except (TimeoutError, nats.errors.Error):
+                continue  # nothing queued, or NATS away: the client reconnects by itself
             for message in messages:
                 await self.handle(message)
 
     async def _heartbeat(self, message) -> None:
+        """Keeps the delivery ours while the job runs or waits out an outage."""
         while True:
             await asyncio.sleep(self.heartbeat_s)
-            await message.in_progress()
+            try:
+                await message.in_progress()
+            except Exception:  # NATS away: the next beat may get through before the ack wait runs out
+                log.warning("heartbeat failed", exc_info=True)
 
     async def handle(self, message) -> None:
-        """Runs one delivered job and acks, naks with backoff, or fails it for good."""
+        """Runs one delivered job and acks it once its outcome is committed (or naks it, the catalog away)."""
         job = Job.decode(message.data)
         attempt = message.metadata.num_delivered
-        last = attempt >= self.bus.topology.max_deliver
         context = {
             "job_id": job.job_id,
             "task_id": str(job.task_id),
@@ -110,67 +131,76 @@ class Worker:
             "backtest_ids": job.backtest_ids,
         }
         log.info("job received", extra=context)
-        if attempt > self.bus.topology.max_deliver:
-            await self._fail_unrun(message, job, context)
-            return
         beat = asyncio.create_task(self._heartbeat(message))
         try:
-            await self.run_job(job, attempt)
-        except Exception as exc:
-            reason = describe(exc)
-            if is_transient(exc) and not last:
-                log.warning("attempt failed, will retry", extra={**context, "reason": reason})
-                await message.nak(delay=backoff_seconds(attempt))
+            if attempt > self.bus.topology.max_deliver:
+                # Every earlier delivery's executor died or stalled, and the job may be what kills them.
+                log.error("job exhausted its deliveries; failing it unrun", extra=context)
+                await self._report_failure(job, "", rr.FAILURE_CAUSE_DELIVERIES_EXHAUSTED)
+            else:
+                await self.run_job(job, attempt)
+        except OutageTooLong as exc:
+            if not await self._fail_after_outage(job, exc, context):
+                await self._nak(message, attempt)
                 return
-            log.error("job failed", extra={**context, "reason": reason}, exc_info=True)
-            cause = rr.FAILURE_CAUSE_INFRASTRUCTURE if is_transient(exc) else rr.FAILURE_CAUSE_RUN_ERROR
-            try:
-                await self.fail(job, job.backtest_ids, reason, cause)
-            except Exception:
-                # The catalog cannot take the outcome either: the job stays
-                # queued, and its next delivery finds it exhausted.
-                await message.nak(delay=backoff_seconds(attempt))
+        except Exception:
+            error_id = uuid.uuid4().hex[:12]
+            log.error("job failed unexpectedly", extra={**context, "error_id": error_id}, exc_info=True)
+            reason = f"the executor failed while running the job (error id {error_id})"
+            if not await self._fail_after_outage(job, reason, context):
+                await self._nak(message, attempt)
                 return
-            await message.ack()
-            return
         finally:
             beat.cancel()
-        await message.ack()
+        try:
+            await message.ack()
+        except Exception:  # the outcome is committed: a redelivery finds the runs settled and drops them
+            log.warning("ack failed", extra=context, exc_info=True)
         self.jobs_done += 1
         log.info("job done", extra=context)
 
-    async def fail(self, job: Job, backtest_ids: list[str], reason: str, cause: int) -> None:
-        """Marks runs failed for good: `cause` is the FailureCause, `reason` the words users read."""
-        request = rr.FailRunsRequest(job_id=job.job_id, backtest_ids=backtest_ids, reason=reason, cause=cause)
-        await self.reporter.FailRuns(request, timeout=CALL_TIMEOUT_S)
-
-    async def _fail_unrun(self, message, job: Job, context: dict) -> None:
-        """Deliveries exhausted: fails the runs without running them, then acks.
-
-        Every earlier delivery's executor died or stalled, and the job may be
-        what kills executors.
-        """
-        log.error("job exhausted its deliveries; failing it unrun", extra=context)
+    async def _fail_after_outage(self, job: Job, cause: OutageTooLong | str, context: dict) -> bool:
+        """Reports the job's runs failed (one attempt, the window already spent); whether the catalog took it."""
+        reason = str(cause)
+        kind = rr.FAILURE_CAUSE_INFRASTRUCTURE if isinstance(cause, OutageTooLong) else rr.FAILURE_CAUSE_RUN_ERROR
+        log.error("job failed", extra={**context, "reason": reason})
         try:
-            await self.fail(job, job.backtest_ids, "", rr.FAILURE_CAUSE_DELIVERIES_EXHAUSTED)
+            await self.reporter.FailRuns(self._failure(job, reason, kind), timeout=CALL_TIMEOUT_S)
         except Exception:
-            log.warning("could not report the exhausted job; it stays queued", extra=context, exc_info=True)
-            await message.nak(delay=backoff_seconds(message.metadata.num_delivered))
-            return
-        await message.ack()
+            log.warning("could not report the failure; the job stays queued", extra=context, exc_info=True)
+            return False
+        return True
+
+    async def _nak(self, message, attempt: int) -> None:
+        try:
+            await message.nak(delay=backoff_seconds(attempt))
+        except Exception:  # NATS away too: the ack wait brings the job back
+            log.warning("nak failed", exc_info=True)
+
+    @staticmethod
+    def _failure(job: Job, reason: str, cause: int) -> rr.FailRunsRequest:
+        return rr.FailRunsRequest(job_id=job.job_id, backtest_ids=job.backtest_ids, reason=reason, cause=cause)
+
+    async def _report_failure(self, job: Job, reason: str, cause: int) -> None:
+        """Reports the job's runs failed for good, riding out a catalog outage."""
+        request = self._failure(job, reason, cause)
+        await self._with(CATALOG, "FailRuns", lambda: self.reporter.FailRuns(request, timeout=CALL_TIMEOUT_S))
+
+    async def _with(self, dependency: str, what: str, step):
+        return await self.dependencies.call(dependency, step, window_s=self.outage_window_s, what=what)
 
     async def run_job(self, job: Job, attempt: int) -> None:
         """Runs every backtest of `job` and reports those the catalog still expects."""
         # StartRuns travels while the engine computes: it only decides which
         # results are kept, so nothing waits for it before the run.
-        start = asyncio.create_task(self._start(job, attempt))
+        start = asyncio.create_task(self._with(CATALOG, "StartRuns", lambda: self._start(job, attempt)))
         try:
             outcomes = await self._compute(job)
         except BaseException:
             await self._settle_start(start)
             raise
         running = set((await start).running_ids)
-        if outcomes is None:  # failed for good, and _compute has reported it
+        if outcomes is None:  # failed for a reason of its own, and _compute has reported it
             return
         kept = [
             (backtest_id, outcome)
@@ -179,12 +209,12 @@ class Worker:
         ]
         if not kept:
             return
-        uris = await self._write_artifacts(job, attempt, kept)
+        uris = await self._with(OBJECT_STORE, "store artifacts", lambda: self._write_artifacts(job, attempt, kept))
         request = rr.CompleteRunsRequest(job_id=job.job_id)
         for (backtest_id, outcome), (equity_uri, trades_uri) in zip(kept, uris, strict=True):
             reported = request.outcomes.add(backtest_id=backtest_id, equity_curve_uri=equity_uri, trades_uri=trades_uri)
             reported.metrics.update(outcome.metrics)
-        await self.reporter.CompleteRuns(request, timeout=CALL_TIMEOUT_S)
+        await self._with(CATALOG, "CompleteRuns", lambda: self.reporter.CompleteRuns(request, timeout=CALL_TIMEOUT_S))
 
     async def _write_artifacts(self, job: Job, attempt: int, kept: list) -> list[tuple[str, str]]:
         """(equity_curve_uri, trades_uri) per kept run: files of its own for one run, two batch files for more."""
@@ -195,19 +225,21 @@ class Worker:
         return await asyncio.to_thread(write_batch_artifacts, self.store, job.job_id, attempt, runs)
 
     async def _compute(self, job: Job) -> list | None:
-        """The job's run outcomes; None when it failed for good (already reported)."""
+        """The job's run outcomes; None when they failed for a reason of their own (already reported)."""
         try:
             runs = resolve_runs(job)
-            bars = await self._bars(job, runs[0])
-            inputs = await asyncio.to_thread(signal_inputs, job, runs, bars, self.series_files)
+            bars = await self._with(OBJECT_STORE, "load bars", lambda: self._bars(job, runs[0]))
+            inputs = await self._with(
+                OBJECT_STORE,
+                "load series",
+                lambda: asyncio.to_thread(signal_inputs, job, runs, bars, self.series_files),
+            )
             return await asyncio.to_thread(run_batch, runs, bars, inputs)
         except (RunFailed, SignalInputFailed) as exc:
             reason = str(exc)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            reason = describe(exc)
-        await self.fail(job, job.backtest_ids, reason, rr.FAILURE_CAUSE_RUN_ERROR)
+        except PlatformError as exc:  # the engine or the config refused: the run's own reason, in its words
+            reason = exc.message
+        await self._report_failure(job, reason, rr.FAILURE_CAUSE_RUN_ERROR)
         return None
 
     @staticmethod

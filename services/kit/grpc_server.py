@@ -63,6 +63,12 @@ class GrpcService:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving", extra={"listen": self.listen, "port": self.port, "services": names})
 
+    async def set_serving(self, serving: bool) -> None:
+        """Marks every service SERVING or NOT_SERVING (a dependency of the process is away)."""
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ["", *(name for _, _, name in self.registrations)]:
+            await self.health.set(name, status)
+
     async def stop(self) -> None:
         """Drains: NOT_SERVING first so load balancers stop sending, then waits for calls."""
         await self.health.enter_graceful_shutdown()

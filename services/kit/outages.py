@@ -17,6 +17,8 @@ import urllib3.exceptions
 from minio.error import S3Error
 from sqlalchemy import exc as sa_exc
 
+from services.domain.errors import UnavailableError
+
 DATABASE, QUEUE, OBJECT_STORE, SERVICE = "database", "job queue", "object store", "internal service"
 # S3 error codes that mean "the store is struggling", not "the request is wrong".
 _S3_OUTAGE_CODES = {"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout", "ServerBusy"}
@@ -55,6 +57,6 @@ def _classify(exc: BaseException) -> str | None:
         return OBJECT_STORE
     if isinstance(exc, grpc.RpcError) and exc.code() in _GRPC_OUTAGE_CODES:
         return SERVICE
-    if isinstance(exc, (ConnectionError, asyncio.TimeoutError)):
+    if isinstance(exc, (ConnectionError, asyncio.TimeoutError, UnavailableError)):
         return SERVICE
     return None

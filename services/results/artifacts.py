@@ -13,6 +13,7 @@ instead of a stream cut short.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -30,6 +31,7 @@ from services.results.bar_dates import BarDateFormatter
 from services.results.ranged_object import RangedObject
 from services.results.records import COMPLETED, BacktestRecord
 
+log = logging.getLogger(__name__)
 BATCH_ROWS = 4096  # rows per batch: amortises the hop to a worker thread, keeps its Python objects to ~1 MB
 # The columns of the executor's trades artifact, in the order of the Trade message.
 TRADE_COLUMNS = ("entry_date", "exit_date", "side", "entry_price", "exit_price", "size", "pnl", "return_pct", "status")
@@ -165,7 +167,11 @@ class Artifacts:
         except (S3Error, urllib3.exceptions.HTTPError) as err:
             # The first contact with the store on every path: an unreachable or
             # misconfigured store is a 503 to retry, not a 500.
-            raise UnavailableError(f"the artifact store cannot serve {uri}: {err}") from err
+            # The store's own words (host, port, bucket) go to the log, not to the client.
+            log.warning("artifact store unavailable", extra={"backtest_id": record.id, "uri": uri}, exc_info=True)
+            raise UnavailableError(
+                f"the artifact store cannot serve the {kind.name} artifact of backtest {record.id}; retry later"
+            ) from err
         if size is None:
             raise _missing(record, kind)
         return _Located(key, size, run_id)
