@@ -9,13 +9,16 @@ callers wrap calls in `asyncio.to_thread`.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
+from services.domain.artifact_garbage import StoredObject
 from services.domain.errors import NotFoundError
 from services.domain.object_uris import ArtifactRef, object_uri, parse_artifact_uri, parse_object_uri
 
@@ -107,6 +110,18 @@ class ObjectStore:
         objects = self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
         return [(item.object_name, item.size or 0) for item in objects if not item.is_dir]
 
+    def list_objects(self, prefix: str) -> list[StoredObject]:
+        """Every object whose key starts with `prefix`, with its size and last-modified time, in key order."""
+        objects = self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
+        return [
+            StoredObject(item.object_name, item.size or 0, item.last_modified) for item in objects if not item.is_dir
+        ]
+
+    def remove_many(self, keys: list[str]) -> list[str]:
+        """Deletes `keys` in batches; returns the keys the store refused to delete (missing ones are not refused)."""
+        refused = self.client.remove_objects(self.bucket, (DeleteObject(key) for key in keys))
+        return [error.name for error in refused]
+
     def get_bytes(self, key: str) -> bytes:
         """The whole object; NotFoundError when missing. Use `stream` for large ones."""
         return b"".join(self.stream(key))
@@ -134,3 +149,25 @@ class ObjectStore:
     def remove(self, key: str) -> None:
         """Deletes `key`; deleting a missing key is not an error."""
         self.client.remove_object(self.bucket, key)
+
+
+class LazyObjectStore:
+    """An ObjectStore made, and its bucket created, on first use (blocking: call from a worker thread).
+
+    A service then starts while the store is still coming up, and learns of an outage when it needs the store.
+    location: where the store lives.
+    """
+
+    def __init__(self, location: S3Location) -> None:
+        self.location = location
+        self._store: ObjectStore | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ObjectStore:
+        """The store, its bucket ensured the first time."""
+        with self._lock:
+            if self._store is None:
+                store = ObjectStore(self.location)
+                store.ensure_bucket()
+                self._store = store
+            return self._store

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.adapters.bus import Topology
-from services.adapters.object_store import S3Location
+from services.adapters.object_store import LazyObjectStore, S3Location
+from services.catalog import artifact_collection
 from services.catalog.db.engine import create_engine, session_factory
 from services.catalog.execution.service import ExecutionService
 from services.catalog.market_data import MarketData
@@ -32,7 +33,7 @@ class CatalogApp:
     servicer: CatalogServicer
     service: GrpcService
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _watching: asyncio.Task | None = None
+    _background: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self) -> None:
         """Connects the bus and starts serving; `service.port` is the bound port afterwards."""
@@ -41,15 +42,26 @@ class CatalogApp:
         await self.watch_readiness()
 
     async def watch_readiness(self) -> None:
-        """Keeps the health service NOT_SERVING while the database or NATS is away (services.catalog.readiness)."""
+        """Keeps the health service NOT_SERVING while the database or NATS is away (services.catalog.readiness),
+        and collects unreferenced artifacts every ARTIFACT_GC_INTERVAL_S.
+        """
         readiness = Readiness(self.engine, self.execution.bus, self.service)
-        self._watching = asyncio.create_task(readiness.run(self._stop))
+        self._background.append(asyncio.create_task(readiness.run(self._stop)))
+        settings = self.servicer.settings
+        if settings.artifact_gc_interval_s > 0:
+            collection = artifact_collection.run_periodically(
+                self.servicer.sessions,
+                self.servicer.artifact_store,
+                every_s=settings.artifact_gc_interval_s,
+                grace_s=settings.artifact_gc_grace_s,
+                stop=self._stop,
+            )
+            self._background.append(asyncio.create_task(collection))
 
     async def close(self) -> None:
         """Releases what the server leaves behind once drained: the bus and the database pool."""
         self._stop.set()
-        if self._watching is not None:
-            await self._watching
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.execution.stop()
         await self.engine.dispose()
 
@@ -75,7 +87,14 @@ def build_app(settings: CatalogSettings, *, grace: float = 10.0) -> CatalogApp:
         orphan_after_s=settings.orphan_run_after_s,
     )
     market_data = MarketData(sessions, S3Location.of(settings))
-    servicer = CatalogServicer(settings=settings, sessions=sessions, execution=execution, market_data=market_data)
+    artifact_store = LazyObjectStore(S3Location.of(settings))
+    servicer = CatalogServicer(
+        settings=settings,
+        sessions=sessions,
+        execution=execution,
+        market_data=market_data,
+        artifact_store=artifact_store,
+    )
     run_report = RunReportServicer(execution, bucket=settings.s3_bucket)
     registrations = [servicer.registration(), run_report.registration()]
     service = GrpcService(registrations, settings.grpc_listen, grace=grace)

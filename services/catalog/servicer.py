@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backtest.v1 import catalog_pb2, catalog_pb2_grpc
+from services.adapters.object_store import LazyObjectStore
 from services.catalog.execution.service import ExecutionService
 from services.catalog.market_data import MarketData
 from services.catalog.rpc.backtests import BacktestsMixin
@@ -48,16 +49,19 @@ class CatalogServicer(
         sessions: async_sessionmaker[AsyncSession],
         execution: ExecutionService,
         market_data: MarketData,
+        artifact_store: LazyObjectStore,
     ) -> None:
         """Wires the servicer to what its RPCs use.
 
         settings: the process configuration; sessions: factory of database sessions;
-        execution: run dispatch; market_data: the series index and store.
+        execution: run dispatch; market_data: the series index and store; artifact_store: where run
+        artifacts live (a delete may remove them).
         """
         self.settings = settings
         self.sessions = sessions
         self.execution = execution
         self.market_data = market_data
+        self.artifact_store = artifact_store
 
     def registration(self) -> Registration:
         """What GrpcService needs to serve this servicer."""

@@ -23,6 +23,7 @@ from services.catalog.execution.sweeps import create_sweep
 from services.catalog.execution.waiting import wait_until_settled
 from services.catalog.repository import backtests, tasks
 from services.catalog.repository.views import BacktestView, TaskView
+from services.domain.errors import UnavailableError
 from services.domain.jobs import JobId
 from services.domain.run_config import ResolvedBacktest
 from services.domain.signal_logic import LogicVersion
@@ -30,6 +31,7 @@ from services.domain.signals import PLUGINS
 from services.domain.signals.advertised import advertised_plugins
 from services.domain.signals.schema import SignalPlugin
 from services.domain.statuses import RunStatus
+from services.kit.outages import unreachable_dependency
 
 log = logging.getLogger(__name__)
 
@@ -106,16 +108,32 @@ class ExecutionService:
         """Dispatches a run and waits for its outcome; DeadlineError after the timeout (the run goes on)."""
         subscription = await self.bus.subscribe_events(str(backtest_id))
         try:
-            await self.execute_async(backtest_id)
-            settled = await wait_until_settled(
-                subscription, lambda: self._settled(backtest_id), backtest_id=backtest_id, timeout=self.sync_timeout_s
-            )
+            task_id = await self.execute_async(backtest_id)
+            try:
+                settled = await wait_until_settled(
+                    subscription,
+                    lambda: self._settled(backtest_id),
+                    backtest_id=backtest_id,
+                    timeout=self.sync_timeout_s,
+                )
+                if not settled:
+                    raise self.liveness.sync_timeout(backtest_id, self.sync_timeout_s)
+                async with self.sessions() as session:
+                    return await backtests.get(session, backtest_id)  # NotFoundError if deleted while it ran
+            except Exception as exc:
+                dependency = unreachable_dependency(exc)
+                if dependency is None:
+                    raise
+                # The run is claimed and queued: it goes on, and the caller should know where to look.
+                raise UnavailableError(
+                    f"backtest {backtest_id} was dispatched and runs on (task {task_id}), but the {dependency}"
+                    f" is unavailable, so its outcome cannot be read now; poll GET /api/v1/tasks/{task_id}"
+                ) from exc
         finally:
-            await subscription.unsubscribe()
-        if not settled:
-            raise self.liveness.sync_timeout(backtest_id, self.sync_timeout_s)
-        async with self.sessions() as session:
-            return await backtests.get(session, backtest_id)  # NotFoundError if deleted while it ran
+            try:
+                await subscription.unsubscribe()
+            except Exception:  # NATS away: the subscription goes with the connection
+                log.warning("could not unsubscribe", exc_info=True)
 
     async def _settled(self, backtest_id: uuid.UUID) -> bool:
         async with self.sessions() as session:

@@ -124,11 +124,13 @@ async def set_config(session: AsyncSession, backtest_id: uuid.UUID, config: dict
     await session.execute(update(_backtests).where(_backtests.c.id == backtest_id).values(config=config))
 
 
-async def delete(session: AsyncSession, backtest_id: uuid.UUID) -> None:
-    """Deletes the backtest record (artifacts stay in the object store); NotFoundError if unknown."""
-    deleted = await session.scalar(sql_delete(Backtest).where(Backtest.id == backtest_id).returning(Backtest.id))
+async def delete(session: AsyncSession, backtest_id: uuid.UUID) -> BacktestView:
+    """Deletes the backtest record (its artifacts stay in the object store) and returns it; NotFoundError if unknown."""
+    statement = sql_delete(_backtests).where(_backtests.c.id == backtest_id).returning(_backtests)
+    deleted = (await session.execute(statement)).one_or_none()
     if deleted is None:
         raise NotFoundError("backtest", str(backtest_id))
+    return BacktestView.of(deleted)
 
 
 async def claim(session: AsyncSession, backtest_id: uuid.UUID, job_id: str) -> dict[str, Any]:

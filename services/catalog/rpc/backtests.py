@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from google.protobuf import empty_pb2
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backtest.v1 import backtest_pb2, catalog_pb2
-from services.catalog import convert, signal_binding
+from services.adapters.object_store import LazyObjectStore
+from services.catalog import artifact_collection, convert, signal_binding
 from services.catalog.execution.service import ExecutionService
 from services.catalog.repository import backtests
 from services.catalog.settings import CatalogSettings
@@ -23,6 +25,7 @@ class BacktestsMixin:
     settings: CatalogSettings
     sessions: async_sessionmaker[AsyncSession]
     execution: ExecutionService
+    artifact_store: LazyObjectStore
 
     async def CreateBacktest(self, request: catalog_pb2.CreateBacktestRequest, context) -> backtest_pb2.Backtest:
         fields = convert.create_backtest_fields(request)
@@ -60,6 +63,12 @@ class BacktestsMixin:
     async def DeleteBacktest(self, request: catalog_pb2.DeleteBacktestRequest, context) -> empty_pb2.Empty:
         backtest_id = parse_id("backtest_id", request.backtest_id)
         async with self.sessions.begin() as session:
-            await backtests.delete(session, backtest_id)
+            row = await backtests.delete(session, backtest_id)
+            if request.delete_artifacts:
+                # Inside the transaction: a batch file other runs still read is kept, and the delete
+                # answers only once the objects are gone (a store outage is a 503, the record kept).
+                store = await asyncio.to_thread(self.artifact_store.get)
+                uris = [row.trades_uri, row.equity_curve_uri]
+                await artifact_collection.remove_run_artifacts(session, store, backtest_id, uris)
         await set_http_code(context, 204)
         return empty_pb2.Empty()
