@@ -16,7 +16,7 @@ async def serve(settings: CatalogSettings) -> None:
     """Builds the catalog inside the running loop (gRPC binds its server to it) and serves."""
     app = build_app(settings)
     await run_until_signalled(
-        app.service, before_start=app.execution.start, on_start=app.watch_readiness, on_stop=app.close
+        app.service, before_start=app.execution.start, on_start=app.start_background, on_stop=app.close
     )
 
 

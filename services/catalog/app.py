@@ -39,11 +39,13 @@ class CatalogApp:
         """Connects the bus and starts serving; `service.port` is the bound port afterwards."""
         await self.execution.start()
         await self.service.start()
-        await self.watch_readiness()
+        await self.start_background()
 
-    async def watch_readiness(self) -> None:
-        """Keeps the health service NOT_SERVING while the database or NATS is away (services.catalog.readiness),
-        and collects unreferenced artifacts every ARTIFACT_GC_INTERVAL_S.
+    async def start_background(self) -> None:
+        """Starts the catalog's background work once it serves.
+
+        Readiness keeps the health service NOT_SERVING while the database or NATS is away
+        (services.catalog.readiness); artifact collection runs every ARTIFACT_GC_INTERVAL_S.
         """
         readiness = Readiness(self.engine, self.execution.bus, self.service)
         self._background.append(asyncio.create_task(readiness.run(self._stop)))
