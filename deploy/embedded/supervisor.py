@@ -104,7 +104,8 @@ class Supervisor:
         self.gave_up: ChildDied | None = None
         """The death that made the supervisor stop everything, once it has."""
         self._watched: list[Watched] = []
-        # Reentrant: tend() holds it while a restart calls back into start().
+        # Held while processes are looked at or restarted; reentrant, so that code
+        # running under it (a relaunch) may still use the public methods.
         self._lock = threading.RLock()
         self._halt = threading.Event()
         self._watcher: threading.Thread | None = None

@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from bench.service_logs import LogReader
 from deploy.embedded.stack import Stack
+
+
+class Held(NamedTuple):
+    """A job an executor holds."""
+
+    executor: str
+    """The executor's name."""
+    task_id: str
+    """The job's task."""
+    job_id: str
+    """The job (a sweep's task has several)."""
+
 
 # What an executor logs when it lets go of a job, by success or failure.
 LET_GO = ("job done", "attempt failed, will retry", "job failed")
@@ -25,13 +39,13 @@ class ExecutorLogs:
         assert self.stack.supervisor is not None
         return [c.name for c in self.stack.supervisor.children if c.name.startswith("executor-")]
 
-    def in_hand(self, task_ids: set[str]) -> dict[str, str]:
-        """Executor name -> the task of a job its current process received and has not let go of.
+    def in_hand(self, task_ids: set[str]) -> list[Held]:
+        """The jobs of these tasks that an executor's current process received and has not let go of.
 
-        task_ids: the tasks whose jobs to look for (a sweep's task has several jobs).
+        task_ids: the tasks whose jobs to look for (a sweep's task has several).
         """
         assert self.stack.supervisor is not None
-        holding = {}
+        holding = []
         for child in self.stack.supervisor.children:
             if child.name not in self._since or not child.alive():
                 continue
@@ -45,9 +59,7 @@ class ExecutorLogs:
                     held[entry["job_id"]] = entry["task_id"]
                 elif entry.get("msg") in LET_GO:
                     held[entry["job_id"]] = None
-            for task in held.values():
-                if task is not None:
-                    holding[child.name] = task
+            holding += [Held(child.name, task, job) for job, task in held.items() if task is not None]
         return holding
 
     def entries(self, msg: str, **match: object) -> list[dict]:

@@ -22,7 +22,7 @@ from typing import Any
 from bench.service_logs import LogReader
 from deploy.embedded.stack import Stack
 from tests.chaos.api_probe import Answer, ApiProbe, ProbeTargets
-from tests.chaos.executor_logs import ExecutorLogs
+from tests.chaos.executor_logs import ExecutorLogs, Held
 from tests.chaos.exposure import exposures
 from tests.chaos.references import References
 from tests.chaos.verdict import Verdict
@@ -173,8 +173,8 @@ class Scenario:
         self.tasks.append(task_id)
         return task_id
 
-    def wait_computing(self, *, timeout: float = 60.0) -> tuple[str, str]:
-        """Wait until an executor computes one of the scenario's jobs; return (executor, task id).
+    def wait_computing(self, *, timeout: float = 60.0) -> Held:
+        """Wait until an executor computes one of the scenario's jobs; return which and which job.
 
         Computing means: the executor logged the job received and not let go
         of it, and the catalog has counted the attempt (the task is STARTED).
@@ -184,10 +184,10 @@ class Scenario:
         assert self.logs is not None
         deadline = time.monotonic() + timeout
         while True:
-            for executor, task_id in self.logs.in_hand(set(self.tasks)).items():
-                status = self.api.get(f"/tasks/{task_id}").json()["status"]
-                if status in ("STARTED", "PROGRESS") and task_id in self.logs.in_hand({task_id}).values():
-                    return executor, task_id
+            for held in self.logs.in_hand(set(self.tasks)):
+                status = self.api.get(f"/tasks/{held.task_id}").json()["status"]
+                if status in ("STARTED", "PROGRESS") and held in self.logs.in_hand({held.task_id}):
+                    return held
             assert time.monotonic() < deadline, f"no executor computing a job of {self.name} within {timeout:g}s"
             time.sleep(0.05)
 

@@ -12,16 +12,17 @@ import time
 import pytest
 
 from tests.chaos import workloads
+from tests.chaos.executor_logs import Held
 from tests.chaos.scenario import Chaos, Scenario
 
 
-def assert_killed_mid_job_and_finished_by_a_later_delivery(scenario: Scenario, victim: str, task_id: str) -> None:
+def assert_killed_mid_job_and_finished_by_a_later_delivery(scenario: Scenario, killed: Held) -> None:
     """The victim took the job and never let go of it; a later delivery of it finished."""
     assert scenario.logs is not None
-    taken = scenario.logs.entries("job received", task_id=task_id)
-    assert any(entry["executor"] == victim for entry in taken), taken
-    done = scenario.logs.entries("job done", task_id=task_id)
-    assert done, f"no executor finished the job of task {task_id}"
+    taken = scenario.logs.entries("job received", job_id=killed.job_id)
+    assert any(entry["executor"] == killed.executor for entry in taken), taken
+    done = scenario.logs.entries("job done", job_id=killed.job_id)
+    assert done, f"no executor finished job {killed.job_id}"
     assert all(entry["attempt"] >= 2 for entry in done), done
 
 
@@ -50,31 +51,31 @@ def test_an_executor_killed_while_computing_loses_nothing(chaos: Chaos) -> None:
     assert supervisor is not None
     with chaos.scenario("executor SIGKILL mid-run") as scenario:
         scenario.submit(runs)
-        victim, task_id = scenario.wait_computing()
-        killed = next(c for c in supervisor.children if c.name == victim)
+        held = scenario.wait_computing()
+        victim = next(c for c in supervisor.children if c.name == held.executor)
         with scenario.fault():
-            chaos.stack.kill(victim)
-        restarted = supervisor.wait_running(victim, timeout=30)
+            chaos.stack.kill(held.executor)
+        restarted = supervisor.wait_running(held.executor, timeout=30)
 
     assert scenario.verdict is not None
     scenario.verdict.check()
-    assert restarted.pid != killed.pid
-    assert_killed_mid_job_and_finished_by_a_later_delivery(scenario, victim, task_id)
+    assert restarted.pid != victim.pid
+    assert_killed_mid_job_and_finished_by_a_later_delivery(scenario, held)
     # The launcher's part: the victim is back, warm, and working.
-    assert_serves_again(chaos, scenario, victim)
+    assert_serves_again(chaos, scenario, held.executor)
 
 
 def test_a_sweep_with_an_executor_killed_completes_every_run(chaos: Chaos) -> None:
     chaos.references.ensure_sweep(workloads.SWEEP_BASE, workloads.SWEEP_GRID)
     with chaos.scenario(f"sweep of {len(workloads.SWEEP_GRID)}, executor SIGKILL") as scenario:
         sweep = scenario.sweep(workloads.SWEEP_BASE, workloads.SWEEP_GRID)
-        victim, _ = scenario.wait_computing()
+        held = scenario.wait_computing()
         with scenario.fault():
-            chaos.stack.kill(victim)
+            chaos.stack.kill(held.executor)
 
     assert scenario.verdict is not None
     scenario.verdict.check()
     task = chaos.api.get(f"/tasks/{sweep}").json()
     assert task["status"] == "SUCCESS"
     assert task["progress"] == {"completed": len(workloads.SWEEP_GRID), "failed": 0, "total": len(workloads.SWEEP_GRID)}
-    assert_killed_mid_job_and_finished_by_a_later_delivery(scenario, victim, sweep)
+    assert_killed_mid_job_and_finished_by_a_later_delivery(scenario, held)
