@@ -112,7 +112,6 @@ class Scenario:
         """Tasks of the scenario's own executes and sweeps."""
         self.answers: list[Answer] = []
         """Answers to requests the scenario made itself and wants judged (the probe keeps its own)."""
-        self.fault_began: float | None = None
         self.fault_end: float | None = None
         self.settled_at: float | None = None
         self.verdict: Verdict | None = None
@@ -121,13 +120,13 @@ class Scenario:
 
     def __enter__(self) -> Scenario:
         self.chaos.steady()
-        targets = self.chaos.probe_targets()
         created = self.api.post("/strategies", {"name": f"chaos: {self.name}"})
         assert created.status == 201, created
         self.strategy_id = created.json()["id"]
         self.logs = ExecutorLogs(self.stack)
         if self.with_probe:
-            self.probe = ApiProbe(self.stack.gateway_url, replace(targets, strategy_id=self.strategy_id))
+            targets = replace(self.chaos.probe_targets(), strategy_id=self.strategy_id)
+            self.probe = ApiProbe(self.stack.gateway_url, targets)
             self.probe.__enter__()
         return self
 
@@ -193,8 +192,7 @@ class Scenario:
 
     @contextmanager
     def fault(self) -> Iterator[None]:
-        """Mark the fault's duration: recovery is measured from the end of this block."""
-        self.fault_began = time.time()
+        """Wrap the fault: recovery is measured from the end of this block."""
         yield
         self.fault_end = time.time()
 

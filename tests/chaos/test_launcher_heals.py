@@ -38,11 +38,13 @@ def test_crashed_postgres_and_nats_come_back_on_their_own_data_and_ports_and_ser
     for name in CRASHED:
         assert f"{name} was killed by SIGKILL" in said and f"restarting {name} in" in said, said
 
-    # What was written before the crash is served again...
+    # What was written before the crash is served again, the executors' registry too...
     deadline = time.monotonic() + 30
-    while (answer := api.get(f"/strategies/{strategy}")).status != 200:
-        assert time.monotonic() < deadline, f"the catalog does not serve again after the restarts: {answer}"
-        time.sleep(0.2)
+    for path in (f"/strategies/{strategy}", "/backtests/engines/available"):
+        while (answer := api.get(path)).status != 200:
+            assert time.monotonic() < deadline, f"GET {path} does not answer 200 again after the restarts: {answer}"
+            time.sleep(0.2)
+    assert answer.json()["engines"], answer
     # ... and a run goes through the queue and the database as before.
     backtest = api.post("/backtests", run.body(strategy)).json()["id"]
     done = api.post(f"/backtests/{backtest}/execute", {"async_mode": False})
