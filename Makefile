@@ -16,7 +16,7 @@ export PATH := $(BIN):$(PATH)
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 
-.PHONY: venv proto lint up test unit integration e2e bench clean conformance chromium
+.PHONY: venv proto lint up test unit integration e2e chaos bench clean conformance chromium
 
 venv: $(STAMP)
 
@@ -68,6 +68,11 @@ integration: proto
 
 e2e: proto chromium
 	$(PY) -m pytest $(PYTEST_ARGS) tests/e2e
+
+# Every fault scenario against a stack of its own; `make test` runs the quick ones.
+# The table goes to the terminal and var/chaos/report.md.
+chaos: proto
+	$(PY) -m pytest $(PYTEST_ARGS) -m chaos tests/chaos
 
 bench: proto chromium
 	$(PY) -m bench $(BENCH_ARGS)

@@ -9,10 +9,10 @@ import pytest
 pytest_plugins = ("tests.fixtures.servers", "tests.fixtures.stack")
 
 _TESTS = Path(__file__).parent
-_KINDS = ("unit", "integration", "e2e")
+_KINDS = ("unit", "integration", "e2e", "chaos")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # `-m integration` works without every test repeating its directory's name.
     for item in items:
         try:
@@ -21,3 +21,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         if kind in _KINDS:
             item.add_marker(kind)
+    # The whole chaos suite takes minutes: it runs when asked for (`make chaos`,
+    # `-m chaos`, or a path under tests/chaos); otherwise only its quick scenarios.
+    if not _chaos_asked_for(config):
+        slow = [item for item in items if item.get_closest_marker("chaos") and not item.get_closest_marker("quick")]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if item not in slow]
+
+
+def _chaos_asked_for(config: pytest.Config) -> bool:
+    if "chaos" in (config.option.markexpr or ""):
+        return True
+    chaos = _TESTS / "chaos"
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if path == chaos or chaos in path.parents:
+            return True
+    return False

@@ -1,4 +1,4 @@
-"""`python -m deploy.embedded up|servers`: run the platform, or only its servers, until Ctrl-C."""
+"""`python -m deploy.embedded up|servers`: run the platform, or only its servers, until Ctrl-C or a crash loop."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from deploy.embedded.stack import ENGINES_PATH, Stack
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the command line, start, block until Ctrl-C or a crash; return the exit code.
+    """Parse the command line, start, keep everything up until Ctrl-C or a crash loop; return the exit code.
 
     argv: arguments after the program name; sys.argv when None.
     """
@@ -61,7 +61,12 @@ def _report(stack: Stack, took: float, *, services: bool) -> None:
         for key, value in stack.env.items():
             if key.startswith(("DATABASE", "NATS", "S3_")):
                 print(f"export {key}={value}")
-    print("Ctrl-C stops everything.", flush=True)
+    policy = stack.settings.restart_policy
+    print(
+        f"A process that dies is restarted; more than {policy.limit} restarts of one within {policy.window:g}s"
+        " stop everything. Ctrl-C stops everything.",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import pwd
 import signal
 import subprocess
@@ -80,6 +81,18 @@ class Child:
             return ""
         text = (raw.decode("utf-8", "replace").rstrip("\n") for raw in tail)
         return "\n".join(line if len(line) <= width else line[:width] + " [...]" for line in text)
+
+    def kill_leftovers(self) -> None:
+        """SIGKILL what the process, now dead, left running in its process group (PostgreSQL's backends)."""
+        if self.alive():
+            raise RuntimeError(f"{self.name} is still running")
+        # Each child leads a group of its own (spawn starts a session), and the
+        # kernel does not reuse a group's id while a member lives: this reaches
+        # only what this process started.
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the process to stop, kill it after `timeout` seconds, and wait for it.

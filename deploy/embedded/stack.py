@@ -25,6 +25,10 @@ checking) answers SERVING for the empty service name; the gateway when its
 port accepts connections; a task when it exits with code 0; an executor as
 soon as it runs, and the executor fleet when the gateway lists engines.
 Which services run, in which order, is the list in `lineup.py`.
+
+Every long-running process, servers included, is restarted when it dies
+(`supervisor.py`, `restart.py`); a server comes back on its data directory
+and its port, since every service holds its URL.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from deploy.embedded.nats import Nats, start_nats
 from deploy.embedded.ports import LOOPBACK, free_port, port_in_use
 from deploy.embedded.postgres import Postgres, start_postgres
 from deploy.embedded.probes import Ready, grpc_serving, tcp_open
+from deploy.embedded.process import Child
 from deploy.embedded.s3 import S3, start_s3
 from deploy.embedded.supervisor import ProcessSpec, Supervisor
 from deploy.embedded.waiting import wait_ready
@@ -74,6 +79,8 @@ class Stack:
     """After starting, wait until the gateway lists the engines of live executors."""
     handle_signals: bool = True
     """Turn SIGINT/SIGTERM into an orderly stop (the command line wants it, pytest does not)."""
+    watch_in_background: bool = False
+    """Keep the processes up from a thread of the launcher's from start() on, instead of only in wait() (tests)."""
     out: TextIO | None = None
     """Where the supervisor reports; stderr when None."""
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -145,7 +152,12 @@ class Stack:
         """Start servers and services; on any failure stop what did start and raise StartupError."""
         self._check_services()
         self._lock_data_dir()
-        self.supervisor = Supervisor(log_dir=self.log_dir, out=self.out, handle_signals=self.handle_signals)
+        self.supervisor = Supervisor(
+            log_dir=self.log_dir,
+            out=self.out,
+            handle_signals=self.handle_signals,
+            policy=self.settings.restart_policy,
+        )
         self.supervisor.__enter__()
         try:
             self._start_servers()
@@ -153,10 +165,12 @@ class Stack:
         except BaseException:
             self.stop()
             raise
+        if self.watch_in_background:
+            self.supervisor.watch_in_background()
         return self
 
     def wait(self) -> int:
-        """Block until Ctrl-C/SIGTERM (returns 0) or until a process dies (returns 1); everything is stopped then."""
+        """Keep every process up until Ctrl-C/SIGTERM (returns 0) or a crash loop (returns 1); then stop everything."""
         assert self.supervisor is not None, "not started"
         return 0 if self.supervisor.watch() is None else 1
 
@@ -202,18 +216,28 @@ class Stack:
 
     def _start_servers(self) -> None:
         assert self.supervisor is not None
-        began = time.monotonic()
-        self.postgres = start_postgres(self.data_dir / "postgres", log_path=self._log("postgres"), durable=self.durable)
-        self.supervisor.adopt(self.postgres.child)
-        self.timings["postgres"] = time.monotonic() - began
-        began = time.monotonic()
-        self.nats = start_nats(self.data_dir / "nats", log_path=self._log("nats"))
-        self.supervisor.adopt(self.nats.child)
-        self.timings["nats"] = time.monotonic() - began
-        began = time.monotonic()
-        self.s3 = start_s3(self.data_dir / "s3", buckets=(BUCKET,), log_path=self._log("s3"))
-        self.supervisor.adopt(self.s3.child)
-        self.timings["s3"] = time.monotonic() - began
+        for name, start in (("postgres", self._start_postgres), ("nats", self._start_nats), ("s3", self._start_s3)):
+            began = time.monotonic()
+            self.supervisor.adopt(start(), start)
+            self.timings[name] = time.monotonic() - began
+
+    # Each server starts again on the port it had (the services hold its URL) and on its data.
+
+    def _start_postgres(self) -> Child:
+        port = self.postgres.port if self.postgres else None
+        directory, log = self.data_dir / "postgres", self._log("postgres")
+        self.postgres = start_postgres(directory, port=port, log_path=log, durable=self.durable)
+        return self.postgres.child
+
+    def _start_nats(self) -> Child:
+        ports = (self.nats.port, self.nats.monitor_port) if self.nats else (None, None)
+        self.nats = start_nats(self.data_dir / "nats", port=ports[0], monitor_port=ports[1], log_path=self._log("nats"))
+        return self.nats.child
+
+    def _start_s3(self) -> Child:
+        port = self.s3.port if self.s3 else None
+        self.s3 = start_s3(self.data_dir / "s3", port=port, buckets=(BUCKET,), log_path=self._log("s3"))
+        return self.s3.child
 
     def _start_services(self) -> None:
         assert self.supervisor is not None
@@ -267,19 +291,42 @@ class Stack:
         return spec.name
 
     def kill_executor(self, name: str) -> None:
-        """SIGKILLs the executor `name` (a crash, not a shutdown) and stops watching it."""
+        """SIGKILLs the executor `name` (a crash, not a shutdown) and stops watching it: it stays dead."""
         assert self.supervisor is not None, "not started"
-        child = next(c for c in self.supervisor.children if c.name == name)
+        child = self.supervisor.forget(name)
         child.process.kill()
         child.process.wait(timeout=10)
-        self.supervisor.children.remove(child)
 
     def stop_executor(self, name: str) -> None:
         """Stops the executor `name` cleanly (SIGTERM, then SIGKILL after the supervisor's timeout)."""
         assert self.supervisor is not None, "not started"
-        child = next(c for c in self.supervisor.children if c.name == name)
-        self.supervisor.children.remove(child)
-        child.stop(self.supervisor.stop_timeout)
+        self.supervisor.forget(name).stop(self.supervisor.stop_timeout)
+
+    def kill(self, name: str, *, hold: bool = False) -> None:
+        """SIGKILLs process `name` (a server, a service, an executor) as a crash would.
+
+        The supervisor restarts it as it restarts any crashed process, unless
+        it is held: then it stays down until revive(name).
+
+        name: 'postgres', 'nats', 's3', 'catalog', 'executor-1', ...
+        hold: keep it down (an outage of a chosen length) without counting a crash.
+        """
+        assert self.supervisor is not None, "not started"
+        self.supervisor.kill(name, hold=hold)
+
+    def revive(self, name: str, *, timeout: float = 120.0) -> float:
+        """Starts a process held down by kill(name, hold=True) and waits until it serves; returns the seconds taken.
+
+        Needs watch_in_background (or wait() running in another thread) to do the restart.
+
+        name: the process.
+        timeout: seconds to wait at most.
+        """
+        assert self.supervisor is not None, "not started"
+        began = time.monotonic()
+        self.supervisor.release(name)
+        self.supervisor.wait_running(name, timeout=timeout)
+        return time.monotonic() - began
 
     def log_path(self, name: str) -> Path:
         """The log file of process `name`."""

@@ -40,13 +40,20 @@ class Response:
 class Api:
     """Requests against `base_url` (http://host:port), paths relative to /api/v1 unless absolute."""
 
-    def __init__(self, base_url: str, *, api_key: str | None = None) -> None:
+    def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = TIMEOUT_S) -> None:
+        """A client of one gateway.
+
+        base_url: http://host:port of the gateway.
+        api_key: sent as x-api-key when set.
+        timeout: seconds a request may take before it fails with TimeoutError.
+        """
         parsed = urllib.parse.urlsplit(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError(f"gateway URL must look like http://host:port, got {base_url!r}")
         self.base_url = base_url
         self._parsed = parsed
         self._api_key = api_key
+        self._timeout = timeout
 
     def request(
         self,
@@ -78,7 +85,7 @@ class Api:
         if self._api_key:
             sent["x-api-key"] = self._api_key
         conn_type = http.client.HTTPSConnection if self._parsed.scheme == "https" else http.client.HTTPConnection
-        conn = conn_type(self._parsed.hostname, self._parsed.port, timeout=TIMEOUT_S)
+        conn = conn_type(self._parsed.hostname, self._parsed.port, timeout=self._timeout)
         try:
             conn.request(method, (self._parsed.path.rstrip("/") + target), body=body, headers=sent)
             raw = conn.getresponse()

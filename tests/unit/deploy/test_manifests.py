@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from deploy.embedded.lineup import SERVICES, Role
+
 # `python -m <module>` -> where its settings class lives.
 PROCESSES = {
     "services.catalog": ("services.catalog.settings", "CatalogSettings"),
@@ -394,6 +396,59 @@ def test_k8s_gateway_mounts_the_files_envoy_yaml_names(
     assert {item["name"] for item in envoy["env"]} == GATEWAY_ENV
     for probe in ("readinessProbe", "livenessProbe"):
         assert envoy[probe]["httpGet"]["path"] == "/healthz"
+
+
+# --- one restart policy: a crashed long-running process is restarted alone --
+
+
+def _jobs(compose: dict[str, Any]) -> set[str]:
+    """Compose services that others wait for to exit with code 0: run once, never restarted."""
+    return {
+        name
+        for service in compose["services"].values()
+        for name, condition in service.get("depends_on", {}).items()
+        if condition.get("condition") == "service_completed_successfully"
+    }
+
+
+def test_compose_restarts_every_long_running_service_and_no_job(compose: dict[str, Any]) -> None:
+    # Docker restarts with a doubling delay (from 100 ms, at most a minute) and never gives up.
+    jobs = _jobs(compose)
+    assert jobs
+    for name, service in compose["services"].items():
+        expected = {"no"} if name in jobs else {"unless-stopped", "always"}
+        assert service.get("restart", "no") in expected, name
+
+
+def test_k8s_restarts_every_long_running_container_and_retries_jobs_a_bounded_number_of_times(
+    objects: dict[tuple[str, str], Any],
+) -> None:
+    # CrashLoopBackOff: a doubling delay from 10 s to 5 minutes; a liveness
+    # probe also restarts a container that still runs but no longer serves.
+    kinds = set()
+    for (kind, name), obj in objects.items():
+        pod = _pod(obj) if kind in ("Deployment", "StatefulSet", "Job") else None
+        if pod is None:
+            continue
+        kinds.add(kind)
+        if kind == "Job":
+            assert pod["restartPolicy"] == "OnFailure", name
+            assert 0 < obj["spec"]["backoffLimit"] <= 10, name
+            continue
+        assert pod.get("restartPolicy", "Always") == "Always", name
+        for container in pod["containers"]:
+            assert container.get("livenessProbe"), f"{kind}/{name} {container['name']}"
+    assert kinds == {"Deployment", "StatefulSet", "Job"}
+
+
+def test_the_embedded_launcher_restarts_what_compose_restarts(compose_apps: dict[str, Any]) -> None:
+    restarted = {process for process, service in compose_apps.values() if service.get("restart") != "no"}
+    run_once = {process for process, service in compose_apps.values() if service.get("restart") == "no"}
+    for service in SERVICES:
+        if service.role is Role.GATEWAY or service.first_run_only:
+            continue  # Envoy stands in for the gateway; sample data is for `make up` only
+        # The launcher restarts every process but its one-shot tasks (deploy/embedded/supervisor.py).
+        assert service.module in (run_once if service.role is Role.TASK else restarted), service.name
 
 
 # --- addresses agree everywhere ---------------------------------------------
