@@ -192,6 +192,7 @@ class Strategy:
 
     @classmethod
     def from_wire(cls, wire: StrategyWire) -> Strategy:
+        """A strategy from GET /strategies/{id}."""
         return cls(
             id=wire["id"],
             name=wire["name"],
@@ -216,6 +217,7 @@ class SeriesSummary:
 
     @classmethod
     def from_wire(cls, wire: SeriesWire) -> SeriesSummary:
+        """A series from GET /market-data/{symbol}/{timeframe}."""
         return cls(
             symbol=wire["symbol"],
             timeframe=wire["timeframe"],
@@ -266,6 +268,7 @@ class TaskState:
 
     @classmethod
     def from_wire(cls, wire: TaskWire) -> TaskState:
+        """A task from GET /tasks/{id}."""
         progress = wire.get("progress") or {}
         return cls(
             task_id=wire["task_id"],
