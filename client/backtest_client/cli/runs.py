@@ -14,9 +14,7 @@ from backtest_client.cli.session import FAILED, handled, session, stderr, stdout
 from backtest_client.cli.waiting import wait_task
 from backtest_client.errors import RunFailedError
 from backtest_client.frames import leaderboard_frame
-from backtest_client.models import BacktestSpec, RunConfig
-
-OPTIONAL_CONFIG = ("bars_per_year", "risk_free_rate", "size_type", "fill_price", "allow_short", "size")
+from backtest_client.models import OPTIONS, BacktestSpec, RunConfig
 
 
 @handled
@@ -33,7 +31,7 @@ def run(
     ] = None,
     settings: Annotated[
         list[str] | None,
-        typer.Option("--set", help=f"Config option name=value (repeat): {', '.join(OPTIONAL_CONFIG)}."),
+        typer.Option("--set", help=f"Config option name=value (repeat): {', '.join(OPTIONS)}."),
     ] = None,
     strategy_id: Annotated[str | None, typer.Option("--strategy", help="Strategy id; default: a new one.")] = None,
     capital: Annotated[float | None, typer.Option("--capital", help="Initial capital (default 100000).")] = None,
@@ -43,7 +41,7 @@ def run(
 ) -> None:
     """Create a backtest (and a strategy if none is given), run it, print its metrics."""
     extra = assignments(settings or [], "--set")
-    unknown = sorted(set(extra) - set(OPTIONAL_CONFIG))
+    unknown = sorted(set(extra) - set(OPTIONS))
     if unknown:
         raise typer.BadParameter(f"unknown config option(s) {', '.join(unknown)}", param_hint="--set")
     config = RunConfig(symbol, start, end, plugin, assignments(params or [], "--param"), timeframe, **extra)
