@@ -15,7 +15,10 @@ class RunConfigWire(TypedDict):
     timeframe: str
     start_date: str
     end_date: str
-    signal_plugin_key: str
+    # One of the two: a plugin, or a stored signal logic (whose version a run records when claimed).
+    signal_plugin_key: NotRequired[str]
+    signal_logic_id: NotRequired[str]
+    signal_logic_version: NotRequired[int]
     signal_plugin_params: dict[str, Any]
     bars_per_year: NotRequired[int]
     risk_free_rate: NotRequired[float]
@@ -128,3 +131,55 @@ class LeaderboardEntryWire(TypedDict):
     metrics: dict[str, Any]
     status: str
     error: str | None
+
+
+class SignalLogicWire(TypedDict):
+    id: str
+    name: str
+    description: NotRequired[str | None]
+    rule_tree: list[dict[str, Any]]
+    output_mode: str
+    position_mode: str
+    strategy_id: NotRequired[str | None]
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class SignalSeriesWire(TypedDict):
+    name: str
+    symbols: list[str]
+    start: str
+    end: str
+    rows: int
+    sha256: str
+
+
+class LanguageArgumentWire(TypedDict):
+    name: str
+    kind: str
+
+
+class LanguageFunctionWire(TypedDict):
+    name: str
+    arity: int
+    signature: str
+    arguments: list[LanguageArgumentWire]
+    returns: str
+    description: str
+
+
+class LanguageWire(TypedDict):
+    names: list[str]
+    parameters: str
+    operators: dict[str, list[str]]
+    functions: list[LanguageFunctionWire]
+    limits: dict[str, int]
+
+
+class SignalPluginWire(TypedDict):
+    key: str
+    description: str
+    parameters: dict[str, Any]
+    source: str
+    language: NotRequired[LanguageWire | None]

@@ -14,6 +14,9 @@ from backtest_client.models import BacktestSpec, RunConfig
 from backtest_client.resources.backtests import Backtests
 from backtest_client.resources.market_data import MarketData
 from backtest_client.resources.reports import Reports
+from backtest_client.resources.signal_logic import SignalLogicResource
+from backtest_client.resources.signal_plugins import SignalPlugins
+from backtest_client.resources.signal_series import SignalSeries
 from backtest_client.resources.strategies import Strategies
 from backtest_client.resources.sweeps import Grid, Sweeps
 from backtest_client.resources.tasks import Tasks
@@ -43,7 +46,8 @@ class Client:
     retries: times a 503 answer is retried (honouring Retry-After).
     transport: an httpx transport in place of the network.
 
-    Resources: `strategies`, `backtests`, `market_data`, `tasks`, `sweeps`, `reports`.
+    Resources: `strategies`, `backtests`, `market_data`, `tasks`, `sweeps`, `reports`, and strategies as
+    data: `signal_logic` (rule trees), `signal_series` (model outputs), `signal_plugins` (discovery).
     """
 
     def __init__(
@@ -64,13 +68,17 @@ class Client:
         self.tasks = Tasks(self._transport, self)
         self.sweeps = Sweeps(self._transport, self)
         self.reports = Reports(self._transport, self)
+        self.signal_logic = SignalLogicResource(self._transport, self)
+        self.signal_series = SignalSeries(self._transport, self)
+        self.signal_plugins = SignalPlugins(self._transport, self)
 
     def run(self, config: RunConfig, **options: Unpack[RunOptions]) -> BacktestResult:
         """Creates a backtest of `config` and runs it synchronously; RunFailedError if the run failed.
 
-        config: what to run.
+        config: what to run: a plugin and its params, or a signal logic (`RunConfig(..., logic=...)`)
+            and its $param values.
         options (all optional): strategy_id, the strategy it belongs to (None creates one named after
-            the plugin and symbol); engine, "vectorbt" (default) or "backtrader"; initial_capital,
+            the plugin or logic and the symbol); engine, "vectorbt" (default) or "backtrader"; initial_capital,
             commission, slippage (None takes the server's defaults: 100000, 0.0005, 0.0005).
         """
         return self.backtests.run(self.backtests.create(self._spec(config, options)).id)
@@ -90,16 +98,15 @@ class Client:
     ) -> SweepTask:
         """Runs one backtest per grid entry on the fleet; `.wait()` shows progress and returns the leaderboard.
 
-        base: the config every entry merges over.
+        base: the config every entry merges over (a plugin's, or a signal logic's).
         grid: {key: [values]} (their cartesian product) or a list of override dicts; dotted keys such as
-            "signal_plugin_params.fast_period" reach nested values.
+            "signal_plugin_params.fast_period" (or a logic's "signal_plugin_params.lower") reach nested values.
         strategy_id: None creates a strategy for the sweep.
         engine, rank_metric: default vectorbt and perf_sharpe_ratio.
         """
         if strategy_id is None:
             symbol = base.symbol if isinstance(base, RunConfig) else str(base.get("symbol", ""))
-            plugin = base.plugin if isinstance(base, RunConfig) else str(base.get("signal_plugin_key", ""))
-            strategy_id = self._adhoc_strategy(f"sweep: {plugin} on {symbol}", symbol)
+            strategy_id = self._adhoc_strategy(f"sweep: {signal_name(base)} on {symbol}", symbol)
         return self.sweeps.create(strategy_id, base, grid, engine=engine, rank_metric=rank_metric)
 
     def compare(self, *backtest_ids: str) -> pd.DataFrame:
@@ -126,10 +133,21 @@ class Client:
     def _spec(self, config: RunConfig, options: RunOptions) -> BacktestSpec:
         strategy_id = options.get("strategy_id")
         if strategy_id is None:
-            strategy_id = self._adhoc_strategy(f"{config.plugin} on {config.symbol}", config.symbol)
+            strategy_id = self._adhoc_strategy(f"{config.signal} on {config.symbol}", config.symbol)
         costs = {k: options.get(k) for k in ("engine", "initial_capital", "commission", "slippage")}
         return BacktestSpec(strategy_id, config, **costs)
 
     def _adhoc_strategy(self, name: str, symbol: str) -> str:
         universe = [symbol] if symbol else []
         return self.strategies.create(name, description="created by backtest-client", universe=universe).id
+
+
+def signal_name(config: RunConfig | Mapping[str, Any]) -> str:
+    """What makes a config's signal, for people: its plugin key, or "signal logic <id>".
+
+    config: a RunConfig, or the API's config dict (a sweep's base_config).
+    """
+    if isinstance(config, RunConfig):
+        return config.signal
+    logic = config.get("signal_logic_id")
+    return f"signal logic {logic}" if logic else str(config.get("signal_plugin_key", ""))

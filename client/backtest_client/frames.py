@@ -53,8 +53,12 @@ def leaderboard_frame(result: dict[str, Any]) -> pd.DataFrame:
 
 
 def compare_frame(wire: CompareWire) -> pd.DataFrame:
-    """Runs side by side: one row per metric, one column per backtest id (request order), then `direction`
-    ("higher", "lower" or "neutral") and `best` (the best run's id; None for neutral metrics)."""
+    """Runs side by side: one row per metric, one column per backtest id (request order).
+
+    The last two columns are `direction` ("higher", "lower" or "neutral") and
+    `best` (the best run's id; None for neutral metrics).
+    wire: the POST /backtests/compare answer.
+    """
     ids = [run["id"] for run in wire.get("runs", [])]
     rows = {}
     for metric, diff in wire.get("metric_diff", {}).items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -17,9 +17,16 @@ from backtest_client._wire import (
     TaskWire,
 )
 
+if TYPE_CHECKING:
+    from backtest_client.signals import SignalLogic
+
 DateLike = str | dt.date | dt.datetime | pd.Timestamp
 # Task states after which nothing changes.
 FINISHED = ("SUCCESS", "FAILURE", "REVOKED")
+# The plugin a config runs when it names neither a plugin nor a signal logic.
+DEFAULT_PLUGIN = "crossover_signal"
+# Execution options of a config that take the server's default when left out.
+OPTIONS = ("bars_per_year", "risk_free_rate", "size_type", "fill_price", "allow_short", "size")
 
 
 def iso(value: DateLike) -> str:
@@ -38,22 +45,25 @@ def timestamp(text: str | None) -> pd.Timestamp | None:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """What a backtest runs: a symbol's bars over a date range, a signal plugin and execution options.
+    """What a backtest runs: a symbol's bars over a date range, a signal and execution options.
 
     symbol: ticker of a stored series, e.g. "AAPL".
     start, end: first and last bar included (ISO text, date or datetime).
-    plugin: signal plugin key, e.g. "crossover_signal".
-    params: the plugin's parameters, e.g. {"fast_period": 10, "slow_period": 50}.
+    plugin: signal plugin key, e.g. "rsi_signal"; "crossover_signal" when neither it nor `logic` is given.
+    params: the plugin's parameters, e.g. {"fast_period": 10, "slow_period": 50}, or the values of a
+        signal logic's $params, e.g. {"lower": 30, "upper": 70}.
     timeframe: bar size of the series: 1m, 5m, 15m, 1h, 1d (default) or 1w.
     The rest default on the server when None: bars_per_year (from the
     timeframe), risk_free_rate (0.0), size_type ("percent"), fill_price
     ("close"), allow_short (False), size (1.0 of equity).
+    logic: a stored signal logic (a `SignalLogic` or its id; kept as the id) to run instead of a plugin.
+    logic_version: the logic's version a stored run used (set by the platform; never sent).
     """
 
     symbol: str
     start: DateLike
     end: DateLike
-    plugin: str = "crossover_signal"
+    plugin: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     timeframe: str = "1d"
     bars_per_year: int | None = None
@@ -62,6 +72,52 @@ class RunConfig:
     fill_price: str | None = None
     allow_short: bool | None = None
     size: float | None = None
+    logic: str | SignalLogic | None = None
+    logic_version: int | None = None
+
+    def __post_init__(self) -> None:
+        # Frozen: the normalised values go in the way dataclasses' own __init__ puts them.
+        if self.logic is not None and not isinstance(self.logic, str):
+            object.__setattr__(self, "logic", self.logic.id)
+        if self.logic is None and self.plugin is None:
+            object.__setattr__(self, "plugin", DEFAULT_PLUGIN)
+        if self.logic is not None and self.plugin is not None:
+            raise ValueError(f"a config runs a plugin ({self.plugin!r}) or a signal logic ({self.logic}), not both")
+
+    @classmethod
+    def expression(
+        cls,
+        symbol: str,
+        start: DateLike,
+        end: DateLike,
+        *,
+        entry: str | None = None,
+        exit: str | None = None,
+        short_entry: str | None = None,
+        short_exit: str | None = None,
+        exposure: str | None = None,
+        params: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> RunConfig:
+        """A config of the `expression` plugin: a rule written in the signal expression language.
+
+        Give `entry` and `exit` conditions (and optionally `short_entry` with `short_exit`, used when
+        allow_short is set), or one `exposure` number instead; docs/strategies.md has the language.
+        symbol, start, end: as for RunConfig.
+        entry, exit, short_entry, short_exit: conditions, e.g. "crossover(sma(close, $fast), sma(close, $slow))".
+        exposure: the target exposure per bar, clipped to [-1, 1], e.g. "where(close > sma(close, 50), 1, 0)".
+        params: the values of the $params the expressions use, e.g. {"fast": 10, "slow": 50}.
+        options: the other RunConfig fields (timeframe, allow_short, size_type, ...).
+        """
+        texts = (entry, exit, short_entry, short_exit, exposure)
+        names = ("entry", "exit", "short_entry", "short_exit", "exposure")
+        rules = {name: text for name, text in zip(names, texts, strict=True) if text is not None}
+        return cls(symbol, start, end, plugin="expression", params={**rules, **(params or {})}, **options)
+
+    @property
+    def signal(self) -> str:
+        """What makes the signal, for people: the plugin key, or "signal logic <id>"."""
+        return self.plugin if self.logic is None else f"signal logic {self.logic}"
 
     def to_wire(self) -> RunConfigWire:
         """The config as the API's `config` object; unset options are left out."""
@@ -70,10 +126,13 @@ class RunConfig:
             "timeframe": self.timeframe,
             "start_date": iso(self.start),
             "end_date": iso(self.end),
-            "signal_plugin_key": self.plugin,
             "signal_plugin_params": dict(self.params),
         }
-        for name in ("bars_per_year", "risk_free_rate", "size_type", "fill_price", "allow_short", "size"):
+        if self.logic is not None:
+            wire["signal_logic_id"] = self.logic
+        else:
+            wire["signal_plugin_key"] = self.plugin
+        for name in OPTIONS:
             value = getattr(self, name)
             if value is not None:
                 wire[name] = value
@@ -86,7 +145,7 @@ class RunConfig:
             symbol=wire["symbol"],
             start=wire["start_date"],
             end=wire["end_date"],
-            plugin=wire["signal_plugin_key"],
+            plugin=wire.get("signal_plugin_key"),
             params=_whole_numbers(wire.get("signal_plugin_params") or {}),
             timeframe=wire["timeframe"],
             bars_per_year=wire.get("bars_per_year"),
@@ -95,6 +154,8 @@ class RunConfig:
             fill_price=wire.get("fill_price"),
             allow_short=wire.get("allow_short"),
             size=wire.get("size"),
+            logic=wire.get("signal_logic_id"),
+            logic_version=wire.get("signal_logic_version"),
         )
 
 
@@ -192,6 +253,7 @@ class Strategy:
 
     @classmethod
     def from_wire(cls, wire: StrategyWire) -> Strategy:
+        """A strategy from GET /strategies/{id}."""
         return cls(
             id=wire["id"],
             name=wire["name"],
@@ -216,6 +278,7 @@ class SeriesSummary:
 
     @classmethod
     def from_wire(cls, wire: SeriesWire) -> SeriesSummary:
+        """A series from GET /market-data/{symbol}/{timeframe}."""
         return cls(
             symbol=wire["symbol"],
             timeframe=wire["timeframe"],
@@ -266,6 +329,7 @@ class TaskState:
 
     @classmethod
     def from_wire(cls, wire: TaskWire) -> TaskState:
+        """A task from GET /tasks/{id}."""
         progress = wire.get("progress") or {}
         return cls(
             task_id=wire["task_id"],

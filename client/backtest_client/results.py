@@ -51,8 +51,10 @@ class BacktestResult:
 
     @cached_property
     def trades(self) -> pd.DataFrame:
-        """One row per round trip: entry_date, exit_date, side, entry_price, exit_price, size, pnl,
-        return_pct, status."""
+        """One row per round trip.
+
+        Columns: entry_date, exit_date, side, entry_price, exit_price, size, pnl, return_pct, status.
+        """
         return self._client.backtests.trades(self.id)
 
     def plot(self, **figure_options: Any):

@@ -126,8 +126,10 @@ class SweepTask(_TaskHandle):
         return leaderboard_frame(state.result)
 
     def leaderboard(self) -> pd.DataFrame:
-        """The ranked runs, best first, indexed by rank: backtest_id, status, the overrides, the rank metric,
-        every metric and error; empty until the sweep is done."""
+        """The ranked runs, best first, indexed by rank; empty until the sweep is done.
+
+        Columns: backtest_id, status, the overrides, the rank metric, every metric and error.
+        """
         return leaderboard_frame(self.state().result)
 
     def report(self, path: str | None = None) -> Report:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from backtest_client.cli import data, report, runs, sweep
+from backtest_client.cli import data, logic, plugins, report, runs, series, sweep
 from backtest_client.cli.session import Session
 from backtest_client.client import DEFAULT_URL, KEY_VARIABLE, URL_VARIABLE
 
@@ -18,6 +18,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data.app, name="data")
+app.add_typer(logic.app, name="logic")
+app.add_typer(series.app, name="series")
+app.command("plugins")(plugins.plugins)
 app.command("run")(runs.run)
 app.command("show")(runs.show)
 app.command("trades")(runs.trades)

@@ -1,4 +1,4 @@
-"""Parsing what commands take beyond plain options: `name=value` parameters, `key=v1,v2` grids, base YAML files."""
+"""Parsing what commands take beyond plain options: `name=value` parameters, `key=v1,v2` grids, YAML/JSON files."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import yaml
 # A base file may say these besides the config; they are not config fields.
 SWEEP_FIELDS = ("engine", "strategy_id", "rank_metric")
 LIFTED = ("initial_capital", "commission", "slippage")
+# What a signal logic file may say.
+LOGIC_FIELDS = ("name", "rule_tree", "output_mode", "position_mode", "description", "strategy_id")
 
 
 def value(text: str) -> Any:
@@ -76,3 +78,31 @@ def sweep_base(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         base = document
     # YAML reads bare dates as date objects; the API takes text.
     return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in base.items()}, fields
+
+
+def logic_document(path: Path, param_hint: str = "FILE") -> dict[str, Any]:
+    """The signal logic fields of a JSON or YAML file (JSON when it ends in .json, YAML otherwise).
+
+    The file holds a mapping of LOGIC_FIELDS (name, rule_tree, output_mode,
+    position_mode, description, strategy_id), or a bare list: the rule tree
+    alone. Anything else, or an unknown field, is a usage error naming the file.
+    path: the file. param_hint: how the command names it, for errors.
+    """
+    try:
+        text = path.read_text()
+        document = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise typer.BadParameter(f"cannot read {path}: {err}", param_hint=param_hint) from None
+    if isinstance(document, list):
+        return {"rule_tree": document}
+    if not isinstance(document, dict):
+        raise typer.BadParameter(
+            f"{path} must hold a mapping of signal logic fields or a rule tree (a list)", param_hint=param_hint
+        )
+    unknown = sorted(set(map(str, document)) - set(LOGIC_FIELDS))
+    if unknown:
+        raise typer.BadParameter(
+            f"{path}: unknown field(s) {', '.join(unknown)}; a signal logic has {', '.join(LOGIC_FIELDS)}",
+            param_hint=param_hint,
+        )
+    return document

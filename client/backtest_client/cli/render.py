@@ -85,12 +85,16 @@ def backtest_table(backtest: Backtest) -> Table:
     table.add_column("field", style="bold")
     table.add_column("value")
     params = ", ".join(f"{k}={v}" for k, v in config.params.items())
+    signal = f"{config.plugin}({params})"
+    if config.logic is not None:
+        version = f" version {config.logic_version}" if config.logic_version is not None else ""
+        signal = f"{config.signal}{version} with {params or 'no $params'}"
     rows = [
         ("status", backtest.status + (f": {backtest.error}" if backtest.error else "")),
         ("engine", backtest.engine),
         ("series", f"{config.symbol} {config.timeframe}"),
         ("dates", f"{config.start} to {config.end}"),
-        ("signal", f"{config.plugin}({params})"),
+        ("signal", signal),
         ("capital", f"{backtest.initial_capital:,.2f}"),
         ("costs", f"commission {backtest.commission:g}, slippage {backtest.slippage:g}"),
         ("strategy", backtest.strategy_id),
@@ -106,7 +110,7 @@ def series_table(series: Sequence[SeriesSummary]) -> Table:
     """Stored market-data series."""
     table = Table("symbol", "timeframe", "start", "end", "rows", "sha256")
     for s in series:
-        table.add_row(s.symbol, s.timeframe, _moment(s.start), _moment(s.end), f"{s.rows:,}", s.sha256[:12])
+        table.add_row(s.symbol, s.timeframe, moment(s.start), moment(s.end), f"{s.rows:,}", s.sha256[:12])
     return table
 
 
@@ -190,7 +194,7 @@ def task_table(state: TaskState) -> Table:
     return table
 
 
-def _moment(stamp: pd.Timestamp) -> str:
+def moment(stamp: pd.Timestamp) -> str:
     """A bar time: the date alone at midnight."""
     return stamp.strftime("%Y-%m-%d") if stamp == stamp.normalize() else stamp.strftime("%Y-%m-%d %H:%M")
 

@@ -1,4 +1,4 @@
-"""`backtest run | show | trades | compare | task`: single runs and their results."""
+"""`backtest run | show | trades | compare | task`: single runs (of a plugin or a signal logic) and their results."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from backtest_client.cli.session import FAILED, handled, session, stderr, stdout
 from backtest_client.cli.waiting import wait_task
 from backtest_client.errors import RunFailedError
 from backtest_client.frames import leaderboard_frame
-from backtest_client.models import BacktestSpec, RunConfig
-
-OPTIONAL_CONFIG = ("bars_per_year", "risk_free_rate", "size_type", "fill_price", "allow_short", "size")
+from backtest_client.models import OPTIONS, BacktestSpec, RunConfig
 
 
 @handled
@@ -27,13 +25,18 @@ def run(
     end: Annotated[str, typer.Option("--to", help="Last bar, e.g. 2024-01-01.")],
     engine: Annotated[str, typer.Option("--engine", "-e", help="vectorbt or backtrader.")] = "vectorbt",
     timeframe: Annotated[str, typer.Option("--timeframe", "-t", help="Bar size of the series.")] = "1d",
-    plugin: Annotated[str, typer.Option("--plugin", help="Signal plugin key.")] = "crossover_signal",
+    plugin: Annotated[
+        str | None, typer.Option("--plugin", help="Signal plugin key (default crossover_signal).")
+    ] = None,
+    logic: Annotated[
+        str | None, typer.Option("--logic", help="Signal logic id to run instead of a plugin; -p sets its $params.")
+    ] = None,
     params: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Plugin parameter name=value (repeat).")
+        list[str] | None, typer.Option("--param", "-p", help="Plugin parameter or $param name=value (repeat).")
     ] = None,
     settings: Annotated[
         list[str] | None,
-        typer.Option("--set", help=f"Config option name=value (repeat): {', '.join(OPTIONAL_CONFIG)}."),
+        typer.Option("--set", help=f"Config option name=value (repeat): {', '.join(OPTIONS)}."),
     ] = None,
     strategy_id: Annotated[str | None, typer.Option("--strategy", help="Strategy id; default: a new one.")] = None,
     capital: Annotated[float | None, typer.Option("--capital", help="Initial capital (default 100000).")] = None,
@@ -41,15 +44,18 @@ def run(
     slippage: Annotated[float | None, typer.Option("--slippage", help="Fraction (default 0.0005).")] = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """Create a backtest (and a strategy if none is given), run it, print its metrics."""
+    """Create a backtest of a plugin or a signal logic (and a strategy if none is given), run it, print its metrics."""
     extra = assignments(settings or [], "--set")
-    unknown = sorted(set(extra) - set(OPTIONAL_CONFIG))
+    unknown = sorted(set(extra) - set(OPTIONS))
     if unknown:
         raise typer.BadParameter(f"unknown config option(s) {', '.join(unknown)}", param_hint="--set")
-    config = RunConfig(symbol, start, end, plugin, assignments(params or [], "--param"), timeframe, **extra)
+    if plugin is not None and logic is not None:
+        raise typer.BadParameter("a run has a --plugin or a --logic, not both", param_hint="--logic")
+    params_given = assignments(params or [], "--param")
+    config = RunConfig(symbol, start, end, plugin, params_given, timeframe, logic=logic, **extra)
     client = session(ctx).client
     if strategy_id is None:
-        strategy_id = client.strategies.create(f"{plugin} on {symbol}", universe=[symbol]).id
+        strategy_id = client.strategies.create(f"{config.signal} on {symbol}", universe=[symbol]).id
     backtest = client.backtests.create(BacktestSpec(strategy_id, config, engine, capital, commission, slippage))
     task = client.backtests.submit(backtest.id)
     state = wait_task(

@@ -34,6 +34,7 @@ class Session:
 
     @property
     def client(self) -> Client:
+        """The client of the global options' URL and key, built once."""
         if self._client is None:
             self._client = Client(self.url, api_key=self.api_key)
         return self._client

@@ -12,6 +12,7 @@ from backtest_client.cli.arguments import grid, sweep_base
 from backtest_client.cli.options import JsonOutput
 from backtest_client.cli.session import handled, session, stdout
 from backtest_client.cli.waiting import wait_task
+from backtest_client.client import signal_name
 from backtest_client.frames import leaderboard_frame
 
 
@@ -38,7 +39,7 @@ def sweep(
     strategy_id = strategy_id or fields.get("strategy_id")
     if strategy_id is None:
         symbol = str(base_config.get("symbol", ""))
-        name = f"sweep: {base_config.get('signal_plugin_key', '')} on {symbol}"
+        name = f"sweep: {signal_name(base_config)} on {symbol}"
         strategy_id = client.strategies.create(name, universe=[symbol] if symbol else []).id
     handle = client.sweeps.create(
         strategy_id,

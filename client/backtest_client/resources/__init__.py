@@ -1,6 +1,6 @@
 """One module per REST resource: each class wraps the endpoints under one path and converts wire <-> user types.
 
-To add a resource (signal logic, signal series, grid search, ...): write
+To add a resource (grid search, stored bars, ...): write
 `resources/<name>.py` with a class taking the `Transport` (subclass
 `Resource`), its methods calling `self._transport` and converting with a
 `from_wire` of a type in `models`; then add one attribute in

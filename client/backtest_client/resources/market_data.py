@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pandas as pd
 
 from backtest_client.models import SeriesSummary
 from backtest_client.resources import Resource
-
-PARQUET = "application/vnd.apache.parquet"
-CSV = "text/csv"
-# Uploads of a few hundred thousand rows take seconds to validate and store.
-IMPORT_TIMEOUT_S = 300.0
+from backtest_client.resources.uploads import IMPORT_TIMEOUT_S, file_body, frame_body
 
 
 class MarketData(Resource):
@@ -26,18 +21,14 @@ class MarketData(Resource):
             files are sent as Parquet, anything else as CSV.
         symbol: ticker, e.g. "AAPL". timeframe: 1m, 5m, 15m, 1h, 1d or 1w.
         """
-        file = Path(path)
-        content_type = PARQUET if file.suffix.lower() in (".parquet", ".pq") else CSV
-        return self._put(symbol, timeframe, file.read_bytes(), content_type)
+        return self._put(symbol, timeframe, *file_body(path))
 
     def import_frame(self, bars: pd.DataFrame, *, symbol: str, timeframe: str) -> SeriesSummary:
         """Replaces the series with a DataFrame's bars (sent as Parquet).
 
         bars: columns open, high, low, close, volume and a timestamp column or a DatetimeIndex.
         """
-        buffer = io.BytesIO()
-        bars.to_parquet(buffer, index=isinstance(bars.index, pd.DatetimeIndex))
-        return self._put(symbol, timeframe, buffer.getvalue(), PARQUET)
+        return self._put(symbol, timeframe, *frame_body(bars, index=isinstance(bars.index, pd.DatetimeIndex)))
 
     def list(self) -> list[SeriesSummary]:
         """Every stored series."""

@@ -2,11 +2,13 @@
 
 Everything the tests read they create through the client: a daily series
 under a fresh symbol, a completed run over it, a finished two-parameter
-sweep. The million-bar run uses the sample data's SYNTH1M series.
+sweep, an RSI rule tree stored as signal logic. The million-bar run uses the
+sample data's SYNTH1M series.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,12 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from backtest_client import BacktestResult, Client, RunConfig
+from backtest_client import BacktestResult, Client, RuleTree, RunConfig, SignalLogic
 from tests.e2e.conformance import synthetic_bars
 
 REPO = Path(__file__).resolve().parents[3]
 BACKTEST = Path(sys.executable).with_name("backtest")
 SWEEP_GRID = {"signal_plugin_params.fast_period": [5, 10], "signal_plugin_params.slow_period": [20, 40, 60]}
+# Mean reversion on RSI as a rule tree: long below $lower, flat above $upper (docs/strategies.md).
+RSI_TREE: RuleTree = [
+    {"action": "BUY", "rules": [{"field": "rsi(close, $period)", "operator": "<", "value": "$lower"}]},
+    {"action": "SELL", "rules": [{"field": "rsi(close, $period)", "operator": ">", "value": "$upper"}]},
+]
+RSI_PARAMS = {"period": 14, "lower": 30, "upper": 70}
 
 
 def output_dir(name: str) -> Path:
@@ -70,6 +78,12 @@ def swept(client: Client, daily: tuple[str, RunConfig]):
 
 
 @pytest.fixture(scope="session")
+def rsi_logic(client: Client) -> SignalLogic:
+    """The RSI rule tree stored as a long-only signal logic, never updated."""
+    return client.signal_logic.create("rsi mean reversion", RSI_TREE, position_mode="long_only")
+
+
+@pytest.fixture(scope="session")
 def million(client: Client) -> BacktestResult:
     """A vectorbt run over the whole SYNTH1M sample series (1,000,350 one-minute bars).
 
@@ -92,3 +106,17 @@ def cli(gateway_url: str):
         return subprocess.run([str(BACKTEST), *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
 
     return run
+
+
+def parsed(done: subprocess.CompletedProcess, code: int = 0):
+    """The command's JSON on stdout, after checking its exit code."""
+    assert done.returncode == code, (
+        f"exit {done.returncode}\nstdout: {done.stdout[-2000:]}\nstderr: {done.stderr[-2000:]}"
+    )
+    return json.loads(done.stdout)
+
+
+def run_args(daily: tuple[str, RunConfig], *extra: str) -> list[str]:
+    """`backtest run` over the whole daily series, then `extra`."""
+    symbol, config = daily
+    return ["run", "--symbol", symbol, "--from", str(config.start), "--to", str(config.end), *extra]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import uuid
@@ -11,7 +10,7 @@ import pytest
 
 from backtest_client.tasks import SweepTask
 from tests.e2e.conformance import synthetic_bars
-from tests.e2e.researcher.conftest import BACKTEST
+from tests.e2e.researcher.conftest import BACKTEST, parsed, run_args
 
 BASE_YAML = """\
 symbol: {symbol}
@@ -21,19 +20,6 @@ end_date: {end}
 signal_plugin_key: crossover_signal
 signal_plugin_params: {{fast_period: 5, slow_period: 20}}
 """
-
-
-def parsed(done: subprocess.CompletedProcess, code: int = 0):
-    """The command's JSON on stdout, after checking its exit code."""
-    assert done.returncode == code, (
-        f"exit {done.returncode}\nstdout: {done.stdout[-2000:]}\nstderr: {done.stderr[-2000:]}"
-    )
-    return json.loads(done.stdout)
-
-
-def run_args(daily, *extra: str) -> list[str]:
-    symbol, config = daily
-    return ["run", "--symbol", symbol, "--from", str(config.start), "--to", str(config.end), *extra]
 
 
 def test_data_import_and_list(cli, tmp_path):
