@@ -260,10 +260,31 @@ def test_x_http_code_leaves_other_responses_alone(root: Path) -> None:
     assert on_response(_lua(root, "x_http_code.lua"), original, None) == (original, None)
 
 
-def test_api_key_is_not_required_when_none_is_configured(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GATEWAY_API_KEYS", raising=False)
-    _, handle = on_request(_lua(root, "api_key.lua"), {":path": "/api/v1/strategies"})
-    assert handle.reply_headers is None
+@pytest.mark.parametrize("configured", [None, "", ",", " , ,\t", "\n"])
+def test_api_key_filter_without_keys_refuses_to_load(
+    root: Path, monkeypatch: pytest.MonkeyPatch, configured: str | None
+) -> None:
+    # Fail closed: Envoy runs the script's top level at config load, and an error there stops it starting.
+    from lupa.luajit21 import LuaError  # the runtime's own error class
+
+    if configured is None:
+        monkeypatch.delenv("GATEWAY_API_KEYS", raising=False)
+    else:
+        monkeypatch.setenv("GATEWAY_API_KEYS", configured)
+    with pytest.raises(LuaError, match="GATEWAY_API_KEYS names no API key"):
+        _lua(root, "api_key.lua")
+
+
+@pytest.mark.parametrize("content_type", ["application/grpc", "application/grpc+proto"])
+@pytest.mark.parametrize("wanted", ["201", "204", "422"])
+def test_x_http_code_leaves_native_grpc_responses_untouched(root: Path, content_type: str, wanted: str) -> None:
+    # A gRPC client calling through the public port needs its 200 and its initial metadata as sent.
+    status = "400" if wanted == "422" else "200"
+    original = {":status": status, "content-type": content_type, "x-http-code": wanted}
+    assert on_response(_lua(root, "x_http_code.lua"), original, "\x00\x00\x00\x00\x00") == (
+        original,
+        "\x00\x00\x00\x00\x00",
+    )
 
 
 @pytest.mark.parametrize("credential", [{"x-api-key": "new-key"}, {"authorization": "Bearer old-key"}])

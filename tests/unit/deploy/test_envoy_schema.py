@@ -23,6 +23,7 @@ from google.protobuf import descriptor_pb2, json_format
 
 from gateway.transcoder.edge_filters import API_KEY_REJECTION
 from gateway.transcoder.response_rendering import local_reply_body
+from gateway.transcoder.status_mapping import LOCAL_REPLY_CODES
 from tests.unit.deploy.envoy_api import load_bootstrap, messages_of, walk
 from tests.unit.deploy.envoy_local_reply import JSON, local_reply
 from tests.unit.deploy.lua_harness import load_script
@@ -238,6 +239,14 @@ def test_envoys_local_replies_are_the_local_gateways_status_json(
     reply = local_reply(manager.local_reply_config, status, text, request_headers)
     assert (reply.status, reply.content_type) == (status, JSON)
     assert json.loads(reply.body) == json.loads(local_reply_body(status, text))
+
+
+def test_every_error_status_gets_the_local_gateways_code(manager) -> None:
+    statuses = [*LOCAL_REPLY_CODES, 403, 405, 408, 429, 431, 501]  # the table, then a few it leaves to UNKNOWN
+    for status in statuses:
+        reply = local_reply(manager.local_reply_config, status, "a reason", REST_GET)
+        assert reply.content_type == JSON, status
+        assert json.loads(reply.body) == json.loads(local_reply_body(status, "a reason")), status
 
 
 def test_api_key_rejection_passes_unchanged(manager) -> None:
