@@ -203,13 +203,12 @@ def test_services_image_builds_the_contract_and_runs_unprivileged(root: Path) ->
     assert users and users[-1].split(":")[0] not in ("0", "root")
 
 
-def test_gateway_image_lays_out_the_files_envoy_yaml_names(
-    root: Path, transcoder: dict[str, Any], lua_files: dict[str, str], compose: dict[str, Any]
-) -> None:
+def test_gateway_image_lays_out_the_files_envoy_yaml_names(root: Path, envoy, compose: dict[str, Any]) -> None:
     gateway = _stages(root)["gateway"]
     (workdir,) = [PurePosixPath(line.split()[1]) for line in gateway if line.startswith("WORKDIR ")]
     copied = [workdir / line.split()[-1] for line in gateway if line.startswith("COPY ")]
-    needed = [transcoder["proto_descriptor"], "gateway/envoy.yaml", *lua_files.values()]
+    needed = [*files_envoy_reads(envoy), "gateway/envoy.yaml", "gateway/drain.sh"]
+    assert "gen/openapi.json" in needed and "gateway/lua/api_key.lua" in needed
     for path in needed:
         target = workdir / path
         assert any(target == c or c in target.parents for c in copied), path
