@@ -57,6 +57,12 @@ class Contract:
         for file in self.files:
             self.pool.Add(file)
         self.comments = _comments(self.files)
+        short = [name.rsplit(".", 1)[-1] for name in _message_names(self.files)]
+        self._unique_short = {name for name in short if short.count(name) == 1}
+
+    def component_name(self, message_type: descriptor.Descriptor) -> str:
+        """The message's name in the document: its own name (Backtest, Status) unless two packages share it."""
+        return message_type.name if message_type.name in self._unique_short else message_type.full_name
 
     def option(self, desc: Any, extension: str) -> Any:
         """The value of a custom option on a descriptor, or None when it is absent or unknown to the set."""
@@ -124,3 +130,16 @@ def _message_comments(protos, prefix: str, path: tuple[int, ...], by_path: dict,
         for field_index, field in enumerate(proto.field):
             found[f"{name}.{field.name}"] = by_path.get((*where, _FIELD, field_index), "")
         _message_comments(proto.nested_type, name, (*where, _NESTED), by_path, found)
+
+
+def _message_names(files) -> list[str]:
+    names: list[str] = []
+
+    def walk(protos, prefix: str) -> None:
+        for proto in protos:
+            names.append(f"{prefix}.{proto.name}")
+            walk(proto.nested_type, f"{prefix}.{proto.name}")
+
+    for file in files:
+        walk(file.message_type, file.package)
+    return names

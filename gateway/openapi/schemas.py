@@ -2,8 +2,10 @@
 
 Print options are envoy.yaml's: proto field names, every field without
 presence printed (so it is `required` in a response), enums as names. A
-message has two components: its response form, named by its full name, and
-its request form (`<full name>.Input`), where nothing is required. Fields of
+message has two components: its response form and
+its request form (`<name>.Input`), where nothing is required. A component is
+named by the message's own name (Backtest, Status), or its full name when two
+packages share one. Fields of
 well-known types are inlined as their JSON form.
 """
 
@@ -85,7 +87,7 @@ class Schemas:
         inline = self._well_known(message)
         if inline is not None:
             return inline
-        name = message.full_name + (INPUT if request else "")
+        name = self._contract.component_name(message) + (INPUT if request else "")
         if name not in self.components:
             self.components[name] = {}  # reserved first: messages may refer to themselves
             self.components[name] = self.object(message, request=request)

@@ -1,7 +1,8 @@
 """Builds and runs an asyncio gRPC server the same way for every service.
 
 Every server gets the standard health service (SERVING once started,
-NOT_SERVING while draining) and reflection, and shuts down gracefully on
+NOT_SERVING while draining) and reflection, the request guard in front of
+every public RPC (guard_interceptor.py), and shuts down gracefully on
 SIGTERM or SIGINT: new calls are refused and running ones get `grace` seconds.
 """
 
@@ -15,6 +16,8 @@ from collections.abc import Awaitable, Callable, Iterable
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from services.kit.guard_interceptor import RequestGuard
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ class GrpcService:
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ]
-        self.server = grpc.aio.server(options=options)
+        self.server = grpc.aio.server(options=options, interceptors=[RequestGuard()])
         self.port = 0
 
     async def start(self) -> None:

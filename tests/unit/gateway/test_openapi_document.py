@@ -84,7 +84,7 @@ def test_server_streams_are_bare_json_arrays(document: dict[str, Any]) -> None:
         body = next(iter(success.values())).get("content", {})
         if method.server_streaming and method.output_type != ".google.api.HttpBody":
             assert body["application/json"]["schema"]["type"] == "array", method.name
-            assert body["application/json"]["schema"]["items"]["$ref"].endswith(method.output_type.lstrip("."))
+            assert body["application/json"]["schema"]["items"]["$ref"].endswith("/" + method.output_type.split(".")[-1])
 
 
 def test_x_http_code_statuses_and_error_bodies(document: dict[str, Any]) -> None:
@@ -93,14 +93,14 @@ def test_x_http_code_statuses_and_error_bodies(document: dict[str, Any]) -> None
     assert "201" in operations["CatalogService_CreateStrategy"]["responses"]
     for delete in ("CatalogService_DeleteBacktest", "CatalogService_DeleteStrategy"):
         assert "content" not in operations[delete]["responses"]["204"]
-    status_ref = {"$ref": "#/components/schemas/google.rpc.Status"}
+    status_ref = {"$ref": "#/components/schemas/Status"}
     for op_id, operation in operations.items():
         responses = operation["responses"]
         for code in ("404", "4XX", "5XX"):
             assert responses[code]["content"]["application/json"]["schema"] == status_ref, (op_id, code)
         if "parameters" in operation or "requestBody" in operation:
             assert responses["422"]["content"]["application/json"]["schema"] == status_ref, op_id
-    status = document["components"]["schemas"]["google.rpc.Status"]
+    status = document["components"]["schemas"]["Status"]
     assert set(status["required"]) == {"code", "message", "details"}
 
 
@@ -115,13 +115,13 @@ def test_parquet_and_csv_bodies_are_their_media_types(document: dict[str, Any]) 
 
 def test_artifact_uris_are_string_or_null_and_always_present(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
-    backtest = schemas["backtest.v1.Backtest"]
+    backtest = schemas["Backtest"]
     for name in ("trades_uri", "equity_curve_uri"):
         assert backtest["properties"][name]["type"] == ["string", "null"]
-        assert schemas["backtest.v1.ExecuteBacktestResponse"]["properties"][name]["type"] == ["string", "null"]
+        assert schemas["ExecuteBacktestResponse"]["properties"][name]["type"] == ["string", "null"]
     # Fields without presence are printed even when empty: required in a response, never in a request.
     assert {"id", "status", "metrics"} - set(backtest["required"]) == {"metrics"}
-    assert "required" not in schemas["backtest.v1.RunConfig.Input"]
+    assert "required" not in schemas["RunConfig.Input"]
 
 
 def test_query_and_path_parameters(document: dict[str, Any]) -> None:
