@@ -152,10 +152,7 @@ def _repeated(field, values, rules: validate_pb2.FieldRules | None, path: str) -
     if rules is not None and _kind(rules) == "repeated":
         repeated = rules.repeated
         if not (repeated.ignore_empty and not len(values)):
-            if repeated.HasField("min_items") and len(values) < repeated.min_items:
-                yield f"{path}: at least {repeated.min_items} items"
-            if repeated.HasField("max_items") and len(values) > repeated.max_items:
-                yield f"{path}: at most {repeated.max_items} items"
+            yield from _count(repeated, len(values), ("min_items", "max_items"), "items", path)
             if repeated.unique and field.type != field.TYPE_MESSAGE and len(set(values)) != len(values):
                 yield f"{path}: items must be unique"
         item_rules = repeated.items if repeated.HasField("items") else None
@@ -169,6 +166,14 @@ def _repeated(field, values, rules: validate_pb2.FieldRules | None, path: str) -
             yield from _scalar(field, item, item_rules, where)
 
 
+def _count(rules, count: int, bounds: tuple[str, str], noun: str, path: str) -> Iterator[str]:
+    low, high = bounds
+    if rules.HasField(low) and count < getattr(rules, low):
+        yield f"{path}: at least {getattr(rules, low)} {noun}"
+    if rules.HasField(high) and count > getattr(rules, high):
+        yield f"{path}: at most {getattr(rules, high)} {noun}"
+
+
 def _map(field, values, rules: validate_pb2.FieldRules | None, path: str) -> Iterator[str]:
     key_field = field.message_type.fields_by_name["key"]
     value_field = field.message_type.fields_by_name["value"]
@@ -176,10 +181,7 @@ def _map(field, values, rules: validate_pb2.FieldRules | None, path: str) -> Ite
     if rules is not None and _kind(rules) == "map":
         pairs = rules.map
         if not (pairs.ignore_empty and not len(values)):
-            if pairs.HasField("min_pairs") and len(values) < pairs.min_pairs:
-                yield f"{path}: at least {pairs.min_pairs} entries"
-            if pairs.HasField("max_pairs") and len(values) > pairs.max_pairs:
-                yield f"{path}: at most {pairs.max_pairs} entries"
+            yield from _count(pairs, len(values), ("min_pairs", "max_pairs"), "entries", path)
         key_rules = pairs.keys if pairs.HasField("keys") else None
         value_rules = pairs.values if pairs.HasField("values") else None
     for key in values:

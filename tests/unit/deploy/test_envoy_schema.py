@@ -267,3 +267,18 @@ def test_native_grpc_local_replies_are_left_to_grpc(manager) -> None:
     grpc_call = {":path": "/backtest.v1.CatalogService/GetBacktest", "content-type": "application/grpc"}
     reply = local_reply(manager.local_reply_config, 404, "route not found", grpc_call)
     assert reply.body == "route not found"
+
+
+def test_the_checks_have_teeth(envoy: dict[str, Any]) -> None:
+    # What Envoy refuses, these checks refuse too: an unknown field, a broken PGV rule, a big regex.
+    broken = json.loads(json.dumps(envoy))
+    broken["static_resources"]["clusters"][0]["connect_timeot"] = "2s"
+    with pytest.raises(json_format.ParseError, match="connect_timeot"):
+        load_bootstrap(broken)
+    broken = json.loads(json.dumps(envoy))
+    broken["static_resources"]["clusters"][0]["connect_timeout"] = "0s"
+    broken["static_resources"]["clusters"][0]["load_assignment"]["cluster_name"] = ""
+    assert len(violations(load_bootstrap(broken))) == 2
+    listed = "/backtest\\.v1\\.CatalogService/(ListBacktests|GetBacktest|ListEngines|GetTask|ListStrategies|"
+    listed += "GetStrategy|ListSeries|GetSeries)"  # the route regex envoy.yaml had: Envoy would not start
+    assert re2.compile(listed).programsize > RE2_MAX_PROGRAM_SIZE
