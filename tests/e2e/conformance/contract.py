@@ -17,7 +17,7 @@ from tests.fixtures.seed import seed_create_body
 from .http_client import Response
 
 # gRPC codes the error bodies carry (google.rpc.Code).
-INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND, ABORTED = 3, 4, 5, 10
+INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND, RESOURCE_EXHAUSTED, ABORTED = 3, 4, 5, 8, 10
 
 # BacktestRead: every field of the create response, the artifact URIs
 # included: the seed types them `string | null`, present as null until a run

@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -19,32 +18,11 @@ from openapi_spec_validator import validate
 
 from gateway.transcoder import Gateway
 from gateway.transcoder.static_pages import content_type, page_files
+from tests.e2e.conformance.page_assets import page_references
 
 ROOT = Path(__file__).resolve().parents[3]
 DESCRIPTOR = ROOT / "gen/descriptor.binpb"
 UPSTREAMS = {"backtest.v1.CatalogService": "127.0.0.1:9", "backtest.v1.ResultsService": "127.0.0.1:9"}
-
-
-class _References(HTMLParser):
-    """Collects the URLs a page loads: scripts, stylesheets, icons."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if tag == "script" and found.get("src"):
-            self.urls.append(found["src"])
-        if tag == "link" and found.get("href"):
-            self.urls.append(found["href"])
-
-
-def page_references(html: str) -> list[str]:
-    """Every asset URL an HTML page references."""
-    parser = _References()
-    parser.feed(html)
-    return parser.urls
 
 
 @pytest.fixture(scope="module")
