@@ -23,7 +23,7 @@ def test_openapi_document_validates_and_describes_the_api(api) -> None:
 def test_docs_page_loads_every_asset_from_the_gateway(api) -> None:
     page = api.request("GET", "/docs", from_root=True)
     assert page.status == 200 and page.headers["content-type"].startswith("text/html")
-    references = page_references(page.text())
+    references = page_references(page.text)
     assert any(url.endswith("swagger-ui-bundle.js") for url in references)
     for url in references:
         assert url.startswith("/"), f"{url} is not served by the gateway"
