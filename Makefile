@@ -10,6 +10,9 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml $(CLIENT
 PROTOS := $(shell find protos/backtest -name '*.proto')
 GEN := gen/python/backtest/v1/catalog_pb2.py
 DESCRIPTOR := gen/descriptor.binpb
+# The REST contract described (OpenAPI 3.1) and the docs page, from the descriptor set.
+OPENAPI := gen/openapi.json
+OPENAPI_GEN := $(wildcard gateway/openapi/*.py gateway/docs/*)
 PYTEST_ARGS ?=
 
 export PATH := $(BIN):$(PATH)
@@ -34,9 +37,9 @@ $(STAMP): requirements.txt pyproject.toml $(CLIENT)
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-proto: $(GEN) $(DESCRIPTOR)
+proto: $(GEN) $(DESCRIPTOR) $(OPENAPI)
 
-$(GEN) $(DESCRIPTOR): $(STAMP) $(PROTOS) buf.yaml buf.gen.yaml protos/plugin/protoc_gen_grpc_python.py
+$(GEN) $(DESCRIPTOR) $(OPENAPI): $(STAMP) $(PROTOS) buf.yaml buf.gen.yaml protos/plugin/protoc_gen_grpc_python.py $(OPENAPI_GEN)
 	rm -rf gen
 	mkdir -p gen/third_party/google gen/python
 	# google/api and google/rpc protos ship inside the googleapis-common-protos wheel.
@@ -44,6 +47,7 @@ $(GEN) $(DESCRIPTOR): $(STAMP) $(PROTOS) buf.yaml buf.gen.yaml protos/plugin/pro
 	find gen/third_party -type f ! -name '*.proto' -delete
 	$(BIN)/buf generate --path protos/backtest
 	$(BIN)/buf build -o $(DESCRIPTOR)
+	$(PY) -m gateway.openapi $(DESCRIPTOR) --out $(OPENAPI) --docs gen/docs
 
 lint: proto
 	$(BIN)/buf lint --path protos/backtest

@@ -7,15 +7,23 @@
 -- which is committed and mounted from a ConfigMap. The variable is read once,
 -- when Envoy loads the script: change it by restarting Envoy.
 --
--- A client sends `x-api-key: <key>` or `authorization: Bearer <key>`. With no
--- key configured every request passes, which only the embedded development
--- stack should do; the deployment manifests make the variable mandatory.
+-- A client sends `x-api-key: <key>` or `authorization: Bearer <key>`.
+--
+-- Fails closed: a variable that is unset, empty or only separators names no
+-- key, and then the script refuses to load, so Envoy refuses to start (it runs
+-- the script's top level when it loads the config; an error there is a config
+-- error). Were the script ever to run without keys all the same, every request
+-- is refused. The embedded development stack runs the local gateway, not
+-- Envoy, and needs no key there.
 
 local keys = {}
 local configured = false
 for key in string.gmatch(os.getenv("GATEWAY_API_KEYS") or "", "[^,%s]+") do
   keys[key] = true
   configured = true
+end
+if not configured then
+  error("GATEWAY_API_KEYS names no API key: refusing to serve the API without one")
 end
 
 -- The same google.rpc.Status shape convert_grpc_status gives other errors
@@ -35,12 +43,9 @@ local function presented_key(headers)
 end
 
 function envoy_on_request(request_handle)
-  if not configured then
-    return
-  end
   local headers = request_handle:headers()
   local key = presented_key(headers)
-  if key ~= nil and keys[key] then
+  if configured and key ~= nil and keys[key] then
     -- The services have no use for the credential; keep it out of their logs.
     headers:remove("x-api-key")
     headers:remove("authorization")

@@ -12,10 +12,19 @@
 -- never hides a failure, and 422 only refines the 400 of INVALID_ARGUMENT.
 local REPLACES = { ["201"] = "200", ["204"] = "200", ["422"] = "400" }
 
+-- A native gRPC call through the public port is not transcoded: its response
+-- is still gRPC (content-type application/grpc...), and a gRPC client needs
+-- its 200 and sees `x-http-code` as the initial metadata the service sent. The
+-- transcoder turns every REST answer into JSON or the HttpBody's own type first.
+local function is_grpc(headers)
+  local content_type = headers:get("content-type")
+  return content_type ~= nil and string.sub(content_type, 1, 16) == "application/grpc"
+end
+
 function envoy_on_response(response_handle)
   local headers = response_handle:headers()
   local wanted = headers:get("x-http-code")
-  if wanted == nil then
+  if wanted == nil or is_grpc(headers) then
     return
   end
   -- An internal signal between service and gateway; clients never see it.

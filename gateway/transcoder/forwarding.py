@@ -40,6 +40,7 @@ from gateway.transcoder.response_rendering import (
     stream_json_array,
 )
 from gateway.transcoder.routes import Route, RouteTable
+from gateway.transcoder.static_pages import StaticPages
 from gateway.transcoder.status_mapping import NO_CONTENT, apply_http_code, http_status_for
 from gateway.transcoder.upstreams import Upstreams
 
@@ -59,7 +60,8 @@ class Forwarder:
     upstreams: channels to the services behind the routes.
     limits: body sizes and the call deadline.
     print_options: Envoy's print options for JSON responses and error bodies.
-    api_keys: the API key check in front of everything but /healthz.
+    api_keys: the API key check in front of everything but /healthz and the pages.
+    pages: /openapi.json and /docs, served as files.
     """
 
     def __init__(
@@ -70,8 +72,10 @@ class Forwarder:
         limits: Limits,
         print_options: PrintOptions,
         api_keys: ApiKeys,
+        pages: StaticPages,
     ) -> None:
         self._routes = routes
+        self._pages = pages
         self._limits = limits
         self._api_keys = api_keys
         self._binder = RequestBinder(descriptors)
@@ -93,11 +97,15 @@ class Forwarder:
         headers = exchange.header_items()
         if has_underscore_header(headers):
             return self._local(exchange, LocalReply(400, "header names with underscores are rejected"))
+        path, _, query = exchange.target.partition("?")
+        path = normalize_path(path)
+        page = self._pages.get(exchange.method, path)
+        if page is not None:  # envoy.yaml's direct responses: before the key check and the transcoder
+            exchange.respond(200, [("content-type", page[0])], page[1])
+            return Outcome(200)
         if not self._api_keys.admits(exchange.header):
             exchange.respond(401, [("content-type", JSON), API_KEY_CHALLENGE], API_KEY_REJECTION)
             return Outcome(401)
-        path, _, query = exchange.target.partition("?")
-        path = normalize_path(path)
         try:
             matched = self._routes.match(exchange.method, path)
             if matched is None:

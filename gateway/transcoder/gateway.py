@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from gateway.transcoder.descriptors import DescriptorSet
 from gateway.transcoder.edge_filters import ApiKeys
@@ -15,6 +16,7 @@ from gateway.transcoder.print_options import load_print_options
 from gateway.transcoder.route_building import build_route_table
 from gateway.transcoder.routes import RouteTable
 from gateway.transcoder.settings import MIB, GatewaySettings
+from gateway.transcoder.static_pages import StaticPages
 from gateway.transcoder.upstreams import Upstreams
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,8 @@ class Gateway:
     set, a listed service missing from it, a bad annotation) raises
     ConfigError here, before anything listens.
 
-    descriptor_path: FileDescriptorSet with imports, as `make proto` writes it.
+    descriptor_path: FileDescriptorSet with imports, as `make proto` writes it; the OpenAPI document
+        and the docs page beside it (openapi.json, docs/) are served at /openapi.json and /docs.
     upstreams: full service name -> "host:port"; only these services are routed.
     host: interface to listen on.
     port: port to listen on; 0 picks a free one (read it from `port` after start).
@@ -60,7 +63,10 @@ class Gateway:
         self.routes: RouteTable = build_route_table(descriptors, upstreams)
         self._upstreams = Upstreams(upstreams)
         limits = Limits(max_request_body_bytes, max_upload_bytes, max_response_body_bytes, upstream_timeout_s)
-        self._forwarder = Forwarder(descriptors, self.routes, self._upstreams, limits, print_options, ApiKeys(api_keys))
+        pages = StaticPages(Path(descriptor_path).resolve().parent)  # `make proto` writes them beside it
+        self._forwarder = Forwarder(
+            descriptors, self.routes, self._upstreams, limits, print_options, ApiKeys(api_keys), pages
+        )
         self._address = (host, port)
         self._idle_timeout_s = idle_timeout_s
         self._server: TranscodingServer | None = None

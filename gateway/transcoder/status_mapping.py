@@ -34,8 +34,11 @@ _HTTP_BY_GRPC: dict[int, int] = {
 }
 _MISSING_STATUS = 503  # no grpc-status, or one that is not a code
 
-# The gRPC code a local reply's JSON body carries, so every error body has one shape.
-_GRPC_BY_LOCAL_HTTP = {400: 3, 404: 5, 413: 8, 500: 13, 502: 13, 503: 14, 504: 4}
+# The gRPC code a local reply's JSON body carries, so every error body has one shape;
+# any other status carries UNKNOWN. envoy.yaml's local_reply_config maps the same
+# statuses to the same codes (tests/unit/deploy/test_envoy_schema.py compares them).
+LOCAL_REPLY_CODES = {400: 3, 404: 5, 413: 8, 500: 13, 502: 13, 503: 14, 504: 4}
+UNKNOWN = 2
 
 
 def grpc_code_number(code: grpc.StatusCode | None) -> int | None:
@@ -52,7 +55,7 @@ def http_status_for(code: int | None) -> int:
 
 def grpc_code_for_local_reply(http_status: int) -> int:
     """The gRPC code shown in the body of a reply the gateway makes itself."""
-    return _GRPC_BY_LOCAL_HTTP.get(http_status, 2)
+    return LOCAL_REPLY_CODES.get(http_status, UNKNOWN)
 
 
 # Requested code -> the transcoded status it may replace.

@@ -18,6 +18,7 @@ from backtest.v1 import backtest_pb2, catalog_pb2, signals_pb2
 from services.catalog.repository.views import BacktestView, SignalLogicView, StrategyView
 from services.domain.metrics import COUNTS, structure
 from services.domain.statuses import RunStatus
+from services.kit.nullable_string import write_nullable
 
 _INT32 = 2**31
 
@@ -108,8 +109,7 @@ def fill_backtest(message: Message, row: BacktestView) -> Message:
     message.metrics.SetInParent()  # an empty dict still prints as {} (the seed's "metrics": {})
     metrics_struct(message.metrics, row.metrics)
     for name in ("trades_uri", "equity_curve_uri"):
-        if getattr(row, name) is not None:
-            setattr(message, name, getattr(row, name))
+        write_nullable(getattr(message, name), getattr(row, name))  # null until completed, as the seed's JSON
     if row.sweep_id is not None and "sweep_id" in message.DESCRIPTOR.fields_by_name:
         message.sweep_id = str(row.sweep_id)
     message.created_at.FromDatetime(row.created_at)

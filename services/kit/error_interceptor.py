@@ -1,5 +1,9 @@
 """Ends every failed call of a service the same way: one server interceptor, no per-method code.
 
+- A public RPC's request (one the gateway exposes) is guarded first
+  (services.kit.request_guard): NUL characters, oversized text and
+  non-finite numbers anywhere in it are a validation error naming each field,
+  and the servicer never sees it.
 - A `PlatformError` becomes its google.rpc.Status (`services.kit.status`);
   a validation error also sends `x-http-code: 422` first, when initial
   metadata is still unsent (the gateways turn it into the HTTP status).
@@ -22,6 +26,7 @@ import grpc
 
 from services.domain.errors import PlatformError, UnavailableError, ValidationError
 from services.kit.outages import unreachable_dependency
+from services.kit.request_guard import is_public, request_violations
 from services.kit.status import HTTP_CODE_KEY, grpc_status_of
 
 log = logging.getLogger(__name__)
@@ -54,21 +59,30 @@ async def abort(context: grpc.aio.ServicerContext, err: PlatformError) -> None:
     await context.abort_with_status(grpc_status_of(err))
 
 
-def _unary(behaviour: Callable[..., Awaitable], method: str) -> Callable[..., Awaitable]:
-    async def guarded(request, context):
+def _guard(request, guarded: bool) -> None:
+    if guarded:
+        violations = request_violations(request)
+        if violations:
+            raise ValidationError(violations)
+
+
+def _unary(behaviour: Callable[..., Awaitable], method: str, guarded: bool) -> Callable[..., Awaitable]:
+    async def guarded_call(request, context):
         try:
+            _guard(request, guarded)
             return await behaviour(request, context)
         except _PASS_THROUGH:
             raise
         except Exception as exc:
             await abort(context, platform_error_of(exc, method))
 
-    return guarded
+    return guarded_call
 
 
-def _stream(behaviour: Callable, method: str) -> Callable:
-    async def guarded(request, context):
+def _stream(behaviour: Callable, method: str, guarded: bool) -> Callable:
+    async def guarded_call(request, context):
         try:
+            _guard(request, guarded)
             async for item in behaviour(request, context):
                 yield item
         except _PASS_THROUGH:
@@ -76,11 +90,14 @@ def _stream(behaviour: Callable, method: str) -> Callable:
         except Exception as exc:
             await abort(context, platform_error_of(exc, method))
 
-    return guarded
+    return guarded_call
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Wraps unary and server-streaming handlers; client-streaming ones pass as they are."""
+
+    def __init__(self) -> None:
+        self._public: dict[str, bool] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
         """The method's handler, its behaviour wrapped so that failures end the call as above."""
@@ -88,15 +105,18 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
+        if method not in self._public:
+            self._public[method] = is_public(method)
+        guarded = self._public[method]
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                _unary(handler.unary_unary, method),
+                _unary(handler.unary_unary, method, guarded),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
             return grpc.unary_stream_rpc_method_handler(
-                _stream(handler.unary_stream, method),
+                _stream(handler.unary_stream, method, guarded),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )

@@ -1,6 +1,7 @@
 """Builds and runs an asyncio gRPC server the same way for every service.
 
-Every server ends failed calls through the error interceptor, serves the
+Every server ends failed calls through the error interceptor (which also
+guards every public RPC's request: services.kit.request_guard), serves the
 standard health service (SERVING once started, NOT_SERVING while draining)
 and reflection, and shuts down gracefully on SIGTERM or SIGINT: new calls
 are refused and running ones get `grace` seconds.

@@ -11,6 +11,7 @@ from google.protobuf import json_format, struct_pb2
 from backtest.v1 import backtest_pb2, results_pb2
 from services.adapters.object_store import PARQUET_CONTENT_TYPE
 from services.domain.metric_table import HIGHER, NEUTRAL
+from services.kit.nullable_string import read_nullable
 from services.results.compare import Comparison
 from services.results.records import BacktestRecord
 
@@ -22,8 +23,8 @@ def backtest_record(message: backtest_pb2.Backtest) -> BacktestRecord:
         engine=message.engine,
         status=message.status,
         metrics=json_format.MessageToDict(message.metrics),
-        equity_curve_uri=message.equity_curve_uri if message.HasField("equity_curve_uri") else None,
-        trades_uri=message.trades_uri if message.HasField("trades_uri") else None,
+        equity_curve_uri=read_nullable(message.equity_curve_uri),
+        trades_uri=read_nullable(message.trades_uri),
     )
 
 

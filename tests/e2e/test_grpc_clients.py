@@ -19,6 +19,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from backtest.v1 import catalog_pb2, catalog_pb2_grpc, results_pb2, results_pb2_grpc
+from services.kit.nullable_string import read_nullable
 
 from .conformance import synthetic_bars
 
@@ -132,3 +133,31 @@ def test_errors_carry_status_details(catalog, executed) -> None:
     violations = error_details_pb2.BadRequest()
     assert status is not None and status.details[0].Unpack(violations)
     assert [v.field for v in violations.field_violations] == ["engine"]
+
+
+def test_request_guard_answers_grpc_clients_like_any_validation_error(catalog) -> None:
+    # The guard runs in front of the servicer for gRPC clients too: INVALID_ARGUMENT, BadRequest, x-http-code 422.
+    with pytest.raises(grpc.RpcError) as caught:
+        catalog.CreateStrategy(catalog_pb2.CreateStrategyRequest(name="nul\x00name"), timeout=TIMEOUT_S)
+    err = caught.value
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert ("x-http-code", "422") in tuple(err.initial_metadata())
+    bad = error_details_pb2.BadRequest()
+    (detail,) = rpc_status.from_call(err).details
+    assert detail.Unpack(bad)
+    assert [(v.field, v.description) for v in bad.field_violations] == [("name", "must not contain NUL characters")]
+
+
+def test_artifact_uris_read_as_strings_or_null(catalog) -> None:
+    strategy = catalog.CreateStrategy(catalog_pb2.CreateStrategyRequest(name="uris"), timeout=TIMEOUT_S)
+    listed = catalog.ListBacktests(catalog_pb2.ListBacktestsRequest(strategy_id=strategy.id), timeout=TIMEOUT_S)
+    assert list(listed) == []
+    request = catalog_pb2.CreateBacktestRequest(strategy_id=strategy.id)
+    json_format.ParseDict(
+        {"symbol": "NONE", "timeframe": "1d", "start_date": "2020-01-01", "end_date": "2021-01-01",
+         "signal_plugin_key": "buy_and_hold"},
+        request.config,
+    )  # fmt: skip
+    created = catalog.CreateBacktest(request, timeout=TIMEOUT_S)
+    # A Value: null until completed, read with services.kit.nullable_string.read_nullable.
+    assert read_nullable(created.trades_uri) is None and created.trades_uri.WhichOneof("kind") == "null_value"

@@ -17,13 +17,15 @@ from tests.fixtures.seed import seed_create_body
 from .http_client import Response
 
 # gRPC codes the error bodies carry (google.rpc.Code).
-INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND, ABORTED = 3, 4, 5, 10
+INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND, RESOURCE_EXHAUSTED, ABORTED = 3, 4, 5, 8, 10
 
-# BacktestRead: every field of the create response. trades_uri and
-# equity_curve_uri are proto3 optional: absent (read as null) until a run
-# completes, so they are listed in NULLABLE, not here (docs/api.md "Where we differ").
+# BacktestRead: every field of the create response, the artifact URIs
+# included: the seed types them `string | null`, present as null until a run
+# completes (NULLABLE lists the fields that may be null).
 BACKTEST_FIELDS = frozenset(
     {
+        "trades_uri",
+        "equity_curve_uri",
         "id",
         "strategy_id",
         "engine",

@@ -65,15 +65,17 @@ class Api:
         content_type: str | None = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        from_root: bool = False,
     ) -> Response:
         """Send one request.
 
         path: "/backtests" (under /api/v1) or an absolute "/api/..." path.
+        from_root: `path` is from the gateway's root ("/openapi.json", "/docs"), not the API's.
         json_body: serialised as JSON (content-type application/json).
         body: raw bytes sent as they are, with `content_type`.
         params: query parameters; lists repeat the key.
         """
-        target = path if path.startswith("/api/") else "/api/v1" + path
+        target = path if from_root or path.startswith("/api/") else "/api/v1" + path
         if params:
             target += "?" + urllib.parse.urlencode(params, doseq=True)
         sent = dict(headers or {})

@@ -49,10 +49,23 @@ def test_created_backtest_carries_every_seed_field(seed_created) -> None:
     _, created = seed_created
     assert BACKTEST_FIELDS <= set(created), f"missing: {sorted(BACKTEST_FIELDS - set(created))}"
     assert created["metrics"] == {}
-    # proto3 optional fields: unset prints as absent, which JSON clients read as null
-    # (a documented difference from the seed, see docs/api.md "Where we differ").
-    assert created.get("trades_uri") is None
-    assert created.get("equity_curve_uri") is None
+    # Present and null, as the seed's `string | null`: `r["trades_uri"]` works in a seed client.
+    assert created["trades_uri"] is None
+    assert created["equity_curve_uri"] is None
+
+
+def test_artifact_uris_are_null_until_completed_in_every_response(api, strategy, daily) -> None:
+    created = runs.create_backtest(api, strategy["id"], daily.config())
+    responses = {
+        "create": created,
+        "get": runs.get_backtest(api, created["id"]),
+        "list": next(b for b in runs.list_backtests(api, strategy["id"]) if b["id"] == created["id"]),
+        "patch": api.patch(f"/backtests/{created['id']}", {"status": "pending"}).json(),
+    }
+    for name, body in responses.items():
+        assert body["trades_uri"] is None and body["equity_curve_uri"] is None, (name, body)
+    done = runs.execute(api, created["id"])
+    assert done["trades_uri"].startswith("s3://") and done["equity_curve_uri"].startswith("s3://")
 
 
 def test_omitted_fields_take_the_seed_defaults(api, strategy, daily) -> None:

@@ -131,6 +131,7 @@ def test_sync_run_on_a_symbol_without_data_fails_with_the_reason(api, strategy, 
     assert result["status"] == "failed", result
     assert no_data_symbol in result["metrics"]["error"]
     assert result.get("structured_metrics") is None
+    assert result["trades_uri"] is None and result["equity_curve_uri"] is None  # present, null: no artifacts
     fetched = runs.get_backtest(api, created["id"])
     assert fetched["status"] == "failed" and fetched["metrics"] == result["metrics"]
 

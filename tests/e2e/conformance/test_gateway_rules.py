@@ -1,4 +1,4 @@
-"""What the gateway itself answers: unknown paths 404, unknown query parameters 400, malformed JSON 400.
+"""What the gateway itself answers: unknown paths 404, unknown query parameters 400, malformed JSON 400, 413.
 
 Every error body is google.rpc.Status JSON: {"code": <gRPC code>, "message": ..., "details": [...]}.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from . import runs
-from .contract import INVALID_ARGUMENT, NOT_FOUND, error_body
+from .contract import INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED, error_body
 
 
 @pytest.mark.parametrize(
@@ -86,3 +86,12 @@ def test_errors_are_json(api) -> None:
     response = api.get(f"/backtests/{runs.missing_id()}")
     assert response.headers["content-type"].startswith("application/json")
     error_body(response, 404, NOT_FOUND)
+
+
+def test_a_body_over_the_upload_limit_is_413(api) -> None:
+    # Both gateways cap a request at 60 MiB (envoy.yaml max_request_body_size, GATEWAY_MAX_UPLOAD_BYTES):
+    # the reply is Status JSON like any other error (envoy.yaml's local_reply_config).
+    body = b"x" * (60 * 1024 * 1024 + 1)
+    response = api.put("/market-data/AAPL/1d", body=body, content_type="text/csv")
+    assert response.headers["content-type"].startswith("application/json")
+    error_body(response, 413, RESOURCE_EXHAUSTED)

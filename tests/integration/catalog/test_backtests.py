@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from google.protobuf import json_format
 
 from backtest.v1 import catalog_pb2
+from services.kit.nullable_string import read_nullable
 
 FLAT_METRICS = {
     "total_return": 0.25,
@@ -47,7 +48,8 @@ def test_create_returns_201_pending_with_defaults_resolved(stub, strategy_id):
     assert config["signal_plugin_params"] == {"fast_period": 10, "slow_period": 50, "ma_type": "sma"}
     assert config["end_date"] == "2021-01-01T00:00:00+02:00"
     assert len(backtest.metrics) == 0
-    assert not backtest.HasField("trades_uri") and not backtest.HasField("equity_curve_uri")
+    # null until completed: present on the wire as null_value, so REST prints `null`
+    assert backtest.trades_uri.WhichOneof("kind") == backtest.equity_curve_uri.WhichOneof("kind") == "null_value"
     assert not backtest.HasField("structured_metrics") and not backtest.HasField("sweep_id")
     assert stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=backtest.id)) == backtest
 
@@ -122,12 +124,12 @@ def test_patch_changes_only_present_fields(stub, create_backtest, artifact_prefi
     created = create_backtest()
     trades = f"{artifact_prefix}backtests/{created.id}/trades.parquet"
     updated = patch(stub, created.id, status="running", trades_uri=trades)
-    assert (updated.status, updated.trades_uri) == ("running", trades)
-    assert not updated.HasField("equity_curve_uri") and len(updated.metrics) == 0
+    assert (updated.status, read_nullable(updated.trades_uri)) == ("running", trades)
+    assert read_nullable(updated.equity_curve_uri) is None and len(updated.metrics) == 0
     assert updated.updated_at.ToDatetime() > created.updated_at.ToDatetime()
     assert (updated.config, updated.created_at) == (created.config, created.created_at)
     again = patch(stub, created.id, metrics={"custom": "note"})
-    assert (again.status, again.trades_uri) == ("running", trades)
+    assert (again.status, read_nullable(again.trades_uri)) == ("running", trades)
     assert json_format.MessageToDict(again.metrics) == {"custom": "note"}
 
 

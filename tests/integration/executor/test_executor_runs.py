@@ -10,6 +10,7 @@ import nats
 import pandas as pd
 
 from backtest.v1 import catalog_pb2
+from services.kit.nullable_string import read_nullable
 from tests.fixtures.service_process import start_service
 
 
@@ -18,11 +19,11 @@ def test_sync_execute_runs_on_the_executor_and_stores_artifacts(stub, executor, 
     result = stub.ExecuteBacktest(catalog_pb2.ExecuteBacktestRequest(backtest_id=backtest_id), timeout=120)
     assert result.status == "completed", dict(result.metrics)
     assert result.structured_metrics.trading.total_trades > 0
-    equity = pd.read_parquet(io.BytesIO(store.get_bytes(store.key_of(result.equity_curve_uri))))
+    equity = pd.read_parquet(io.BytesIO(store.get_bytes(store.key_of(read_nullable(result.equity_curve_uri)))))
     assert equity.index.name == "date" and list(equity.columns) == ["equity"]
     in_range = pd.bdate_range("2019-01-01", periods=series[1])
     assert len(equity) == ((in_range >= "2019-01-01") & (in_range <= "2020-12-31")).sum()
-    trades = pd.read_parquet(io.BytesIO(store.get_bytes(store.key_of(result.trades_uri))))
+    trades = pd.read_parquet(io.BytesIO(store.get_bytes(store.key_of(read_nullable(result.trades_uri)))))
     assert list(trades.columns) == [
         "entry_date",
         "exit_date",

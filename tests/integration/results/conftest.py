@@ -28,6 +28,7 @@ import pytest
 from backtest.v1 import backtest_pb2, catalog_pb2_grpc, results_pb2_grpc
 from services.adapters.object_store import ObjectStore, S3Location
 from services.domain.errors import NotFoundError
+from services.kit.nullable_string import write_nullable
 from services.kit.status import grpc_status_of
 
 REPO = Path(__file__).resolve().parents[3]
@@ -137,12 +138,14 @@ def publish(store, catalog) -> Callable[..., str]:
         record = backtest_pb2.Backtest(id=backtest_id, engine=engine, status=status)
         record.metrics.update(metrics or {})
         if equity is not None:
-            record.equity_curve_uri = put_parquet(
-                store, f"artifacts/results-tests/{backtest_id}/equity.parquet", equity
+            write_nullable(
+                record.equity_curve_uri,
+                put_parquet(store, f"artifacts/results-tests/{backtest_id}/equity.parquet", equity),
             )
         if trades is not None:
-            record.trades_uri = put_parquet(
-                store, f"artifacts/results-tests/{backtest_id}/trades.parquet", trades, index=False
+            write_nullable(
+                record.trades_uri,
+                put_parquet(store, f"artifacts/results-tests/{backtest_id}/trades.parquet", trades, index=False),
             )
         records[backtest_id] = record
         return backtest_id

@@ -21,6 +21,7 @@ from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 
 from services.kit.grpc_server import MAX_MESSAGE_BYTES
+from tests.unit.deploy.lua_harness import load_script, on_request, on_response
 
 HTTP2_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 HTTP_BODY = ".google.api.HttpBody"
@@ -228,49 +229,9 @@ def test_health_endpoint_is_the_one_the_probes_use(http_filters: list[dict[str, 
 
 # --- the Lua filters, run in LuaJIT -----------------------------------------
 
-# Just enough of Envoy's stream handle for our scripts: headers, a buffered
-# body and respond(), recording what the script did.
-HANDLE = """
-local function header_map(initial)
-  local map = {store = {}}
-  for k, v in pairs(initial) do map.store[k] = v end
-  function map:get(k) return self.store[k] end
-  function map:remove(k) self.store[k] = nil end
-  function map:replace(k, v) self.store[k] = v end
-  function map:add(k, v) self.store[k] = v end
-  return map
-end
-
-function make_handle(headers, body)
-  local handle = {_headers = header_map(headers), body_bytes = body}
-  function handle:headers() return self._headers end
-  function handle:body()
-    if self.body_bytes == nil then return nil end
-    local buffer = {owner = self}
-    function buffer:setBytes(s) self.owner.body_bytes = s end
-    function buffer:length() return #self.owner.body_bytes end
-    return buffer
-  end
-  function handle:respond(h, b) self.reply_headers = h; self.reply_body = b end
-  return handle
-end
-"""
-
 
 def _lua(root: Path, script: str) -> Any:
-    """A fresh LuaJIT state with the stand-in handle and one of our scripts loaded."""
-    from lupa import luajit21  # the runtime Envoy embeds
-
-    lua = luajit21.LuaRuntime()
-    lua.execute(HANDLE)
-    lua.execute((root / "gateway/lua" / script).read_text())
-    return lua
-
-
-def _respond(lua: Any, headers: dict[str, str], body: str | None) -> tuple[dict[str, str], str | None]:
-    handle = lua.globals().make_handle(lua.table_from(headers), body)
-    lua.globals().envoy_on_response(handle)
-    return dict(handle._headers.store.items()), handle.body_bytes
+    return load_script(root / "gateway/lua" / script)
 
 
 @pytest.mark.parametrize(
@@ -278,14 +239,14 @@ def _respond(lua: Any, headers: dict[str, str], body: str | None) -> tuple[dict[
     [("200", "201", "201"), ("400", "422", "422"), ("500", "201", "500"), ("200", "422", "200"), ("200", "302", "200")],
 )
 def test_x_http_code_refines_the_status_and_never_leaks(root: Path, status: str, wanted: str, final: str) -> None:
-    headers, body = _respond(_lua(root, "x_http_code.lua"), {":status": status, "x-http-code": wanted}, "{}")
+    headers, body = on_response(_lua(root, "x_http_code.lua"), {":status": status, "x-http-code": wanted}, "{}")
     assert headers[":status"] == final
     assert "x-http-code" not in headers
     assert body == "{}"
 
 
 def test_x_http_code_204_sends_no_body(root: Path) -> None:
-    headers, body = _respond(
+    headers, body = on_response(
         _lua(root, "x_http_code.lua"),
         {":status": "200", "x-http-code": "204", "content-length": "2", "content-type": "application/json"},
         "{}",
@@ -296,19 +257,34 @@ def test_x_http_code_204_sends_no_body(root: Path) -> None:
 
 def test_x_http_code_leaves_other_responses_alone(root: Path) -> None:
     original = {":status": "200", "content-type": "application/json"}
-    assert _respond(_lua(root, "x_http_code.lua"), original, None) == (original, None)
+    assert on_response(_lua(root, "x_http_code.lua"), original, None) == (original, None)
 
 
-def _request(lua: Any, headers: dict[str, str]) -> tuple[dict[str, str], Any]:
-    handle = lua.globals().make_handle(lua.table_from(headers), None)
-    lua.globals().envoy_on_request(handle)
-    return dict(handle._headers.store.items()), handle
+@pytest.mark.parametrize("configured", [None, "", ",", " , ,\t", "\n"])
+def test_api_key_filter_without_keys_refuses_to_load(
+    root: Path, monkeypatch: pytest.MonkeyPatch, configured: str | None
+) -> None:
+    # Fail closed: Envoy runs the script's top level at config load, and an error there stops it starting.
+    from lupa.luajit21 import LuaError  # the runtime's own error class
+
+    if configured is None:
+        monkeypatch.delenv("GATEWAY_API_KEYS", raising=False)
+    else:
+        monkeypatch.setenv("GATEWAY_API_KEYS", configured)
+    with pytest.raises(LuaError, match="GATEWAY_API_KEYS names no API key"):
+        _lua(root, "api_key.lua")
 
 
-def test_api_key_is_not_required_when_none_is_configured(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GATEWAY_API_KEYS", raising=False)
-    _, handle = _request(_lua(root, "api_key.lua"), {":path": "/api/v1/strategies"})
-    assert handle.reply_headers is None
+@pytest.mark.parametrize("content_type", ["application/grpc", "application/grpc+proto"])
+@pytest.mark.parametrize("wanted", ["201", "204", "422"])
+def test_x_http_code_leaves_native_grpc_responses_untouched(root: Path, content_type: str, wanted: str) -> None:
+    # A gRPC client calling through the public port needs its 200 and its initial metadata as sent.
+    status = "400" if wanted == "422" else "200"
+    original = {":status": status, "content-type": content_type, "x-http-code": wanted}
+    assert on_response(_lua(root, "x_http_code.lua"), original, "\x00\x00\x00\x00\x00") == (
+        original,
+        "\x00\x00\x00\x00\x00",
+    )
 
 
 @pytest.mark.parametrize("credential", [{"x-api-key": "new-key"}, {"authorization": "Bearer old-key"}])
@@ -316,7 +292,7 @@ def test_configured_keys_pass_and_are_not_forwarded(
     root: Path, monkeypatch: pytest.MonkeyPatch, credential: dict[str, str]
 ) -> None:
     monkeypatch.setenv("GATEWAY_API_KEYS", "old-key, new-key")
-    headers, handle = _request(_lua(root, "api_key.lua"), {":path": "/api/v1/strategies", **credential})
+    headers, handle = on_request(_lua(root, "api_key.lua"), {":path": "/api/v1/strategies", **credential})
     assert handle.reply_headers is None
     assert "x-api-key" not in headers and "authorization" not in headers
 
@@ -328,6 +304,6 @@ def test_missing_or_wrong_key_gets_401_as_a_status_body(
     root: Path, monkeypatch: pytest.MonkeyPatch, credential: dict[str, str]
 ) -> None:
     monkeypatch.setenv("GATEWAY_API_KEYS", "old-key,new-key")
-    _, handle = _request(_lua(root, "api_key.lua"), {":path": "/api/v1/strategies", **credential})
+    _, handle = on_request(_lua(root, "api_key.lua"), {":path": "/api/v1/strategies", **credential})
     assert handle.reply_headers[":status"] == "401"
     assert json.loads(handle.reply_body) == {"code": 16, "message": "missing or invalid API key", "details": []}

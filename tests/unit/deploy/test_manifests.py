@@ -205,13 +205,12 @@ def test_services_image_builds_the_contract_and_runs_unprivileged(root: Path) ->
     assert users and users[-1].split(":")[0] not in ("0", "root")
 
 
-def test_gateway_image_lays_out_the_files_envoy_yaml_names(
-    root: Path, transcoder: dict[str, Any], lua_files: dict[str, str], compose: dict[str, Any]
-) -> None:
+def test_gateway_image_lays_out_the_files_envoy_yaml_names(root: Path, envoy, compose: dict[str, Any]) -> None:
     gateway = _stages(root)["gateway"]
     (workdir,) = [PurePosixPath(line.split()[1]) for line in gateway if line.startswith("WORKDIR ")]
     copied = [workdir / line.split()[-1] for line in gateway if line.startswith("COPY ")]
-    needed = [transcoder["proto_descriptor"], "gateway/envoy.yaml", *lua_files.values()]
+    needed = [*files_envoy_reads(envoy), "gateway/envoy.yaml", "gateway/drain.sh"]
+    assert "gen/openapi.json" in needed and "gateway/lua/api_key.lua" in needed
     for path in needed:
         target = workdir / path
         assert any(target == c or c in target.parents for c in copied), path
@@ -261,13 +260,15 @@ def test_k8s_manifests_are_all_in_the_kustomization(root: Path, k8s_docs: dict[s
 
 
 def test_envoy_config_map_is_generated_from_the_gateway_files(
-    root: Path, k8s_docs: dict[str, Any], lua_files: dict[str, str]
+    root: Path, k8s_docs: dict[str, Any], objects: dict[tuple[str, str], Any], lua_files: dict[str, str]
 ) -> None:
     (kustomization,) = k8s_docs["kustomization.yaml"]
     (generator,) = kustomization["configMapGenerator"]
     sources = dict(entry.split("=", 1) for entry in generator["files"])
     resolved = {key: (root / "deploy/k8s" / path).resolve() for key, path in sources.items()}
-    expected = {root / "gateway/envoy.yaml", *(root / path for path in lua_files.values())}
+    gateway = _pod(objects[("Deployment", "gateway")])["containers"][0]
+    script = root / _pre_stop_script(gateway).relative_to("/app")
+    expected = {root / "gateway/envoy.yaml", *(root / path for path in lua_files.values()), script}
     assert set(resolved.values()) == {p.resolve() for p in expected}
 
 
@@ -371,31 +372,54 @@ def test_k8s_stateful_backends_have_probes(objects: dict[tuple[str, str], Any]) 
     assert "-js" in nats["args"] and "-sd" in nats["args"]
 
 
-def test_k8s_gateway_mounts_the_files_envoy_yaml_names(
-    objects: dict[tuple[str, str], Any], transcoder: dict[str, Any], lua_files: dict[str, str]
-) -> None:
+def files_envoy_reads(config: Any) -> set[str]:
+    """Every file envoy.yaml names (DataSource filenames, the descriptor set), relative to its working directory."""
+    found: set[str] = set()
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if key in ("filename", "proto_descriptor") and isinstance(value, str):
+                found.add(value)
+            else:
+                found |= files_envoy_reads(value)
+    elif isinstance(config, list):
+        for item in config:
+            found |= files_envoy_reads(item)
+    return found
+
+
+def _pre_stop_script(container: dict[str, Any]) -> PurePosixPath:
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "/bin/bash", command
+    return PurePosixPath(command[1])
+
+
+def test_k8s_gateway_mounts_the_files_envoy_yaml_names(root: Path, objects: dict[tuple[str, str], Any], envoy) -> None:
     pod = _pod(objects[("Deployment", "gateway")])
-    (envoy,) = pod["containers"]
-    workdir = PurePosixPath(envoy["workingDir"])
-    assert envoy["args"] == ["envoy", "-c", "gateway/envoy.yaml"]
+    (container,) = pod["containers"]
+    workdir = PurePosixPath(container["workingDir"])
+    assert container["args"] == ["envoy", "-c", "gateway/envoy.yaml"]
     volumes = {v["name"]: v for v in pod["volumes"]}
     placed = set()
-    for mount in envoy["volumeMounts"]:
+    for mount in container["volumeMounts"]:
         volume = volumes[mount["name"]]
         if "configMap" in volume:
             assert volume["configMap"]["name"] == "envoy-config"
             placed |= {PurePosixPath(mount["mountPath"]) / item["path"] for item in volume["configMap"]["items"]}
-        else:  # the descriptor, copied in by the init container
+        else:  # the contract files make proto wrote, copied in by the init container
             (init,) = pod["initContainers"]
             (shared,) = [m for m in init["volumeMounts"] if m["name"] == mount["name"]]
-            copied = PurePosixPath(init["command"][-1])
-            assert copied.parent == PurePosixPath(shared["mountPath"])
-            placed.add(PurePosixPath(mount["mountPath"]) / copied.name)
-    needed = {workdir / p for p in [transcoder["proto_descriptor"], "gateway/envoy.yaml", *lua_files.values()]}
-    assert needed == placed
-    assert {item["name"] for item in envoy["env"]} == GATEWAY_ENV
+            command = init["command"]
+            assert command[:2] == ["cp", "-r"] and PurePosixPath(command[-1]) == PurePosixPath(shared["mountPath"])
+            for source in map(PurePosixPath, command[2:-1]):
+                local = root / source.relative_to("/app")  # the image lays gen/ out as a checkout does
+                assert local.exists(), f"{local} missing: run `make proto`"
+                files = [p for p in local.rglob("*") if p.is_file()] if local.is_dir() else [local]
+                placed |= {PurePosixPath(mount["mountPath"]) / p.relative_to(local.parent) for p in files}
+    needed = {workdir / p for p in [*files_envoy_reads(envoy), "gateway/envoy.yaml"]} | {_pre_stop_script(container)}
+    assert needed <= placed
+    assert {item["name"] for item in container["env"]} == GATEWAY_ENV
     for probe in ("readinessProbe", "livenessProbe"):
-        assert envoy[probe]["httpGet"]["path"] == "/healthz"
+        assert container[probe]["httpGet"]["path"] == "/healthz"
 
 
 # --- one restart policy: a crashed long-running process is restarted alone --
