@@ -8,6 +8,7 @@ from google.api import httpbody_pb2
 from google.protobuf import json_format
 
 from backtest.v1 import backtest_pb2
+from services.kit.nullable_string import read_nullable
 from services.results.report.records import RunRecord, TaskRecord
 
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
@@ -26,8 +27,8 @@ def run_record(message: backtest_pb2.Backtest) -> RunRecord:
         config=_whole_numbers(json_format.MessageToDict(message.config, preserving_proto_field_name=True)),
         metrics=json_format.MessageToDict(message.metrics),
         structured_metrics=json_format.MessageToDict(message.structured_metrics, preserving_proto_field_name=True),
-        equity_curve_uri=message.equity_curve_uri if message.HasField("equity_curve_uri") else None,
-        trades_uri=message.trades_uri if message.HasField("trades_uri") else None,
+        equity_curve_uri=read_nullable(message.equity_curve_uri),
+        trades_uri=read_nullable(message.trades_uri),
     )
 
 

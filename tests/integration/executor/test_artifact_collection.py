@@ -14,6 +14,7 @@ from services.adapters.object_store import LazyObjectStore, S3Location
 from services.catalog.artifact_collection import collect
 from services.catalog.db.engine import create_engine, session_factory
 from services.domain.object_uris import parse_artifact_uri
+from services.kit.nullable_string import read_nullable
 
 
 def run_collection(platform_env, **kwargs):
@@ -61,7 +62,7 @@ def sweep(stub, strategy_id: str, symbol: str) -> list[str]:
 def test_left_behind_objects_are_collected_and_the_rest_kept(stub, executor, store, strategy_id, series, platform_env):
     _, ids = sweep(stub, strategy_id, series[0])
     runs = [stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=i)) for i in ids]
-    batch_key = parse_artifact_uri(runs[0].equity_curve_uri, store.bucket).key
+    batch_key = parse_artifact_uri(read_nullable(runs[0].equity_curve_uri), store.bucket).key
     assert "/jobs/" in batch_key  # a broadcast batch's shared file
     # An attempt whose outcome was never recorded (its executor died after the upload).
     stray = batch_key.replace("/1/equity.parquet", "/7/equity.parquet")
@@ -83,7 +84,7 @@ def test_left_behind_objects_are_collected_and_the_rest_kept(stub, executor, sto
 def test_deleting_with_delete_artifacts_removes_the_runs_own_objects(stub, executor, store, create_backtest):
     backtest_id = create_backtest()
     done = stub.ExecuteBacktest(catalog_pb2.ExecuteBacktestRequest(backtest_id=backtest_id), timeout=120)
-    keys = [parse_artifact_uri(u, store.bucket).key for u in (done.equity_curve_uri, done.trades_uri)]
+    keys = [parse_artifact_uri(read_nullable(u), store.bucket).key for u in (done.equity_curve_uri, done.trades_uri)]
     assert all(store.size(key) is not None for key in keys)
     stub.DeleteBacktest(catalog_pb2.DeleteBacktestRequest(backtest_id=backtest_id, delete_artifacts=True))
     assert all(store.size(key) is None for key in keys)
@@ -92,6 +93,6 @@ def test_deleting_with_delete_artifacts_removes_the_runs_own_objects(stub, execu
 def test_a_plain_delete_leaves_the_artifacts(stub, executor, store, create_backtest):
     backtest_id = create_backtest()
     done = stub.ExecuteBacktest(catalog_pb2.ExecuteBacktestRequest(backtest_id=backtest_id), timeout=120)
-    key = parse_artifact_uri(done.equity_curve_uri, store.bucket).key
+    key = parse_artifact_uri(read_nullable(done.equity_curve_uri), store.bucket).key
     stub.DeleteBacktest(catalog_pb2.DeleteBacktestRequest(backtest_id=backtest_id))
     assert store.size(key) is not None

@@ -18,6 +18,7 @@ import pytest
 from google.protobuf import json_format
 
 from backtest.v1 import catalog_pb2
+from services.kit.nullable_string import read_nullable
 from tests.fixtures.service_process import ServiceProcess, start_service
 
 TOY = str(Path(__file__).resolve().parents[2] / "fixtures" / "toy_engine")
@@ -52,7 +53,7 @@ def test_a_toy_backtest_runs_end_to_end(stub, executor, create_backtest, series)
     assert result.status == "completed", dict(result.metrics)
     assert result.engine == "toy"
     assert result.structured_metrics.trading.total_trades > 0
-    assert result.equity_curve_uri.endswith(f"artifacts/{backtest_id}/equity.parquet")
+    assert read_nullable(result.equity_curve_uri).endswith(f"artifacts/{backtest_id}/equity.parquet")
 
 
 def test_a_toy_sweep_runs_one_job_per_configuration(stub, executor, strategy_id, series):
@@ -79,5 +80,7 @@ def test_a_toy_sweep_runs_one_job_per_configuration(stub, executor, strategy_id,
     assert [entry["status"] for entry in entries] == ["completed"] * 3
     # Not a batching engine: every run stored files of its own, none a part of a batch file.
     for entry in entries:
-        uri = stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=entry["backtest_id"])).equity_curve_uri
+        uri = read_nullable(
+            stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=entry["backtest_id"])).equity_curve_uri
+        )
         assert "#" not in uri and entry["backtest_id"] in uri
