@@ -1,6 +1,8 @@
 -- Applies the HTTP status a backtest service asks for in its `x-http-code`
 -- initial metadata: the codes gRPC has no status for (201 after a create,
--- 204 after a delete, 422 for a validation error).
+-- 204 after a delete, 422 for a validation error). And every 503 gets
+-- `Retry-After: 1`: a 503 means a dependency is away for now (a database or
+-- queue outage, an upstream down), and clients back off by it.
 --
 -- envoy.yaml lists this filter before the transcoder. Response filters run
 -- in reverse order, so this one sees the response after the transcoder has
@@ -21,10 +23,18 @@ local function is_grpc(headers)
   return content_type ~= nil and string.sub(content_type, 1, 16) == "application/grpc"
 end
 
+local RETRY_AFTER_S = "1"
+
 function envoy_on_response(response_handle)
   local headers = response_handle:headers()
+  if is_grpc(headers) then
+    return
+  end
+  if headers:get(":status") == "503" and headers:get("retry-after") == nil then
+    headers:add("retry-after", RETRY_AFTER_S)
+  end
   local wanted = headers:get("x-http-code")
-  if wanted == nil or is_grpc(headers) then
+  if wanted == nil then
     return
   end
   -- An internal signal between service and gateway; clients never see it.

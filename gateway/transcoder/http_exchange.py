@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from gateway.transcoder.errors import LocalReply
 from gateway.transcoder.metadata import Headers
+from gateway.transcoder.status_mapping import with_retry_after
 
 if TYPE_CHECKING:
     from http.server import BaseHTTPRequestHandler
@@ -102,7 +103,7 @@ class HttpExchange:
         if not self.body_consumed:
             handler.close_connection = True
         lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"]
-        lines += [f"{name}: {value}\r\n" for name, value in headers]
+        lines += [f"{name}: {value}\r\n" for name, value in with_retry_after(status, list(headers))]
         lines += extra
         lines.append(f"date: {email.utils.formatdate(usegmt=True)}\r\n")
         if handler.close_connection:

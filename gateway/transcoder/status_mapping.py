@@ -1,5 +1,9 @@
 """gRPC status -> HTTP status, as Envoy maps it (source/common/grpc/status.cc).
 
+Every 503 carries `Retry-After` (RETRY_AFTER_S): a 503 means a dependency is
+away for now, and clients back off by it (gateway/lua/x_http_code.lua adds
+the same header in Envoy).
+
 Also the `x-http-code` rule of gateway/lua/x_http_code.lua: the service's
 initial metadata asks for 201 or 204 (replacing a 200) or 422 (replacing the
 400 of INVALID_ARGUMENT); any other combination leaves the status alone, so a
@@ -12,6 +16,8 @@ import grpc
 
 HTTP_CODE_KEY = "x-http-code"
 NO_CONTENT = 204
+UNAVAILABLE_STATUS = 503
+RETRY_AFTER_S = "1"  # seconds: an outage's first retry soon, then the client's own backoff
 
 _HTTP_BY_GRPC: dict[int, int] = {
     0: 200,  # OK
@@ -39,6 +45,13 @@ _MISSING_STATUS = 503  # no grpc-status, or one that is not a code
 # statuses to the same codes (tests/unit/deploy/test_envoy_schema.py compares them).
 LOCAL_REPLY_CODES = {400: 3, 404: 5, 413: 8, 500: 13, 502: 13, 503: 14, 504: 4}
 UNKNOWN = 2
+
+
+def with_retry_after(status: int, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`headers`, plus Retry-After when `status` is 503 and it has none."""
+    if status != UNAVAILABLE_STATUS or any(name.lower() == "retry-after" for name, _ in headers):
+        return headers
+    return [*headers, ("retry-after", RETRY_AFTER_S)]
 
 
 def grpc_code_number(code: grpc.StatusCode | None) -> int | None:

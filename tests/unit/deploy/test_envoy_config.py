@@ -260,6 +260,19 @@ def test_x_http_code_leaves_other_responses_alone(root: Path) -> None:
     assert on_response(_lua(root, "x_http_code.lua"), original, None) == (original, None)
 
 
+@pytest.mark.parametrize("original", [{":status": "503"}, {":status": "200", "x-http-code": "201"}])
+def test_every_503_tells_the_client_when_to_retry(root: Path, original: dict[str, str]) -> None:
+    headers, _ = on_response(_lua(root, "x_http_code.lua"), dict(original), "{}")
+    assert ("retry-after" in headers) == (original[":status"] == "503")
+    if original[":status"] == "503":
+        assert headers["retry-after"] == "1"
+
+
+def test_a_503_keeps_the_retry_after_it_already_has(root: Path) -> None:
+    headers, _ = on_response(_lua(root, "x_http_code.lua"), {":status": "503", "retry-after": "30"}, "{}")
+    assert headers["retry-after"] == "30"
+
+
 @pytest.mark.parametrize("configured", [None, "", ",", " , ,\t", "\n"])
 def test_api_key_filter_without_keys_refuses_to_load(
     root: Path, monkeypatch: pytest.MonkeyPatch, configured: str | None

@@ -70,6 +70,7 @@ def test_upstream_down_is_503(make_gateway, connect) -> None:
     reply = connect(gateway.port).request("POST", "/v1/widgets", b"{}")
     assert reply.status == 503
     assert reply.json()["code"] == 14
+    assert reply.headers["retry-after"] == "1"  # an outage: the client backs off and comes back
 
 
 def test_upstream_deadline_is_504(make_gateway, connect, upstream) -> None:
