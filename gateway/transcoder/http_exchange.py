@@ -64,11 +64,22 @@ class HttpExchange:
         if length <= 0:
             return b""
         self._send_continue()
-        body = rfile.read(length)
-        if len(body) < length:
-            raise ConnectionError("client closed the connection while sending the body")
+        body = self._read_exactly(length, "content-length")
         self.body_consumed = True
         return body
+
+    def _read_exactly(self, length: int, declared_by: str) -> bytes:
+        # A body that ends early (the client half-closed) or stalls gets its own answer: a 4xx the
+        # client can read, rather than a connection dropped with no status.
+        try:
+            data = self._handler.rfile.read(length)
+        except TimeoutError:
+            raise LocalReply(408, "request body not received in time") from None
+        if len(data) < length:
+            raise LocalReply(
+                400, f"request body ended after {len(data)} of the {length} bytes its {declared_by} declared"
+            )
+        return data
 
     def _read_chunked(self, limit: int) -> bytes:
         rfile = self._handler.rfile
@@ -85,7 +96,7 @@ class HttpExchange:
             total += size
             if total > limit:
                 raise LocalReply(413, _TOO_LARGE)
-            pieces.append(rfile.read(size))
+            pieces.append(self._read_exactly(size, "chunk size"))
             rfile.readline()
         while rfile.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
             pass  # trailers: ignored

@@ -50,7 +50,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if len(self.raw_requestline) > MAX_LINE:
-            self.send_error(http.HTTPStatus.REQUEST_URI_TOO_LONG)
+            self.send_error(http.HTTPStatus.REQUEST_URI_TOO_LONG, f"request line longer than {MAX_LINE} bytes")
             return
         if not self.raw_requestline:
             self.close_connection = True
@@ -109,6 +109,26 @@ class _Handler(BaseHTTPRequestHandler):
                 "client": exchange.client,
             },
         )
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answers a request the stdlib could not parse (414, 431, 400, 505) as every local reply: JSON, then close.
+
+        The stdlib's own page is HTML and logs through the request line, which a
+        too-long line never set.
+        """
+        del explain  # the message says it all
+        status = http.HTTPStatus(code)
+        body = local_reply_body(code, message or status.phrase)
+        self.close_connection = True
+        head = (
+            f"HTTP/1.1 {code} {status.phrase}\r\ncontent-type: {JSON}\r\ncontent-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n"
+        )
+        try:
+            self.wfile.write(head.encode("latin-1") + body)
+        except OSError:
+            pass  # the client is gone
+        access_log.info("request", extra={"status": code, "client": self.client_address[0], "rpc": None})
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's signature
         log.debug(format % args)

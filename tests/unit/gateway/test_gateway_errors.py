@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import grpc
@@ -101,3 +102,64 @@ def test_accepted_api_key_passes_and_is_not_forwarded(make_gateway, connect, ups
     reply = connect(gateway.port).request("GET", "/v1/echo/x", None, credential)
     assert reply.status == 200
     assert not {"x-api-key", "authorization"} & set(reply.json()["metadata"])
+
+
+def _raw_exchange(port: int, data: bytes, *, half_close: bool) -> bytes:
+    # Bytes no well-behaved client sends, so a raw socket rather than http.client.
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def _status_and_message(raw: bytes) -> tuple[int, str]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), json.loads(body)["message"]
+
+
+def test_an_oversized_request_line_is_414(gateway) -> None:
+    # Found by fuzzing: a 70 KB request line closed the connection with no status.
+    raw = _raw_exchange(
+        gateway.port, b"GET /v1/widgets/" + b"a" * 70_000 + b" HTTP/1.1\r\nhost: x\r\n\r\n", half_close=False
+    )
+    assert _status_and_message(raw) == (414, "request line longer than 65536 bytes")
+    assert b"content-type: application/json" in raw
+
+
+def test_oversized_headers_are_431_as_json(gateway) -> None:
+    raw = _raw_exchange(
+        gateway.port, b"GET /v1/widgets HTTP/1.1\r\nx-big: " + b"a" * 70_000 + b"\r\n\r\n", half_close=False
+    )
+    assert _status_and_message(raw)[0] == 431
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            b'content-length: 100\r\n\r\n{"name":',
+            "request body ended after 8 of the 100 bytes its content-length declared",
+        ),
+        (
+            b"transfer-encoding: chunked\r\n\r\n40\r\n{}",
+            "request body ended after 2 of the 64 bytes its chunk size declared",
+        ),
+    ],
+)
+def test_a_body_shorter_than_declared_is_400(gateway, body: bytes, message: str) -> None:
+    # Found by fuzzing: the client half-closed mid-body and got no status at all.
+    request = b"POST /v1/widgets HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n" + body
+    assert _status_and_message(_raw_exchange(gateway.port, request, half_close=True)) == (400, message)
+
+
+def test_a_stalled_body_is_408(make_gateway, upstream) -> None:
+    gateway = make_gateway({"gwtest.v1.WidgetService": upstream.address}, idle_timeout_s=0.3)
+    request = b"POST /v1/widgets HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 10\r\n\r\n{"
+    assert _status_and_message(_raw_exchange(gateway.port, request, half_close=False)) == (
+        408,
+        "request body not received in time",
+    )
