@@ -90,9 +90,9 @@ class Case:
         request = copy.deepcopy(baseline)
         *parents, last = self.steps
         target: Any = request
-        for step in parents:
+        for step, following in zip(parents, self.steps[1:], strict=True):
             if isinstance(step, str) and step not in target:
-                target[step] = {}
+                target[step] = [] if isinstance(following, int) else {}
             target = target[step]
         if self.renames_key:
             target[self.value] = target.pop(last)
