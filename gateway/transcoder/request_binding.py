@@ -13,9 +13,9 @@ Envoy's rules, from grpc-httpjson-transcoding:
 - `google.api.HttpBody` bodies are not JSON: the raw bytes and the request's
   content type go into it.
 - Text that is not Unicode is a 400 naming where it is: a JSON string or key
-  holding a lone surrogate (`"\\ud800"`: valid JSON, but no proto string can
-  hold it), and a path variable or query value whose percent-decoded bytes
-  are not UTF-8.
+  holding a lone surrogate (an escape of U+D800..U+DFFF alone: valid JSON,
+  but no proto string can hold it), and a path variable or query value whose
+  percent-decoded bytes are not UTF-8.
 """
 
 from __future__ import annotations

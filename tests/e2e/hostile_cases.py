@@ -65,7 +65,8 @@ class Case:
     """One request with one hostile value.
 
     steps: where the value goes in the baseline dict: field names, list indices, Struct keys.
-    field: the violation path the answer must name (the request guard's spelling).
+    field: the violation path the answer must name (the request guard's spelling); for a spoiled
+        Struct key, the path of the Struct holding it (the guard shortens a long key in the path).
     kind: what is hostile ("nul", "surrogate", "too-long", "look-alike", "nan", "1e999", ...).
     value: the hostile value; a Raw for REST-only JSON tokens.
     transports: REST, gRPC or both.
@@ -205,8 +206,7 @@ def _struct_cases(value: Any, steps: tuple, where: str) -> Iterator[Case]:
             return
         for key, item in value.items():
             for case in _text_cases(key, (*steps, key), where, False):
-                # The guard names a bad key by the path it makes, the bad key included.
-                yield dataclasses.replace(case, field=_join(where, case.value), renames_key=True)
+                yield dataclasses.replace(case, renames_key=True)
             yield from _struct_cases(item, (*steps, key), _join(where, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):

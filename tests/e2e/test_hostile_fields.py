@@ -220,9 +220,7 @@ def snapshot(database: psycopg.Connection, records: Records) -> dict[str, Any]:
     for table, ids in records.ids().items():
         rows = database.execute(f"SELECT t::text FROM {table} t WHERE id = ANY(%s::uuid[]) ORDER BY 1", [ids])  # noqa: S608
         seen[f"{table} rows"] = [row[0] for row in rows]
-    seen["series row"] = database.execute(
-        "SELECT t::text FROM series t WHERE symbol = %s", [records.symbol]
-    ).fetchall()
+    seen["series row"] = database.execute("SELECT t::text FROM series t WHERE symbol = %s", [records.symbol]).fetchall()
     seen["signal series row"] = database.execute(
         "SELECT t::text FROM signal_series t WHERE name = %s", [records.signal_name]
     ).fetchall()
@@ -276,8 +274,11 @@ def _query(document: dict[str, Any], prefix: str = "") -> list[str]:
     return pairs
 
 
-def rest_request(binding: Binding, request: dict[str, Any]) -> tuple[str, str, bytes | None, str | None, bool]:
-    """(method, target, body, content type, whether each field is in the request line) as the rule binds them."""
+def rest_request(binding: Binding, request: dict[str, Any]) -> tuple[str, str, bytes | None, str | bytes | None, bool]:
+    """(method, target, body, content type, whether the fields are in the request line or headers) as bound.
+
+    An HttpBody's content_type is the Content-Type header: text with a lone surrogate goes as its WTF-8 bytes.
+    """
     remaining = dict(request)
     path = binding.path
     for variable in binding.variables:
@@ -286,7 +287,8 @@ def rest_request(binding: Binding, request: dict[str, Any]) -> tuple[str, str, b
         return binding.http_method.upper(), path, _json(remaining), "application/json", False
     if binding.body:
         file = remaining.pop(binding.body)
-        return binding.http_method.upper(), path, base64.b64decode(file["data"]), file["content_type"], False
+        content_type = file["content_type"].encode("utf-8", "surrogatepass")
+        return binding.http_method.upper(), path, base64.b64decode(file["data"]), content_type, True
     query = _query(remaining)
     return binding.http_method.upper(), path + ("?" + "&".join(query) if query else ""), None, None, True
 
@@ -338,18 +340,27 @@ def grpc_violations(error: grpc.RpcError) -> list[str]:
 # --- verdicts ---------------------------------------------------------------------------------------------
 
 
-def _names(fields: list[str], field: str) -> bool:
-    return any(f == field or f.startswith((field + ".", field + "[")) for f in fields)
+def _names(fields: list[str], case: hostile_cases.Case) -> bool:
+    """Whether a violation names the case's field, a part of it, or (for an element) its repeated field."""
+    field = case.field
+    if case.renames_key:  # the key is the Struct's own: a violation under the Struct naming the key's start
+        return any(f.startswith(f"{field}.{case.value[:1]}") for f in fields)
+    whole = field[: -len(f"[{case.steps[-1]}]")] if isinstance(case.steps[-1], int) else field
+    return any(f in (field, whole) or f.startswith((field + ".", field + "[")) for f in fields)
 
 
 def _leaf(field: str) -> str:
     return field.rsplit(".", 1)[-1].split("[", 1)[0]
 
 
-def rest_problem(response: Response, case: hostile_cases.Case, in_request_line: bool) -> str | None:
-    """Why this answer is wrong, or None when it is a 4xx naming the field."""
-    if response.status == 414 and case.kind == "too-long" and in_request_line:
-        return None  # the request line itself is over the gateway's limit: no field to name yet
+def rest_problem(response: Response, case: hostile_cases.Case, in_head: bool, upload: str = "") -> str | None:
+    """Why this answer is wrong, or None when it is a 4xx naming the field.
+
+    upload: the HttpBody field of an upload, whose content_type is the Content-Type header: a violation
+        naming the upload (`file: content type ... is neither text/csv nor ...`) names that header too.
+    """
+    if response.status in (414, 431) and case.kind == "too-long" and in_head:
+        return None  # the request line or a header is over the gateway's limit: no field to name yet
     if not 400 <= response.status < 500:
         return f"HTTP {response.status}: {response.text[:300]}"
     try:
@@ -362,7 +373,7 @@ def rest_problem(response: Response, case: hostile_cases.Case, in_request_line: 
         if d.get("@type", "").endswith("google.rpc.BadRequest")
         for v in d.get("field_violations", [])
     ]
-    if _names(violations, case.field):
+    if _names(violations, case) or (upload and case.field.startswith(upload + ".") and upload in violations):
         return None
     if response.status == 400 and _leaf(case.field) in body.get("message", ""):
         return None  # the transcoder's answer to JSON that is no request names the field in its message
@@ -374,7 +385,7 @@ def grpc_problem(error: grpc.RpcError | None, case: hostile_cases.Case) -> str |
         return "accepted"
     if error.code() != grpc.StatusCode.INVALID_ARGUMENT:
         return f"{error.code().name}: {error.details()[:300]}"
-    if not _names(grpc_violations(error), case.field):
+    if not _names(grpc_violations(error), case):
         return f"INVALID_ARGUMENT does not name {case.field!r}: {grpc_violations(error)} {error.details()[:300]}"
     return None
 
@@ -400,9 +411,7 @@ def channels(stack) -> Iterator[dict[str, grpc.Channel]]:
 
 
 @pytest.mark.parametrize("method", PUBLIC)
-def test_hostile_values_are_a_4xx_naming_the_field_and_store_nothing(
-    method, api, records, database, channels
-) -> None:
+def test_hostile_values_are_a_4xx_naming_the_field_and_store_nothing(method, api, records, database, channels) -> None:
     binding = BINDINGS[method]
     baseline = records.baselines()[method]
     valid = send_rest(api, binding, records.disposable(method, baseline))
@@ -417,7 +426,8 @@ def test_hostile_values_are_a_4xx_naming_the_field_and_store_nothing(
         if hostile_cases.REST in case.transports:
             in_line = rest_request(binding, request)[4] or case.steps[0] in binding.variables
             try:
-                problem = rest_problem(send_rest(api, binding, request), case, in_line)
+                upload = binding.body if binding.body not in ("", "*") else ""
+                problem = rest_problem(send_rest(api, binding, request), case, in_line, upload)
             except (OSError, ValueError) as dropped:  # http.client's RemoteDisconnected is an OSError
                 problem = f"connection dropped: {dropped!r}"
             sent += 1
