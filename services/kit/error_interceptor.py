@@ -31,8 +31,8 @@ from google.protobuf.message import DecodeError
 from services.domain.errors import PlatformError, UnavailableError, ValidationError
 from services.kit.outages import unreachable_dependency
 from services.kit.request_guard import is_public, request_violations
-from services.kit.undecodable import request_type, undecodable_violations
 from services.kit.status import HTTP_CODE_KEY, grpc_status_of
+from services.kit.undecodable import request_type, undecodable_violations
 
 log = logging.getLogger(__name__)
 
