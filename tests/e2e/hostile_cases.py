@@ -24,6 +24,8 @@ What each value is, and where it can be sent:
 - integer fields: values beyond int32 and int64 (and uint64), `1e999`
   (REST: no typed client can send them) and -1 (both: every integer of
   the contract is a count, a version or a bar count).
+- Limits a field's proto comment documents: text one character over "at
+  most N characters", and integers one outside a range written "A..B".
 
 The expected violation path is the request guard's spelling
 (services/kit/request_guard.py): `config.signal_plugin_params.fast_period`,
@@ -34,7 +36,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from google.protobuf import descriptor
@@ -48,6 +51,8 @@ _STRUCTS = ("google.protobuf.Struct", "google.protobuf.ListValue", "google.proto
 _INTEGERS = {F.TYPE_INT32, F.TYPE_INT64, F.TYPE_SINT32, F.TYPE_SINT64, F.TYPE_SFIXED32, F.TYPE_SFIXED64}
 _UNSIGNED = {F.TYPE_UINT32, F.TYPE_UINT64, F.TYPE_FIXED32, F.TYPE_FIXED64}
 _FLOATS = {F.TYPE_DOUBLE, F.TYPE_FLOAT}
+_MAX_CHARS = re.compile(r"at most ([\d,]+) characters")
+_RANGE = re.compile(r"\b(-?\d+)\.\.(-?\d+)\b")
 # One character of a plausible identifier -> a character that looks the same and is not ASCII.
 _LOOK_ALIKES = {
     **{c: chr(0xFF10 + int(c)) for c in "0123456789"},  # full-width digits
@@ -107,15 +112,19 @@ class Case:
 
 
 def cases(
-    message: descriptor.Descriptor, baseline: dict[str, Any], identifiers: frozenset[str] = frozenset()
+    message: descriptor.Descriptor,
+    baseline: dict[str, Any],
+    identifiers: frozenset[str] = frozenset(),
+    comment: Callable[[descriptor.FieldDescriptor], str] = lambda field: "",
 ) -> list[Case]:
     """Every hostile case of one request type.
 
     message: the request's descriptor.
     baseline: a valid request as a dict; its Struct contents decide which Struct leaves are spoiled.
     identifiers: top-level field names to treat as identifiers besides ids, URIs and symbols (path variables).
+    comment: a field's proto comment, where documented limits are read.
     """
-    return list(_message_cases(message, baseline, (), "", identifiers))
+    return list(_message_cases(message, baseline, (), "", identifiers, comment))
 
 
 def _join(path: str, name: str) -> str:
@@ -127,7 +136,7 @@ def _is_identifier(name: str, identifiers: frozenset[str]) -> bool:
 
 
 def _message_cases(
-    message: descriptor.Descriptor, value: Any, steps: tuple, path: str, identifiers: frozenset[str]
+    message: descriptor.Descriptor, value: Any, steps: tuple, path: str, identifiers: frozenset[str], comment
 ) -> Iterator[Case]:
     value = value if isinstance(value, dict) else {}
     for field in message.fields:
@@ -145,14 +154,13 @@ def _message_cases(
                 else:
                     yield from _struct_cases(present if present is not None else {}, here, where)
             elif not field.is_repeated:
-                yield from _message_cases(field.message_type, present, here, where, frozenset())
-        elif field.is_repeated:
-            items = present or []
-            index = 0 if items else len(items)
-            sample = items[0] if items else None
-            yield from _scalar_cases(field, sample, (*here, index), f"{where}[{index}]", identifier)
+                yield from _message_cases(field.message_type, present, here, where, frozenset(), comment)
         else:
+            if field.is_repeated:
+                items = present or []
+                here, where, present = (*here, 0), f"{where}[0]", items[0] if items else None
             yield from _scalar_cases(field, present, here, where, identifier)
+            yield from _documented_cases(field, comment(field), here, where)
 
 
 def _scalar_cases(field: descriptor.FieldDescriptor, sample: Any, steps: tuple, where: str, identifier: bool):
@@ -162,6 +170,17 @@ def _scalar_cases(field: descriptor.FieldDescriptor, sample: Any, steps: tuple, 
         yield from _double_cases(steps, where)
     elif field.type in _INTEGERS or field.type in _UNSIGNED:
         yield from _integer_cases(steps, where)
+
+
+def _documented_cases(field: descriptor.FieldDescriptor, text: str, steps: tuple, where: str) -> Iterator[Case]:
+    if field.type == F.TYPE_STRING and (most := _MAX_CHARS.search(text)):
+        limit = int(most.group(1).replace(",", ""))
+        if limit < MAX_STRING_CHARS:
+            yield Case(steps, where, f"over-{limit}-chars", "x" * (limit + 1), BOTH)
+    if (field.type in _INTEGERS or field.type in _UNSIGNED) and (span := _RANGE.search(text)):
+        low, high = int(span.group(1)), int(span.group(2))
+        yield Case(steps, where, f"below-{low}", low - 1, BOTH)
+        yield Case(steps, where, f"above-{high}", high + 1, BOTH)
 
 
 def _text_cases(sample: Any, steps: tuple, where: str, identifier: bool) -> Iterator[Case]:

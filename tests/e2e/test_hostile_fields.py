@@ -437,7 +437,12 @@ def test_hostile_values_are_a_4xx_naming_the_field_and_store_nothing(method, api
     baseline = records.baselines()[method]
     valid = send_rest(api, binding, records.disposable(method, baseline))
     assert 200 <= valid.status < 300, f"the baseline itself fails: {valid}"
-    generated = hostile_cases.cases(binding.method.input_type, baseline, frozenset(binding.variables))
+    generated = hostile_cases.cases(
+        binding.method.input_type,
+        baseline,
+        frozenset(binding.variables),
+        lambda field: CONTRACT.comments.get(field.full_name, ""),
+    )
     assert generated, method
     before = snapshot(database, records)
     problems: list[str] = []
