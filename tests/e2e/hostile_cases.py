@@ -24,6 +24,9 @@ What each value is, and where it can be sent:
 - integer fields: values beyond int32 and int64 (and uint64), `1e999`
   (REST: no typed client can send them) and -1 (both: every integer of
   the contract is a count, a version or a bar count).
+- bool, enum and bytes fields get nothing: the first two cannot hold a
+  hostile value a typed client could send, and the only bytes field of a
+  request is an upload's content (tested by the import tests).
 - Limits a field's proto comment documents: text one character over "at
   most N characters", and integers one outside a range written "A..B".
 
@@ -99,8 +102,11 @@ class Case:
         *parents, last = self.steps
         target: Any = request
         for step, following in zip(parents, self.steps[1:], strict=True):
+            empty = [] if isinstance(following, int) else {}
             if isinstance(step, str) and step not in target:
-                target[step] = [] if isinstance(following, int) else {}
+                target[step] = empty
+            elif isinstance(step, int) and step >= len(target):
+                target.append(empty)
             target = target[step]
         if self.renames_key:
             target[self.value] = target.pop(last)
@@ -146,14 +152,17 @@ def _message_cases(
         if field.type == F.TYPE_MESSAGE:
             kind = field.message_type.full_name
             if field.message_type.GetOptions().map_entry:
-                continue  # no request of the contract has a map
+                raise NotImplementedError(f"{where} is a map: spoil its keys and values here, as Struct keys are")
             if kind in _STRUCTS:
                 if field.is_repeated:
                     for index, item in enumerate(present or [{}]):
                         yield from _struct_cases(item, (*here, index), f"{where}[{index}]")
                 else:
                     yield from _struct_cases(present if present is not None else {}, here, where)
-            elif not field.is_repeated:
+            elif field.is_repeated:  # its first element (one made when the baseline has none)
+                first = present[0] if present else {}
+                yield from _message_cases(field.message_type, first, (*here, 0), f"{where}[0]", frozenset(), comment)
+            else:
                 yield from _message_cases(field.message_type, present, here, where, frozenset(), comment)
         else:
             if field.is_repeated:

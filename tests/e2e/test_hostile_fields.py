@@ -424,6 +424,28 @@ def test_every_public_rpc_is_covered() -> None:
     assert fieldless == ["ListEngines", "ListSeries", "ListSignalPlugins", "ListSignalSeries"]
 
 
+def test_cases_reach_nested_repeated_and_struct_fields() -> None:
+    # The generator itself, without a stack: every kind of place a request can hold a hostile value.
+    create = BINDINGS["CreateBacktest"].method.input_type
+    baseline = {"strategy_id": "5f0c", "config": {"symbol": "AAPL", "signal_plugin_params": {"fast_period": 5}}}
+    generated = hostile_cases.cases(create, baseline, frozenset(), lambda field: "")
+    by_field: dict[str, set[str]] = {}
+    for case in generated:
+        by_field.setdefault(case.field, set()).add(case.kind)
+    text = {"nul", "surrogate", "too-long"}
+    assert text | {"look-alike"} <= by_field["strategy_id"]
+    assert text | {"look-alike"} <= by_field["config.symbol"]
+    assert text <= by_field["config.feature_ids[0]"]
+    assert {"nan", "infinity", "-infinity", "1e999", "-1e999"} <= by_field["config.signal_plugin_params.fast_period"]
+    assert {"nan", "1e999"} <= by_field["initial_capital"]
+    assert {"negative", "over-int32", "over-int64", "over-uint64"} <= by_field["config.bars_per_year"]
+    keys = [c for c in generated if c.renames_key]
+    assert {c.kind for c in keys} == text and all(c.field == "config.signal_plugin_params" for c in keys)
+    logic = BINDINGS["CreateSignalLogic"].method.input_type
+    documented = hostile_cases.cases(logic, {}, frozenset(), lambda field: CONTRACT.comments.get(field.full_name, ""))
+    assert any(c.field == "name" and c.kind == "over-255-chars" and len(c.value) == 256 for c in documented)
+
+
 @pytest.fixture(scope="module")
 def channels(stack) -> Iterator[dict[str, grpc.Channel]]:
     with (
