@@ -66,6 +66,7 @@ def _run_section(name: str, run: Callable, session: LocalSession | Session, fail
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse the options, run the chosen sections against one stack, print the report; the exit code."""
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -99,7 +99,7 @@ class Artifacts:
         formatter = BarDateFormatter()
         for batch in _batches(parquet, columns, row_groups):
             rows = {name: batch.column(name).to_pylist() for name in columns if name not in dates}
-            rows.update(zip(dates, formatter.format(*(batch.column(name) for name in dates))))
+            rows.update(zip(dates, formatter.format(*(batch.column(name) for name in dates)), strict=True))
             yield rows
 
     def file_chunks(self, record: BacktestRecord, kind: ArtifactKind) -> Iterator[bytes]:
@@ -134,8 +134,9 @@ class Artifacts:
     def _open_parquet(
         self, record: BacktestRecord, kind: ArtifactKind, located: _Located | None = None
     ) -> tuple[pq.ParquetFile, list[int] | None]:
-        """The artifact as a ParquetFile over ranged reads, its footer already read, and the run's
-        row groups in it (None: all of them, a file of its own).
+        """The artifact as a ParquetFile over ranged reads, its footer already read, and the run's row groups.
+
+        Row groups None: all of them, the run has a file of its own.
         """
         key, size, run_id = located or self._locate(record, kind)
         try:
@@ -178,8 +179,9 @@ class Artifacts:
 
 
 def _batches(parquet: pq.ParquetFile, columns: list[str], row_groups: list[int] | None) -> Iterator[pa.RecordBatch]:
-    """Record batches of `columns` in `row_groups` (None: all); single-threaded because each stream
-    already has its worker thread.
+    """Record batches of `columns` in `row_groups` (None: all).
+
+    Single-threaded, because each stream already has its worker thread.
     """
     return parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=row_groups, columns=columns, use_threads=False)
 

@@ -51,8 +51,10 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
         return convert.compare_response(compare.compare(runs))
 
     async def _rows(self, backtest_id: str, read: Callable, to_messages: Callable) -> AsyncIterator:
-        """One message per row of an artifact: batches are read off the event loop, and each
-        message is built just before it is sent, so no batch of messages is ever held.
+        """One message per row of an artifact.
+
+        Batches are read off the event loop, and each message is built just before it is sent,
+        so no batch of messages is ever held.
         """
         record = await self.catalog.get_backtest(backtest_id)
         log.info("rows", extra={"backtest_id": record.id, "reader": read.__name__})
