@@ -26,7 +26,7 @@ from services.adapters.bus import Topology
 from .conformance import synthetic_bars
 
 TIMEOUT_S = 60.0
-BARS = 30_000
+BARS = 8_000
 FINAL = ("SUCCESS", "FAILURE", "REVOKED")
 
 
@@ -113,7 +113,7 @@ def test_cancel_while_watching_over_grpc_ends_the_stream_and_empties_the_queue(s
 
     task = catalog.CancelTask(catalog_pb2.CancelTaskRequest(task_id=task_id), timeout=TIMEOUT_S)
     assert task.status == "REVOKED"
-    assert task.progress.revoked >= 6
+    assert task.progress.revoked >= 4
     assert task.progress.succeeded + task.progress.failed + task.progress.revoked == task.progress.total == 8
     # Queued jobs were dropped from the stream by the cancel itself, not left for executors to skip.
     assert _queued_jobs_of(stack, task_id) == []
@@ -133,7 +133,7 @@ def test_cancel_while_watching_over_grpc_ends_the_stream_and_empties_the_queue(s
 
 def test_watch_over_grpc_streams_progress_until_the_sweep_succeeds(catalog, symbol):
     frame = synthetic_bars.minutes(BARS)
-    task_id = _sweep(catalog, symbol, 6, last_bar=frame.index[5_999].strftime("%Y-%m-%dT%H:%M:%S"))
+    task_id = _sweep(catalog, symbol, 6, last_bar=frame.index[2_999].strftime("%Y-%m-%dT%H:%M:%S"))
     updates = list(catalog.WatchTask(catalog_pb2.WatchTaskRequest(task_id=task_id), timeout=120))
     done = [u.progress.succeeded + u.progress.failed for u in updates]
     assert done == sorted(done) and len(set(done)) >= 2, done

@@ -10,7 +10,7 @@ import pytest
 from backtest_client import Client, ConflictError, RunConfig, TaskUpdate
 from tests.e2e.conformance import synthetic_bars
 
-BARS = 30_000
+BARS = 8_000
 
 
 @pytest.fixture(scope="module")
