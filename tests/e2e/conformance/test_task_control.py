@@ -97,6 +97,8 @@ def test_cancel_a_single_execute(api, fresh_strategy, bars):
     assert task["status"] == "REVOKED" and task["kind"] == "execute"
     assert task["progress"]["revoked"] + task["progress"]["succeeded"] + task["progress"]["failed"] == 1
     assert runs.get_backtest(api, created["id"])["status"] in ("revoked", "completed")
+    report = api.get(f"/tasks/{task['task_id']}/report")
+    assert report.status == 409 and "cancelled" in report.json()["message"]
 
 
 def test_cancel_a_finished_task_is_a_conflict_naming_its_state(api, completed_task):

@@ -51,7 +51,10 @@ def test_backtest_watch_streams_json_lines_and_cancel_of_a_finished_task_fails(c
 
 def test_backtest_cancel_revokes_a_running_sweep(cli, client: Client, minutes: RunConfig):
     handle = client.sweep(minutes, {"signal_plugin_params.fast_period": [2, 3, 4, 5, 6]}, engine="backtrader")
+    assert next(handle.watch()).progress.total == 5
     done = cli("cancel", handle.task_id, "--json")
     assert done.returncode == 0, done.stderr
     state = json.loads(done.stdout)
     assert state["status"] == "REVOKED" and state["progress"]["revoked"] >= 3
+    with pytest.raises(ConflictError, match="REVOKED"):
+        handle.cancel()
