@@ -38,6 +38,7 @@ class Route:
     variables: each path variable's fields and position.
     http_body_request: the body is raw bytes for a google.api.HttpBody.
     http_body_response: the response is google.api.HttpBody, written raw.
+    long_lived: a stream that lasts as long as what it watches: no upstream deadline.
     """
 
     http_method: str
@@ -53,6 +54,7 @@ class Route:
     variables: tuple[tuple[FieldPath, TemplateVariable], ...]
     http_body_request: bool
     http_body_response: bool
+    long_lived: bool = False
 
 
 class _Node:

@@ -33,6 +33,8 @@ REST_SURFACE = [
     ("GET", "/api/v1/tasks/T1/report", RESULTS, "GetTaskReport", {"task_id": "T1"}),
     ("POST", "/api/v1/backtests/sweep", CATALOG, "SweepBacktests", {}),
     ("GET", "/api/v1/tasks/T1", CATALOG, "GetTask", {"task_id": "T1"}),
+    ("POST", "/api/v1/tasks/T1/cancel", CATALOG, "CancelTask", {"task_id": "T1"}),
+    ("GET", "/api/v1/tasks/T1/events", CATALOG, "WatchTask", {"task_id": "T1"}),
     ("POST", "/api/v1/strategies", CATALOG, "CreateStrategy", {}),
     ("GET", "/api/v1/strategies", CATALOG, "ListStrategies", {}),
     ("GET", "/api/v1/strategies/S1", CATALOG, "GetStrategy", {"strategy_id": "S1"}),
@@ -80,3 +82,9 @@ def test_stream_kinds_of_the_platform_routes(table: RouteTable) -> None:
     assert kinds["ListBacktests"].server_streaming
     # A report is one unary HttpBody: the gateway passes its bytes and content type through.
     assert kinds["GetBacktestReport"].http_body_response and not kinds["GetBacktestReport"].server_streaming
+
+
+def test_only_the_progress_watch_is_long_lived(table: RouteTable) -> None:
+    # The contract's long_lived option reaches the route: the local gateway puts no deadline on it.
+    long_lived = {route.grpc_path.rsplit("/", 1)[1] for route in table.routes if route.long_lived}
+    assert long_lived == {"WatchTask"}
