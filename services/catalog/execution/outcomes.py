@@ -46,6 +46,7 @@ class Success:
     metrics: dict[str, Any]
     equity_curve_uri: str
     trades_uri: str
+    return_blocks: dict[str, list[float]] | None = None
 
 
 # One round trip: count the attempt on every run still running, and move the
@@ -125,9 +126,9 @@ _COMPLETE = text(
     """
     UPDATE backtests AS b
     SET status = :completed, metrics = r.metrics, equity_curve_uri = r.equity_curve_uri,
-        trades_uri = r.trades_uri, error = NULL, updated_at = now()
+        trades_uri = r.trades_uri, return_blocks = r.return_blocks, error = NULL, updated_at = now()
     FROM jsonb_to_recordset(CAST(:outcomes AS jsonb))
-         AS r(id uuid, metrics jsonb, equity_curve_uri text, trades_uri text)
+         AS r(id uuid, metrics jsonb, equity_curve_uri text, trades_uri text, return_blocks jsonb)
     WHERE b.id = r.id AND b.status = :running
     RETURNING b.id
     """
@@ -144,6 +145,7 @@ async def complete_runs(session: AsyncSession, task_id: uuid.UUID, successes: li
             "metrics": s.metrics,
             "equity_curve_uri": s.equity_curve_uri,
             "trades_uri": s.trades_uri,
+            "return_blocks": s.return_blocks,
         }
         for s in successes
     ]
