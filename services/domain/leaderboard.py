@@ -9,13 +9,17 @@ seed's leaderboard shows it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from services.domain.deflated_sharpe import DEFLATED_SHARPE
 from services.domain.metric_table import direction, sort_key
+from services.domain.search_statistics import overfitting
 from services.domain.statuses import RunStatus
 from services.domain.sweep import LIFTED
+
+BAR_KEYS = ("symbol", "timeframe", "start_date", "end_date")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class SettledRun:
     status: str
     metrics: Mapping[str, Any]
     error: str | None
+    return_blocks: Mapping[str, Any] | None = None
 
 
 def rank(entries: list[dict[str, Any]], rank_metric: str) -> list[dict[str, Any]]:
@@ -59,6 +64,7 @@ def leaderboard(
     rank_metric: flat metric key to rank by.
     """
     entries = []
+    blocks = []
     for run in runs:
         backtest = settled.get(run["backtest_id"])
         if backtest is None:
@@ -74,9 +80,24 @@ def leaderboard(
                 "error": backtest.error,
             }
         )
+        blocks.append(backtest.return_blocks if completed else None)
+    # The deflated Sharpe ratio is the leaderboard's, not the run's: it is
+    # computed here from every entry's moments, and ranks like any metric.
+    deflated, figures = overfitting(
+        [entry["metrics"] for entry in entries], blocks, shared_bars=shares_bars(e["config"] for e in entries)
+    )
+    for entry, value in zip(entries, deflated, strict=True):
+        if entry["status"] == RunStatus.COMPLETED:
+            entry["metrics"][DEFLATED_SHARPE] = value
     return {
         "rank_metric": rank_metric,
         "direction": direction(rank_metric),
         "n_configs": len(runs),
         "leaderboard": rank(entries, rank_metric),
+        "overfitting": figures,
     }
+
+
+def shares_bars(configs: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether every run config covers the same symbol, timeframe and dates (what PBO needs)."""
+    return len({tuple(str(c.get(k)) for k in BAR_KEYS) for c in configs}) <= 1

@@ -22,6 +22,7 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.db.models import Backtest, Task
+from services.catalog.execution.grid_search import build_grid_leaderboard, is_grid
 from services.catalog.execution.leaderboard import build_leaderboard
 from services.domain.statuses import RunStatus, TaskKind, TaskStatus
 
@@ -111,7 +112,8 @@ async def _advance_task(session: AsyncSession, task_id: uuid.UUID | None, settle
     sweep_params = (await session.execute(_PROGRESS, parameters)).scalar()
     if sweep_params is not None:
         # The leaderboard reads this transaction's own updates, so it sees every run settled.
-        leaderboard = await build_leaderboard(session, task_id, sweep_params)
+        build = build_grid_leaderboard if is_grid(sweep_params) else build_leaderboard
+        leaderboard = await build(session, task_id, sweep_params)
         finish = update(_tasks).where(_tasks.c.id == task_id).values(status=TaskStatus.SUCCESS, result=leaderboard)
         await session.execute(finish)
 
