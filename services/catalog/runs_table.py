@@ -43,7 +43,7 @@ _t = Task.__table__.c
 
 def content_disposition(task_id: uuid.UUID) -> str:
     """The download's file name."""
-    return f'attachment; filename="runs_{task_id}.parquet"'
+    return f"attachment; filename=runs_{task_id}.parquet"
 
 
 def _kind(values: Sequence[Any]) -> str:
