@@ -39,7 +39,7 @@ from backtest_client.signals import (
     SignalPlugin,
     SignalSeriesSummary,
 )
-from backtest_client.tasks import RunTask, SweepTask
+from backtest_client.tasks import GridSearchTask, RunTask, SweepTask
 
 __all__ = [
     "ApiConnectionError",
@@ -70,6 +70,7 @@ __all__ = [
     "SignalPlugin",
     "SignalSeriesSummary",
     "Strategy",
+    "GridSearchTask",
     "SweepTask",
     "TaskState",
     "UnavailableError",
