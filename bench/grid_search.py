@@ -126,7 +126,7 @@ def vectorbt_broadcast(session: Session) -> float:
         chunk = pairs[lo : lo + CHUNK_COLUMNS]
         above = averages[:, [column[int(f)] for f in chunk[:, 0]]] > averages[:, [column[int(s)] for s in chunk[:, 1]]]
         portfolio = vbt.Portfolio.from_signals(
-            close.to_numpy(), entries=above, exits=~above, init_cash=10_000.0, fees=0.001, freq="1D"
+            close.to_numpy()[:, None], entries=above, exits=~above, init_cash=10_000.0, fees=0.001, freq="1D"
         )
         portfolio.value()
         trades += len(portfolio.trades.records)
