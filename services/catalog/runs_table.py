@@ -142,7 +142,7 @@ async def stream_runs_table(sessions: async_sessionmaker[AsyncSession], task_id:
     async with sessions() as session:
         params = await _finished_search(session, task_id)
         ids, kinds = _parameters(params)
-        columns = await ranked_columns(session, task_id, ids, params["rank_metric"])
+        columns = await ranked_columns(session, task_id, ids, params["rank_metric"], with_pbo=False)
     return _pieces(sessions, columns, kinds)
 
 

@@ -135,11 +135,12 @@ def return_blocks(returns: ArrayLike, partitions: int = DEFAULT_PARTITIONS) -> t
     every run of a search that shares its bars line up, and CSCV only ever
     reads per-block sums (see the module docstring).
     """
-    series = np.asarray(returns, dtype=np.float64).reshape(-1, 1)
-    if series.shape[0] < partitions:
+    series = np.asarray(returns, dtype=np.float64).ravel()
+    if series.size < partitions:
         return None
-    sums, squares, _, _ = _block_moments(series, partitions)
-    return [float(v) for v in sums[:, 0]], [float(v) for v in squares[:, 0]]
+    # One reduceat per sum over array_split's block starts: a loop of 16 blocks cost 0.6 ms a run.
+    starts = np.concatenate(([0], np.cumsum(block_sizes(series.size, partitions))[:-1]))
+    return np.add.reduceat(series, starts).tolist(), np.add.reduceat(series * series, starts).tolist()
 
 
 def probability_of_backtest_overfitting_from_blocks(

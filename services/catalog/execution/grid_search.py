@@ -11,6 +11,8 @@ metrics, with only the top entries read whole.
 
 from __future__ import annotations
 
+import asyncio
+import math
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -28,7 +30,7 @@ from services.domain.job_planning import MAX_BATCH_RUNS
 from services.domain.leaderboard import BAR_KEYS
 from services.domain.leaderboard_order import leaderboard_order
 from services.domain.metric_table import as_number, direction
-from services.domain.search_statistics import MOMENT_KEYS, overfitting
+from services.domain.search_statistics import MOMENT_KEYS, deflated_sharpe, moment_columns, overfitting
 from services.domain.signal_logic import LogicVersion
 from services.domain.statuses import RunStatus
 from services.domain.sweep import LIFTED, override_value
@@ -80,12 +82,15 @@ async def create_grid_search(
 
 
 async def ranked_columns(
-    session: AsyncSession, task_id: uuid.UUID, ids: Sequence[str], rank_metric: str
+    session: AsyncSession, task_id: uuid.UUID, ids: Sequence[str], rank_metric: str, *, with_pbo: bool = True
 ) -> dict[str, Any]:
     """Every run's rank-relevant columns in `ids` order, the leaderboard order, DSRs and the overfitting figures.
 
     Only numbers leave the database per run (the metrics documents stay
-    there): ~10,000 runs are a few hundred kB.
+    there): ~10,000 runs are a few hundred kB. with_pbo: False leaves PBO
+    out (the runs table has no place for it). The statistics run in a
+    worker thread: CSCV over 10,000 runs is seconds of numpy, which must
+    not stall the catalog's event loop.
     """
     keys = sorted({rank_metric, *MOMENT_KEYS} - {DEFLATED_SHARPE})
     statement = select(
@@ -97,11 +102,18 @@ async def ranked_columns(
     ).where(_b.sweep_id == task_id)
     rows = {str(row.id): row for row in await session.execute(statement)}
     present = [i for i in ids if i in rows]  # a run deleted while the search ran is gone
-    ordered = [rows[i] for i in present]
+    return await asyncio.to_thread(_rank, [rows[i] for i in present], present, keys, rank_metric, with_pbo)
+
+
+def _rank(ordered: list, present: list[str], keys: list[str], rank_metric: str, with_pbo: bool) -> dict[str, Any]:
     completed = np.array([row.status == RunStatus.COMPLETED for row in ordered], dtype=bool)
     metrics = [{k: getattr(row, k) for k in keys} if done else {} for row, done in zip(ordered, completed, strict=True)]
-    blocks = [row.return_blocks if done else None for row, done in zip(ordered, completed, strict=True)]
-    deflated, figures = overfitting(metrics, blocks, shared_bars=len({row.bars for row in ordered}) <= 1)
+    if with_pbo:
+        blocks = [row.return_blocks if done else None for row, done in zip(ordered, completed, strict=True)]
+        deflated, figures = overfitting(metrics, blocks, shared_bars=len({row.bars for row in ordered}) <= 1)
+    else:
+        values, figures = deflated_sharpe(moment_columns(metrics))
+        deflated = [float(v) if math.isfinite(v) else None for v in values]
     if rank_metric == DEFLATED_SHARPE:
         values = [np.nan if v is None else v for v in deflated]
     else:
