@@ -135,6 +135,13 @@ def test_sampled_configs_rerun_alone_give_the_same_metrics(api, strategy, daily,
                 assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), (position, key, params)
 
 
+def test_the_task_report_renders_a_grid_search(api, grid) -> None:
+    response = api.get(f"/tasks/{grid['handle']['task_id']}/report")
+    assert response.status == 200, response
+    assert response.headers["content-type"].startswith("text/html")
+    assert grid["task"]["result"]["leaderboard"][0]["backtest_id"] in response.body.decode()
+
+
 def test_any_grid_run_keeps_its_equity_curve_and_trades(api, grid) -> None:
     row = grid["table"].iloc[N_RUNS // 3]
     curve = api.get(f"/backtests/{row['backtest_id']}/equity-curve")
