@@ -46,7 +46,9 @@ def rank(entries: list[dict[str, Any]], rank_metric: str) -> list[dict[str, Any]
 
     def key(entry: dict[str, Any]) -> tuple[int, tuple[int, float]]:
         failed = entry["status"] != RunStatus.COMPLETED
-        return (int(failed), sort_key(None if failed else entry["metrics"].get(rank_metric), rank_metric))
+        # The deflated Sharpe ratio is the entry's own field, not one of the run's metrics.
+        value = entry.get(DEFLATED_SHARPE) if rank_metric == DEFLATED_SHARPE else entry["metrics"].get(rank_metric)
+        return (int(failed), sort_key(None if failed else value, rank_metric))
 
     ordered = sorted(entries, key=key)
     for position, entry in enumerate(ordered, start=1):
@@ -82,13 +84,13 @@ def leaderboard(
         )
         blocks.append(backtest.return_blocks if completed else None)
     # The deflated Sharpe ratio is the leaderboard's, not the run's: it is
-    # computed here from every entry's moments, and ranks like any metric.
+    # computed here from every entry's moments and sits beside the run's own
+    # metrics (which stay what GET /backtests/{id} shows); it ranks like one.
     deflated, figures = overfitting(
         [entry["metrics"] for entry in entries], blocks, shared_bars=shares_bars(e["config"] for e in entries)
     )
     for entry, value in zip(entries, deflated, strict=True):
-        if entry["status"] == RunStatus.COMPLETED:
-            entry["metrics"][DEFLATED_SHARPE] = value
+        entry[DEFLATED_SHARPE] = value if entry["status"] == RunStatus.COMPLETED else None
     return {
         "rank_metric": rank_metric,
         "direction": direction(rank_metric),

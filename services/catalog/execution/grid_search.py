@@ -145,14 +145,14 @@ async def build_grid_leaderboard(session: AsyncSession, task_id: uuid.UUID, para
         row = rows[ids[index]]
         lifted = {name: getattr(row, name) for name in LIFTED}
         completed = row.status == RunStatus.COMPLETED
-        metrics = {**row.metrics, DEFLATED_SHARPE: deflated[index]} if completed else {}
         entries.append(
             {
                 "rank": position,
                 "backtest_id": ids[index],
                 "overrides": {key: override_value(row.config, lifted, key) for key in keys},
                 "config": {**row.config, **lifted},
-                "metrics": metrics,
+                "metrics": dict(row.metrics) if completed else {},
+                DEFLATED_SHARPE: deflated[index] if completed else None,
                 "status": row.status,
                 "error": row.error,
             }

@@ -161,7 +161,7 @@ def test_deflated_sharpe_and_pbo_are_on_the_result_and_the_table(grid) -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
     for entry in result["leaderboard"]:
         position = table.index[table["backtest_id"] == entry["backtest_id"]][0]
-        assert entry["metrics"]["perf_deflated_sharpe_ratio"] == pytest.approx(got[position], rel=1e-12)
+        assert entry["perf_deflated_sharpe_ratio"] == pytest.approx(got[position], rel=1e-12)
     figures = result["overfitting"]
     assert figures["n_trials"] == int(np.isfinite(table["returns_sharpe_per_bar"]).sum())
     assert 0.0 <= figures["pbo"] <= 1.0, figures
@@ -178,7 +178,7 @@ def test_a_grid_ranked_by_deflated_sharpe(api, strategy, daily) -> None:
     handle = submit(api, strategy["id"], base, space, rank_metric="perf_deflated_sharpe_ratio")
     task = runs.wait_task(api, handle["task_id"])
     assert task["status"] == "SUCCESS", task
-    values = [entry["metrics"]["perf_deflated_sharpe_ratio"] for entry in task["result"]["leaderboard"]]
+    values = [entry["perf_deflated_sharpe_ratio"] for entry in task["result"]["leaderboard"]]
     assert len(values) == 9 and all(v is not None for v in values)
     assert values == sorted(values, reverse=True)
 
@@ -192,7 +192,7 @@ def test_seed_sweep_leaderboard_carries_dsr_and_pbo(api, strategy, daily) -> Non
     assert set(response.json()) == {"task_id", "status", "n_configs"}
     task = runs.wait_task(api, response.json()["task_id"])
     result = task["result"]
-    assert all(isinstance(e["metrics"]["perf_deflated_sharpe_ratio"], float) for e in result["leaderboard"])
+    assert all(isinstance(e["perf_deflated_sharpe_ratio"], float) for e in result["leaderboard"])
     assert result["overfitting"]["n_trials"] == 4
     assert 0.0 <= result["overfitting"]["pbo"] <= 1.0
     table = runs_table(api, task["task_id"])

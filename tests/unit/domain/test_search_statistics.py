@@ -94,9 +94,9 @@ def test_a_sweep_leaderboard_ranks_by_deflated_sharpe():
         for i in range(5)
     }
     result = leaderboard(runs, settled, "perf_deflated_sharpe_ratio")
-    values = [e["metrics"]["perf_deflated_sharpe_ratio"] for e in result["leaderboard"]]
+    values = [e["perf_deflated_sharpe_ratio"] for e in result["leaderboard"]]
     assert values == sorted(values, reverse=True)
     expected = dict(zip([r["backtest_id"] for r in runs], deflated_sharpe_ratios(metrics), strict=True))
     for entry in result["leaderboard"]:
-        assert entry["metrics"]["perf_deflated_sharpe_ratio"] == pytest.approx(expected[entry["backtest_id"]])
+        assert entry["perf_deflated_sharpe_ratio"] == pytest.approx(expected[entry["backtest_id"]])
     assert result["overfitting"]["n_trials"] == 5 and result["overfitting"]["pbo"] is not None
