@@ -23,6 +23,7 @@ from collections import defaultdict
 import numpy as np
 import psutil
 
+from bench import cpu_usage
 from bench.execution import stored_bars
 from bench.report import Figure, Target
 from bench.session import Session
@@ -146,8 +147,12 @@ def run(session: Session) -> None:
     # Not its children: this process started the stack.
     with PeakRss({"bench (vectorbt in process)": me.pid}, children=False) as local:
         baseline = vectorbt_broadcast(session)
+    before = cpu_usage.snapshot(session.stack)
     with PeakRss(_stack_pids(session)) as stack:
         done, downloaded, result = through_service(session, strategy_id)
+    spent = cpu_usage.spent(before, cpu_usage.snapshot(session.stack))
+    busy = ", ".join(f"{name} {seconds:.1f}" for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]))
+    session.say(f"  CPU seconds during the search (submit to table downloaded): {busy}")
     figures = result["overfitting"]
     session.say(
         f"  service: SUCCESS after {done:.2f} s, table downloaded at {downloaded:.2f} s;"
