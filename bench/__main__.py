@@ -21,7 +21,17 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import breakdown, downloads, execution, expressions, reports, research_statistics, startup, sweeps
+from bench import (
+    breakdown,
+    downloads,
+    execution,
+    expressions,
+    grid_search,
+    reports,
+    research_statistics,
+    startup,
+    sweeps,
+)
 from bench.report import Report
 from bench.session import LocalSession, Options, Session
 from deploy.embedded.errors import StartupError
@@ -33,6 +43,7 @@ SECTIONS: dict[str, Callable[[Session], None]] = {
     "downloads": downloads.run,
     "reports": reports.run,
     "sweeps": sweeps.run,
+    "grid": grid_search.run,
     "startup": startup.run,
     "breakdown": breakdown.run,
 }

@@ -49,7 +49,7 @@ from backtest_client.signals import (
     SignalPlugin,
     SignalSeriesSummary,
 )
-from backtest_client.tasks import RunTask, SweepTask
+from backtest_client.tasks import GridSearchTask, RunTask, SweepTask
 
 __all__ = [
     "ApiConnectionError",
@@ -81,6 +81,7 @@ __all__ = [
     "SignalPlugin",
     "SignalSeriesSummary",
     "Strategy",
+    "GridSearchTask",
     "SweepTask",
     "TaskState",
     "TaskUpdate",

@@ -18,10 +18,10 @@ from backtest_client.resources.signal_logic import SignalLogicResource
 from backtest_client.resources.signal_plugins import SignalPlugins
 from backtest_client.resources.signal_series import SignalSeries
 from backtest_client.resources.strategies import Strategies
-from backtest_client.resources.sweeps import Grid, Sweeps
+from backtest_client.resources.sweeps import Grid, ParameterSpace, Sweeps
 from backtest_client.resources.tasks import Tasks
 from backtest_client.results import BacktestResult
-from backtest_client.tasks import RunTask, SweepTask
+from backtest_client.tasks import GridSearchTask, RunTask, SweepTask
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 URL_VARIABLE, KEY_VARIABLE = "BACKTEST_API_URL", "BACKTEST_API_KEY"
@@ -116,6 +116,28 @@ class Client:
     def watch_task(self, task_id: str) -> Iterator[TaskUpdate]:
         """Iterates over a task's progress as it changes, ending when the task ends (`client.tasks.watch`)."""
         return self.tasks.watch(task_id)
+
+    def grid_search(
+        self,
+        base: RunConfig | Mapping[str, Any],
+        space: ParameterSpace,
+        *,
+        strategy_id: str | None = None,
+        engine: str | None = None,
+        rank_metric: str | None = None,
+        top_n: int | None = None,
+    ) -> GridSearchTask:
+        """Runs every combination of `space` (at most 10,000) on the fleet; `.wait()` returns the top entries.
+
+        space: per dotted key, a list of values or {"start", "stop", "step"}, e.g.
+            {"signal_plugin_params.fast_period": {"start": 5, "stop": 50, "step": 1}}.
+        rank_metric: default perf_sharpe_ratio; "perf_deflated_sharpe_ratio" ranks by the deflated Sharpe ratio.
+        The handle's `.runs()` is every run as a DataFrame, `.overfitting()` the search's DSR and PBO figures.
+        """
+        if strategy_id is None:
+            symbol = base.symbol if isinstance(base, RunConfig) else str(base.get("symbol", ""))
+            strategy_id = self._adhoc_strategy(f"grid search: {signal_name(base)} on {symbol}", symbol)
+        return self.sweeps.grid_search(strategy_id, base, space, engine=engine, rank_metric=rank_metric, top_n=top_n)
 
     def compare(self, *backtest_ids: str) -> pd.DataFrame:
         """2 to 10 runs side by side: one row per metric, a column per run, `direction` and the `best` run's id."""

@@ -39,6 +39,8 @@ def leaderboard_frame(result: dict[str, Any]) -> pd.DataFrame:
         }
         row.update(flatten(entry.get("overrides") or {}))
         row.update(entry.get("metrics") or {})
+        if "perf_deflated_sharpe_ratio" in entry:  # the leaderboard's own statistic, beside the run's metrics
+            row["perf_deflated_sharpe_ratio"] = entry["perf_deflated_sharpe_ratio"]
         row["error"] = entry.get("error")
         rows.append(row)
     frame = pd.DataFrame(rows)

@@ -6,6 +6,7 @@ Interrupting a wait (Ctrl-C) stops the polling only: the run goes on, and
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
@@ -140,9 +141,37 @@ class SweepTask(_TaskHandle):
         """
         return leaderboard_frame(self.state().result)
 
+    def runs(self) -> pd.DataFrame:
+        """Every run of the finished search, one row each in leaderboard order (GET /tasks/{id}/runs/parquet).
+
+        Columns: rank, backtest_id, status, error, one per parameter (named by its dotted key), every
+        metric and perf_deflated_sharpe_ratio.
+        """
+        response = self._client._transport.request("GET", f"/tasks/{self.task_id}/runs/parquet", timeout=None)
+        return pd.read_parquet(io.BytesIO(response.content))
+
+    def overfitting(self) -> dict:
+        """The search's deflated-Sharpe and PBO figures (`pbo`, `n_trials`, ...); {} until it is done."""
+        result = self.state().result or {}
+        return dict(result.get("overfitting") or {})
+
     def report(self, path: str | None = None) -> Report:
         """The sweep's HTML report (see `Report`); saved to `path` when given."""
         report = self._client.reports.task(self.task_id)
         if path is not None:
             report.save(path)
         return report
+
+
+class GridSearchTask(SweepTask):
+    """A grid search running on the fleet (`client.grid_search`); `.wait()` returns the top of the leaderboard.
+
+    n_configs: runs dispatched; n_combinations: the product's size; skipped: reason -> combinations skipped.
+    """
+
+    def __init__(
+        self, client: Client, task_id: str, n_configs: int, *, n_combinations: int, skipped: dict[str, int]
+    ) -> None:
+        super().__init__(client, task_id, n_configs)
+        self.n_combinations = n_combinations
+        self.skipped = skipped

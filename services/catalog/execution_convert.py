@@ -71,6 +71,18 @@ def sweep_fields(request: catalog_pb2.SweepBacktestsRequest) -> dict[str, Any]:
     }
 
 
+def grid_search_fields(request: catalog_pb2.GridSearchBacktestsRequest) -> dict[str, Any]:
+    """Plain arguments of build_grid_search, and top_n; absent optional fields are None."""
+    return {
+        "strategy_id": request.strategy_id,
+        "engine": request.engine if request.HasField("engine") else None,
+        "base_config": json_format.MessageToDict(request.base_config),
+        "parameter_space": json_format.MessageToDict(request.parameter_space),
+        "rank_metric": request.rank_metric if request.HasField("rank_metric") else None,
+        "top_n": request.top_n if request.HasField("top_n") else None,
+    }
+
+
 def metrics_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     """A run's reported flat metrics.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 
 from backtest.v1 import run_report_pb2, run_report_pb2_grpc
@@ -71,6 +72,7 @@ class RunReportServicer(run_report_pb2_grpc.RunReportServiceServicer):
             metrics=execution_convert.metrics_dict(outcome.metrics),
             equity_curve_uri=outcome.equity_curve_uri,
             trades_uri=outcome.trades_uri,
+            return_blocks=_blocks(outcome),
         )
 
     async def CompleteRuns(
@@ -87,3 +89,12 @@ class RunReportServicer(run_report_pb2_grpc.RunReportServiceServicer):
         ids = _ids("backtest_ids", request.backtest_ids)
         settled = await self.execution.fail_runs(_job(request.job_id), ids, path, request.reason)
         return run_report_pb2.FailRunsResponse(settled_ids=_strings(settled))
+
+
+def _blocks(outcome: run_report_pb2.RunOutcome) -> dict[str, list[float]] | None:
+    """The run's per-block return sums as stored; None when the executor sent none (or an older one)."""
+    sums, squares = list(outcome.return_block_sums), list(outcome.return_block_squares)
+    # JSON has no NaN: a run whose returns are not all finite takes no part in PBO, as a failed one.
+    if not sums or len(sums) != len(squares) or not all(math.isfinite(v) for v in (*sums, *squares)):
+        return None
+    return {"sums": sums, "squares": squares}

@@ -17,6 +17,7 @@ from services.catalog.execution.service import ExecutionService
 from services.catalog.market_data import MarketData
 from services.catalog.rpc.backtests import BacktestsMixin
 from services.catalog.rpc.execution import ExecutionMixin
+from services.catalog.rpc.grid_search import GridSearchMixin
 from services.catalog.rpc.market_data import MarketDataRpc
 from services.catalog.rpc.signal_logic import SignalLogicMixin
 from services.catalog.rpc.signal_plugins import SignalPluginsMixin
@@ -35,6 +36,7 @@ class CatalogServicer(
     ExecutionMixin,
     TasksMixin,
     SweepsMixin,
+    GridSearchMixin,
     MarketDataRpc,
     SignalLogicMixin,
     SignalPluginsMixin,

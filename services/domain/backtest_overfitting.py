@@ -117,10 +117,55 @@ def probability_of_backtest_overfitting(
         raise ValueError(f"partitions must be an even integer >= 2, got {partitions!r}")
     if matrix.shape[0] < partitions:
         return None
-    sums, squares, sizes, usable = _block_moments(matrix, partitions)
+    sums, squares, sizes, _ = _block_moments(matrix, partitions)
+    return probability_of_backtest_overfitting_from_blocks(sums, squares, sizes, chunk_elements=chunk_elements)
+
+
+def block_sizes(n_returns: int, partitions: int = DEFAULT_PARTITIONS) -> list[int]:
+    """Rows of each of the `partitions` blocks of `n_returns` rows, as numpy.array_split cuts them."""
+    base, extra = divmod(n_returns, partitions)
+    return [base + 1] * extra + [base] * (partitions - extra)
+
+
+def return_blocks(returns: ArrayLike, partitions: int = DEFAULT_PARTITIONS) -> tuple[list[float], list[float]] | None:
+    """(per-block sums, per-block sums of squares) of one run's per-bar returns; None when T < partitions.
+
+    What an executor reports with each run, so a search's PBO needs S x 2
+    numbers per run rather than its whole return series: the blocks of
+    every run of a search that shares its bars line up, and CSCV only ever
+    reads per-block sums (see the module docstring).
+    """
+    series = np.asarray(returns, dtype=np.float64).ravel()
+    if series.size < partitions:
+        return None
+    # One reduceat per sum over array_split's block starts: a loop of 16 blocks cost 0.6 ms a run.
+    starts = np.concatenate(([0], np.cumsum(block_sizes(series.size, partitions))[:-1]))
+    return np.add.reduceat(series, starts).tolist(), np.add.reduceat(series * series, starts).tolist()
+
+
+def probability_of_backtest_overfitting_from_blocks(
+    sums: ArrayLike, squares: ArrayLike, sizes: ArrayLike, *, chunk_elements: int = CHUNK_ELEMENTS
+) -> BacktestOverfitting | None:
+    """PBO from per-block moments: what probability_of_backtest_overfitting computes from the full matrix.
+
+    sums, squares: S x N per-block sums and sums of squares of each
+    configuration's per-bar returns (a column with a non-finite value is
+    excluded, as a failed run). sizes: the S block sizes, shared by every
+    column. Returns None with fewer than two usable columns. Raises
+    ValueError for mismatched shapes or a bad S.
+    """
+    sums, squares = np.asarray(sums, dtype=np.float64), np.asarray(squares, dtype=np.float64)
+    sizes = np.asarray(sizes, dtype=np.float64)
+    if sums.ndim != 2 or squares.shape != sums.shape or sizes.shape != (sums.shape[0],):
+        shapes = f"{sums.shape}, {squares.shape}, {sizes.shape}"
+        raise ValueError(f"sums and squares must be S x N and sizes S, got {shapes}")
+    partitions = sums.shape[0]
+    if partitions < 2 or partitions % 2:
+        raise ValueError(f"partitions must be an even integer >= 2, got {partitions!r}")
+    usable = np.flatnonzero(np.isfinite(sums).all(axis=0) & np.isfinite(squares).all(axis=0))
     if usable.size < 2:
         return None
-    excluded = np.setdiff1d(np.arange(matrix.shape[1]), usable)
+    excluded = np.setdiff1d(np.arange(sums.shape[1]), usable)
     outcome = _cross_validate(sums[:, usable], squares[:, usable], sizes, chunk_elements)
     logits, best, is_sharpe, oos_sharpe, at_or_below_median = outcome
     return BacktestOverfitting(
@@ -142,17 +187,16 @@ def _block_moments(matrix: np.ndarray, partitions: int) -> tuple[np.ndarray, np.
     squares = np.empty((partitions, n_configs))
     finite = np.ones(n_configs, dtype=bool)
     # numpy.array_split's sizes: the first T mod S blocks take one row more.
-    base, extra = divmod(matrix.shape[0], partitions)
-    block_sizes = [base + 1] * extra + [base] * (partitions - extra)
+    sizes = block_sizes(matrix.shape[0], partitions)
     start = 0
-    for block, size in enumerate(block_sizes):
+    for block, size in enumerate(sizes):
         # One block at a time: a float64 copy of the whole matrix would double the input's memory.
         rows = np.asarray(matrix[start : start + size], dtype=np.float64)
         finite &= np.isfinite(rows).all(axis=0)
         sums[block] = rows.sum(axis=0)
         squares[block] = np.einsum("ij,ij->j", rows, rows)
         start += size
-    return sums, squares, np.asarray(block_sizes, dtype=np.float64), np.flatnonzero(finite)
+    return sums, squares, np.asarray(sizes, dtype=np.float64), np.flatnonzero(finite)
 
 
 def _cross_validate(

@@ -20,7 +20,7 @@ it refuses:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,8 @@ import numpy as np
 from services.domain.errors import FieldViolation, ValidationError
 from services.domain.parameter_space import ParameterGrid, parse_parameter_space
 from services.domain.run_config import ResolvedBacktest, resolve_backtest
+from services.domain.signals import PLUGINS
+from services.domain.signals.schema import SignalPlugin
 from services.domain.sweep import DEFAULT_RANK_METRIC, merge_override, rank_metric_violations
 
 SHARED = ("strategy_id", "engine")
@@ -73,6 +75,9 @@ def build_grid_search(
     base_config: Mapping[str, Any],
     parameter_space: Mapping[str, Any],
     rank_metric: str | None = None,
+    *,
+    bind: Callable[[ResolvedBacktest], ResolvedBacktest] | None = None,
+    plugins: Mapping[str, SignalPlugin] = PLUGINS,
 ) -> GridSearch:
     """Every runnable combination of `parameter_space` over `base_config`, resolved.
 
@@ -80,7 +85,9 @@ def build_grid_search(
     base_config: config every combination starts from; it may hold
     initial_capital, commission and slippage. parameter_space: per dotted
     key, a list of values or {start, stop, step}. rank_metric: None takes
-    DEFAULT_RANK_METRIC. Raises one ValidationError naming every problem:
+    DEFAULT_RANK_METRIC. bind, plugins: as build_sweep_runs takes them (a
+    combination bind refuses is judged like any other invalid one). Raises
+    one ValidationError naming every problem:
     `rank_metric`, `base_config[.<path>]`, `strategy_id`, `engine`,
     `parameter_space[.<key>[i]]` (see the module docstring).
     """
@@ -98,9 +105,8 @@ def build_grid_search(
     failures: dict[int, frozenset[FieldViolation]] = {}
     for index, overrides in enumerate(grid):
         try:
-            runs.append(
-                GridRun(index, overrides, resolve_backtest({**shared, **merge_override(base_config, overrides)}))
-            )
+            run = resolve_backtest({**shared, **merge_override(base_config, overrides)}, plugins=plugins)
+            runs.append(GridRun(index, overrides, bind(run) if bind is not None else run))
         except ValidationError as exc:
             failures[index] = frozenset(exc.violations)
     skipped = _judge(grid, failures)

@@ -23,12 +23,21 @@ def batch_key(run: ResolvedBacktest) -> tuple:
     return (c.symbol, c.timeframe, c.start_date, c.end_date, c.signal_source)
 
 
-def plan_jobs(ids: Sequence[str], runs: Sequence[ResolvedBacktest], *, workers: int) -> list[list[str]]:
+# A grid search's batches stop here: a job message of this many run configs
+# stays well under NATS's 1 MB payload, its CompleteRuns under gRPC's 4 MB,
+# and its broadcast (a few bars x runs float arrays) in tens of MB.
+MAX_BATCH_RUNS = 500
+
+
+def plan_jobs(
+    ids: Sequence[str], runs: Sequence[ResolvedBacktest], *, workers: int, max_batch: int | None = None
+) -> list[list[str]]:
     """Groups backtest ids into jobs, in grid order within each job.
 
     ids: backtest ids, parallel to `runs`.
     runs: the resolved runs, all of one engine.
     workers: live executors offering that engine; fewer than 1 counts as 1.
+    max_batch: most runs in one job (a grid search's MAX_BATCH_RUNS); None for no bound.
     """
     if not runs:
         return []
@@ -40,5 +49,7 @@ def plan_jobs(ids: Sequence[str], runs: Sequence[ResolvedBacktest], *, workers: 
     jobs = []
     for members in groups.values():
         size = math.ceil(len(members) / max(1, workers))
+        if max_batch is not None:
+            size = min(size, max_batch)
         jobs += [members[i : i + size] for i in range(0, len(members), size)]
     return jobs

@@ -150,10 +150,12 @@ def return_moments(excess: np.ndarray) -> dict[str, float]:
     if spread > ROUND_OFF:
         moments["returns_sharpe_per_bar"] = mean / spread
     centred = excess - mean
-    m2 = np.mean(centred**2)
+    # Products, not ** 3 and ** 4: numpy's general power was a third of a batch's metric time.
+    squared = centred * centred
+    m2 = np.mean(squared)
     if math.sqrt(m2) > ROUND_OFF:
-        moments["returns_skewness"] = np.mean(centred**3) / m2**1.5
-        moments["returns_kurtosis"] = np.mean(centred**4) / m2**2
+        moments["returns_skewness"] = np.mean(squared * centred) / m2**1.5
+        moments["returns_kurtosis"] = np.mean(squared * squared) / m2**2
     return moments
 
 

@@ -44,6 +44,25 @@ def merge_override(base_config: Mapping[str, Any], override: Mapping[str, Any]) 
     return fields
 
 
+_MISSING = object()
+
+
+def override_value(config: Mapping[str, Any], lifted: Mapping[str, Any], key: str) -> Any:
+    """What a run was given for override `key`: the inverse of merge_override, read from the stored run.
+
+    config: the run's stored config. lifted: its LIFTED values. A key the run
+    does not hold reads None.
+    """
+    if key in LIFTED:
+        return lifted.get(key)
+    node: Any = config
+    for part in key.split("."):
+        node = node.get(part, _MISSING) if isinstance(node, Mapping) else _MISSING
+        if node is _MISSING:
+            return None
+    return node
+
+
 def _set_nested(config: dict[str, Any], key: str, value: Any) -> None:
     parts = key.split(".")
     if "" in parts or parts[0] in LIFTED:

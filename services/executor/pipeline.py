@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from services.adapters.engines import get_engine
+from services.domain.backtest_overfitting import return_blocks
 from services.domain.engines import descriptor
 from services.domain.execution import EngineResult
-from services.domain.metrics import compute_metrics
+from services.domain.metrics import compute_metrics, excess_returns
 from services.domain.run_config import ResolvedBacktest
 from services.domain.signal_logic import LogicVersion
 from services.domain.signals import SignalContext
@@ -25,10 +26,16 @@ from services.executor.plugins import all_plugins
 
 @dataclass
 class RunOutcome:
-    """An engine result with its flat metrics."""
+    """An engine result with its flat metrics.
+
+    blocks: per-block (sums, sums of squares) of its per-bar excess returns,
+    for the probability of backtest overfitting of a search; None when it
+    has fewer returns than blocks.
+    """
 
     result: EngineResult
     metrics: dict
+    blocks: tuple[list[float], list[float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,10 @@ def signals_for(runs: list[ResolvedBacktest], bars: pd.DataFrame, inputs: Signal
 def _outcome(run: ResolvedBacktest, result: EngineResult) -> RunOutcome:
     config = run.config
     metrics = compute_metrics(result, bars_per_year=config.bars_per_year, risk_free_rate=config.risk_free_rate)
-    return RunOutcome(result, metrics)
+    excess = excess_returns(
+        result.equity.to_numpy(dtype=float), bars_per_year=config.bars_per_year, risk_free_rate=config.risk_free_rate
+    )
+    return RunOutcome(result, metrics, return_blocks(excess))
 
 
 def run_backtest(run: ResolvedBacktest, bars: pd.DataFrame, inputs: SignalInputs = NO_INPUTS) -> RunOutcome:

@@ -227,6 +227,9 @@ class Worker:
         for (backtest_id, outcome), (equity_uri, trades_uri) in zip(kept, uris, strict=True):
             reported = request.outcomes.add(backtest_id=backtest_id, equity_curve_uri=equity_uri, trades_uri=trades_uri)
             reported.metrics.update(outcome.metrics)
+            if outcome.blocks is not None:
+                reported.return_block_sums.extend(outcome.blocks[0])
+                reported.return_block_squares.extend(outcome.blocks[1])
         await self._with(CATALOG, "CompleteRuns", lambda: self.reporter.CompleteRuns(request, timeout=CALL_TIMEOUT_S))
 
     async def _write_artifacts(self, job: Job, attempt: int, kept: list) -> list[tuple[str, str]]:

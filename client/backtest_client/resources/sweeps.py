@@ -1,4 +1,4 @@
-"""Sweeps: POST /api/v1/backtests/sweep."""
+"""Sweeps and grid searches: POST /api/v1/backtests/sweep and /api/v1/backtests/grid-search."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Any
 
 from backtest_client.models import RunConfig
 from backtest_client.resources import Resource
-from backtest_client.tasks import SweepTask
+from backtest_client.tasks import GridSearchTask, SweepTask
 
 Grid = Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]]
+# Per dotted key: a list of values, or {"start": ..., "stop": ..., "step": ...} (stop included when on the grid).
+ParameterSpace = Mapping[str, Sequence[Any] | Mapping[str, float]]
 
 
 def expand_grid(grid: Grid) -> list[dict[str, Any]]:
@@ -56,3 +58,35 @@ class Sweeps(Resource):
             body["rank_metric"] = rank_metric
         wire = self._transport.json("POST", "/backtests/sweep", json=body)
         return SweepTask(self._client, wire["task_id"], int(wire.get("n_configs", len(body["param_grid"]))))
+
+    def grid_search(
+        self,
+        strategy_id: str,
+        base: RunConfig | Mapping[str, Any],
+        space: ParameterSpace,
+        *,
+        engine: str | None = None,
+        rank_metric: str | None = None,
+        top_n: int | None = None,
+    ) -> GridSearchTask:
+        """Dispatches a grid search of up to 10,000 combinations and returns its handle.
+
+        space: per dotted key, a list of values or {"start", "stop", "step"}; the server expands the product.
+        top_n: leaderboard entries the task's result keeps (default 20); `.runs()` downloads every run.
+        """
+        body: dict[str, Any] = {
+            "strategy_id": strategy_id,
+            "base_config": base.to_wire() if isinstance(base, RunConfig) else dict(base),
+            "parameter_space": {key: list(v) if not isinstance(v, Mapping) else dict(v) for key, v in space.items()},
+        }
+        for name, value in (("engine", engine), ("rank_metric", rank_metric), ("top_n", top_n)):
+            if value is not None:
+                body[name] = value
+        wire = self._transport.json("POST", "/backtests/grid-search", json=body)
+        return GridSearchTask(
+            self._client,
+            wire["task_id"],
+            int(wire["n_configs"]),
+            n_combinations=int(wire.get("n_combinations", wire["n_configs"])),
+            skipped=dict(wire.get("skipped") or {}),
+        )

@@ -92,6 +92,10 @@ class Backtest(UuidKey, Timestamps, Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # JetStream message id of the job currently running this backtest.
     job_id: Mapped[str | None] = mapped_column(Text)
+    # {"sums": [...], "squares": [...]} of its per-bar excess returns in 16
+    # blocks, as the executor reported them: its search's PBO reads these, not
+    # the equity curve (services/domain/backtest_overfitting.py).
+    return_blocks: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
 
 
 class Task(UuidKey, Timestamps, Base):

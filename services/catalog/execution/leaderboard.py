@@ -13,7 +13,7 @@ from services.domain.leaderboard import SettledRun, leaderboard
 from services.domain.sweep import LIFTED
 
 _b = Backtest.__table__.c
-_COLUMNS = (_b.id, _b.config, _b.metrics, _b.status, _b.error, *(_b[name] for name in LIFTED))
+_COLUMNS = (_b.id, _b.config, _b.metrics, _b.status, _b.error, _b.return_blocks, *(_b[name] for name in LIFTED))
 
 
 async def build_leaderboard(session: AsyncSession, task_id: uuid.UUID, params: dict[str, Any]) -> dict[str, Any]:
@@ -30,6 +30,7 @@ async def build_leaderboard(session: AsyncSession, task_id: uuid.UUID, params: d
             status=row.status,
             metrics=row.metrics,
             error=row.error,
+            return_blocks=row.return_blocks,
         )
         for row in rows
     }

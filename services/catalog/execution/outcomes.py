@@ -22,6 +22,7 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalog.db.models import Backtest, Task
+from services.catalog.execution.grid_search import build_grid_leaderboard, is_grid
 from services.catalog.execution.leaderboard import build_leaderboard
 from services.domain.statuses import RunStatus, TaskKind, TaskStatus
 
@@ -47,6 +48,7 @@ class Success:
     metrics: dict[str, Any]
     equity_curve_uri: str
     trades_uri: str
+    return_blocks: dict[str, list[float]] | None = None
 
 
 # One round trip: count the attempt on every run still running, and move the
@@ -113,7 +115,8 @@ async def _advance_task(session: AsyncSession, task_id: uuid.UUID | None, settle
     sweep_params = (await session.execute(_PROGRESS, parameters)).scalar()
     if sweep_params is not None:
         # The leaderboard reads this transaction's own updates, so it sees every run settled.
-        leaderboard = await build_leaderboard(session, task_id, sweep_params)
+        build = build_grid_leaderboard if is_grid(sweep_params) else build_leaderboard
+        leaderboard = await build(session, task_id, sweep_params)
         finish = update(_tasks).where(_tasks.c.id == task_id).values(status=TaskStatus.SUCCESS, result=leaderboard)
         await session.execute(finish)
 
@@ -128,9 +131,9 @@ _COMPLETE = text(
     """
     UPDATE backtests AS b
     SET status = :completed, metrics = r.metrics, equity_curve_uri = r.equity_curve_uri,
-        trades_uri = r.trades_uri, error = NULL, updated_at = now()
+        trades_uri = r.trades_uri, return_blocks = r.return_blocks, error = NULL, updated_at = now()
     FROM jsonb_to_recordset(CAST(:outcomes AS jsonb))
-         AS r(id uuid, metrics jsonb, equity_curve_uri text, trades_uri text)
+         AS r(id uuid, metrics jsonb, equity_curve_uri text, trades_uri text, return_blocks jsonb)
     WHERE b.id = r.id AND b.status = :running
     RETURNING b.id
     """
@@ -147,6 +150,7 @@ async def complete_runs(session: AsyncSession, task_id: uuid.UUID, successes: li
             "metrics": s.metrics,
             "equity_curve_uri": s.equity_curve_uri,
             "trades_uri": s.trades_uri,
+            "return_blocks": s.return_blocks,
         }
         for s in successes
     ]

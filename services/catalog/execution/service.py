@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.adapters.bus import Bus, Topology
 from services.catalog.execution import cancel, outcomes
 from services.catalog.execution.dispatch import claim_backtest
+from services.catalog.execution.grid_search import create_grid_search
 from services.catalog.execution.liveness import CANCEL, Liveness, LivenessPath
 from services.catalog.execution.outbox_relay import OutboxRelay
 from services.catalog.execution.progress import Progress, ProgressWatch
@@ -25,6 +26,7 @@ from services.catalog.execution.waiting import wait_until_settled
 from services.catalog.repository import backtests, tasks
 from services.catalog.repository.views import BacktestView, TaskView
 from services.domain.errors import UnavailableError
+from services.domain.grid_search import GridSearch
 from services.domain.jobs import JobId
 from services.domain.run_config import ResolvedBacktest
 from services.domain.signal_logic import LogicVersion
@@ -160,6 +162,26 @@ class ExecutionService:
             )
         await self.relay.publish_committed(jobs)
         log.info("sweep dispatched", extra={"task_id": str(task_id), "n_configs": len(runs), "workers": workers})
+        return task_id
+
+    async def grid_search(
+        self,
+        search: GridSearch,
+        parameter_space: dict[str, list[Any]],
+        *,
+        top_n: int,
+        logic: dict[str, LogicVersion],
+    ) -> uuid.UUID:
+        """Creates and dispatches a grid search; returns its task's id (the task is PENDING)."""
+        engine = search.runs[0].backtest.engine
+        workers = sum(1 for r in await self.bus.live_executors() if engine in r.engines)
+        async with self.sessions.begin() as session:
+            task_id, jobs = await create_grid_search(
+                session, self.bus.topology, search, parameter_space, top_n=top_n, workers=workers, logic=logic
+            )
+        await self.relay.publish_committed(jobs)
+        extra = {"task_id": str(task_id), "n_configs": len(search.runs), "jobs": len(jobs), "workers": workers}
+        log.info("grid search dispatched", extra=extra)
         return task_id
 
     async def engines(self) -> list[str]:

@@ -45,19 +45,40 @@ async def create_sweep(
     logic: the signal logic versions the runs are bound to, by id (their jobs carry the trees).
     Returns the task's id and the queued jobs.
     """
-    strategy_id = uuid.UUID(runs[0].strategy_id)
-    if await session.scalar(select(Strategy.id).where(Strategy.id == strategy_id)) is None:
-        raise NotFoundError("strategy", str(strategy_id))
     task_id = uuid.uuid4()
     ids = [str(uuid.uuid4()) for _ in runs]
-    plan = plan_jobs(ids, runs, workers=workers)
-    # Each backtest names the job that runs it: the orphan scan asks the stream about that job.
-    job_of = {member: str(JobId.for_sweep(task_id, n)) for n, members in enumerate(plan) for member in members}
     params = {
         "engine": runs[0].engine,
         "rank_metric": rank_metric,
         "runs": [{"backtest_id": i, "overrides": o} for i, o in zip(ids, overrides, strict=True)],
     }
+    jobs = await queue_search(session, topology, task_id, ids, runs, params, workers=workers, logic=logic)
+    return task_id, jobs
+
+
+async def queue_search(
+    session: AsyncSession,
+    topology: Topology,
+    task_id: uuid.UUID,
+    ids: list[str],
+    runs: list[ResolvedBacktest],
+    params: dict[str, Any],
+    *,
+    workers: int,
+    logic: dict[str, LogicVersion],
+    max_batch: int | None = None,
+) -> list[Job]:
+    """Stores a search's task and backtests (one statement) and queues its batched jobs; the caller commits.
+
+    ids: the backtest ids to create, parallel to `runs`. params: the task's
+    params. max_batch: bound on the runs of one job (plan_jobs').
+    """
+    strategy_id = uuid.UUID(runs[0].strategy_id)
+    if await session.scalar(select(Strategy.id).where(Strategy.id == strategy_id)) is None:
+        raise NotFoundError("strategy", str(strategy_id))
+    plan = plan_jobs(ids, runs, workers=workers, max_batch=max_batch)
+    # Each backtest names the job that runs it: the orphan scan asks the stream about that job.
+    job_of = {member: str(JobId.for_sweep(task_id, n)) for n, members in enumerate(plan) for member in members}
     await tasks.create(session, task_id, TaskKind.SWEEP, total=len(runs), params=params)
     await backtests.insert_sweep_runs(
         session, task_id, [(uuid.UUID(i), r, job_of[i]) for i, r in zip(ids, runs, strict=True)]
@@ -86,4 +107,4 @@ async def create_sweep(
         )
         await outbox.queue_job(session, topology, job)
         jobs.append(job)
-    return task_id, jobs
+    return jobs

@@ -154,6 +154,7 @@ async def claim(session: AsyncSession, backtest_id: uuid.UUID, job_id: str) -> d
                     metrics={},
                     trades_uri=None,
                     equity_curve_uri=None,
+                    return_blocks=None,
                 )
                 .returning(*RUN_COLUMNS)
             )

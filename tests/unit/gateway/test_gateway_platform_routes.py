@@ -32,6 +32,8 @@ REST_SURFACE = [
     ("GET", "/api/v1/backtests/B1/report", RESULTS, "GetBacktestReport", {"backtest_id": "B1"}),
     ("GET", "/api/v1/tasks/T1/report", RESULTS, "GetTaskReport", {"task_id": "T1"}),
     ("POST", "/api/v1/backtests/sweep", CATALOG, "SweepBacktests", {}),
+    ("POST", "/api/v1/backtests/grid-search", CATALOG, "GridSearchBacktests", {}),
+    ("GET", "/api/v1/tasks/T1/runs/parquet", CATALOG, "DownloadTaskRuns", {"task_id": "T1"}),
     ("GET", "/api/v1/tasks/T1", CATALOG, "GetTask", {"task_id": "T1"}),
     ("POST", "/api/v1/tasks/T1/cancel", CATALOG, "CancelTask", {"task_id": "T1"}),
     ("GET", "/api/v1/tasks/T1/events", CATALOG, "WatchTask", {"task_id": "T1"}),

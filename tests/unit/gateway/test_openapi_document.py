@@ -106,7 +106,11 @@ def test_x_http_code_statuses_and_error_bodies(document: dict[str, Any]) -> None
 
 def test_parquet_and_csv_bodies_are_their_media_types(document: dict[str, Any]) -> None:
     operations = _operations(document)
-    for download in ("ResultsService_DownloadEquityCurve", "ResultsService_DownloadTrades"):
+    for download in (
+        "ResultsService_DownloadEquityCurve",
+        "ResultsService_DownloadTrades",
+        "CatalogService_DownloadTaskRuns",
+    ):
         content = operations[download]["responses"]["200"]["content"]
         assert set(content) == {"application/vnd.apache.parquet"}
     upload = operations["CatalogService_ImportBars"]["requestBody"]["content"]
