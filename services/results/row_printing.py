@@ -113,6 +113,20 @@ def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
         yield out[:end].tobytes()
 
 
+def warm_up() -> None:
+    """Compiles (or loads from numba's cache) every printing loop by printing a tiny curve and trade list.
+
+    A first request would otherwise wait seconds for the compiler.
+    """
+    date = pa.array([0, 60], pa.timestamp("s"))
+    for rows in equity_rows([pa.record_batch({"date": date, "equity": pa.array([1.5, float("nan")])})]):
+        assert rows
+    trades = {"entry_date": date, "exit_date": pa.array([60, None], pa.timestamp("s")), "side": pa.array(["a", "b"])}
+    trades.update((name, pa.array([2.5, 0.0])) for name in TRADE_DOUBLES)
+    for rows in trade_rows([pa.record_batch(trades)]):
+        assert rows
+
+
 def _doubles(column: pa.Array) -> np.ndarray:
     """A numeric column as float64, nulls as 0 (an unset proto3 double); ints round as float() does."""
     return pc.cast(column, pa.float64(), safe=False).fill_null(0.0).to_numpy(zero_copy_only=False)
