@@ -40,10 +40,10 @@ def trades(rows: dict[str, list]) -> Iterator[backtest_pb2.Trade]:
     return (backtest_pb2.Trade(**dict(zip(names, values, strict=True))) for values in zip(*rows.values(), strict=True))
 
 
-def http_bodies(chunks: Iterable[bytes]) -> Iterator[httpbody_pb2.HttpBody]:
-    """The chunks of a Parquet file as HttpBody messages; the gateway takes the type from the first."""
+def http_bodies(chunks: Iterable[bytes], content_type: str = PARQUET_CONTENT_TYPE) -> Iterator[httpbody_pb2.HttpBody]:
+    """Chunks of a body (a Parquet file by default) as HttpBody messages; the gateway takes the type from the first."""
     for index, chunk in enumerate(chunks):
-        yield httpbody_pb2.HttpBody(content_type=PARQUET_CONTENT_TYPE if index == 0 else "", data=chunk)
+        yield httpbody_pb2.HttpBody(content_type=content_type if index == 0 else "", data=chunk)
 
 
 def compare_response(comparison: Comparison) -> results_pb2.CompareBacktestsResponse:
