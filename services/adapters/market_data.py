@@ -29,7 +29,7 @@ COLUMNS = ("timestamp", *PRICES, "volume")
 PARQUET_TYPE = PARQUET_CONTENT_TYPE
 # ~2.5 MB of float64 per group: a range read decodes only the groups it overlaps.
 ROW_GROUP_ROWS = 64 * 1024
-_SCHEMA = pa.schema([("timestamp", pa.timestamp("us")), *[(name, pa.float64()) for name in COLUMNS[1:]]])
+SCHEMA = pa.schema([("timestamp", pa.timestamp("us")), *[(name, pa.float64()) for name in COLUMNS[1:]]])
 
 
 def check_series(symbol: str, timeframe: str) -> None:
@@ -68,7 +68,7 @@ def bars_to_parquet(bars: pd.DataFrame) -> bytes:
     """
     table = pa.table(
         {name: bars[name].to_numpy(dtype="datetime64[us]" if name == "timestamp" else "float64") for name in COLUMNS},
-        schema=_SCHEMA,
+        schema=SCHEMA,
     )
     sink = pa.BufferOutputStream()
     # Statistics (on by default) let range reads skip row groups by timestamp.
@@ -108,6 +108,15 @@ def _validate(raw: pd.DataFrame) -> pd.DataFrame:
     """Coerces the columns and checks every rule; the error names the earliest bad row."""
     if len(raw) == 0:
         raise ValidationError.single("file", "has no data rows")
+    return validate_batch(raw)
+
+
+def validate_batch(raw: pd.DataFrame, *, offset: int = 0, previous: np.datetime64 | None = None) -> pd.DataFrame:
+    """Coerces one batch of rows (columns as COLUMNS) and checks every rule; the error names the earliest bad row.
+
+    offset: data rows of the file before this batch, so the error counts rows from the file's start.
+    previous: the timestamp of the row just before the batch, which its first row must follow.
+    """
     stamps, problems = timestamps(raw["timestamp"])
     bars = {"timestamp": stamps}
     for name in COLUMNS[1:]:
@@ -115,7 +124,9 @@ def _validate(raw: pd.DataFrame) -> pd.DataFrame:
         problems += column_problems
     o, h, lo, c, v = (bars[name] for name in COLUMNS[1:])
     top, bottom = np.fmax(o, c), np.fmin(o, c)  # the candle body
-    before = np.concatenate([stamps[:1], stamps[:-1]])  # row 0 compares with itself: never out of order
+    # Row 0 compares with the previous batch's last row, or with itself (never out of order).
+    head = stamps[:1] if previous is None else np.array([previous], dtype=stamps.dtype)
+    before = np.concatenate([head, stamps[:-1]])
     with np.errstate(invalid="ignore"):  # NaN compares False; those rows were already reported
         problems += [
             *[first(bars[n] <= 0, lambda i, n=n: f"{n} {bars[n][i]:.10g} is not positive") for n in PRICES],
@@ -125,8 +136,10 @@ def _validate(raw: pd.DataFrame) -> pd.DataFrame:
         ]
     disorder = np.zeros(len(stamps), dtype=bool)
     disorder[1:] = stamps[1:] <= before[1:]
+    if previous is not None and len(stamps):
+        disorder[0] = stamps[0] <= before[0]
     problems.append(first(disorder, lambda i: _disorder(stamps[i], before[i])))
-    raise_earliest(problems)
+    raise_earliest(problems, offset=offset)
     return pd.DataFrame(bars)
 
 
