@@ -8,6 +8,7 @@ first bad data row is named. Stored bars are tz-naive UTC.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import BinaryIO
 
@@ -45,9 +46,37 @@ def check_series(symbol: str, timeframe: str) -> None:
 
 
 def object_key(symbol: str, timeframe: str) -> str:
-    """Object-store key of a series, `market-data/{symbol}/{timeframe}.parquet`; ValidationError if malformed."""
+    """Where series were stored before versioned keys, `market-data/{symbol}/{timeframe}.parquet`.
+
+    Series imported since then live under `version_key`; a series row names its object's URI either way.
+    ValidationError if the address is malformed.
+    """
     check_series(symbol, timeframe)
     return f"market-data/{symbol}/{timeframe}.parquet"
+
+
+def version_key(symbol: str, timeframe: str, sha256: str) -> str:
+    """Object-store key of one version of a series, `market-data/{symbol}/{timeframe}/{sha256}.parquet`.
+
+    Named by content, so a replaced or extended series is a new object: a run
+    reads the very object its job names, never a mix of two versions.
+    """
+    check_series(symbol, timeframe)
+    return f"market-data/{symbol}/{timeframe}/{sha256}.parquet"
+
+
+def is_series_key(key: str) -> bool:
+    """Whether `key` is where a series is stored (`object_key` or `version_key` form)."""
+    parts = key.split("/")
+    if parts[0] != "market-data" or len(parts) not in (3, 4) or not parts[-1].endswith(".parquet"):
+        return False
+    try:
+        if len(parts) == 3:
+            return object_key(parts[1], parts[2].removesuffix(".parquet")) == key
+        digest = parts[3].removesuffix(".parquet")
+        return re.fullmatch("[0-9a-f]{64}", digest) is not None and version_key(parts[1], parts[2], digest) == key
+    except ValidationError:
+        return False
 
 
 def parse_bars(data: bytes, content_type: str | None) -> pd.DataFrame:

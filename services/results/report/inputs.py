@@ -18,9 +18,9 @@ import pyarrow.parquet as pq
 
 from services.adapters.market_data import object_key
 from services.adapters.object_store import CHUNK_BYTES, ObjectStore
+from services.adapters.ranged_object import RangedObject
 from services.domain.errors import NotFoundError, PlatformError
 from services.results.artifacts import EQUITY, TRADE_COLUMNS, TRADES, Artifacts
-from services.results.ranged_object import RangedObject
 from services.results.report.records import RunRecord
 
 
