@@ -87,13 +87,12 @@ def file_chunks(store: ObjectStore, key: str, window: Window) -> Iterator[bytes]
         writer.close()
         yield from sink.take()
         return
-    header = True
+    # pyarrow quotes header names whatever the quoting style: the header is written here, bare.
+    sink.write((",".join(COLUMNS) + "\n").encode())
     for table in _windowed(stored, window):
-        pacsv.write_csv(_csv_columns(table), sink, pacsv.WriteOptions(include_header=header, quoting_style="none"))
-        header = False
+        pacsv.write_csv(_csv_columns(table), sink, pacsv.WriteOptions(include_header=False, quoting_style="none"))
         yield from sink.take()
-    if header:  # no bar in the window: the header alone
-        yield (",".join(COLUMNS) + "\n").encode()
+    yield from sink.take()  # no bar in the window: the header alone
 
 
 def _windowed(stored: pq.ParquetFile, window: Window) -> Iterator[pa.Table]:
