@@ -20,7 +20,9 @@ import csv
 import hashlib
 import io
 import os
+import queue
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -131,7 +133,14 @@ class _HashingFile(io.RawIOBase):
 
 
 class _BarWriter:
-    """Writes validated bars as the stored Parquet layout, in row groups of ROW_GROUP_ROWS, hashing as it goes."""
+    """Writes validated bars as the stored Parquet layout, in row groups of ROW_GROUP_ROWS, hashing as it goes.
+
+    Compression and writing run in a thread of their own, a row group or two
+    behind the parsing (pyarrow releases the GIL for both), so the two use
+    both cores the way pyarrow's own multi-threaded reader does.
+    """
+
+    _QUEUED_GROUPS = 2  # row groups waiting to be written: what the overlap costs in memory (~5 MB)
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -142,9 +151,23 @@ class _BarWriter:
         self.rows = 0
         self.start: pd.Timestamp | None = None
         self.end: pd.Timestamp | None = None
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(self._QUEUED_GROUPS)
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="bar-writer", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while (table := self._queue.get()) is not None:
+            if self._failure is None:
+                try:
+                    self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+                except BaseException as exc:  # noqa: BLE001 - handed to the producing thread
+                    self._failure = exc
 
     def write(self, table: pa.Table) -> None:
         """Adds bars (SCHEMA's columns) after those written before."""
+        if self._failure is not None:
+            raise self._failure
         if table.num_rows == 0:
             return
         if self.start is None:
@@ -163,19 +186,29 @@ class _BarWriter:
         if whole == 0:
             return
         pending = pa.concat_tables(self._pending)
-        self._writer.write_table(pending.slice(0, whole), row_group_size=ROW_GROUP_ROWS)
+        self._queue.put(pending.slice(0, whole))
         rest = pending.slice(whole)
         self._pending, self._pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
+
+    def _stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
 
     def finish(self) -> ConvertedBars:
         """Closes the file and describes it."""
         self._flush(final=True)
+        self._stop()
+        if self._failure is not None:
+            raise self._failure
         self._writer.close()
         self._sink.close()
         return ConvertedBars(self.path, self._sink.digest.hexdigest(), self._sink.size, self.rows, self.start, self.end)
 
     def abandon(self) -> None:
         """Closes and deletes the partial file."""
+        if self._thread.is_alive():
+            self._failure = self._failure or RuntimeError("abandoned")
+            self._stop()
         try:
             self._writer.close()
         except (OSError, pa.ArrowException):

@@ -113,7 +113,10 @@ def raise_earliest(problems: list[Problem], *, offset: int = 0) -> None:
 def timestamps(raw: pd.Series) -> tuple[np.ndarray, list[Problem]]:
     """Timestamps as datetime64[us] tz-naive UTC, and the first missing or unparseable one."""
     missing = raw.isna().to_numpy()
-    if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw.dtype):
+    if pd.api.types.is_datetime64_dtype(raw.dtype):  # already naive (UTC) times: nothing to convert
+        stamps = raw.to_numpy(dtype="datetime64[us]")
+        return stamps, [first(missing, lambda i: "timestamp is missing")]
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
         parsed = pd.to_datetime(raw, utc=True)
     else:
         # Parquet dates arrive as datetime.date objects: str() makes them ISO text like the CSV's.
