@@ -21,7 +21,17 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import breakdown, downloads, execution, expressions, reports, research_statistics, startup, sweeps
+from bench import (
+    breakdown,
+    downloads,
+    execution,
+    expressions,
+    imports,
+    reports,
+    research_statistics,
+    startup,
+    sweeps,
+)
 from bench.report import Report
 from bench.session import LocalSession, Options, Session
 from deploy.embedded.errors import StartupError
@@ -31,6 +41,7 @@ from deploy.embedded.stack import Stack
 SECTIONS: dict[str, Callable[[Session], None]] = {
     "execution": execution.run,
     "downloads": downloads.run,
+    "imports": imports.run,
     "reports": reports.run,
     "sweeps": sweeps.run,
     "startup": startup.run,
