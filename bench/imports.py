@@ -91,6 +91,7 @@ def _pid(session: Session, name: str) -> int:
 
 
 def run(session: Session) -> None:
+    """Times the imports and the download, and adds the figures to the report."""
     add = session.report.add
     session.say(f"imports: {BARS:,} minute bars as CSV through the API vs pyarrow in process")
     with tempfile.TemporaryDirectory(prefix="bench-import-") as scratch, httpx.Client(timeout=None) as http:
