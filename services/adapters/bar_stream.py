@@ -38,7 +38,8 @@ from services.adapters.upload_tables import column_names, is_parquet
 from services.domain.errors import ConflictError, ValidationError
 
 _ALIASES = {"date": "timestamp", "__index_level_0__": "timestamp"}
-_BLOCK_BYTES = 1 << 20  # pyarrow's CSV block: a batch of ~20,000 minute bars
+_BLOCK_BYTES = 1 << 20  # pyarrow's CSV block: a batch of ~15,000 minute bars
+_MAX_HEADER_BYTES = 1 << 20  # a header row longer than this is not one (and is not held)
 # What pandas.read_csv reads as missing (the rule of the unary import), so both paths agree.
 _NULLS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"]
 _NULLS += ["<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
@@ -430,12 +431,20 @@ def _typed(column: pa.Array, name: str) -> pd.Series:
 
 def _read_header(reader: ChunkReader) -> tuple[list[str], bytes]:
     """The header row's column names, and the raw bytes read (a UTF-8 byte-order mark dropped)."""
-    raw = b""
-    while b"\n" not in raw:
+    pieces, size = [], 0
+    while size < _MAX_HEADER_BYTES:
         piece = reader.read(64 * 1024)
         if not piece:
             break
-        raw += piece
+        pieces.append(piece)
+        size += len(piece)
+        if b"\n" in piece:
+            break
+    raw = b"".join(pieces)
+    if b"\n" not in raw and size >= _MAX_HEADER_BYTES:
+        raise ValidationError.single(
+            "file", f"has no line break in its first {_MAX_HEADER_BYTES // 1024} KiB: not a CSV with a header row"
+        )
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8) :]
     line = raw.split(b"\n", 1)[0]
