@@ -11,6 +11,7 @@ retried twice on UNAVAILABLE before any response, like envoy.yaml's retry_policy
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -203,8 +204,11 @@ class Forwarder:
         # takes as long as it takes). A body that breaks off cancels the call, so nothing is stored.
         content_type = exchange.header("content-type")
         broken: list[BaseException] = []
+        started = threading.Event()
+        calls: list[grpc.Future] = []
 
         def messages():
+            started.wait()  # the call's handle exists before any piece can break off
             try:
                 for index, piece in enumerate(exchange.body_pieces(UPLOAD_PIECE_BYTES)):
                     if index == 0:
@@ -212,20 +216,23 @@ class Forwarder:
                     else:
                         request = self._binder.body_piece(route, piece)
                     yield request.SerializeToString()
-            except BaseException as exc:  # noqa: BLE001 - kept to answer with once the call is cancelled
+            except (LocalReply, OSError) as exc:
+                # Cancel, then stop: ending the iterator alone would close the stream as if the file were whole.
                 broken.append(exc)
-                raise
+                calls[0].cancel()
 
-        call = self._calls[route.grpc_path]
+        calls.append(self._calls[route.grpc_path].future(messages(), timeout=None, metadata=metadata))
+        started.set()
+        call = calls[0]
         try:
-            raw, rendezvous = call.with_call(messages(), timeout=None, metadata=metadata)
-        except grpc.RpcError as err:
+            raw = call.result()
+        except (grpc.RpcError, grpc.FutureCancelledError) as err:
             if broken:
                 if isinstance(broken[0], LocalReply):
                     return self._local(exchange, broken[0])
                 raise broken[0] from None  # the client went away (OSError): nobody to answer
             return self._send_error(exchange, err)
-        return self._unary_reply(exchange, route, raw, rendezvous.initial_metadata())
+        return self._unary_reply(exchange, route, raw, call.initial_metadata())
 
     def _unary(self, exchange: Exchange, route: Route, payload: bytes, metadata) -> Outcome:
         call = self._calls[route.grpc_path]
