@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -64,14 +64,15 @@ class Transport:
         *,
         json: Any = None,
         params: dict[str, Any] | None = None,
-        content: bytes | None = None,
+        content: bytes | Callable[[], Iterator[bytes]] | None = None,
         content_type: str | None = None,
         timeout: float | None | object = httpx.USE_CLIENT_DEFAULT,
     ) -> httpx.Response:
         """Sends one request (retrying 503s) and returns the successful answer, or raises BacktestError.
 
         path: under /api/v1, e.g. "/backtests".
-        json: a JSON body. content, content_type: a raw body instead.
+        json: a JSON body. content, content_type: a raw body instead: bytes, or a function giving
+            the body's pieces afresh for each attempt (sent chunked as they are read: a file streams).
         params: query parameters; None values are left out.
         timeout: seconds for this call; None waits as long as it takes.
         """
@@ -79,8 +80,9 @@ class Transport:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         for attempt in range(self.retries + 1):
             try:
+                body = content() if callable(content) else content
                 response = self._http.request(
-                    method, path, json=json, params=query, content=content, headers=headers, timeout=timeout
+                    method, path, json=json, params=query, content=body, headers=headers, timeout=timeout
                 )
             except httpx.TransportError as err:
                 raise errors.ApiConnectionError(
@@ -92,6 +94,29 @@ class Transport:
         if response.status_code >= 400:
             raise errors.from_response(response)
         return response
+
+    def download(self, path: str, sink: BinaryIO, *, params: dict[str, Any] | None = None) -> None:
+        """Writes a GET's body to `sink` as it arrives (a file of any size in flat memory); errors as request's.
+
+        path: under /api/v1. params: query parameters; None values are left out.
+        """
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        for attempt in range(self.retries + 1):
+            try:
+                with self._http.stream("GET", path, params=query, timeout=None) as response:
+                    if response.status_code == 503 and attempt < self.retries:
+                        self._sleep(retry_after(response, attempt))
+                        continue
+                    if response.status_code >= 400:
+                        response.read()
+                        raise errors.from_response(response)
+                    for chunk in response.iter_bytes(1 << 20):
+                        sink.write(chunk)
+                    return
+            except httpx.TransportError as err:
+                raise errors.ApiConnectionError(
+                    f"GET {API_PREFIX}{path}: cannot reach the API at {self.base_url}: {err or type(err).__name__}"
+                ) from err
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """The parsed JSON answer of `request`."""

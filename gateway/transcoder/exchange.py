@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from typing import Protocol
 
 from gateway.transcoder.metadata import Headers
@@ -24,6 +25,12 @@ class Exchange(Protocol):
 
     def read_body(self, limit: int) -> bytes:
         """The whole request body; LocalReply 413 above `limit` bytes."""
+
+    def body_pieces(self, piece_bytes: int) -> Iterator[bytes]:
+        """The request body in pieces of about `piece_bytes` as it arrives (at least one, maybe empty).
+
+        A body that ends early or stalls raises LocalReply (400, 408) mid-iteration.
+        """
 
     def respond(self, status: int, headers: Headers, body: bytes | None) -> None:
         """Sends a complete response; body None means no body and no content-length."""

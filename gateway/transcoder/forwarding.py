@@ -1,13 +1,17 @@
 """Serves one HTTP request: edge filters, route, bind, call the upstream, answer as Envoy would.
 
 Unary responses are buffered whole, as Envoy does; streams are written as
-they arrive (see response_rendering). Calls of GET routes are retried twice
-on UNAVAILABLE before any response, like envoy.yaml's retry_policy.
+they arrive (see response_rendering). Request bodies are read whole under a
+limit, except for client-streaming HttpBody methods (uploads of any size):
+their body goes up in UPLOAD_PIECE_BYTES messages as it arrives, without a
+limit and without a deadline, as Envoy streams them. Calls of GET routes are
+retried twice on UNAVAILABLE before any response, like envoy.yaml's retry_policy.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -49,6 +53,7 @@ _RESPONSE_TOO_LARGE = (
     "Response not transcoded because the transcoder's internal buffer size exceeds the configured limit."
 )
 _RETRIES = 2
+UPLOAD_PIECE_BYTES = 1024 * 1024  # one upload message: big enough to be cheap, small enough to hold a few
 _RETRY_BASE_S, _RETRY_MAX_S = 0.1, 1.0
 
 
@@ -83,7 +88,10 @@ class Forwarder:
         self._statuses = StatusRenderer(descriptors, self._printer)
         self._calls: dict[str, Callable] = {}
         for route in routes.routes:
-            make = upstreams.server_stream if route.server_streaming else upstreams.unary
+            if route.client_streaming:
+                make = upstreams.client_stream
+            else:
+                make = upstreams.server_stream if route.server_streaming else upstreams.unary
             self._calls[route.grpc_path] = make(route)
             self._printer.prepare(route.response_class.DESCRIPTOR)
         self.draining = False
@@ -113,9 +121,10 @@ class Forwarder:
                 raise LocalReply(404, f"Could not resolve {path} to a method.")
             route, bindings = matched
             bindings += self._binder.query_bindings(route, query)
-            limit = self._limits.upload_bytes if route.http_body_request else self._limits.request_body_bytes
-            body = exchange.read_body(limit)
-            request = self._binder.build(route, bindings, body, exchange.header("content-type"))
+            if not route.client_streaming:
+                limit = self._limits.upload_bytes if route.http_body_request else self._limits.request_body_bytes
+                body = exchange.read_body(limit)
+                request = self._binder.build(route, bindings, body, exchange.header("content-type"))
         except LocalReply as reply:
             return self._local(exchange, reply)
         except ValueError as exc:  # a path variable that is not UTF-8
@@ -128,8 +137,11 @@ class Forwarder:
             client=exchange.client,
             request_id=request_id,
         )
-        call = self._stream if route.server_streaming else self._unary
-        outcome = call(exchange, route, request.SerializeToString(), metadata)
+        if route.client_streaming:
+            outcome = self._upload(exchange, route, bindings, metadata)
+        else:
+            call = self._stream if route.server_streaming else self._unary
+            outcome = call(exchange, route, request.SerializeToString(), metadata)
         outcome.rpc, outcome.request_id = route.grpc_path, request_id
         return outcome
 
@@ -187,6 +199,41 @@ class Forwarder:
         except JsonPrintError as exc:
             raise LocalReply(502, f"Cannot transcode the upstream response: {exc}") from None
 
+    def _upload(self, exchange: Exchange, route: Route, bindings, metadata) -> Outcome:
+        # The body goes up as it arrives: never held whole, no size limit, no deadline (a 1 GB file
+        # takes as long as it takes). A body that breaks off cancels the call, so nothing is stored.
+        content_type = exchange.header("content-type")
+        broken: list[BaseException] = []
+        started = threading.Event()
+        calls: list[grpc.Future] = []
+
+        def messages():
+            started.wait()  # the call's handle exists before any piece can break off
+            try:
+                for index, piece in enumerate(exchange.body_pieces(UPLOAD_PIECE_BYTES)):
+                    if index == 0:
+                        request = self._binder.build(route, bindings, piece, content_type)
+                    else:
+                        request = self._binder.body_piece(route, piece)
+                    yield request.SerializeToString()
+            except (LocalReply, OSError) as exc:
+                # Cancel, then stop: ending the iterator alone would close the stream as if the file were whole.
+                broken.append(exc)
+                calls[0].cancel()
+
+        calls.append(self._calls[route.grpc_path].future(messages(), timeout=None, metadata=metadata))
+        started.set()
+        call = calls[0]
+        try:
+            raw = call.result()
+        except (grpc.RpcError, grpc.FutureCancelledError) as err:
+            if broken:
+                if isinstance(broken[0], LocalReply):
+                    return self._local(exchange, broken[0])
+                raise broken[0] from None  # the client went away (OSError): nobody to answer
+            return self._send_error(exchange, err)
+        return self._unary_reply(exchange, route, raw, call.initial_metadata())
+
     def _unary(self, exchange: Exchange, route: Route, payload: bytes, metadata) -> Outcome:
         call = self._calls[route.grpc_path]
         timeout = self._limits.upstream_timeout_s
@@ -194,7 +241,9 @@ class Forwarder:
             raw, rendezvous = self._retrying(route, lambda: call.with_call(payload, timeout=timeout, metadata=metadata))
         except grpc.RpcError as err:
             return self._send_error(exchange, err)
-        initial = rendezvous.initial_metadata()
+        return self._unary_reply(exchange, route, raw, rendezvous.initial_metadata())
+
+    def _unary_reply(self, exchange: Exchange, route: Route, raw: bytes, initial) -> Outcome:
         try:
             if route.http_body_response:
                 reply = self._decode(route, raw)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import http
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from gateway.transcoder.errors import LocalReply
@@ -71,7 +72,54 @@ class HttpExchange:
         self.body_consumed = True
         return body
 
-    def _read_exactly(self, length: int, declared_by: str) -> bytes:
+    def body_pieces(self, piece_bytes: int) -> Iterator[bytes]:
+        """The request body in pieces as it arrives (see exchange.Exchange.body_pieces)."""
+        headers = self._handler.headers
+        encoding = headers.get("transfer-encoding")
+        if encoding is not None and encoding.strip().lower() != "chunked":
+            raise LocalReply(400, f"unsupported transfer-encoding {encoding!r}")
+        self._send_continue()
+        if encoding is not None:
+            yield from self._chunked_pieces(piece_bytes)
+            return
+        try:
+            remaining = int(headers.get("content-length", "0"))
+        except ValueError:
+            raise LocalReply(400, "invalid content-length") from None
+        total = remaining
+        if remaining <= 0:
+            yield b""
+        while remaining > 0:
+            piece = self._read_exactly(min(piece_bytes, remaining), "content-length", total - remaining, total)
+            remaining -= len(piece)
+            yield piece
+        self.body_consumed = True
+
+    def _chunked_pieces(self, piece_bytes: int) -> Iterator[bytes]:
+        rfile, held, size_held, sent = self._handler.rfile, [], 0, False
+        while True:
+            line = rfile.readline(MAX_LINE + 1)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise LocalReply(400, "malformed chunked body") from None
+            if size == 0:
+                break
+            while size > 0:  # one wire chunk may be larger than a piece
+                take = min(size, piece_bytes - size_held)
+                held.append(self._read_exactly(take, "chunk size"))
+                size_held, size = size_held + take, size - take
+                if size_held >= piece_bytes:
+                    yield b"".join(held)
+                    held, size_held, sent = [], 0, True
+            rfile.readline()
+        while rfile.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
+            pass  # trailers: ignored
+        self.body_consumed = True
+        if held or not sent:
+            yield b"".join(held)
+
+    def _read_exactly(self, length: int, declared_by: str, before: int = 0, total: int | None = None) -> bytes:
         # A body that ends early (the client half-closed) or stalls gets its own answer: a 4xx the
         # client can read, rather than a connection dropped with no status.
         try:
@@ -79,8 +127,9 @@ class HttpExchange:
         except TimeoutError:
             raise LocalReply(408, "request body not received in time") from None
         if len(data) < length:
+            declared = length if total is None else total
             raise LocalReply(
-                400, f"request body ended after {len(data)} of the {length} bytes its {declared_by} declared"
+                400, f"request body ended after {before + len(data)} of the {declared} bytes its {declared_by} declared"
             )
         return data
 

@@ -11,7 +11,9 @@ Envoy's rules, from grpc-httpjson-transcoding:
   its proto name) is dropped: the body wins. Repeated fields get both, the
   bound values first.
 - `google.api.HttpBody` bodies are not JSON: the raw bytes and the request's
-  content type go into it.
+  content type go into it. A client-streaming method gets the body in pieces:
+  the first message carries the bindings, the content type and the first
+  piece, each later one only its piece.
 - Text that is not Unicode is a 400 naming where it is: a JSON string or key
   holding a lone surrogate (an escape of U+D800..U+DFFF alone: valid JSON,
   but no proto string can hold it), and a path variable or query value whose
@@ -105,6 +107,15 @@ class RequestBinder:
             except (json_format.ParseError, TypeError, ValueError, AttributeError) as exc:
                 raise LocalReply(400, f"Invalid JSON body: {exc}") from None
         _apply(request, bindings, document)
+        return request
+
+    def body_piece(self, route: Route, data: bytes) -> message.Message:
+        """A later message of a client-streamed HttpBody upload: only its body field's bytes (Envoy's rule)."""
+        request = route.request_class()
+        target = request
+        for field in route.body_fields:
+            target = getattr(target, field.name)
+        target.data = data
         return request
 
 

@@ -2,10 +2,10 @@
 
 Only the listed services are routed (Envoy's `services`); methods without the
 option get no route (no auto_mapping). Whatever Envoy would refuse, and what
-the local transcoder does not implement (client streaming, response_body), is
-a ConfigError at startup; so are two rules for one method and path, and a
-variable or body naming a field the request lacks (Envoy would only fail on
-the first request).
+the local transcoder does not implement (client streaming of anything but a
+raw google.api.HttpBody body, response_body), is a ConfigError at startup; so
+are two rules for one method and path, and a variable or body naming a field
+the request lacks (Envoy would only fail on the first request).
 """
 
 from __future__ import annotations
@@ -67,8 +67,6 @@ def _route(descriptors: DescriptorSet, service: descriptor.ServiceDescriptor, an
         http_method, path = rule.custom.kind, rule.custom.path
     else:
         http_method, path = pattern.upper(), getattr(rule, pattern)
-    if method.client_streaming:
-        raise ConfigError(f"{rpc}: client streaming is not supported by the local transcoder")
     if rule.response_body:
         raise ConfigError(f"{rpc}: response_body is not supported by the local transcoder")
     try:
@@ -87,6 +85,10 @@ def _route(descriptors: DescriptorSet, service: descriptor.ServiceDescriptor, an
         body_type = body_fields[-1].message_type
     else:
         body_type = None
+    http_body_request = body_type is not None and body_type.full_name == HTTP_BODY
+    if method.client_streaming and (not http_body_request or method.server_streaming):
+        # Envoy streams a request body only into HttpBody messages; JSON arrays of messages are not implemented here.
+        raise ConfigError(f"{rpc}: client streaming is supported only for a google.api.HttpBody body, unary response")
     return Route(
         http_method=http_method,
         template=template,
@@ -96,10 +98,11 @@ def _route(descriptors: DescriptorSet, service: descriptor.ServiceDescriptor, an
         request_class=descriptors.message_class(method.input_type),
         response_class=descriptors.message_class(method.output_type),
         server_streaming=method.server_streaming,
+        client_streaming=method.client_streaming,
         body=rule.body,
         body_fields=body_fields,
         variables=variables,
-        http_body_request=body_type is not None and body_type.full_name == HTTP_BODY,
+        http_body_request=http_body_request,
         http_body_response=method.output_type.full_name == HTTP_BODY,
         long_lived=method.server_streaming and descriptors.long_lived(method),
     )

@@ -33,6 +33,7 @@ class Route:
     request_class: message class of the request.
     response_class: message class of the response (one element of a stream).
     server_streaming: whether the RPC streams its response.
+    client_streaming: whether the RPC takes a stream: the body goes up in pieces, one HttpBody each.
     body: the rule's body: "" (none), "*" (whole request) or a field path.
     body_fields: `body` resolved to fields; empty for "" and "*".
     variables: each path variable's fields and position.
@@ -49,6 +50,7 @@ class Route:
     request_class: type
     response_class: type
     server_streaming: bool
+    client_streaming: bool
     body: str
     body_fields: FieldPath
     variables: tuple[tuple[FieldPath, TemplateVariable], ...]

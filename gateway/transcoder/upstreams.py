@@ -46,6 +46,10 @@ class Upstreams:
         """A bytes-in, bytes-out callable for a server-streaming RPC."""
         return self._channel(route).unary_stream(route.grpc_path)
 
+    def client_stream(self, route: Route) -> grpc.StreamUnaryMultiCallable:
+        """A bytes-in, bytes-out callable for a client-streaming RPC (an iterator of requests in)."""
+        return self._channel(route).stream_unary(route.grpc_path)
+
     def close(self) -> None:
         """Closes every channel; calls in flight are cancelled."""
         for channel in self._channels.values():

@@ -8,6 +8,7 @@ first bad data row is named. Stored bars are tz-naive UTC.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import BinaryIO
 
@@ -29,7 +30,7 @@ COLUMNS = ("timestamp", *PRICES, "volume")
 PARQUET_TYPE = PARQUET_CONTENT_TYPE
 # ~2.5 MB of float64 per group: a range read decodes only the groups it overlaps.
 ROW_GROUP_ROWS = 64 * 1024
-_SCHEMA = pa.schema([("timestamp", pa.timestamp("us")), *[(name, pa.float64()) for name in COLUMNS[1:]]])
+SCHEMA = pa.schema([("timestamp", pa.timestamp("us")), *[(name, pa.float64()) for name in COLUMNS[1:]]])
 
 
 def check_series(symbol: str, timeframe: str) -> None:
@@ -45,9 +46,37 @@ def check_series(symbol: str, timeframe: str) -> None:
 
 
 def object_key(symbol: str, timeframe: str) -> str:
-    """Object-store key of a series, `market-data/{symbol}/{timeframe}.parquet`; ValidationError if malformed."""
+    """Where series were stored before versioned keys, `market-data/{symbol}/{timeframe}.parquet`.
+
+    Series imported since then live under `version_key`; a series row names its object's URI either way.
+    ValidationError if the address is malformed.
+    """
     check_series(symbol, timeframe)
     return f"market-data/{symbol}/{timeframe}.parquet"
+
+
+def version_key(symbol: str, timeframe: str, sha256: str) -> str:
+    """Object-store key of one version of a series, `market-data/{symbol}/{timeframe}/{sha256}.parquet`.
+
+    Named by content, so a replaced or extended series is a new object: a run
+    reads the very object its job names, never a mix of two versions.
+    """
+    check_series(symbol, timeframe)
+    return f"market-data/{symbol}/{timeframe}/{sha256}.parquet"
+
+
+def is_series_key(key: str) -> bool:
+    """Whether `key` is where a series is stored (`object_key` or `version_key` form)."""
+    parts = key.split("/")
+    if parts[0] != "market-data" or len(parts) not in (3, 4) or not parts[-1].endswith(".parquet"):
+        return False
+    try:
+        if len(parts) == 3:
+            return object_key(parts[1], parts[2].removesuffix(".parquet")) == key
+        digest = parts[3].removesuffix(".parquet")
+        return re.fullmatch("[0-9a-f]{64}", digest) is not None and version_key(parts[1], parts[2], digest) == key
+    except ValidationError:
+        return False
 
 
 def parse_bars(data: bytes, content_type: str | None) -> pd.DataFrame:
@@ -68,7 +97,7 @@ def bars_to_parquet(bars: pd.DataFrame) -> bytes:
     """
     table = pa.table(
         {name: bars[name].to_numpy(dtype="datetime64[us]" if name == "timestamp" else "float64") for name in COLUMNS},
-        schema=_SCHEMA,
+        schema=SCHEMA,
     )
     sink = pa.BufferOutputStream()
     # Statistics (on by default) let range reads skip row groups by timestamp.
@@ -108,6 +137,15 @@ def _validate(raw: pd.DataFrame) -> pd.DataFrame:
     """Coerces the columns and checks every rule; the error names the earliest bad row."""
     if len(raw) == 0:
         raise ValidationError.single("file", "has no data rows")
+    return validate_batch(raw)
+
+
+def validate_batch(raw: pd.DataFrame, *, offset: int = 0, previous: np.datetime64 | None = None) -> pd.DataFrame:
+    """Coerces one batch of rows (columns as COLUMNS) and checks every rule; the error names the earliest bad row.
+
+    offset: data rows of the file before this batch, so the error counts rows from the file's start.
+    previous: the timestamp of the row just before the batch, which its first row must follow.
+    """
     stamps, problems = timestamps(raw["timestamp"])
     bars = {"timestamp": stamps}
     for name in COLUMNS[1:]:
@@ -115,7 +153,9 @@ def _validate(raw: pd.DataFrame) -> pd.DataFrame:
         problems += column_problems
     o, h, lo, c, v = (bars[name] for name in COLUMNS[1:])
     top, bottom = np.fmax(o, c), np.fmin(o, c)  # the candle body
-    before = np.concatenate([stamps[:1], stamps[:-1]])  # row 0 compares with itself: never out of order
+    # Row 0 compares with the previous batch's last row, or with itself (never out of order).
+    head = stamps[:1] if previous is None else np.array([previous], dtype=stamps.dtype)
+    before = np.concatenate([head, stamps[:-1]])
     with np.errstate(invalid="ignore"):  # NaN compares False; those rows were already reported
         problems += [
             *[first(bars[n] <= 0, lambda i, n=n: f"{n} {bars[n][i]:.10g} is not positive") for n in PRICES],
@@ -125,8 +165,10 @@ def _validate(raw: pd.DataFrame) -> pd.DataFrame:
         ]
     disorder = np.zeros(len(stamps), dtype=bool)
     disorder[1:] = stamps[1:] <= before[1:]
+    if previous is not None and len(stamps):
+        disorder[0] = stamps[0] <= before[0]
     problems.append(first(disorder, lambda i: _disorder(stamps[i], before[i])))
-    raise_earliest(problems)
+    raise_earliest(problems, offset=offset)
     return pd.DataFrame(bars)
 
 

@@ -52,8 +52,19 @@ def select_columns(frame: pd.DataFrame, columns: tuple[str, ...], aliases: Mappi
 
     aliases: other names a column may go by (`date` for `timestamp`), used when the column's own is absent.
     """
-    names: dict[str, str] = {}
-    for column in frame.columns:
+    selected = frame[column_names(list(frame.columns), columns, aliases)]
+    selected.columns = list(columns)
+    return selected.reset_index(drop=True)
+
+
+def column_names(found: list, columns: tuple[str, ...], aliases: Mapping[str, str]) -> list:
+    """The file's names of the required `columns` (in that order), matched as `select_columns` does.
+
+    found: the file's column names, as it spells them.
+    Raises ValidationError on `file` for a duplicate or a missing column.
+    """
+    names: dict[str, object] = {}
+    for column in found:
         key = str(column).strip().lower()
         if key in names:
             raise ValidationError.single("file", f"has two columns named {key!r}")
@@ -63,13 +74,24 @@ def select_columns(frame: pd.DataFrame, columns: tuple[str, ...], aliases: Mappi
             names[name] = names[alias]
     missing = [name for name in columns if name not in names]
     if missing:
-        found = ", ".join(map(str, frame.columns)) or "none"
+        listed = ", ".join(map(str, found)) or "none"
         # One column whose name holds separators: the file is delimited by something else.
-        hint = "; separate columns with commas" if len(frame.columns) == 1 and re.search(r"[;\t|]", found) else ""
-        raise ValidationError.single("file", f"lacks column(s) {', '.join(missing)} (found: {found}){hint}")
-    selected = frame[[names[name] for name in columns]]
-    selected.columns = list(columns)
-    return selected.reset_index(drop=True)
+        hint = "; separate columns with commas" if len(found) == 1 and re.search(r"[;\t|]", listed) else ""
+        raise ValidationError.single("file", f"lacks column(s) {', '.join(missing)} (found: {listed}){hint}")
+    return [names[name] for name in columns]
+
+
+def is_parquet(head: bytes, content_type: str | None) -> bool:
+    """Whether an upload starting with `head` and labelled `content_type` is Parquet (else CSV).
+
+    Raises ValidationError on `file` for a media type that is neither.
+    """
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media in _PARQUET_TYPES or (media in _GENERIC_TYPES and head[:4] == b"PAR1"):
+        return True
+    if media in _CSV_TYPES or media in _GENERIC_TYPES:
+        return False
+    raise ValidationError.single("file", f"content type {media!r} is neither text/csv nor {PARQUET_CONTENT_TYPE}")
 
 
 def first(bad: np.ndarray, describe: Callable[[int], str]) -> Problem:
@@ -77,18 +99,24 @@ def first(bad: np.ndarray, describe: Callable[[int], str]) -> Problem:
     return (int(bad.argmax()) if bad.any() else -1), describe
 
 
-def raise_earliest(problems: list[Problem]) -> None:
-    """ValidationError on `file` at the earliest row with any problem; at that row, the first rule listed."""
+def raise_earliest(problems: list[Problem], *, offset: int = 0) -> None:
+    """ValidationError on `file` at the earliest row with any problem; at that row, the first rule listed.
+
+    offset: data rows before the checked ones (a streamed file is checked a batch at a time).
+    """
     found = [(row, rank, describe) for rank, (row, describe) in enumerate(problems) if row >= 0]
     if found:
         row, _, describe = min(found, key=lambda item: item[:2])
-        raise ValidationError.single("file", f"row {row + 1}: {describe(row)}")
+        raise ValidationError.single("file", f"row {offset + row + 1}: {describe(row)}")
 
 
 def timestamps(raw: pd.Series) -> tuple[np.ndarray, list[Problem]]:
     """Timestamps as datetime64[us] tz-naive UTC, and the first missing or unparseable one."""
     missing = raw.isna().to_numpy()
-    if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw.dtype):
+    if pd.api.types.is_datetime64_dtype(raw.dtype):  # already naive (UTC) times: nothing to convert
+        stamps = raw.to_numpy(dtype="datetime64[us]")
+        return stamps, [first(missing, lambda i: "timestamp is missing")]
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
         parsed = pd.to_datetime(raw, utc=True)
     else:
         # Parquet dates arrive as datetime.date objects: str() makes them ISO text like the CSV's.

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adapters.object_store import LazyObjectStore, ObjectStore
+from services.catalog import series_collection
 from services.catalog.db.models import Backtest
 from services.domain.artifact_garbage import garbage, owner_of
 from services.domain.errors import ValidationError
@@ -123,5 +124,7 @@ async def run_periodically(
             pass
         try:
             await collect(sessions, store, grace_s=grace_s)
+            # Replaced market-data versions share the period and the grace (services.catalog.series_collection).
+            await series_collection.collect_retired(sessions, store, grace_s=grace_s)
         except Exception:
             log.warning("artifact collection failed; trying again next period", exc_info=True)

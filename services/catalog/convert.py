@@ -112,6 +112,8 @@ def fill_backtest(message: Message, row: BacktestView) -> Message:
         write_nullable(getattr(message, name), getattr(row, name))  # null until completed, as the seed's JSON
     if row.sweep_id is not None and "sweep_id" in message.DESCRIPTOR.fields_by_name:
         message.sweep_id = str(row.sweep_id)
+    if row.bars_sha256 and "bars_sha256" in message.DESCRIPTOR.fields_by_name:
+        message.bars_sha256 = row.bars_sha256
     message.created_at.FromDatetime(row.created_at)
     message.updated_at.FromDatetime(row.updated_at)
     if row.status == RunStatus.COMPLETED:

@@ -140,7 +140,7 @@ def load(
     prefix: str = "",
     say: Callable[[str], None] = print,
 ) -> list[str]:
-    """Imports each missing synthetic series through ImportBars; returns the series it imported.
+    """Imports each missing synthetic series through UploadBars, streamed as every import; returns what it imported.
 
     stub: catalog client.
     symbols: daily tickers, keys of PROFILES.

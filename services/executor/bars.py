@@ -21,25 +21,13 @@ from typing import Any
 
 import pandas as pd
 
-from services.adapters.market_data import object_key, read_bars
+from services.adapters.market_data import is_series_key, read_bars
 from services.adapters.object_store import ObjectStore
-from services.domain.errors import ValidationError
 
 log = logging.getLogger(__name__)
 
-# Where stored series live: every key `object_key` makes starts with it.
+# Where stored series live: every key services.adapters.market_data makes starts with it.
 SERIES_PREFIX = "market-data/"
-
-
-def is_series_key(key: str) -> bool:
-    """Whether `key` is where `object_key` stores some series (market-data/<symbol>/<timeframe>.parquet)."""
-    parts = key.split("/")
-    if len(parts) != 3 or not parts[2].endswith(".parquet"):
-        return False
-    try:
-        return object_key(parts[1], parts[2].removesuffix(".parquet")) == key
-    except ValidationError:
-        return False
 
 
 class BarCache:

@@ -121,8 +121,25 @@ def _stream(behaviour: Callable, method: str, guarded: bool) -> Callable:
     return guarded_call
 
 
+def _client_stream(behaviour: Callable[..., Awaitable], method: str, guarded: bool) -> Callable[..., Awaitable]:
+    async def guarded_call(requests, context):
+        async def checked():
+            async for request in requests:
+                _guard(request, guarded)
+                yield request
+
+        try:
+            return await behaviour(checked(), context)
+        except _PASS_THROUGH:
+            raise
+        except Exception as exc:
+            await abort(context, platform_error_of(exc, method))
+
+    return guarded_call
+
+
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps unary and server-streaming handlers; client-streaming ones pass as they are."""
+    """Wraps unary, server-streaming and client-streaming handlers; bidirectional ones pass as they are."""
 
     def __init__(self) -> None:
         self._public: dict[str, bool] = {}
@@ -140,6 +157,12 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
             return grpc.unary_unary_rpc_method_handler(
                 _unary(handler.unary_unary, method, guarded),
                 request_deserializer=_deserializer(handler.request_deserializer, method),
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                _client_stream(handler.stream_unary, method, guarded),
+                request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):

@@ -26,9 +26,9 @@ from minio.error import S3Error
 from services.adapters.artifact_encoding import EQUITY_ENCODING, TRADES_ENCODING, ParquetEncoding
 from services.adapters.batch_parquet import run_file_chunks, run_row_groups
 from services.adapters.object_store import CHUNK_BYTES, ObjectStore
+from services.adapters.ranged_object import RangedObject
 from services.domain.errors import ConflictError, NotFoundError, UnavailableError, ValidationError
 from services.results.bar_dates import BarDateFormatter
-from services.results.ranged_object import RangedObject
 from services.results.records import COMPLETED, BacktestRecord
 
 log = logging.getLogger(__name__)

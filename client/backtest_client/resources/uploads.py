@@ -7,6 +7,7 @@ its column types and is a fraction of the CSV's size.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,25 @@ CSV = "text/csv"
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # Uploads of a few hundred thousand rows take seconds to validate and store.
 IMPORT_TIMEOUT_S = 300.0
+# A streamed upload reads the file a piece at a time; each read of the answer may wait this long
+# (the platform answers once the whole file is checked and stored: about a minute for 1 GB).
+STREAM_TIMEOUT_S = 3600.0
+PIECE_BYTES = 1024 * 1024
+
+
+def file_pieces(path: str | Path) -> tuple[Callable[[], Iterator[bytes]], str]:
+    """A file as a function giving its pieces (read as they are sent, never whole), and its media type.
+
+    path: the file to send; Parquet for `.parquet`/`.pq`, CSV for anything else.
+    """
+    file = Path(path)
+
+    def pieces() -> Iterator[bytes]:
+        with file.open("rb") as fh:
+            while piece := fh.read(PIECE_BYTES):
+                yield piece
+
+    return pieces, PARQUET if file.suffix.lower() in PARQUET_SUFFIXES else CSV
 
 
 def file_body(path: str | Path) -> tuple[bytes, str]:

@@ -96,6 +96,8 @@ class Backtest(UuidKey, Timestamps, Base):
     # blocks, as the executor reported them: its search's PBO reads these, not
     # the equity curve (services/domain/backtest_overfitting.py).
     return_blocks: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    # SHA-256 of the stored bars its latest job read (set when the run is claimed).
+    bars_sha256: Mapped[str | None] = mapped_column(Text)
 
 
 class Task(UuidKey, Timestamps, Base):
@@ -160,6 +162,20 @@ class Series(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class RetiredObject(Base):
+    """An object-store object no series names any more, or not yet: deleted once `retired_at` is old enough.
+
+    A replaced series' old file stays readable for runs already holding its
+    URI; an upload records its new file here before storing it, so a catalog
+    that dies between the store and the commit leaves a row, not an orphan.
+    """
+
+    __tablename__ = "retired_objects"
+
+    object_uri: Mapped[str] = mapped_column(Text, primary_key=True)
+    retired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class SignalLogic(UuidKey, Timestamps, Base):

@@ -39,6 +39,7 @@ async def claim_backtest(session: AsyncSession, topology: Topology, backtest_id:
     await tasks.create(session, task_id, TaskKind.EXECUTE, total=1, backtest_id=backtest_id)
     config = run["config"]
     bars_uri, bars_sha256 = await series.location(session, config["symbol"], config["timeframe"])
+    await backtests.set_bars_sha256(session, backtest_id, bars_sha256)
     job = Job(
         job_id=job_id,
         engine=run["engine"],

@@ -80,21 +80,27 @@ async def queue_search(
     # Each backtest names the job that runs it: the orphan scan asks the stream about that job.
     job_of = {member: str(JobId.for_sweep(task_id, n)) for n, members in enumerate(plan) for member in members}
     await tasks.create(session, task_id, TaskKind.SWEEP, total=len(runs), params=params)
+    locations: dict[tuple[str, str], tuple[str, str]] = {}
+    for run in runs:
+        key = (run.config.symbol, run.config.timeframe)
+        if key not in locations:
+            locations[key] = await series.location(session, *key)
     await backtests.insert_sweep_runs(
-        session, task_id, [(uuid.UUID(i), r, job_of[i]) for i, r in zip(ids, runs, strict=True)]
+        session,
+        task_id,
+        [
+            (uuid.UUID(i), r, job_of[i], locations[r.config.symbol, r.config.timeframe][1])
+            for i, r in zip(ids, runs, strict=True)
+        ],
     )
     fields = {backtest_id: backtests.run_fields(run.to_dict()) for backtest_id, run in zip(ids, runs, strict=True)}
-    locations: dict[tuple[str, str], tuple[str, str]] = {}
     jobs = []
     by_id = dict(zip(ids, runs, strict=True))
     for members in plan:
         config = fields[members[0]]["config"]
         version = logic.get(config.get("signal_logic_id"))
         members_runs = [by_id[member] for member in members]
-        key = (config["symbol"], config["timeframe"])
-        if key not in locations:
-            locations[key] = await series.location(session, *key)
-        bars_uri, bars_sha256 = locations[key]
+        bars_uri, bars_sha256 = locations[config["symbol"], config["timeframe"]]
         job = Job(
             job_id=job_of[members[0]],
             engine=runs[0].engine,

@@ -33,7 +33,12 @@ _backtests = Backtest.__table__
 RUN_COLUMNS: tuple[Column, ...] = tuple(_backtests.c[name] for name in RUN_FIELDS)
 # A sweep's runs share strategy and engine; the other run columns vary per run.
 _SHARED = ("strategy_id", "engine")
-_PER_RUN = (_backtests.c.id, *(c for c in RUN_COLUMNS if c.name not in _SHARED), _backtests.c.job_id)
+_PER_RUN = (
+    _backtests.c.id,
+    *(c for c in RUN_COLUMNS if c.name not in _SHARED),
+    _backtests.c.job_id,
+    _backtests.c.bars_sha256,
+)
 
 
 def _recordset(columns: Iterable[Column]) -> str:
@@ -124,6 +129,11 @@ async def set_config(session: AsyncSession, backtest_id: uuid.UUID, config: dict
     await session.execute(update(_backtests).where(_backtests.c.id == backtest_id).values(config=config))
 
 
+async def set_bars_sha256(session: AsyncSession, backtest_id: uuid.UUID, sha256: str) -> None:
+    """Records the SHA-256 of the bars a claimed run reads (empty when no series is stored)."""
+    await session.execute(update(_backtests).where(_backtests.c.id == backtest_id).values(bars_sha256=sha256 or None))
+
+
 async def delete(session: AsyncSession, backtest_id: uuid.UUID) -> BacktestView:
     """Deletes the backtest record (its artifacts stay in the object store) and returns it; NotFoundError if unknown."""
     statement = sql_delete(_backtests).where(_backtests.c.id == backtest_id).returning(_backtests)
@@ -170,17 +180,18 @@ async def claim(session: AsyncSession, backtest_id: uuid.UUID, job_id: str) -> d
 
 
 async def insert_sweep_runs(
-    session: AsyncSession, sweep_id: uuid.UUID, runs: list[tuple[uuid.UUID, ResolvedBacktest, str]]
+    session: AsyncSession, sweep_id: uuid.UUID, runs: list[tuple[uuid.UUID, ResolvedBacktest, str, str]]
 ) -> None:
     """Inserts a sweep's backtests, running from the start, in one statement.
 
     sweep_id: the sweep's task; each backtest carries it.
-    runs: (backtest id, resolved run, id of the job that runs it), all of one strategy and engine.
+    runs: (backtest id, resolved run, id of the job that runs it, SHA-256 of the bars it reads),
+        all of one strategy and engine.
     """
     first = runs[0][1]
     rows = []
-    for backtest_id, run, job_id in runs:
-        values = run.to_dict() | {"id": str(backtest_id), "job_id": job_id}
+    for backtest_id, run, job_id, bars_sha256 in runs:
+        values = run.to_dict() | {"id": str(backtest_id), "job_id": job_id, "bars_sha256": bars_sha256 or None}
         rows.append({c.name: values[c.name] for c in _PER_RUN})
     await session.execute(
         _INSERT_SWEEP_RUNS,

@@ -37,6 +37,7 @@ class BacktestView(_View):
     trades_uri: str | None
     equity_curve_uri: str | None
     sweep_id: uuid.UUID | None
+    bars_sha256: str | None
     created_at: datetime
     updated_at: datetime
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+
+from google.api import httpbody_pb2
 
 from backtest.v1 import backtest_pb2, catalog_pb2, signals_pb2
 from services.catalog.market_data import MarketData
 from services.catalog.repository.views import SeriesView, SignalSeriesView
+from services.domain.errors import ValidationError
+from services.kit.client_streams import BlockingStream
 
 
 class MarketDataRpc:
-    """ImportBars, ListSeries, GetSeries, ImportSignalSeries, ListSignalSeries and GetSignalSeries."""
+    """Bar series (ImportBars, UploadBars, AppendBars, DownloadBars, ListSeries, GetSeries) and signal series."""
 
     market_data: MarketData
 
@@ -20,6 +26,38 @@ class MarketDataRpc:
             request.symbol, request.timeframe, request.file.data, request.file.content_type
         )
         return _summary(row)
+
+    async def UploadBars(self, requests: AsyncIterator[catalog_pb2.UploadBarsRequest], context):
+        return await self._streamed(requests, self.market_data.upload_bars)
+
+    async def AppendBars(self, requests: AsyncIterator[catalog_pb2.AppendBarsRequest], context):
+        return await self._streamed(requests, self.market_data.append_bars)
+
+    async def _streamed(self, requests: AsyncIterator, store: Callable[..., Awaitable[SeriesView]]):
+        """Runs an upload use case over a client stream: the first message names the series."""
+        first = await anext(requests, None)
+        if first is None:
+            raise ValidationError.single("file", "is empty: send a CSV or Parquet file as the request body")
+        rest = BlockingStream(requests, asyncio.get_running_loop(), lambda message: message.file.data)
+        chunks = itertools.chain([first.file.data], rest)
+        try:
+            row = await store(first.symbol, first.timeframe, first.file.content_type, chunks)
+        finally:
+            rest.close()  # an abandoned upload: wake the parsing thread so it gives up
+        return _summary(row)
+
+    async def DownloadBars(
+        self, request: catalog_pb2.DownloadBarsRequest, context
+    ) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        window, chunks = await self.market_data.bar_chunks(
+            request.symbol, request.timeframe, request.start, request.end, request.format
+        )
+        name = f"{request.symbol}_{request.timeframe}.{window.file_format}"
+        await context.send_initial_metadata((("content-disposition", f'attachment; filename="{name}"'),))
+        content_type = window.content_type
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            yield httpbody_pb2.HttpBody(content_type=content_type, data=chunk)
+            content_type = ""  # the gateway takes the type from the first message
 
     async def ListSeries(
         self, request: catalog_pb2.ListSeriesRequest, context

@@ -29,6 +29,7 @@ def run_record(message: backtest_pb2.Backtest) -> RunRecord:
         structured_metrics=json_format.MessageToDict(message.structured_metrics, preserving_proto_field_name=True),
         equity_curve_uri=read_nullable(message.equity_curve_uri),
         trades_uri=read_nullable(message.trades_uri),
+        bars_sha256=message.bars_sha256,
     )
 
 

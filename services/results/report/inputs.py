@@ -16,11 +16,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from services.adapters.market_data import object_key
+from services.adapters.market_data import object_key, version_key
 from services.adapters.object_store import CHUNK_BYTES, ObjectStore
+from services.adapters.ranged_object import RangedObject
 from services.domain.errors import NotFoundError, PlatformError
 from services.results.artifacts import EQUITY, TRADE_COLUMNS, TRADES, Artifacts
-from services.results.ranged_object import RangedObject
 from services.results.report.records import RunRecord
 
 
@@ -56,7 +56,9 @@ def load_run_inputs(artifacts: Artifacts, run: RunRecord) -> RunInputs:
     close, note = None, None
     if len(equity):
         try:
-            close = window_close(artifacts.store, run.config["symbol"], run.config["timeframe"], dates)
+            close = window_close(
+                artifacts.store, run.config["symbol"], run.config["timeframe"], dates, bars_sha256=run.bars_sha256
+            )
         except (PlatformError, OSError, pa.ArrowException, KeyError) as err:
             note = f"buy-and-hold not drawn: the stored bars could not be read ({err})"
         else:
@@ -65,14 +67,17 @@ def load_run_inputs(artifacts: Artifacts, run: RunRecord) -> RunInputs:
     return RunInputs(run=run, equity=equity, trades=trades, close=close, close_note=note)
 
 
-def window_close(store: ObjectStore, symbol: str, timeframe: str, dates: pd.DatetimeIndex) -> pd.Series:
+def window_close(
+    store: ObjectStore, symbol: str, timeframe: str, dates: pd.DatetimeIndex, *, bars_sha256: str = ""
+) -> pd.Series:
     """The stored close of `symbol` at each of `dates` (NaN where the series has no such bar).
 
     store: the object store holding the series.
     symbol, timeframe: the series.
     dates: bar timestamps, sorted; only row groups overlapping dates[0]..dates[-1] are read.
+    bars_sha256: the version the run read (its object, while kept); empty: the series' pre-versioning key.
     """
-    key = object_key(symbol, timeframe)
+    key = version_key(symbol, timeframe, bars_sha256) if bars_sha256 else object_key(symbol, timeframe)
     size = store.size(key)
     if size is None:
         raise NotFoundError("market-data series", f"{symbol}/{timeframe}")

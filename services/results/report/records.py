@@ -17,6 +17,7 @@ class RunRecord:
     config: the resolved run config (symbol, timeframe, dates, plugin, ...), as JSON.
     metrics: the flat metrics dict. structured_metrics: its grouped form (empty unless completed).
     equity_curve_uri, trades_uri: the artifacts, None until completed.
+    bars_sha256: the version of the stored bars its run read ("" before any run).
     """
 
     id: str
@@ -31,6 +32,7 @@ class RunRecord:
     structured_metrics: dict[str, Any] = field(default_factory=dict)
     equity_curve_uri: str | None = None
     trades_uri: str | None = None
+    bars_sha256: str = ""
 
     def artifact_record(self) -> BacktestRecord:
         """The part the artifact reader checks (status, URIs)."""

@@ -37,6 +37,7 @@ BACKTEST_FIELDS = frozenset(
         "metrics",
         "created_at",
         "updated_at",
+        "bars_sha256",
     }
 )
 NULLABLE = frozenset({"trades_uri", "equity_curve_uri", "exit_date"})

@@ -89,9 +89,10 @@ def test_errors_are_json(api) -> None:
 
 
 def test_a_body_over_the_upload_limit_is_413(api) -> None:
-    # Both gateways cap a request at 60 MiB (envoy.yaml max_request_body_size, GATEWAY_MAX_UPLOAD_BYTES):
-    # the reply is Status JSON like any other error (envoy.yaml's local_reply_config).
+    # Both gateways cap a unary request at 60 MiB (envoy.yaml max_request_body_size, GATEWAY_MAX_UPLOAD_BYTES):
+    # the reply is Status JSON like any other error (envoy.yaml's local_reply_config). Market-data
+    # uploads stream instead, without that cap (docs/market-data.md).
     body = b"x" * (60 * 1024 * 1024 + 1)
-    response = api.put("/market-data/AAPL/1d", body=body, content_type="text/csv")
+    response = api.put("/signal-series/too_big", body=body, content_type="text/csv")
     assert response.headers["content-type"].startswith("application/json")
     error_body(response, 413, RESOURCE_EXHAUSTED)

@@ -20,6 +20,8 @@ from services.catalog import migrate
 from services.catalog.import_bars import catalog_channel
 from tests.fixtures.service_process import start_service
 
+COLLECTION_GRACE_S = 3
+
 
 @pytest.fixture(scope="session")
 def market_store(s3_server) -> ObjectStore:
@@ -44,6 +46,9 @@ def catalog_address(database_url, nats_url, market_store) -> Iterator[str]:
         "S3_BUCKET": location.bucket,
         "NATS_URL": nats_url,
         "BUS_NAMESPACE": f"md{uuid.uuid4().hex[:8]}_",
+        # Replaced series versions are collected within seconds here (a day by default).
+        "ARTIFACT_GC_INTERVAL_S": "1",
+        "ARTIFACT_GC_GRACE_S": str(COLLECTION_GRACE_S),
     }
     catalog = start_service("services.catalog", env)
     yield catalog.address
@@ -56,6 +61,12 @@ def stub(catalog_address) -> Iterator[catalog_pb2_grpc.CatalogServiceStub]:
     with catalog_channel(catalog_address) as channel:
         grpc.channel_ready_future(channel).result(timeout=30)
         yield catalog_pb2_grpc.CatalogServiceStub(channel)
+
+
+@pytest.fixture
+def collection_grace_s() -> float:
+    """How long this catalog keeps a replaced series version (ARTIFACT_GC_GRACE_S)."""
+    return COLLECTION_GRACE_S
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from backtest.v1 import catalog_pb2
-from services.adapters.market_data import PARQUET_TYPE, object_key, read_bars
+from services.adapters.market_data import PARQUET_TYPE, read_bars, version_key
 from services.catalog.import_bars import import_file
 from services.domain.errors import ValidationError
 
@@ -31,7 +31,7 @@ def summary_tuple(summary) -> tuple:
 def test_import_stores_parquet_and_indexes_it(stub, market_store, symbol):
     summary = import_file(stub, symbol, "1d", CSV, "text/csv")
     assert summary_tuple(summary)[:5] == (symbol, "1d", "2020-01-02T00:00:00", "2020-01-06T00:00:00", 3)
-    stored = market_store.get_bytes(object_key(symbol, "1d"))
+    stored = market_store.get_bytes(version_key(symbol, "1d", summary.sha256))
     assert summary.sha256 == hashlib.sha256(stored).hexdigest()
     bars = read_bars(stored)
     assert bars["close"].tolist() == [10.5, 11.0, 10.2]
@@ -59,7 +59,7 @@ def test_import_replaces_the_series(stub, market_store, symbol):
     first = import_file(stub, symbol, "1d", CSV, "text/csv")
     second = import_file(stub, symbol, "1d", CSV.rsplit(b"\n", 2)[0] + b"\n", "text/csv")
     assert (second.rows, second.end) == (2, "2020-01-03T00:00:00") and second.sha256 != first.sha256
-    assert len(read_bars(market_store.get_bytes(object_key(symbol, "1d")))) == 2
+    assert len(read_bars(market_store.get_bytes(version_key(symbol, "1d", second.sha256)))) == 2
     assert [s.rows for s in stub.ListSeries(catalog_pb2.ListSeriesRequest()) if s.symbol == symbol] == [2]
 
 
@@ -68,7 +68,7 @@ def test_concurrent_imports_leave_file_and_row_agreeing(stub, market_store, symb
     with ThreadPoolExecutor(len(files)) as pool:
         list(pool.map(lambda data: import_file(stub, symbol, "1d", data, "text/csv"), files))
     row = stub.GetSeries(catalog_pb2.GetSeriesRequest(symbol=symbol, timeframe="1d"))
-    assert row.sha256 == hashlib.sha256(market_store.get_bytes(object_key(symbol, "1d"))).hexdigest()
+    assert row.sha256 == hashlib.sha256(market_store.get_bytes(version_key(symbol, "1d", row.sha256))).hexdigest()
 
 
 def call_error(call) -> grpc.RpcError:
@@ -99,7 +99,7 @@ def test_bad_file_is_422_naming_the_row_and_stores_nothing(stub, market_store, s
     bad = CSV.replace(b"2020-01-03,10.5,12,10,11", b"2020-01-03,10.5,9.5,10,11")
     err = call_error(lambda: stub.ImportBars(import_request(symbol, "1d", bad)))
     assert violations(err) == {"file": "row 2: high 9.5 is below max(open, close) 11"}
-    assert market_store.size(object_key(symbol, "1d")) is None
+    assert market_store.list_keys(f"market-data/{symbol}/") == []
     assert (
         call_error(lambda: stub.GetSeries(catalog_pb2.GetSeriesRequest(symbol=symbol, timeframe="1d"))).code()
         == grpc.StatusCode.NOT_FOUND
@@ -111,7 +111,7 @@ def test_bad_file_leaves_the_existing_series_alone(stub, market_store, symbol):
     with pytest.raises(ValidationError):
         import_file(stub, symbol, "1d", CSV + b"2020-01-06,1,1,1,1,1\n", "text/csv")
     assert stub.GetSeries(catalog_pb2.GetSeriesRequest(symbol=symbol, timeframe="1d")) == before
-    assert hashlib.sha256(market_store.get_bytes(object_key(symbol, "1d"))).hexdigest() == before.sha256
+    assert hashlib.sha256(market_store.get_bytes(version_key(symbol, "1d", before.sha256))).hexdigest() == before.sha256
 
 
 @pytest.mark.parametrize(

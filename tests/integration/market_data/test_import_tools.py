@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from backtest.v1 import catalog_pb2
-from services.adapters.market_data import bars_to_parquet, object_key, read_bars
+from services.adapters.market_data import bars_to_parquet, read_bars, version_key
 from services.catalog import sample_data
 
 CSV = (
@@ -71,7 +71,8 @@ def test_sample_data_loads_once_and_is_reproducible(stub, market_store, symbol):
     # Same seed, same bytes: the stored file is exactly what the generator makes.
     expected = bars_to_parquet(sample_data.daily_bars("AAPL", "2023-01-01", "2023-03-31", seed=7))
     assert daily.sha256 == hashlib.sha256(expected).hexdigest()
-    minutes = read_bars(market_store.get_bytes(object_key(f"{prefix}SYNTH1M", "1m")))
+    minute_series = stub.GetSeries(catalog_pb2.GetSeriesRequest(symbol=f"{prefix}SYNTH1M", timeframe="1m"))
+    minutes = read_bars(market_store.get_bytes(version_key(f"{prefix}SYNTH1M", "1m", minute_series.sha256)))
     assert len(minutes) == 1170  # whole 390-minute sessions
     assert minutes.index[-1] == minutes.index.max()
 

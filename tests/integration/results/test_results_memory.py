@@ -10,7 +10,6 @@ growth over the fresh process is printed too; it was 33-43 MB when written.
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import grpc
@@ -20,32 +19,10 @@ import psutil
 import pytest
 
 from backtest.v1 import results_pb2, results_pb2_grpc
+from tests.fixtures.peak_rss import PeakRss
 
 BARS = 1_000_000
 LIMIT_MB = 50
-
-
-class PeakRss:
-    """Samples a process's resident set in a background thread while a block runs."""
-
-    def __init__(self, pid: int, *, every_s: float = 0.005) -> None:
-        self.process = psutil.Process(pid)
-        self.every_s = every_s
-        self.peak = self.process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(self.every_s):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def mb(n: float) -> float:

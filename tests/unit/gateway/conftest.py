@@ -99,6 +99,7 @@ class WidgetServicer:
         self.pb2 = pb2
         self.download_progress: dict[str, int] = {}
         self.release_stream = threading.Event()
+        self.streamed: dict[str, tuple[list[tuple[str, str, int]], bool]] = {}
 
     def GetWidget(self, request, context):
         widget_id = request.widget_id
@@ -170,6 +171,26 @@ class WidgetServicer:
             size=len(request.file.data),
             sha256=hashlib.sha256(request.file.data).hexdigest(),
             overwrite=request.overwrite,
+        )
+
+    def StreamBlob(self, requests, context):
+        # Records each message's (name, content type, size), and whether the call was still live at its end.
+        digest, size, first, seen = hashlib.sha256(), 0, None, []
+        try:
+            for request in requests:
+                first = first or request
+                seen.append((request.name, request.file.content_type, len(request.file.data)))
+                digest.update(request.file.data)
+                size += len(request.file.data)
+        finally:  # a cancelled call ends the iteration with an error
+            name = first.name if first is not None else ""
+            self.streamed[name] = (seen, context.is_active())
+        return self.pb2.BlobSummary(
+            name=name,
+            content_type=first.file.content_type if first is not None else "",
+            size=size,
+            sha256=digest.hexdigest(),
+            overwrite=first is not None and first.overwrite,
         )
 
     def Search(self, request, context):

@@ -42,9 +42,12 @@ REST_SURFACE = [
     ("GET", "/api/v1/strategies", CATALOG, "ListStrategies", {}),
     ("GET", "/api/v1/strategies/S1", CATALOG, "GetStrategy", {"strategy_id": "S1"}),
     ("DELETE", "/api/v1/strategies/S1", CATALOG, "DeleteStrategy", {"strategy_id": "S1"}),
-    ("PUT", "/api/v1/market-data/AAPL/1d", CATALOG, "ImportBars", {"symbol": "AAPL", "timeframe": "1d"}),
+    ("PUT", "/api/v1/market-data/AAPL/1d", CATALOG, "UploadBars", {"symbol": "AAPL", "timeframe": "1d"}),
     ("GET", "/api/v1/market-data", CATALOG, "ListSeries", {}),
     ("GET", "/api/v1/market-data/AAPL/1d", CATALOG, "GetSeries", {"symbol": "AAPL", "timeframe": "1d"}),
+    # Issue 16: appends and the bars back out.
+    ("POST", "/api/v1/market-data/AAPL/1m/bars", CATALOG, "AppendBars", {"symbol": "AAPL", "timeframe": "1m"}),
+    ("GET", "/api/v1/market-data/AAPL/1m/bars", CATALOG, "DownloadBars", {"symbol": "AAPL", "timeframe": "1m"}),
     # The second round's paths (docs/api.md, "Paths for the second round of features").
     ("POST", "/api/v1/signal-logic", CATALOG, "CreateSignalLogic", {}),
     ("GET", "/api/v1/signal-logic", CATALOG, "ListSignalLogic", {}),
@@ -79,7 +82,12 @@ def test_every_annotated_rpc_is_in_the_design_table(table: RouteTable) -> None:
 
 def test_stream_kinds_of_the_platform_routes(table: RouteTable) -> None:
     kinds = {route.grpc_path.rsplit("/", 1)[1]: route for route in table.routes}
-    assert kinds["ImportBars"].http_body_request
+    # Uploads stream their body up in pieces (client streaming of HttpBody), downloads stream it back.
+    for upload in ("UploadBars", "AppendBars"):
+        assert kinds[upload].http_body_request and kinds[upload].client_streaming
+        assert not kinds[upload].server_streaming
+    assert kinds["DownloadBars"].server_streaming and kinds["DownloadBars"].http_body_response
+    assert not kinds["ListSeries"].client_streaming
     assert kinds["DownloadTrades"].server_streaming and kinds["DownloadTrades"].http_body_response
     assert kinds["GetEquityCurveJson"].server_streaming and kinds["GetEquityCurveJson"].http_body_response
     assert kinds["GetTradesJson"].server_streaming and kinds["GetTradesJson"].http_body_response

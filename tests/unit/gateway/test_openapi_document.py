@@ -113,8 +113,11 @@ def test_parquet_and_csv_bodies_are_their_media_types(document: dict[str, Any]) 
     ):
         content = operations[download]["responses"]["200"]["content"]
         assert set(content) == {"application/vnd.apache.parquet"}
-    upload = operations["CatalogService_ImportBars"]["requestBody"]["content"]
-    assert set(upload) == {"text/csv", "application/vnd.apache.parquet"}
+    for streamed in ("CatalogService_UploadBars", "CatalogService_AppendBars"):
+        upload = operations[streamed]["requestBody"]["content"]
+        assert set(upload) == {"text/csv", "application/vnd.apache.parquet"}
+    bars = operations["CatalogService_DownloadBars"]["responses"]["200"]["content"]
+    assert set(bars) == {"application/vnd.apache.parquet", "text/csv"}
 
 
 def test_artifact_uris_are_string_or_null_and_always_present(document: dict[str, Any]) -> None:

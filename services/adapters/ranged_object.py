@@ -39,24 +39,29 @@ class RangedObject(io.RawIOBase):
 
     @override
     def readable(self) -> bool:
+        """Always: this is a reader."""
         return True
 
     @override
     def seekable(self) -> bool:
+        """Always: reads are ranged."""
         return True
 
     @override
     def tell(self) -> int:
+        """The current position."""
         return self.position
 
     @override
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Moves the position; nothing is fetched until a read."""
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
         self.position = max(0, base + offset)
         return self.position
 
     @override
     def readinto(self, buffer) -> int:
+        """Fills `buffer` from the held block, fetching the next block when needed."""
         view = memoryview(buffer).cast("B")
         wanted = min(len(view), self.size - self.position)
         if wanted <= 0:

@@ -1,0 +1,150 @@
+"""Stored bars back out as files, a row group at a time: Parquet (the stored layout) or CSV.
+
+The whole series as Parquet is the stored object itself, streamed as it is
+(its SHA-256 is the series'). A window (start and/or end) or CSV reads the
+stored file a row group at a time through ranged reads, skipping row groups
+whose timestamp statistics lie outside the window, and writes each piece as
+it goes, so memory stays at about one row group whatever the series' size.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from services.adapters.market_data import COLUMNS, PARQUET_TYPE, SCHEMA
+from services.adapters.object_store import CHUNK_BYTES, ObjectStore
+from services.adapters.ranged_object import RangedObject
+from services.domain.dates import parse_date
+from services.domain.errors import FieldViolation, ValidationError
+
+CSV_TYPE = "text/csv"
+FORMATS = {"parquet": PARQUET_TYPE, "csv": CSV_TYPE}
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which bars, in which format.
+
+    start, end: inclusive bounds (tz-naive UTC), None for the series' own.
+    file_format: "parquet" or "csv".
+    """
+
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    file_format: str
+
+    @classmethod
+    def parse(cls, start: str, end: str, file_format: str) -> Window:
+        """The window a request names; one ValidationError naming every bad field."""
+        violations, bounds = [], {}
+        for field, text in (("start", start), ("end", end)):
+            try:
+                bounds[field] = parse_date(text) if text else None
+            except ValueError:
+                violations.append(FieldViolation(field, f"{text!r} is not an ISO-8601 date or date-time"))
+        chosen = (file_format or "parquet").lower()
+        if chosen not in FORMATS:
+            violations.append(FieldViolation("format", f"{file_format!r} is not one of {', '.join(FORMATS)}"))
+        if not violations and bounds["start"] is not None and bounds["end"] is not None:
+            if bounds["start"] > bounds["end"]:
+                violations.append(FieldViolation("end", "is before start"))
+        if violations:
+            raise ValidationError(violations)
+        return cls(bounds["start"], bounds["end"], chosen)
+
+    @property
+    def whole(self) -> bool:
+        """Whether every bar is wanted."""
+        return self.start is None and self.end is None
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the file."""
+        return FORMATS[self.file_format]
+
+
+def file_chunks(store: ObjectStore, key: str, window: Window) -> Iterator[bytes]:
+    """The bars of the stored series at `key` within `window`, as a file in pieces (blocking)."""
+    if window.whole and window.file_format == "parquet":
+        yield from store.stream(key)
+        return
+    size = store.size(key)
+    stored = pq.ParquetFile(RangedObject(store, key, size or 0), buffer_size=CHUNK_BYTES, pre_buffer=False)
+    sink = _Drain()
+    if window.file_format == "parquet":
+        writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"), SCHEMA, compression="zstd")
+        for table in _windowed(stored, window):
+            writer.write_table(table)
+            yield from sink.take()
+        writer.close()
+        yield from sink.take()
+        return
+    # pyarrow quotes header names whatever the quoting style: the header is written here, bare.
+    sink.write((",".join(COLUMNS) + "\n").encode())
+    for table in _windowed(stored, window):
+        pacsv.write_csv(_csv_columns(table), sink, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+        yield from sink.take()
+    yield from sink.take()  # no bar in the window: the header alone
+
+
+def _windowed(stored: pq.ParquetFile, window: Window) -> Iterator[pa.Table]:
+    """The stored row groups overlapping the window, cut to it."""
+    low = None if window.start is None else window.start.as_unit("us").to_datetime64()
+    high = None if window.end is None else window.end.as_unit("us").to_datetime64()
+    for index in range(stored.num_row_groups):
+        stats = stored.metadata.row_group(index).column(0).statistics
+        if stats is not None and stats.has_min_max:
+            before = low is not None and np.datetime64(stats.max) < low
+            after = high is not None and np.datetime64(stats.min) > high
+            if before or after:
+                continue
+        table = stored.read_row_group(index, columns=list(COLUMNS), use_threads=False).cast(SCHEMA)
+        stamps = table.column("timestamp").to_numpy()
+        first = 0 if low is None else int(np.searchsorted(stamps, low, side="left"))
+        last = len(stamps) if high is None else int(np.searchsorted(stamps, high, side="right"))
+        if last > first:
+            yield table.slice(first, last - first)
+
+
+def _csv_columns(table: pa.Table) -> pa.Table:
+    """Bars with ISO-8601 timestamps (`2024-01-02T09:30:00`), the form uploads use."""
+    stamps = table.column("timestamp").to_pandas().dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return table.set_column(0, "timestamp", pa.array(stamps.to_numpy(), pa.string()))
+
+
+class _Drain(io.RawIOBase):
+    """A write-only sink whose bytes are taken out as they are written."""
+
+    def __init__(self) -> None:
+        self._pieces: list[bytes] = []
+        self._size = 0
+
+    def writable(self) -> bool:
+        """Always: this is a writer."""
+        return True
+
+    def write(self, data) -> int:
+        """Keeps a copy of `data` until taken."""
+        piece = bytes(data)
+        self._pieces.append(piece)
+        self._size += len(piece)
+        return len(piece)
+
+    def tell(self) -> int:
+        """Bytes written so far."""
+        return self._size
+
+    def take(self) -> Iterator[bytes]:
+        """What was written since the last take, as one piece (nothing when empty)."""
+        if self._pieces:
+            piece = b"".join(self._pieces)
+            self._pieces.clear()
+            yield piece
