@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import numpy as np
 import pandas as pd
@@ -134,7 +133,7 @@ def test_unusable_files(data, content_type, expected):
     assert expected in violation(data, content_type)
 
 
-def test_a_million_rows_validate_quickly():
+def test_a_million_rows_parse_whole():
     n = 1_000_000
     close = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 1e-3, n)))
     df = pd.DataFrame(
@@ -148,9 +147,8 @@ def test_a_million_rows_validate_quickly():
         }
     )
     data = df.to_parquet(index=False)
-    began = time.perf_counter()
     bars = parse_bars(data, None)
-    elapsed = time.perf_counter() - began
+    # Speed is the bench's business (python -m bench --only imports); here, every row arrives intact.
     assert len(bars) == n
-    # About 0.3 s on a quiet 2-CPU machine; the margin absorbs a busy CI host.
-    assert elapsed < 2.0, f"parsing and validating 1M Parquet rows took {elapsed:.2f}s"
+    np.testing.assert_array_equal(np.asarray(bars["close"], dtype=float), close)
+    assert pd.Timestamp(bars["timestamp"].iloc[-1]) == pd.Timestamp("2015-01-01") + pd.Timedelta(minutes=n - 1)
