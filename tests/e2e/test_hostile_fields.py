@@ -210,7 +210,9 @@ class Records:
         if method in ("DeleteBacktest", "ExecuteBacktest", "ExecuteBacktestAsync"):
             return {**baseline, "backtest_id": runs.create_backtest(self.api, self.strategy["id"], self.config)["id"]}
         if method == "CancelTask":  # a task still running: a finished one cannot be cancelled (409)
-            swept = self.api.post("/backtests/sweep", self.sweep_body())
+            # Ten runs cannot all finish between the sweep's answer and the cancel.
+            grid = [{"signal_plugin_params.fast_period": period} for period in range(3, 13)]
+            swept = self.api.post("/backtests/sweep", {**self.sweep_body(), "param_grid": grid})
             assert swept.status == 200, swept
             return {**baseline, "task_id": swept.json()["task_id"]}
         if method == "DeleteStrategy":
