@@ -162,7 +162,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
                 _client_stream(handler.stream_unary, method, guarded),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_deserializer(handler.request_deserializer, method),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):

@@ -153,6 +153,8 @@ def _message_cases(
             kind = field.message_type.full_name
             if field.message_type.GetOptions().map_entry:
                 raise NotImplementedError(f"{where} is a map: spoil its keys and values here, as Struct keys are")
+            if kind == "google.protobuf.Any":
+                continue  # only in HttpBody.extensions, which no service reads; JSON needs its @type
             if kind in _STRUCTS:
                 if field.is_repeated:
                     for index, item in enumerate(present or [{}]):

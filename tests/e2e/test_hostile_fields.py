@@ -29,6 +29,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import grpc
+import pandas as pd
 import psycopg
 import pytest
 from google.protobuf import descriptor_pool, json_format, message_factory
@@ -78,6 +79,13 @@ class Records:
         assert started.status == 200, started
         self.task_id = started.json()["task_id"]
         assert runs.wait_task(api, self.task_id)["status"] == "SUCCESS"
+        swept = api.post("/backtests/sweep", self.sweep_body())
+        assert swept.status == 200, swept
+        self.sweep_task_id = swept.json()["task_id"]
+        assert runs.wait_task(api, self.sweep_task_id)["status"] == "SUCCESS"
+        # Bars after the series' last one, for AppendBars.
+        after = synthetic_bars.daily(5, start=str((self.bars.index[-1] + pd.offsets.BDay(1)).date()), seed=15)
+        self.appended_csv = synthetic_bars.to_csv(after, date_only=True)
         logic = api.post("/signal-logic", self.logic_body())
         assert logic.status == 201, logic
         self.logic = logic.json()
@@ -97,6 +105,15 @@ class Records:
             "output_mode": "discrete",
             "position_mode": "long_only",
             "strategy_id": self.strategy["id"],
+        }
+
+    def sweep_body(self) -> dict[str, Any]:
+        return {
+            "strategy_id": self.strategy["id"],
+            "engine": "vectorbt",
+            "base_config": self.config,
+            "param_grid": [{"signal_plugin_params.fast_period": 10}, {"commission": 0.001}],
+            "rank_metric": "perf_sharpe_ratio",
         }
 
     def file(self, data: bytes) -> dict[str, str]:
@@ -134,14 +151,22 @@ class Records:
             "ExecuteBacktest": {"backtest_id": backtest_id, "async_mode": False},
             "ExecuteBacktestAsync": {"backtest_id": backtest_id},
             "ListEngines": {},
-            "SweepBacktests": {
+            "SweepBacktests": self.sweep_body(),
+            "GridSearchBacktests": {
                 "strategy_id": strategy_id,
                 "engine": "vectorbt",
                 "base_config": self.config,
-                "param_grid": [{"signal_plugin_params.fast_period": 10}, {"commission": 0.001}],
+                "parameter_space": {
+                    "signal_plugin_params.fast_period": [5, 10],
+                    "commission": {"start": 0.0005, "stop": 0.001, "step": 0.0005},
+                },
                 "rank_metric": "perf_sharpe_ratio",
+                "top_n": 5,
             },
+            "DownloadTaskRuns": {"task_id": self.sweep_task_id},
             "GetTask": {"task_id": self.task_id},
+            "CancelTask": {"task_id": self.task_id},
+            "WatchTask": {"task_id": self.task_id},
             "CreateStrategy": {
                 "name": "hostile",
                 "description": "a strategy",
@@ -151,7 +176,15 @@ class Records:
             "ListStrategies": {"skip": 0, "limit": 10},
             "GetStrategy": {"strategy_id": strategy_id},
             "DeleteStrategy": {"strategy_id": strategy_id},
-            "ImportBars": {"symbol": self.symbol, "timeframe": "1d", "file": self.file(self.csv)},
+            "UploadBars": {"symbol": self.symbol, "timeframe": "1d", "file": self.file(self.csv)},
+            "AppendBars": {"symbol": self.symbol, "timeframe": "1d", "file": self.file(self.appended_csv)},
+            "DownloadBars": {
+                "symbol": self.symbol,
+                "timeframe": "1d",
+                "start": self.stamp(10),
+                "end": self.stamp(-10),
+                "format": "csv",
+            },
             "ListSeries": {},
             "GetSeries": {"symbol": self.symbol, "timeframe": "1d"},
             "CreateSignalLogic": self.logic_body(),
@@ -163,9 +196,9 @@ class Records:
             "ListSignalSeries": {},
             "GetSignalSeries": {"name": self.signal_name},
             "ListSignalPlugins": {},
-            "GetEquityCurve": {"backtest_id": backtest_id},
+            "GetEquityCurveJson": {"backtest_id": backtest_id},
             "DownloadEquityCurve": {"backtest_id": backtest_id},
-            "GetTrades": {"backtest_id": backtest_id},
+            "GetTradesJson": {"backtest_id": backtest_id},
             "DownloadTrades": {"backtest_id": backtest_id},
             "GetBacktestReport": {"backtest_id": backtest_id},
             "GetTaskReport": {"task_id": self.task_id},
@@ -176,6 +209,12 @@ class Records:
         """The baseline of a method that deletes or runs its record, pointed at a record of its own."""
         if method in ("DeleteBacktest", "ExecuteBacktest", "ExecuteBacktestAsync"):
             return {**baseline, "backtest_id": runs.create_backtest(self.api, self.strategy["id"], self.config)["id"]}
+        if method == "CancelTask":  # a task still running: a finished one cannot be cancelled (409)
+            # Ten runs cannot all finish between the sweep's answer and the cancel.
+            grid = [{"signal_plugin_params.fast_period": period} for period in range(3, 13)]
+            swept = self.api.post("/backtests/sweep", {**self.sweep_body(), "param_grid": grid})
+            assert swept.status == 200, swept
+            return {**baseline, "task_id": swept.json()["task_id"]}
         if method == "DeleteStrategy":
             return {**baseline, "strategy_id": runs.create_strategy(self.api, "hostile-disposable")["id"]}
         if method == "DeleteSignalLogic":
@@ -336,7 +375,10 @@ def send_grpc(channel: grpc.Channel, binding: Binding, request: dict[str, Any]) 
     name = f"/{binding.service.full_name}/{binding.method.name}"
     identity = bytes  # the answer's bytes are not looked at
     try:
-        if binding.method.server_streaming:
+        if binding.method.client_streaming:  # uploads: the whole request as the stream's one message
+            call = channel.stream_unary(name, request_serializer=identity, response_deserializer=identity)
+            call(iter([data]), timeout=TIMEOUT_S)
+        elif binding.method.server_streaming:
             call = channel.unary_stream(name, request_serializer=identity)
             for _ in call(data, timeout=TIMEOUT_S):
                 pass

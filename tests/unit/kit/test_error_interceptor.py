@@ -28,6 +28,11 @@ class Failing(catalog_pb2_grpc.CatalogServiceServicer):
         yield backtest_pb2.Backtest(id="first")
         raise self.error
 
+    async def UploadBars(self, request_iterator, context):
+        async for _ in request_iterator:
+            pass
+        raise self.error
+
 
 def _call(error: Exception, method: str = "GetBacktest") -> grpc.RpcError:
     async def run() -> grpc.RpcError:
@@ -114,11 +119,14 @@ def _raw_call(data: bytes, method: str) -> grpc.RpcError:
         await service.start()
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-                call = channel.unary_stream if method == "ListBacktests" else channel.unary_unary
+                calls = {"ListBacktests": channel.unary_stream, "UploadBars": channel.stream_unary}
+                call = calls.get(method, channel.unary_unary)
                 rpc = call(f"/{name}/{method}", request_serializer=lambda raw: raw, response_deserializer=bytes)
                 try:
                     if method == "ListBacktests":
                         [m async for m in rpc(data)]
+                    elif method == "UploadBars":
+                        await rpc(iter([data]))
                     else:
                         await rpc(data)
                 except grpc.aio.AioRpcError as err:
@@ -139,6 +147,8 @@ def _raw_call(data: bytes, method: str) -> grpc.RpcError:
         ("ListBacktests", b"\x0a\x02a\xff", "strategy_id"),
         # Bytes that are no message at all: a length running past the end.
         ("GetBacktest", b"\x0a\x05ab", "request"),
+        # A client stream's message: UploadBarsRequest.symbol (field 1) with a lone surrogate.
+        ("UploadBars", b"\x0a\x04A\xed\xa0\x80", "symbol"),
     ],
 )
 def test_request_bytes_protobuf_refuses_are_invalid_argument_naming_the_field(method, data, field):
