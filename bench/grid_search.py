@@ -90,6 +90,8 @@ def through_service(session: Session, strategy_id: str) -> tuple[float, float, d
     began = time.perf_counter()
     handle = session.client.call("POST", "/backtests/grid-search", body)
     task_id = handle["task_id"]
+    answered = time.perf_counter() - began
+    session.say(f"  POST /backtests/grid-search answered in {answered:.2f} s ({handle['n_configs']} runs)")
     while True:
         task = session.client.call("GET", f"/tasks/{task_id}")
         if task["status"] in ("SUCCESS", "FAILURE"):
