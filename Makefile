@@ -49,9 +49,14 @@ $(GEN) $(DESCRIPTOR) $(OPENAPI): $(STAMP) $(PROTOS) buf.yaml buf.gen.yaml protos
 	$(BIN)/buf build -o $(DESCRIPTOR)
 	$(PY) -m gateway.openapi $(DESCRIPTOR) --out $(OPENAPI) --docs gen/docs
 
+# Protos by buf; Python by ruff (rules, docstrings and formatting: ruff.toml); the import layers
+# (domain imports nothing of ours, services never each other, the gateway only the kit) by import-linter.
 lint: proto
 	$(BIN)/buf lint --path protos/backtest
 	$(BIN)/buf format --diff --exit-code --path protos/backtest
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --config pyproject.toml
 
 up: proto
 	$(PY) -m deploy.embedded up

@@ -27,6 +27,7 @@ from bench import (
     execution,
     expressions,
     grid_search,
+    json_downloads,
     reports,
     research_statistics,
     startup,
@@ -41,6 +42,7 @@ from deploy.embedded.stack import Stack
 SECTIONS: dict[str, Callable[[Session], None]] = {
     "execution": execution.run,
     "downloads": downloads.run,
+    "json": json_downloads.run,
     "reports": reports.run,
     "sweeps": sweeps.run,
     "grid": grid_search.run,
@@ -77,6 +79,7 @@ def _run_section(name: str, run: Callable, session: LocalSession | Session, fail
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse the options, run the chosen sections against one stack, print the report; the exit code."""
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

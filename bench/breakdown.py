@@ -67,7 +67,7 @@ def _execute_segments(session: Session, traced: TracedExecutor, backtest_id: str
     def add(name: str, value: float) -> None:
         segments.setdefault(name, []).append(value)
 
-    for (began, ended), trace, claimed in zip(calls, traced.traces[first:], dispatched):
+    for (began, ended), trace, claimed in zip(calls, traced.traces[first:], dispatched, strict=True):
         complete_end = trace.last_end("CompleteRuns")
         steps = {
             "bars (executor cache hit)": trace.seconds("bars"),
@@ -129,6 +129,7 @@ def _sweep(session: Session, traced: TracedExecutor, strategy_id: str) -> tuple[
 
 
 def run(session: Session) -> None:
+    """Split sync executes and a vectorbt sweep into stages, with a traced executor in this process."""
     session.say("breakdown: stack executors stopped; a traced executor in this process takes the jobs")
     session.fleet.ensure(0)
     get_engine("vectorbt").warm_up()

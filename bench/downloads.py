@@ -73,6 +73,7 @@ def _json_points(session: Session, backtest_id: str) -> tuple[float, int, bool]:
 
 
 def run(session: Session) -> None:
+    """Time the curve downloads of a million-bar run: Parquet and JSON through the gateway, Parquet from S3."""
     add = session.report.add
     session.say("downloads: a million-bar vectorbt run")
     if not session.fleet.names():

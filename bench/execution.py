@@ -79,6 +79,7 @@ def _same_metrics(a: dict, b: dict) -> bool:
 
 
 def run(session: Session) -> None:
+    """Time a sync execute through the gateway on each engine against the same run in process, then the floor."""
     n = session.options.runs
     for engine in ENGINES:
         session.say(f"execution: {engine}")

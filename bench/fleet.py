@@ -48,6 +48,7 @@ class Fleet:
         return self.log(name).wait_for("ready", timeout=READY_TIMEOUT_S)
 
     def stop(self, name: str) -> None:
+        """Stop the executor `name`."""
         self.stack.stop_executor(name)
 
     def ensure(self, count: int) -> None:

@@ -22,6 +22,7 @@ class Target:
     limit: float
 
     def met(self, ratio: float) -> bool:
+        """Whether `ratio` meets this target."""
         return _OPS[self.op](ratio, self.limit)
 
     def __str__(self) -> str:
@@ -51,6 +52,7 @@ class Figure:
 
     @property
     def verdict(self) -> str:
+        """PASS, MISS, or empty when there is no target or no ratio."""
         if self.target is None or self.ratio is None:
             return ""
         return "PASS" if self.target.met(self.ratio) else "MISS"
@@ -74,10 +76,12 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
     def add(self, section: str, figure: Figure) -> Figure:
+        """Add `figure` to `section`'s rows; the figure itself."""
         self.figures.setdefault(section, []).append(figure)
         return figure
 
     def note(self, text: str) -> None:
+        """Add a line printed under the table."""
         self.notes.append(text)
 
     def print(self, out: TextIO) -> None:

@@ -47,6 +47,7 @@ def _render_seconds(browser: Browser, path: Path) -> float:
 
 
 def run(session: Session) -> None:
+    """Time building and rendering the tearsheet of a million-bar run."""
     add = session.report.add
     session.say("reports: the tearsheet of a million-bar run")
     if not session.fleet.names():

@@ -45,6 +45,7 @@ class RestClient:
         return self._conn
 
     def close(self) -> None:
+        """Close the kept-alive connection, if one is open."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -34,6 +34,7 @@ def _durations(log, jobs: list[str]) -> list[float]:
 
 
 def run(session: Session) -> None:
+    """Time a fresh executor from spawn to its first finished job, with one job queued."""
     add = session.report.add
     session.say("startup: no executor running; one job queued")
     session.fleet.ensure(0)

@@ -42,7 +42,9 @@ CEILING_RUNS = 20
 
 @dataclass(frozen=True)
 class SweepRun:
-    """One finished sweep: seconds from submit to SUCCESS, the catalog's executor count, jobs per executor,
+    """One finished sweep, as timed and as its logs tell it.
+
+    Seconds from submit to SUCCESS, the catalog's executor count, jobs per executor,
     and each job's duration in its executor's log ("job received" -> "job done").
     """
 
@@ -172,6 +174,7 @@ def sequential_executes(session: Session, strategy_id: str) -> Samples:
 
 
 def run(session: Session) -> None:
+    """Time 50-configuration sweeps, submit to SUCCESS, against the baselines in the module docstring."""
     add, repeats = session.report.add, session.options.sweep_repeats
     session.say("sweeps: 2 executors")
     session.fleet.ensure(2)

@@ -16,15 +16,18 @@ class Samples:
 
     @property
     def median(self) -> float:
+        """The median of the timings."""
         return statistics.median(self.seconds)
 
     @property
     def p90(self) -> float:
+        """The 90th percentile (nearest rank)."""
         ordered = sorted(self.seconds)
         return ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
 
     @property
     def total(self) -> float:
+        """The sum of the timings."""
         return sum(self.seconds)
 
     def describe(self, scale: float = 1e3, unit: str = "ms") -> str:

@@ -58,6 +58,7 @@ class JobTrace:
         return max(end for _, end in spans) - min(begin for begin, _ in spans) if spans else 0.0
 
     def last_end(self, step: str) -> float:
+        """When the last span of `step` ended."""
         return max(end for name, _, end in self.spans if name == step)
 
 
@@ -201,7 +202,7 @@ class TracedExecutor:
 
 
 def main() -> int:
-    """Warm up like an executor (inside TracedExecutor), trace jobs until stdin closes, then print one JSON trace per line."""
+    """Warm up like an executor (in TracedExecutor), trace jobs until stdin closes, print one JSON trace per line."""
     with TracedExecutor(dict(os.environ)) as traced:
         print(json.dumps({"ready": True}), flush=True)
         sys.stdin.read()

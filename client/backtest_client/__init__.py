@@ -25,7 +25,17 @@ from backtest_client.errors import (
     UnavailableError,
     ValidationError,
 )
-from backtest_client.models import Backtest, BacktestSpec, Progress, RunConfig, SeriesSummary, Strategy, TaskState
+from backtest_client.models import (
+    Backtest,
+    BacktestSpec,
+    BestRun,
+    Progress,
+    RunConfig,
+    SeriesSummary,
+    Strategy,
+    TaskState,
+    TaskUpdate,
+)
 from backtest_client.reports import Report
 from backtest_client.results import BacktestResult
 from backtest_client.signals import (
@@ -48,6 +58,7 @@ __all__ = [
     "BacktestError",
     "BacktestResult",
     "BacktestSpec",
+    "BestRun",
     "Client",
     "ConflictError",
     "ExpressionLanguage",
@@ -73,6 +84,7 @@ __all__ = [
     "GridSearchTask",
     "SweepTask",
     "TaskState",
+    "TaskUpdate",
     "UnavailableError",
     "ValidationError",
 ]

@@ -10,8 +10,9 @@ same request can be sent again. Every other failure is final. A
 from __future__ import annotations
 
 import email.utils
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,9 +97,51 @@ class Transport:
         """The parsed JSON answer of `request`."""
         return self.request(method, path, **kwargs).json()
 
+    def stream_array(self, path: str) -> Iterator[Any]:
+        """The elements of a streamed JSON array (GET), each as soon as its bytes arrive; no read deadline.
+
+        Errors before the stream starts raise as `request` does; a 503 is not retried (the caller may
+        watch again).
+        """
+        try:
+            with self._http.stream("GET", path, timeout=httpx.Timeout(self._http.timeout.connect, read=None)) as answer:
+                if answer.status_code >= 400:
+                    answer.read()
+                    raise errors.from_response(answer)
+                yield from json_array_elements(answer.iter_text())
+        except httpx.TransportError as err:
+            raise errors.ApiConnectionError(
+                f"GET {API_PREFIX}{path}: cannot reach the API at {self.base_url}: {err or type(err).__name__}"
+            ) from err
+
     def close(self) -> None:
         """Closes the pooled connections."""
         self._http.close()
+
+
+def json_array_elements(pieces: Iterable[str]) -> Iterator[Any]:
+    """Parses a JSON array arriving in pieces; yields each element once it is complete.
+
+    pieces: the array's text in any cut (as a streamed body arrives).
+    """
+    decoder = json.JSONDecoder()
+    buffer, position, opened = "", 0, False
+    for piece in pieces:
+        buffer += piece
+        while True:
+            while position < len(buffer) and buffer[position] in " \t\r\n,":
+                position += 1
+            if not opened and buffer.startswith("[", position):
+                opened, position = True, position + 1
+                continue
+            if position >= len(buffer) or buffer[position] == "]":
+                break
+            try:
+                element, position = decoder.raw_decode(buffer, position)
+            except json.JSONDecodeError:
+                break  # the rest of this element is still on its way
+            yield element
+        buffer, position = buffer[position:], 0
 
 
 def retry_after(response: httpx.Response, attempt: int) -> float:

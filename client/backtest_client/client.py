@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, TypedDict, Unpack
 
 import httpx
 import pandas as pd
 
 from backtest_client._transport import DEFAULT_TIMEOUT_S, Transport
-from backtest_client.models import BacktestSpec, RunConfig
+from backtest_client.models import BacktestSpec, RunConfig, TaskState, TaskUpdate
 from backtest_client.resources.backtests import Backtests
 from backtest_client.resources.market_data import MarketData
 from backtest_client.resources.reports import Reports
@@ -108,6 +108,14 @@ class Client:
             symbol = base.symbol if isinstance(base, RunConfig) else str(base.get("symbol", ""))
             strategy_id = self._adhoc_strategy(f"sweep: {signal_name(base)} on {symbol}", symbol)
         return self.sweeps.create(strategy_id, base, grid, engine=engine, rank_metric=rank_metric)
+
+    def cancel_task(self, task_id: str) -> TaskState:
+        """Cancels a task (a run or a sweep); returns it REVOKED with its counts (`client.tasks.cancel`)."""
+        return self.tasks.cancel(task_id)
+
+    def watch_task(self, task_id: str) -> Iterator[TaskUpdate]:
+        """Iterates over a task's progress as it changes, ending when the task ends (`client.tasks.watch`)."""
+        return self.tasks.watch(task_id)
 
     def grid_search(
         self,

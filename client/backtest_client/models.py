@@ -291,11 +291,18 @@ class SeriesSummary:
 
 @dataclass(frozen=True)
 class Progress:
-    """Runs of a task: succeeded, failed, and in all."""
+    """Runs of a task: succeeded, failed, and in all; revoked: dropped by a cancel before they finished."""
 
     succeeded: int
     failed: int
     total: int
+    revoked: int = 0
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any] | None) -> Progress:
+        """The `progress` object of a task or a task update."""
+        wire = wire or {}
+        return cls(*(int(wire.get(key, 0)) for key in ("succeeded", "failed", "total", "revoked")))
 
     @property
     def settled(self) -> int:
@@ -307,7 +314,7 @@ class Progress:
 class TaskState:
     """A task as last polled.
 
-    status: PENDING, STARTED, PROGRESS, SUCCESS or FAILURE.
+    status: PENDING, STARTED, PROGRESS, SUCCESS, FAILURE or REVOKED (cancelled).
     kind: "execute" or "sweep".
     result: the run's summary, or the sweep's leaderboard document, once done.
     """
@@ -336,9 +343,7 @@ class TaskState:
             status=wire["status"],
             kind=wire.get("kind", ""),
             backtest_id=wire.get("backtest_id"),
-            progress=Progress(
-                int(progress.get("succeeded", 0)), int(progress.get("failed", 0)), int(progress.get("total", 0))
-            ),
+            progress=Progress.from_wire(progress),
             result=dict(wire.get("result") or {}),
             error=wire.get("error"),
             created_at=timestamp(wire.get("created_at")),
@@ -349,3 +354,43 @@ class TaskState:
 def _whole_numbers(values: dict[str, Any]) -> dict[str, Any]:
     """Plugin parameters with whole-number floats as ints: JSON through a protobuf Struct has only floats."""
     return {k: int(v) if isinstance(v, float) and v.is_integer() and abs(v) < 2**53 else v for k, v in values.items()}
+
+
+@dataclass(frozen=True)
+class BestRun:
+    """The best completed run of a task so far: its id, the metric ranked by, and its value."""
+
+    backtest_id: str
+    metric: str
+    value: float
+
+
+@dataclass(frozen=True)
+class TaskUpdate:
+    """One element of a task's live progress (`client.watch_task`): the task as it stood then.
+
+    best: the best completed run so far, None until one completed with a value of the metric.
+    """
+
+    task_id: str
+    status: str
+    progress: Progress
+    best: BestRun | None
+    updated_at: pd.Timestamp | None
+
+    @property
+    def done(self) -> bool:
+        """Whether the task has ended: this is the watch's last update."""
+        return self.status in FINISHED
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> TaskUpdate:
+        """An element of GET /tasks/{id}/events."""
+        best = wire.get("best")
+        return cls(
+            task_id=wire["task_id"],
+            status=wire["status"],
+            progress=Progress.from_wire(wire.get("progress")),
+            best=BestRun(best["backtest_id"], best["metric"], float(best["value"])) if best else None,
+            updated_at=timestamp(wire.get("updated_at")),
+        )

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 
 from backtest_client.errors import RunFailedError
 from backtest_client.frames import leaderboard_frame
-from backtest_client.models import TaskState
+from backtest_client.models import TaskState, TaskUpdate
 from backtest_client.progress import ProgressBar
 
 if TYPE_CHECKING:
@@ -70,6 +70,14 @@ class _TaskHandle:
     def state(self) -> TaskState:
         """The task as it is now."""
         return self._client.tasks.get(self.task_id)
+
+    def cancel(self) -> TaskState:
+        """Cancels the work: queued runs are dropped, nothing is left running; returns the task, REVOKED."""
+        return self._client.tasks.cancel(self.task_id)
+
+    def watch(self) -> Iterator[TaskUpdate]:
+        """The task's progress as the platform pushes it, one update per change, until it ends."""
+        return self._client.tasks.watch(self.task_id)
 
     def _wait(self, progress: bool | OnState, timeout: float | None, description: str) -> TaskState:
         bar = ProgressBar(description) if progress is True else None

@@ -61,7 +61,9 @@ def _service_user() -> str | None:
         )
         # Exit code 9: a concurrent launcher created it meanwhile; fine.
         if result.returncode not in (0, 9):
-            raise StartupError("postgres", f"cannot create system user {SERVICE_USER}: {result.stderr.strip()}")
+            raise StartupError(
+                "postgres", f"cannot create system user {SERVICE_USER}: {result.stderr.strip()}"
+            ) from None  # the KeyError only said the user is missing
     return SERVICE_USER
 
 

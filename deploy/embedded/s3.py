@@ -124,7 +124,7 @@ def start_s3(
     def launch() -> S3:
         # One spare port, so that a given `port` can be left out of the rest.
         spare = [p for p in free_ports(len(_PORT_FLAGS) + 1) if p != port]
-        ports = dict(zip(_PORT_FLAGS, spare))
+        ports = dict(zip(_PORT_FLAGS, spare, strict=False))  # spare may hold one port more than the flags need
         if port:
             ports["s3.port"] = port
         argv = [

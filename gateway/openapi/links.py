@@ -91,7 +91,7 @@ def _resource_name(source: Binding, bindings: list[Binding]) -> str | None:
 
 
 def _body(source: Binding, target: Binding, resource: str | None) -> dict[str, str]:
-    """requestBody entries of `target` (a body "*" operation) that `source`'s response can fill."""
+    """The requestBody entries of `target` (a body "*" operation) that `source`'s response can fill."""
     method = source.method
     if target.body != "*" or method.server_streaming or method.output_type.full_name.startswith("google."):
         return {}

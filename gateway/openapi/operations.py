@@ -5,7 +5,9 @@ As Envoy's transcoder maps them: path variables bind request fields; with
 the body is that field and the other fields, like every field of a request
 without a body, are query parameters (nested fields as dotted names). A
 server stream is a bare JSON array; google.api.HttpBody is raw bytes of the
-media types the backtest.v1.rest option names. Errors are google.rpc.Status.
+media types the backtest.v1.rest option names, or, with its
+`response_json_array_of`, a JSON array of that message (JSON text the service
+prints itself). Errors are google.rpc.Status.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def build_operation(contract: Contract, schemas: Schemas, binding: Binding, op_i
         parameters += _query_parameters(method.input_type, bound, schemas)
     if parameters:
         operation["parameters"] = parameters
-    operation["responses"] = _responses(binding, schemas, has_input=bool(method.input_type.fields))
+    operation["responses"] = _responses(contract, binding, schemas, has_input=bool(method.input_type.fields))
     return operation
 
 
@@ -110,12 +112,18 @@ def _field_body(field: descriptor.FieldDescriptor, binding: Binding, schemas: Sc
     return _json_body(schemas.field(field, request=True))
 
 
-def _responses(binding: Binding, schemas: Schemas, *, has_input: bool) -> dict[str, Any]:
+def _responses(contract: Contract, binding: Binding, schemas: Schemas, *, has_input: bool) -> dict[str, Any]:
     method = binding.method
     status = str(binding.rest.success_status or 200) if binding.rest is not None else "200"
     success: dict[str, Any] = {"description": _success_description(binding, status)}
     if status != "204":
-        if method.output_type.full_name == HTTP_BODY:
+        array_of = binding.rest.response_json_array_of if binding.rest is not None else ""
+        if method.output_type.full_name == HTTP_BODY and array_of:
+            # JSON text the service prints as the transcoder would print a stream of `array_of`.
+            items = schemas.ref(contract.pool.FindMessageTypeByName(array_of), request=False)
+            success["description"] = f"A JSON array of {array_of.rsplit('.', 1)[-1]}, written as it is printed."
+            success["content"] = {JSON: {"schema": {"type": "array", "items": items}}}
+        elif method.output_type.full_name == HTTP_BODY:
             media = list(binding.rest.response_media_types) if binding.rest is not None else []
             success["content"] = {kind: {"schema": BINARY} for kind in media or ["*/*"]}
             success["headers"] = {"content-disposition": {"schema": {"type": "string"}, "required": False}}

@@ -11,6 +11,9 @@ from google.protobuf import descriptor, descriptor_pb2, descriptor_pool, message
 
 from gateway.transcoder.errors import ConfigError
 
+# The platform's own method option (protos/backtest/v1/http_options.proto): what Envoy's route table says
+# per method (a stream without deadline), the local gateway reads from the contract.
+REST_OPTIONS = "backtest.v1.rest"
 # Well-known wrappers: in JSON they are the value they wrap.
 WRAPPER_TYPES = frozenset(
     f"google.protobuf.{name}Value"
@@ -70,6 +73,22 @@ class DescriptorSet:
             # Additional bindings do not nest: the spec ignores theirs.
             for extra in rule.additional_bindings:
                 yield AnnotatedMethod(method, extra)
+
+    def long_lived(self, method: descriptor.MethodDescriptor) -> bool:
+        """Whether the method's backtest.v1.rest option marks it a long-lived stream (no deadline, as envoy.yaml).
+
+        False when the option, or the set's definition of it, is absent (another API's descriptor set).
+        """
+        try:
+            extension = self.pool.FindExtensionByName(REST_OPTIONS)
+        except KeyError:
+            return False
+        options = method.GetOptions()
+        kind = self.pool.FindMessageTypeByName(options.DESCRIPTOR.full_name)
+        parsed = message_factory.GetMessageClass(kind).FromString(options.SerializeToString())
+        if not parsed.HasExtension(extension):
+            return False
+        return bool(getattr(parsed.Extensions[extension], "long_lived", False))
 
     def message_class(self, desc: descriptor.Descriptor) -> type[message.Message]:
         """The generated class of a message type, built once from this pool."""

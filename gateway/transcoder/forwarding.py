@@ -208,8 +208,8 @@ class Forwarder:
         return Outcome(status, grpc_status=0)
 
     def _stream(self, exchange: Exchange, route: Route, payload: bytes, metadata) -> Outcome:
-        # Downloads run as long as they take, like envoy.yaml's `timeout: 0s` for them.
-        timeout = None if route.http_body_response else self._limits.upstream_timeout_s
+        # Downloads and watches run as long as they take, like envoy.yaml's `timeout: 0s` for them.
+        timeout = None if route.http_body_response or route.long_lived else self._limits.upstream_timeout_s
 
         def first_message():
             call = self._calls[route.grpc_path](payload, timeout=timeout, metadata=metadata)

@@ -43,13 +43,16 @@ class HttpExchange:
         self._chunked = handler.request_version != "HTTP/1.0"
 
     def header(self, name: str) -> str | None:
+        """The request header `name`, or None."""
         return self._handler.headers.get(name)
 
     def header_items(self) -> list[tuple[str, str]]:
+        """Every request header, in order."""
         return self._handler.headers.items()
 
     def read_body(self, limit: int) -> bytes:
-        headers, rfile = self._handler.headers, self._handler.rfile
+        """The request body, up to `limit` bytes (see exchange.Exchange.read_body)."""
+        headers = self._handler.headers
         encoding = headers.get("transfer-encoding")
         if encoding is not None:
             if encoding.strip().lower() != "chunked":
@@ -126,11 +129,13 @@ class HttpExchange:
         return "".join(lines).encode("latin-1", "replace")
 
     def respond(self, status: int, headers: Headers, body: bytes | None) -> None:
+        """Send a whole response: head and body in one write."""
         extra = [] if body is None else [f"content-length: {len(body)}\r\n"]
         head = self._head(status, headers, extra)
         self._handler.wfile.write(head + body if body else head)
 
     def start_stream(self, status: int, headers: Headers) -> None:
+        """Begin a streamed response; its head goes out with the first piece."""
         if self._chunked:
             extra = ["transfer-encoding: chunked\r\n"]
         else:
@@ -139,6 +144,7 @@ class HttpExchange:
         self._pending = self._head(status, headers, extra)
 
     def write(self, data: bytes) -> None:
+        """Send one piece of a streamed response, as a chunk on HTTP/1.1."""
         if not data:
             return  # an empty chunk would end the body
         piece = b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data
@@ -146,10 +152,12 @@ class HttpExchange:
         self._pending = b""
 
     def end_stream(self) -> None:
+        """End a streamed response (the last chunk; on HTTP/1.0 the connection's close)."""
         self._handler.wfile.write(self._pending + b"0\r\n\r\n" if self._chunked else self._pending)
         self._pending = b""
 
     def abort(self) -> None:
+        """Close the connection after this exchange: the response cannot be completed."""
         self._handler.close_connection = True
 
 

@@ -153,11 +153,13 @@ class TranscodingServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def process_request(self, request, client_address) -> None:
+        """Track the connection so that shutdown can close it, then serve it."""
         with self._lock:
             self._connections.add(request)
         super().process_request(request, client_address)
 
     def shutdown_request(self, request) -> None:
+        """Forget the connection, then close it."""
         with self._lock:
             self._connections.discard(request)
         super().shutdown_request(request)

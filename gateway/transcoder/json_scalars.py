@@ -60,34 +60,42 @@ def format_float(value: float) -> str:
 
 
 def write_int64(value: int, out: Out) -> None:
+    """Append an int64 as protobuf's JSON writes it: a decimal string, quoted."""
     out.append('"%d"' % value)
 
 
 def write_int32(value: int, out: Out) -> None:
+    """Append an int32 (or uint32 or enum number) as a bare decimal."""
     out.append("%d" % value)
 
 
 def write_bool(value: bool, out: Out) -> None:
+    """Append a bool as JSON true or false."""
     out.append("true" if value else "false")
 
 
 def write_string(value: str, out: Out) -> None:
+    """Append a string, escaped as protobuf's JSON writer escapes it."""
     out.append(escape(value))
 
 
 def write_bytes(value: bytes, out: Out) -> None:
+    """Append bytes as quoted standard base64."""
     out.append('"' + base64.b64encode(value).decode("ascii") + '"')
 
 
 def write_double(value: float, out: Out) -> None:
+    """Append a double as format_double prints it."""
     out.append(format_double(value))
 
 
 def write_float(value: float, out: Out) -> None:
+    """Append a float as format_float prints it."""
     out.append(format_float(value))
 
 
 def map_key(field: descriptor.FieldDescriptor) -> Callable[[object], str]:
+    """The function that prints a map key of `field`'s type as a JSON object key (always a string)."""
     if field.type == F.TYPE_STRING:
         return escape
     if field.type == F.TYPE_BOOL:

@@ -12,6 +12,10 @@ Envoy's rules, from grpc-httpjson-transcoding:
   bound values first.
 - `google.api.HttpBody` bodies are not JSON: the raw bytes and the request's
   content type go into it.
+- Text that is not Unicode is a 400 naming where it is: a JSON string or key
+  holding a lone surrogate (an escape of U+D800..U+DFFF alone: valid JSON,
+  but no proto string can hold it), and a path variable or query value whose
+  percent-decoded bytes are not UTF-8.
 """
 
 from __future__ import annotations
@@ -58,7 +62,11 @@ class RequestBinder:
                         raise
                     # Envoy retries an escaped name unescaped.
                     fields = resolve_field_path(self._descriptors, request_type, percent_decode(name).split("."))
-                bindings.append((fields, percent_decode(param[equals + 1 :])))
+                try:
+                    value = percent_decode(param[equals + 1 :])
+                except ValueError as exc:
+                    raise ValueError(f"{'.'.join(f.name for f in fields)}: {exc}") from None
+                bindings.append((fields, value))
             except ValueError as exc:
                 raise LocalReply(400, str(exc)) from None
         return bindings
@@ -83,6 +91,9 @@ class RequestBinder:
         document = None
         if body or route.body:
             document = _parse_json(body) if body else {}
+            surrogate = _lone_surrogate(document, ".".join(field.name for field in route.body_fields))
+            if surrogate is not None:
+                raise LocalReply(400, f"Invalid JSON body: {surrogate}: a lone surrogate is not Unicode text")
             if route.body in ("", "*") and not isinstance(document, dict):
                 raise LocalReply(400, "Invalid JSON body: expected an object")
             for field in reversed(route.body_fields):
@@ -106,6 +117,36 @@ def _parse_json(body: bytes) -> object:
         return json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise LocalReply(400, f"Invalid JSON body: {exc}") from None
+
+
+def _printable(key: str) -> str:
+    """A JSON key as an error message can show it: surrogates escaped, a long key cut short."""
+    shown = key.encode("utf-8", "backslashreplace").decode("utf-8")
+    return shown if len(shown) <= 64 else f"{shown[:64]}...({len(key)} characters)"
+
+
+def _is_unicode(text: str) -> bool:
+    return not any("\ud800" <= char <= "\udfff" for char in text)
+
+
+def _lone_surrogate(document: object, path: str) -> str | None:
+    """The path (`a.b[2].c`) of the first string or key in `document` holding a lone surrogate, else None."""
+    if isinstance(document, str):
+        return None if _is_unicode(document) else path
+    if isinstance(document, list):
+        for index, item in enumerate(document):
+            found = _lone_surrogate(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    elif isinstance(document, dict):
+        for key, item in document.items():
+            where = f"{path}.{_printable(key)}" if path else _printable(key)
+            if not _is_unicode(key):
+                return where
+            found = _lone_surrogate(item, where)
+            if found is not None:
+                return found
+    return None
 
 
 def _apply(request: message.Message, bindings: list[Binding], document: object) -> None:

@@ -101,4 +101,5 @@ def _route(descriptors: DescriptorSet, service: descriptor.ServiceDescriptor, an
         variables=variables,
         http_body_request=body_type is not None and body_type.full_name == HTTP_BODY,
         http_body_response=method.output_type.full_name == HTTP_BODY,
+        long_lived=method.server_streaming and descriptors.long_lived(method),
     )

@@ -38,6 +38,7 @@ class Route:
     variables: each path variable's fields and position.
     http_body_request: the body is raw bytes for a google.api.HttpBody.
     http_body_response: the response is google.api.HttpBody, written raw.
+    long_lived: a stream that lasts as long as what it watches: no upstream deadline.
     """
 
     http_method: str
@@ -53,6 +54,7 @@ class Route:
     variables: tuple[tuple[FieldPath, TemplateVariable], ...]
     http_body_request: bool
     http_body_response: bool
+    long_lived: bool = False
 
 
 class _Node:
@@ -91,7 +93,7 @@ class RouteTable:
 
         http_method: the request's method.
         path: the raw (still percent-encoded) path, without the query string.
-        Raises ValueError when a variable's decoded bytes are not UTF-8.
+        Raises ValueError, naming the variable, when its decoded bytes are not UTF-8.
         """
         if not path.startswith("/"):
             return None  # e.g. OPTIONS *
@@ -103,7 +105,10 @@ class RouteTable:
         for fields, variable in route.variables:
             end = variable.end if variable.end >= 0 else len(parts) + variable.end + 1
             keep = variable.multi_segment  # only single segments decode %2F and friends
-            value = "/".join(percent_decode(part, keep_reserved=keep) for part in parts[variable.start : end])
+            try:
+                value = "/".join(percent_decode(part, keep_reserved=keep) for part in parts[variable.start : end])
+            except ValueError as exc:
+                raise ValueError(f"{'.'.join(field.name for field in fields)}: {exc}") from None
             bindings.append((fields, value))
         return route, bindings
 

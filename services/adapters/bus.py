@@ -9,7 +9,12 @@ server by giving each run its own namespace.
 - Registry: a KV bucket with a TTL; each executor re-puts its record while
   alive, so keys of dead executors expire on their own.
 - Events: core NATS subjects `events.backtest.<id>`, published by the catalog
-  after an outcome is committed; synchronous execute waits on them.
+  after an outcome is committed; synchronous execute waits on them. And
+  `events.task.<id>`, published after any commit that moves a task (a run
+  started or settled, a cancel); WatchTask streams wake on them.
+- Revoked tasks: a KV bucket with a TTL; the catalog puts a cancelled task's
+  id, and executors keep the set in memory (`RevokedTasks`) to drop the
+  task's jobs unrun, as Celery workers keep their revoked set.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ class Topology:
     ack_wait: float = 30.0
     max_deliver: int = 3
     registry_ttl: float = 15.0
+    # A job of a cancelled task is at most this old when it reaches an executor (the catalog also deletes
+    # queued ones from the stream); past it, StartRuns still tells the executor to drop the results.
+    revoked_ttl: float = 86400.0
 
     @classmethod
     def of(cls, settings: Any) -> Topology:
@@ -78,6 +86,15 @@ class Topology:
     def event_subject(self, backtest_id: str) -> str:
         """The core-NATS subject announcing a backtest's committed outcome."""
         return f"{self.namespace}events.backtest.{backtest_id}"
+
+    def task_event_subject(self, task_id: str) -> str:
+        """The core-NATS subject announcing that a task's row changed."""
+        return f"{self.namespace}events.task.{task_id}"
+
+    @property
+    def revoked_bucket(self) -> str:
+        """The KV bucket of cancelled tasks' ids."""
+        return f"{self.namespace}backtest_revoked_tasks"
 
 
 @dataclass(frozen=True)
@@ -205,6 +222,10 @@ class Bus:
             await self.js.key_value(t.registry_bucket)
         except BucketNotFoundError:
             await self.js.create_key_value(api.KeyValueConfig(bucket=t.registry_bucket, ttl=t.registry_ttl))
+        try:
+            await self.js.key_value(t.revoked_bucket)
+        except BucketNotFoundError:
+            await self.js.create_key_value(api.KeyValueConfig(bucket=t.revoked_bucket, ttl=t.revoked_ttl))
 
     async def publish_job(self, job: Job) -> int:
         """Publishes `job` to its engine's subject and returns its stream sequence.
@@ -223,6 +244,26 @@ class Bus:
         except NotFoundError:
             return False
         return True
+
+    async def delete_job(self, stream_seq: int) -> bool:
+        """Removes the job stored at `stream_seq` from the work queue; False when it was gone already."""
+        try:
+            return await self.js.delete_msg(self.topology.stream, stream_seq)
+        except NotFoundError:
+            return False
+
+    async def revoke_task(self, task_id: str) -> None:
+        """Adds a cancelled task to the revoked set executors watch."""
+        kv = await self.js.key_value(self.topology.revoked_bucket)
+        await kv.put(task_id, b"")
+
+    async def publish_task_event(self, task_id: str) -> None:
+        """Tells watchers that the task's row changed (they read it again)."""
+        await self.nc.publish(self.topology.task_event_subject(task_id), b"")
+
+    async def subscribe_task_events(self, task_id: str):
+        """Subscribes to change events of one task (subscribe before the first read)."""
+        return await self.nc.subscribe(self.topology.task_event_subject(task_id))
 
     async def pull(self, engine: str):
         """Binds to the engine's shared durable consumer for fetching jobs."""
@@ -276,9 +317,61 @@ class Bus:
                 )
         return records
 
+    async def watch_revoked(self) -> RevokedTasks:
+        """The revoked set, kept current in the background until its `stop`."""
+        revoked = RevokedTasks(self)
+        await revoked.start()
+        return revoked
+
     async def close(self) -> None:
         """Flushes what was published and closes; unacked jobs go back to the queue."""
         if self.nc.is_connected:
             # Not drain(): with bound pull subscriptions it waits out its whole timeout.
             await self.nc.flush()
         await self.nc.close()
+
+
+class RevokedTasks:
+    """The ids of cancelled tasks, as an executor holds them: filled from the revoked bucket and kept current.
+
+    A KV watcher delivers the bucket's keys, then each new one; if it fails (NATS away), it is made
+    again. Membership is a set lookup, so checking every job costs nothing. A job checked before its
+    task's key arrives runs anyway, and StartRuns tells the executor to drop its results.
+    """
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.ids: set[str] = set()
+        self._task: asyncio.Task | None = None
+
+    def __contains__(self, task_id: object) -> bool:
+        return str(task_id) in self.ids
+
+    async def start(self) -> None:
+        """Starts watching; returns once the keys already stored are in (or the first attempt failed)."""
+        loaded = asyncio.Event()
+        self._task = asyncio.create_task(self._watch(loaded))
+        await loaded.wait()
+
+    async def _watch(self, loaded: asyncio.Event) -> None:
+        while True:
+            try:
+                kv = await self.bus.js.key_value(self.bus.topology.revoked_bucket)
+                watcher = await kv.watchall(ignore_deletes=True)
+                async for entry in watcher:
+                    if entry is None:  # the stored keys are all in
+                        loaded.set()
+                        continue
+                    self.ids.add(entry.key)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("revoked-task watch failed; watching again", exc_info=True)
+            loaded.set()
+            await asyncio.sleep(2.0)
+
+    async def stop(self) -> None:
+        """Stops watching."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)

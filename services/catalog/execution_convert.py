@@ -9,6 +9,7 @@ from google.protobuf import json_format, struct_pb2
 
 from backtest.v1 import backtest_pb2, catalog_pb2
 from services.catalog.convert import finite_or_none
+from services.catalog.execution.progress import Progress
 from services.catalog.repository.views import TaskView
 from services.domain.metrics import COUNTS
 from services.domain.statuses import TaskStatus
@@ -25,7 +26,9 @@ def task_message(task: TaskView) -> backtest_pb2.Task:
         task_id=str(task.id),
         status=task.status,
         kind=task.kind,
-        progress=backtest_pb2.TaskProgress(succeeded=task.succeeded, failed=task.failed, total=task.total),
+        progress=backtest_pb2.TaskProgress(
+            succeeded=task.succeeded, failed=task.failed, total=task.total, revoked=task.revoked
+        ),
     )
     if task.backtest_id is not None:
         message.backtest_id = str(task.backtest_id)
@@ -36,6 +39,24 @@ def task_message(task: TaskView) -> backtest_pb2.Task:
         message.error = task.error
     message.created_at.FromDatetime(task.created_at)
     message.updated_at.FromDatetime(task.updated_at)
+    return message
+
+
+def task_update(progress: Progress) -> backtest_pb2.TaskUpdate:
+    """One element of WatchTask: a task's progress, with the best run so far when there is one."""
+    message = backtest_pb2.TaskUpdate(
+        task_id=str(progress.task_id),
+        status=progress.status,
+        progress=backtest_pb2.TaskProgress(
+            succeeded=progress.succeeded, failed=progress.failed, total=progress.total, revoked=progress.revoked
+        ),
+    )
+    if progress.best is not None:
+        best = progress.best
+        message.best.CopyFrom(
+            backtest_pb2.BestRun(backtest_id=str(best.backtest_id), metric=best.metric, value=best.value)
+        )
+    message.updated_at.FromDatetime(progress.updated_at)
     return message
 
 

@@ -21,6 +21,7 @@ from services.catalog.repository.backtests import run_fields
 from services.domain.run_config import ResolvedBacktest, resolve_backtest
 from services.domain.signal_logic import LogicVersion, bind_run, series_read_by
 from services.domain.signals import SERIES_READERS
+from services.domain.uuids import parse_uuid
 
 
 async def logic_versions(session: AsyncSession, logic_ids: Iterable[str]) -> dict[str, LogicVersion]:
@@ -64,7 +65,7 @@ def logic_ids(base_config: Any, overrides: Iterable[Any]) -> set[str]:
     for source in (base_config, *overrides):
         raw = source.get("signal_logic_id") if isinstance(source, dict) else None
         try:
-            found.add(str(uuid.UUID(raw)))
+            found.add(str(parse_uuid(raw)))
         except (TypeError, ValueError, AttributeError):
             continue
     return found

@@ -15,6 +15,7 @@ from typing import Any
 from services.domain.errors import FieldViolation, ValidationError
 from services.domain.object_uris import parse_artifact_uri
 from services.domain.statuses import RunStatus, values
+from services.domain.uuids import parse_uuid
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -30,7 +31,7 @@ def parse_id(field_name: str, raw: Any) -> uuid.UUID:
     if raw is None or raw == "":
         raise ValidationError.single(field_name, "required")
     try:
-        return raw if isinstance(raw, uuid.UUID) else uuid.UUID(raw)
+        return parse_uuid(raw)
     except (TypeError, ValueError, AttributeError):
         raise ValidationError.single(field_name, "must be a UUID") from None
 

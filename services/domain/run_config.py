@@ -8,7 +8,6 @@ client fixes its request in one round trip.
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from services.domain.signals import PLUGINS
 from services.domain.signals.schema import Param, SignalPlugin, check_params
 from services.domain.symbols import check_symbol
 from services.domain.timeframes import check_timeframe, default_bars_per_year
+from services.domain.uuids import parse_uuid
 
 # Seed fields that need model infrastructure this platform does not have.
 UNSUPPORTED = ("model_id", "feature_ids")
@@ -162,7 +162,7 @@ def resolve_backtest(fields: Mapping[str, Any], *, plugins: Mapping[str, SignalP
             violations += err.violations
     strategy_id = fields.get("strategy_id")
     try:
-        strategy_id = str(uuid.UUID(strategy_id))
+        strategy_id = str(parse_uuid(strategy_id))
     except (TypeError, ValueError, AttributeError):
         violations.append(FieldViolation("strategy_id", "required" if strategy_id in (None, "") else "must be a UUID"))
     raw_config = fields.get("config")
@@ -263,6 +263,9 @@ def _check_signal(
         values["signal_plugin_key"] = None
         _check_logic(config, values, violations)
         return
+    if config.get("signal_logic_version") is not None:
+        # It pins a signal logic's version; beside a plugin key it would be stored and never checked.
+        violations.append(FieldViolation("config.signal_logic_version", "only with signal_logic_id"))
     if not isinstance(key, str):
         violations.append(FieldViolation("config.signal_plugin_key", "must be a string"))
         return
@@ -272,7 +275,7 @@ def _check_signal(
 
 def _check_logic(config: Mapping[str, Any], values: dict[str, Any], violations: list[FieldViolation]) -> None:
     try:
-        values["signal_logic_id"] = str(uuid.UUID(config["signal_logic_id"]))
+        values["signal_logic_id"] = str(parse_uuid(config["signal_logic_id"]))
     except (TypeError, ValueError, AttributeError):
         violations.append(FieldViolation("config.signal_logic_id", "must be a UUID"))
     version = config.get("signal_logic_version")

@@ -1,8 +1,10 @@
 """The lifecycle words of runs and tasks, defined once.
 
-A backtest moves `pending -> running -> completed | failed` (docs/api.md);
-a task (one execute, or a whole sweep) moves `PENDING -> STARTED ->
-PROGRESS -> SUCCESS | FAILURE`, the words Celery's users know. The
+A backtest moves `pending -> running -> completed | failed` (docs/api.md),
+or `running -> revoked` when its task is cancelled before it finished; a
+task (one execute, or a whole search) moves `PENDING -> STARTED ->
+PROGRESS -> SUCCESS | FAILURE`, or to `REVOKED` when cancelled: the words
+Celery's users know. The
 database's CHECK constraints, the SQL of execution and every comparison in
 the services use these members; the migrations keep literal copies,
 because a migration must mean tomorrow what it meant when it ran.
@@ -20,16 +22,20 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+    # Its task was cancelled while it was queued or running: it has no outcome and may be executed again.
+    REVOKED = "revoked"
 
 
 class TaskStatus(StrEnum):
-    """Where a task is; SUCCESS and FAILURE are final."""
+    """Where a task is; SUCCESS, FAILURE and REVOKED are final."""
 
     PENDING = "PENDING"
     STARTED = "STARTED"
     PROGRESS = "PROGRESS"
     SUCCESS = "SUCCESS"
     FAILURE = "FAILURE"
+    # Cancelled (CancelTask): its unfinished runs are revoked; its counts say what ran.
+    REVOKED = "REVOKED"
 
     @property
     def is_final(self) -> bool:
@@ -37,7 +43,7 @@ class TaskStatus(StrEnum):
         return self in FINAL_TASK_STATUSES
 
 
-FINAL_TASK_STATUSES = frozenset({TaskStatus.SUCCESS, TaskStatus.FAILURE})
+FINAL_TASK_STATUSES = frozenset({TaskStatus.SUCCESS, TaskStatus.FAILURE, TaskStatus.REVOKED})
 
 
 class TaskKind(StrEnum):

@@ -61,6 +61,8 @@ async def serve(settings: ExecutorSettings) -> None:
         prefetch_bytes=settings.bar_prefetch_bytes,
     )
     bus = await Bus.connect(settings.nats_url, Topology.of(settings), name=f"executor-{settings.executor_id}")
+    # Cancelled tasks, kept in memory: their jobs are acked unrun (Celery's revoked set).
+    revoked = await bus.watch_revoked()
     catalog_health = HealthStub(channel)
     dependencies = Dependencies(
         {
@@ -80,6 +82,7 @@ async def serve(settings: ExecutorSettings) -> None:
         heartbeat_s=settings.heartbeat_s,
         dependencies=dependencies,
         outage_window_s=settings.outage_window_s,
+        revoked=revoked,
     )
     health = GrpcService([], settings.health_listen) if settings.health_listen else None
     if health:
@@ -103,6 +106,7 @@ async def serve(settings: ExecutorSettings) -> None:
     if health:
         await health.stop()
     await channel.close()
+    await revoked.stop()
     await bus.close()
     log.info("stopped", extra={"jobs_done": worker.jobs_done})
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Container
 
 import nats.errors
 
@@ -77,6 +78,7 @@ class Worker:
     heartbeat_s: seconds between `in_progress` signals during a job.
     dependencies: which of the catalog and the store are reachable; probes them while they are not.
     outage_window_s: how long a step may wait for an unreachable dependency before its runs fail.
+    revoked: ids of cancelled tasks (services.adapters.bus.RevokedTasks); their jobs are acked unrun.
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class Worker:
         heartbeat_s: float,
         dependencies: Dependencies,
         outage_window_s: float,
+        revoked: Container[object] = frozenset(),
     ) -> None:
         self.bus = bus
         self.store = store
@@ -101,6 +104,7 @@ class Worker:
         self.heartbeat_s = heartbeat_s
         self.dependencies = dependencies
         self.outage_window_s = outage_window_s
+        self.revoked = revoked
         self.jobs_done = 0
 
     async def consume(self, engine: str, stop: asyncio.Event) -> None:
@@ -136,6 +140,11 @@ class Worker:
             "attempt": attempt,
             "backtest_ids": job.backtest_ids,
         }
+        if job.task_id in self.revoked:
+            # Its task was cancelled: the catalog revoked its runs already, so there is nothing to report.
+            log.info("job of a cancelled task dropped unrun", extra=context)
+            await self._ack(message, context)
+            return
         log.info("job received", extra=context)
         beat = asyncio.create_task(self._heartbeat(message))
         try:
@@ -158,12 +167,16 @@ class Worker:
                 return
         finally:
             beat.cancel()
+        await self._ack(message, context)
+        self.jobs_done += 1
+        log.info("job done", extra=context)
+
+    @staticmethod
+    async def _ack(message, context: dict) -> None:
         try:
             await message.ack()
         except Exception:  # the outcome is committed: a redelivery finds the runs settled and drops them
             log.warning("ack failed", extra=context, exc_info=True)
-        self.jobs_done += 1
-        log.info("job done", extra=context)
 
     async def _fail_after_outage(self, job: Job, cause: OutageTooLong | str, context: dict) -> bool:
         """Reports the job's runs failed (one attempt, the window already spent); whether the catalog took it."""

@@ -1,5 +1,8 @@
 """Ends every failed call of a service the same way: one server interceptor, no per-method code.
 
+- Request bytes protobuf refuses (a string field that is not UTF-8, from a
+  client writing its own bytes) are a validation error naming the field
+  (services.kit.undecodable), not gRPC's UNKNOWN naming DecodeError.
 - A public RPC's request (one the gateway exposes) is guarded first
   (services.kit.request_guard): NUL characters, oversized text and
   non-finite numbers anywhere in it are a validation error naming each field,
@@ -23,11 +26,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from services.domain.errors import PlatformError, UnavailableError, ValidationError
 from services.kit.outages import unreachable_dependency
 from services.kit.request_guard import is_public, request_violations
 from services.kit.status import HTTP_CODE_KEY, grpc_status_of
+from services.kit.undecodable import request_type, undecodable_violations
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +64,30 @@ async def abort(context: grpc.aio.ServicerContext, err: PlatformError) -> None:
     await context.abort_with_status(grpc_status_of(err))
 
 
+class _Undecodable:
+    """What the deserializer hands the behaviour in place of a request protobuf refused."""
+
+    def __init__(self, violations: list) -> None:
+        self.violations = violations
+
+
+def _deserializer(deserialize: Callable | None, method: str) -> Callable | None:
+    """`deserialize`, returning an _Undecodable instead of raising: raised, gRPC would answer UNKNOWN."""
+    if deserialize is None:
+        return None
+
+    def read(data: bytes):
+        try:
+            return deserialize(data)
+        except DecodeError:
+            return _Undecodable(undecodable_violations(data, request_type(method)))
+
+    return read
+
+
 def _guard(request, guarded: bool) -> None:
+    if isinstance(request, _Undecodable):
+        raise ValidationError(request.violations)
     if guarded:
         violations = request_violations(request)
         if violations:
@@ -111,13 +139,13 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 _unary(handler.unary_unary, method, guarded),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_deserializer(handler.request_deserializer, method),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None and inspect.isasyncgenfunction(handler.unary_stream):
             return grpc.unary_stream_rpc_method_handler(
                 _stream(handler.unary_stream, method, guarded),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_deserializer(handler.request_deserializer, method),
                 response_serializer=handler.response_serializer,
             )
         return handler

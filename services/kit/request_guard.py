@@ -15,7 +15,8 @@ servicer repeats these checks:
   and a stored infinity could not be printed back as a JSON number.
 
 Each problem is a FieldViolation whose field is the dotted path into the
-request (`config.signal_plugin_params.fast_period`, `universe[2]`).
+request (`config.signal_plugin_params.fast_period`, `universe[2]`); a Struct
+key over MAX_KEY_IN_PATH characters appears in it by its start and length.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from google.protobuf import descriptor, descriptor_pool, message
 from services.domain.errors import FieldViolation
 
 MAX_STRING_CHARS = 65_536
+MAX_KEY_IN_PATH = 64
 _FD = descriptor.FieldDescriptor
 
 
@@ -45,12 +47,24 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+def _key_name(key: str) -> str:
+    """A Struct key as a path names it: whole, unless it is too long to repeat in an error.
+
+    A violation's path travels in the gRPC status, whose trailers gRPC caps at 16 KiB: a
+    65,537-character key in it ended the call with RESOURCE_EXHAUSTED instead of the 422.
+    """
+    if len(key) <= MAX_KEY_IN_PATH:
+        return key
+    return f"{key[:MAX_KEY_IN_PATH]}...({len(key)} characters)"
+
+
 def _message(msg: message.Message, path: str, found: list[FieldViolation]) -> None:
     kind = msg.DESCRIPTOR.full_name
     if kind == "google.protobuf.Struct":
         for key, value in msg.fields.items():
-            _text(key, _join(path, key), found)
-            _value(value, _join(path, key), found)
+            where = _join(path, _key_name(key))
+            _text(key, where, found)
+            _value(value, where, found)
         return
     if kind == "google.protobuf.Value":
         _value(msg, path, found)
@@ -64,9 +78,10 @@ def _message(msg: message.Message, path: str, found: list[FieldViolation]) -> No
         if field.type == _FD.TYPE_MESSAGE and field.message_type.GetOptions().map_entry:
             value_field = field.message_type.fields_by_name["value"]
             for key in value:
+                named = f"{where}[{_key_name(key)!r}]" if isinstance(key, str) else f"{where}[{key!r}]"
                 if isinstance(key, str):
-                    _text(key, f"{where}[{key!r}]", found)
-                _single(value_field, value[key], f"{where}[{key!r}]", found)
+                    _text(key, named, found)
+                _single(value_field, value[key], named, found)
         elif field.is_repeated:
             for index, item in enumerate(value):
                 _single(field, item, f"{where}[{index}]", found)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
+import time
 
 import pyarrow as pa
 
@@ -11,11 +14,13 @@ from services.adapters.object_store import ObjectStore, S3Location
 from services.kit.grpc_server import GrpcService, run_until_signalled
 from services.kit.settings import SettingsError, load_settings
 from services.kit.structured_logging import configure_logging
+from services.results import row_printing
 from services.results.artifacts import Artifacts
 from services.results.catalog_client import CatalogClient
 from services.results.servicer import ResultsServicer
 from services.results.settings import ResultsSettings
 
+log = logging.getLogger(__name__)
 SERVICE_NAME = results_pb2.DESCRIPTOR.services_by_name["ResultsService"].full_name
 
 
@@ -24,12 +29,20 @@ async def serve(settings: ResultsSettings) -> None:
 
     settings: the process configuration.
     """
+    # The JSON printers' compiled loops load (or compile) beside the server, not in the first request.
+    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     catalog = CatalogClient(settings.catalog_addr)
     servicer = ResultsServicer(catalog, Artifacts(ObjectStore(S3Location.of(settings))))
     service = GrpcService(
         [(results_pb2_grpc.add_ResultsServiceServicer_to_server, servicer, SERVICE_NAME)], settings.grpc_listen
     )
     await run_until_signalled(service, on_stop=catalog.close)
+
+
+def _warm_up() -> None:
+    started = time.perf_counter()
+    row_printing.warm_up()
+    log.info("json printers ready", extra={"seconds": round(time.perf_counter() - started, 2)})
 
 
 def main() -> None:

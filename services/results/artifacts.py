@@ -99,8 +99,24 @@ class Artifacts:
         formatter = BarDateFormatter()
         for batch in _batches(parquet, columns, row_groups):
             rows = {name: batch.column(name).to_pylist() for name in columns if name not in dates}
-            rows.update(zip(dates, formatter.format(*(batch.column(name) for name in dates))))
+            rows.update(zip(dates, formatter.format(*(batch.column(name) for name in dates)), strict=True))
             yield rows
+
+    def equity_batches(self, record: BacktestRecord, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """Record batches of the curve's `date` and `equity` columns.
+
+        A 409 is raised by this call, before the first batch is asked for, when the curve cannot be read.
+        """
+        parquet, row_groups = self._open_parquet(record, EQUITY)
+        if not {"date", "equity"} <= set(parquet.schema_arrow.names):
+            raise ConflictError(f"the equity artifact of backtest {record.id} lacks a date or equity column")
+        return _batches(parquet, ["date", "equity"], row_groups, batch_rows)
+
+    def trade_batches(self, record: BacktestRecord, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """Record batches of the trade columns the file has (see TRADE_COLUMNS); 409 here when unreadable."""
+        parquet, row_groups = self._open_parquet(record, TRADES)
+        columns = [name for name in TRADE_COLUMNS if name in parquet.schema_arrow.names]
+        return _batches(parquet, columns, row_groups, batch_rows)
 
     def file_chunks(self, record: BacktestRecord, kind: ArtifactKind) -> Iterator[bytes]:
         """The run's Parquet file in chunks, the first already produced; 409 when missing.
@@ -134,8 +150,9 @@ class Artifacts:
     def _open_parquet(
         self, record: BacktestRecord, kind: ArtifactKind, located: _Located | None = None
     ) -> tuple[pq.ParquetFile, list[int] | None]:
-        """The artifact as a ParquetFile over ranged reads, its footer already read, and the run's
-        row groups in it (None: all of them, a file of its own).
+        """The artifact as a ParquetFile over ranged reads, its footer already read, and the run's row groups.
+
+        Row groups None: all of them, the run has a file of its own.
         """
         key, size, run_id = located or self._locate(record, kind)
         try:
@@ -177,11 +194,14 @@ class Artifacts:
         return _Located(key, size, run_id)
 
 
-def _batches(parquet: pq.ParquetFile, columns: list[str], row_groups: list[int] | None) -> Iterator[pa.RecordBatch]:
-    """Record batches of `columns` in `row_groups` (None: all); single-threaded because each stream
-    already has its worker thread.
+def _batches(
+    parquet: pq.ParquetFile, columns: list[str], row_groups: list[int] | None, batch_rows: int = BATCH_ROWS
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of `columns` in `row_groups` (None: all).
+
+    Single-threaded, because each stream already has its worker thread.
     """
-    return parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=row_groups, columns=columns, use_threads=False)
+    return parquet.iter_batches(batch_size=batch_rows, row_groups=row_groups, columns=columns, use_threads=False)
 
 
 def _missing(record: BacktestRecord, kind: ArtifactKind) -> ConflictError:

@@ -28,13 +28,21 @@ class BarDateFormatter:
 
         columns: timestamp, date or string arrays of one batch; timestamps decide the format together.
         """
+        seconds = self.decide(*columns)
+        pattern = DATE_FORMAT if self.dates_only else DATETIME_FORMAT
+        return [strings(c, pattern) for c in seconds]
+
+    def decide(self, *columns: pa.Array) -> list[pa.Array]:
+        """The columns with timestamps in whole seconds, after updating `dates_only` from them.
+
+        Shared with the JSON text printers (date_text), so both print a batch the same way.
+        """
         # Bars are tz-naive UTC; a tz-aware column is cast to its UTC wall clock,
         # and to whole seconds, since strftime would print fractions of them.
         seconds = [pc.cast(c, pa.timestamp("s"), safe=False) if pa.types.is_timestamp(c.type) else c for c in columns]
         if self.dates_only and not all(_all_midnight(c) for c in seconds if pa.types.is_timestamp(c.type)):
             self.dates_only = False
-        pattern = DATE_FORMAT if self.dates_only else DATETIME_FORMAT
-        return [_strings(c, pattern) for c in seconds]
+        return seconds
 
 
 def _all_midnight(column: pa.Array) -> bool:
@@ -43,7 +51,7 @@ def _all_midnight(column: pa.Array) -> bool:
     return verdict is not False  # None: the column is all nulls
 
 
-def _strings(column: pa.Array, pattern: str) -> list[str | None]:
+def strings(column: pa.Array, pattern: str) -> list[str | None]:
     """`column` as Python strings; dates print as dates whatever `pattern` says."""
     if pa.types.is_timestamp(column.type):
         return pc.strftime(column, format=pattern).to_pylist()

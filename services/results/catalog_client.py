@@ -47,7 +47,7 @@ class CatalogClient:
         for outcome in found:
             if isinstance(outcome, BaseException) and not isinstance(outcome, NotFoundError):
                 raise outcome
-        missing = [i for i, outcome in zip(backtest_ids, found) if isinstance(outcome, NotFoundError)]
+        missing = [i for i, outcome in zip(backtest_ids, found, strict=True) if isinstance(outcome, NotFoundError)]
         if missing:
             raise NotFoundError("backtest", missing)
         return list(found)

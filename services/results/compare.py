@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from services.domain.errors import ValidationError
 from services.domain.metric_table import best_of, direction
+from services.domain.uuids import parse_uuid
 from services.results.records import BacktestRecord
 
 MIN_RUNS, MAX_RUNS = 2, 10
@@ -51,7 +51,7 @@ def validate_ids(ids: Sequence[str]) -> list[str]:
     canonical, malformed = [], []
     for raw in ids:
         try:
-            canonical.append(str(uuid.UUID(raw)))
+            canonical.append(str(parse_uuid(raw)))
         except ValueError:
             malformed.append(raw)
     if malformed:

@@ -31,19 +31,19 @@ def backtest_record(message: backtest_pb2.Backtest) -> BacktestRecord:
 def equity_points(rows: tuple[list[str], list[float]]) -> Iterator[backtest_pb2.EquityPoint]:
     """One message per bar of a batch of (dates, equities), built as it is asked for."""
     dates, equities = rows
-    return (backtest_pb2.EquityPoint(date=d, equity=e) for d, e in zip(dates, equities))
+    return (backtest_pb2.EquityPoint(date=d, equity=e) for d, e in zip(dates, equities, strict=True))
 
 
 def trades(rows: dict[str, list]) -> Iterator[backtest_pb2.Trade]:
     """One message per trade of a batch of columns; None (an open trade's exit_date) stays unset."""
     names = list(rows)
-    return (backtest_pb2.Trade(**dict(zip(names, values))) for values in zip(*rows.values()))
+    return (backtest_pb2.Trade(**dict(zip(names, values, strict=True))) for values in zip(*rows.values(), strict=True))
 
 
-def http_bodies(chunks: Iterable[bytes]) -> Iterator[httpbody_pb2.HttpBody]:
-    """The chunks of a Parquet file as HttpBody messages; the gateway takes the type from the first."""
+def http_bodies(chunks: Iterable[bytes], content_type: str = PARQUET_CONTENT_TYPE) -> Iterator[httpbody_pb2.HttpBody]:
+    """Chunks of a body (a Parquet file by default) as HttpBody messages; the gateway takes the type from the first."""
     for index, chunk in enumerate(chunks):
-        yield httpbody_pb2.HttpBody(content_type=PARQUET_CONTENT_TYPE if index == 0 else "", data=chunk)
+        yield httpbody_pb2.HttpBody(content_type=content_type if index == 0 else "", data=chunk)
 
 
 def compare_response(comparison: Comparison) -> results_pb2.CompareBacktestsResponse:

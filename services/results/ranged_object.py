@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 
 from minio.error import S3Error
+from typing_extensions import override
 
 from services.adapters.object_store import CHUNK_BYTES, ObjectStore
 from services.domain.errors import NotFoundError
@@ -36,20 +37,25 @@ class RangedObject(io.RawIOBase):
         self.block_start = 0
         self.block = b""
 
+    @override
     def readable(self) -> bool:
         return True
 
+    @override
     def seekable(self) -> bool:
         return True
 
+    @override
     def tell(self) -> int:
         return self.position
 
+    @override
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
         self.position = max(0, base + offset)
         return self.position
 
+    @override
     def readinto(self, buffer) -> int:
         view = memoryview(buffer).cast("B")
         wanted = min(len(view), self.size - self.position)

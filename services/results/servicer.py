@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TypeVar
 
 from backtest.v1 import results_pb2, results_pb2_grpc
-from services.results import compare, convert
+from services.results import compare, convert, row_printing
 from services.results.artifacts import EQUITY, TRADES, ArtifactKind, Artifacts
 from services.results.catalog_client import CatalogClient
 from services.results.report.rpc import ReportsMixin
@@ -37,6 +38,16 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
         async for trade in self._rows(request.backtest_id, self.artifacts.trade_rows, convert.trades):
             yield trade
 
+    async def GetEquityCurveJson(self, request, context):
+        rows, print_rows = row_printing.EQUITY_BATCH_ROWS, row_printing.equity_rows
+        async for body in self._json(request.backtest_id, self.artifacts.equity_batches, rows, print_rows):
+            yield body
+
+    async def GetTradesJson(self, request, context):
+        rows, print_rows = row_printing.TRADE_BATCH_ROWS, row_printing.trade_rows
+        async for body in self._json(request.backtest_id, self.artifacts.trade_batches, rows, print_rows):
+            yield body
+
     async def DownloadEquityCurve(self, request, context):
         async for body in self._download(request.backtest_id, EQUITY, context):
             yield body
@@ -51,14 +62,33 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
         return convert.compare_response(compare.compare(runs))
 
     async def _rows(self, backtest_id: str, read: Callable, to_messages: Callable) -> AsyncIterator:
-        """One message per row of an artifact: batches are read off the event loop, and each
-        message is built just before it is sent, so no batch of messages is ever held.
+        """One message per row of an artifact.
+
+        Batches are read off the event loop, and each message is built just before it is sent,
+        so no batch of messages is ever held.
         """
         record = await self.catalog.get_backtest(backtest_id)
         log.info("rows", extra={"backtest_id": record.id, "reader": read.__name__})
         async for rows in _in_thread(read(record)):
             for message in to_messages(rows):
                 yield message
+
+    async def _json(self, backtest_id: str, read: Callable, batch_rows: int, print_rows: Callable) -> AsyncIterator:
+        """An artifact as the JSON array the gateway would print for its typed stream, in HttpBody chunks.
+
+        The record (404), the artifact (409) and the first chunk are all read before the first
+        message, so a failure is still a clean error status rather than a body cut short.
+        """
+        record = await self.catalog.get_backtest(backtest_id)
+        log.info("json rows", extra={"backtest_id": record.id, "reader": read.__name__})
+
+        def first_then_rest() -> Iterator[bytes]:
+            chunks = row_printing.json_array(print_rows(read(record, batch_rows)))
+            return itertools.chain([next(chunks)], chunks)
+
+        chunks = await asyncio.to_thread(first_then_rest)
+        async for body in _in_thread(convert.http_bodies(chunks, row_printing.CONTENT_TYPE)):
+            yield body
 
     async def _download(self, backtest_id: str, kind: ArtifactKind, context) -> AsyncIterator:
         """The artifact's bytes as HttpBody messages, after the 404/409 checks and the file-name header."""

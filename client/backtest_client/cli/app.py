@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from backtest_client.cli import data, grid, logic, plugins, report, runs, series, sweep
+from backtest_client.cli import control, data, grid, logic, plugins, report, runs, series, sweep
 from backtest_client.cli.session import Session
 from backtest_client.client import DEFAULT_URL, KEY_VARIABLE, URL_VARIABLE
 
@@ -26,6 +26,8 @@ app.command("show")(runs.show)
 app.command("trades")(runs.trades)
 app.command("compare")(runs.compare)
 app.command("task")(runs.task)
+app.command("cancel")(control.cancel)
+app.command("watch")(control.watch)
 app.command("sweep")(sweep.sweep)
 app.command("grid")(grid.grid)
 app.command("report")(report.report)

@@ -188,7 +188,8 @@ def task_table(state: TaskState) -> Table:
     progress = state.progress
     table.add_row("kind", state.kind)
     table.add_row("status", state.status + (f": {state.error}" if state.error else ""))
-    table.add_row("progress", f"{progress.settled}/{progress.total} done, {progress.failed} failed")
+    revoked = f", {progress.revoked} revoked" if progress.revoked else ""
+    table.add_row("progress", f"{progress.settled}/{progress.total} done, {progress.failed} failed{revoked}")
     if state.backtest_id:
         table.add_row("backtest", state.backtest_id)
     return table

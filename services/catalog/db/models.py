@@ -118,6 +118,8 @@ class Task(UuidKey, Timestamps, Base):
     total: Mapped[int] = mapped_column(Integer, server_default="0")
     succeeded: Mapped[int] = mapped_column(Integer, server_default="0")
     failed: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Runs a cancel revoked before they finished (CancelTask).
+    revoked: Mapped[int] = mapped_column(Integer, server_default="0")
     # none_as_null: Python None is SQL NULL ("no result yet"), not JSON null.
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     error: Mapped[str | None] = mapped_column(Text)

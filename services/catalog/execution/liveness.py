@@ -24,6 +24,10 @@ whose executor died or stalled. These are all the ways a run leaves
 - administrative PATCH: a user sets `status` by hand (UpdateBacktest); the
   run becomes what was set, and a job still queued for it finds it settled
   and drops its result.
+- cancel: a user cancels the run's task (CancelTask). The catalog decides
+  (services.catalog.execution.cancel); revoked, and the task REVOKED. Its
+  queued job leaves the stream, an executor that holds it drops it unrun,
+  and a result reported later changes nothing.
 
 Each failure goes through `Liveness.fail`, which words the reason, commits it
 with `outcomes.fail_runs` (a conditional update on `running`, in the same
@@ -82,8 +86,10 @@ ORPHAN_SCAN = LivenessPath(
 )
 SYNC_TIMEOUT = LivenessPath("sync timeout", "catalog: Liveness.sync_timeout", None)
 ADMINISTRATIVE_PATCH = LivenessPath("administrative PATCH", "catalog: UpdateBacktest", None)
+# Revoked, not failed: the words are services.catalog.execution.cancel.reason_of's.
+CANCEL = LivenessPath("cancel", "catalog: CancelTask (services/catalog/execution/cancel.py)", None)
 # Every path, in the table's order (docs/reliability.md lists the same; a unit test holds them together).
-PATHS = (RUN_ERROR, INFRASTRUCTURE, DELIVERIES_EXHAUSTED, ORPHAN_SCAN, SYNC_TIMEOUT, ADMINISTRATIVE_PATCH)
+PATHS = (RUN_ERROR, INFRASTRUCTURE, DELIVERIES_EXHAUSTED, ORPHAN_SCAN, SYNC_TIMEOUT, ADMINISTRATIVE_PATCH, CANCEL)
 
 # Running backtests not touched for a while, with what the outbox knows of their job.
 _CANDIDATES = text(
@@ -101,14 +107,14 @@ class Liveness:
 
     sessions: session factory of the catalog database.
     bus: the connected job bus (the orphan scan asks its stream about jobs).
-    announce: tells synchronous waiters that these runs settled with this status.
+    announce: tells synchronous waiters that these runs settled with this status, and the task's watchers.
     """
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         bus: Bus,
-        announce: Callable[[list[uuid.UUID], str], Awaitable[None]],
+        announce: Callable[[list[uuid.UUID], str, uuid.UUID | None], Awaitable[None]],
     ) -> None:
         self.sessions = sessions
         self.bus = bus
@@ -154,7 +160,7 @@ class Liveness:
         if settled:
             ids = [str(i) for i in settled]
             log.info("runs failed", extra={"path": path.name, "backtest_ids": ids, "reason": reason})
-        await self.announce(settled, RunStatus.FAILED)
+        await self.announce(settled, RunStatus.FAILED, task_id)
         return settled
 
     async def _find_orphans(

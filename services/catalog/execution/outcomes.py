@@ -34,6 +34,7 @@ _WORDS = {
     "task_pending": TaskStatus.PENDING,
     "task_started": TaskStatus.STARTED,
     "task_progress": TaskStatus.PROGRESS,
+    "task_revoked": TaskStatus.REVOKED,
     "execute": TaskKind.EXECUTE,
     "sweep": TaskKind.SWEEP,
 }
@@ -78,17 +79,19 @@ async def start_runs(session: AsyncSession, backtest_ids: list[uuid.UUID], task_
 # concurrent reports. An execute task takes its run's outcome at once; a sweep
 # moves to PROGRESS, and the report that settles its last run gets its params
 # back, to rank the leaderboard in the same transaction. (RETURNING sees the
-# updated counts.)
+# updated counts.) A cancelled task stays REVOKED: a run that was settling as
+# the cancel came (services.catalog.execution.cancel) is only counted.
 _PROGRESS = text(
     """
     UPDATE tasks SET
         succeeded = succeeded + :succeeded, failed = failed + :failed, updated_at = now(),
-        status = CASE WHEN kind = :execute THEN :execute_status
+        status = CASE WHEN status = :task_revoked THEN status
+                      WHEN kind = :execute THEN :execute_status
                       WHEN succeeded + failed + :succeeded + :failed < total THEN :task_progress ELSE status END,
-        error = CASE WHEN kind = :execute THEN :error ELSE error END,
-        result = CASE WHEN kind = :execute THEN CAST(:result AS jsonb) ELSE result END
+        error = CASE WHEN kind = :execute AND status <> :task_revoked THEN :error ELSE error END,
+        result = CASE WHEN kind = :execute AND status <> :task_revoked THEN CAST(:result AS jsonb) ELSE result END
     WHERE id = :task_id
-    RETURNING CASE WHEN kind = :sweep AND succeeded + failed >= total
+    RETURNING CASE WHEN kind = :sweep AND status <> :task_revoked AND succeeded + failed >= total
                         AND succeeded + failed - :succeeded - :failed < total THEN params END
     """
 )

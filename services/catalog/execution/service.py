@@ -9,17 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Topology
-from services.catalog.execution import outcomes
+from services.catalog.execution import cancel, outcomes
 from services.catalog.execution.dispatch import claim_backtest
 from services.catalog.execution.grid_search import create_grid_search
-from services.catalog.execution.liveness import Liveness, LivenessPath
+from services.catalog.execution.liveness import CANCEL, Liveness, LivenessPath
 from services.catalog.execution.outbox_relay import OutboxRelay
+from services.catalog.execution.progress import Progress, ProgressWatch
 from services.catalog.execution.sweeps import create_sweep
 from services.catalog.execution.waiting import wait_until_settled
 from services.catalog.repository import backtests, tasks
@@ -72,6 +73,7 @@ class ExecutionService:
         self.bus = await Bus.connect(self.nats_url, self.topology, name="catalog")
         self.relay = OutboxRelay(self.sessions, self.bus)
         self.liveness = Liveness(self.sessions, self.bus, self._announce)
+        self.progress = ProgressWatch(self.sessions, self.bus)
         self._background.append(asyncio.create_task(self.relay.run(self._stop)))
         self._background.append(asyncio.create_task(self._reap(self._stop)))
 
@@ -205,16 +207,59 @@ class ExecutionService:
         async with self.sessions() as session:
             return await tasks.get(session, task_id)
 
+    async def cancel(self, task_id: uuid.UUID) -> TaskView:
+        """Cancels a task (the CANCEL path of the liveness table); returns it, REVOKED.
+
+        NotFoundError when unknown, ConflictError naming its state when it already ended.
+        """
+        async with self.sessions.begin() as session:
+            revocation = await cancel.cancel_task(session, task_id)
+        seqs, skipped = list(revocation.stream_seqs), revocation.skipped
+        revoked = list(revocation.revoked)
+        # Runs a report held while the cancel ran: that report commits them (or not) within moments.
+        for delay in (0.05, 0.2, 0.5, 1.0, 2.0):
+            if not skipped:
+                break
+            await asyncio.sleep(delay)
+            async with self.sessions.begin() as session:
+                straggle = await cancel.revoke_stragglers(session, task_id)
+            seqs += straggle.stream_seqs
+            revoked += straggle.revoked
+            skipped = straggle.skipped
+        log.info(
+            "task cancelled",
+            extra={"task_id": str(task_id), "path": CANCEL.name, "revoked": len(revoked), "left_running": skipped},
+        )
+        await self._drop_queued_jobs(task_id, seqs)
+        await self._announce(revoked, RunStatus.REVOKED)  # a synchronous execute waiting on one answers now
+        await self._announce_task(task_id)
+        return await self.task(task_id)
+
+    async def _drop_queued_jobs(self, task_id: uuid.UUID, stream_seqs: list[int]) -> None:
+        """Best effort: executors learn the task is revoked, and its jobs leave the queue unrun."""
+        try:
+            await self.bus.revoke_task(str(task_id))
+            await asyncio.gather(*(self.bus.delete_job(seq) for seq in set(stream_seqs)))
+        except Exception:  # NATS away: executors that get these jobs find their runs revoked and drop them
+            log.warning("could not drop a cancelled task's queued jobs", extra={"task_id": str(task_id)}, exc_info=True)
+
+    def watch(self, task_id: uuid.UUID) -> AsyncIterator[Progress]:
+        """The task's progress now and at each change until it ends (services.catalog.execution.progress)."""
+        return self.progress.watch(task_id)
+
     async def start_runs(self, job: JobId, backtest_ids: list[uuid.UUID]) -> list[uuid.UUID]:
         """Counts an attempt; returns the runs still running (the others are settled: drop their results)."""
         async with self.sessions.begin() as session:
-            return await outcomes.start_runs(session, backtest_ids, job.task_id)
+            running = await outcomes.start_runs(session, backtest_ids, job.task_id)
+        if running:
+            await self._announce_task(job.task_id)
+        return running
 
     async def complete_runs(self, job: JobId, successes: list[outcomes.Success]) -> list[uuid.UUID]:
         """Commits successes, then tells waiters; returns the runs this call settled."""
         async with self.sessions.begin() as session:
             settled = await outcomes.complete_runs(session, job.task_id, successes)
-        await self._announce(settled, RunStatus.COMPLETED)
+        await self._announce(settled, RunStatus.COMPLETED, job.task_id)
         return settled
 
     async def fail_runs(
@@ -223,6 +268,16 @@ class ExecutionService:
         """An executor's failure report: one of the liveness table's executor paths; returns the runs it settled."""
         return await self.liveness.executor_failed(job, backtest_ids, path, detail)
 
-    async def _announce(self, backtest_ids: list[uuid.UUID], status: str) -> None:
+    async def _announce(self, backtest_ids: list[uuid.UUID], status: str, task_id: uuid.UUID | None = None) -> None:
+        """Tells synchronous waiters of each settled run, and the task's watchers, after the commit."""
         for backtest_id in backtest_ids:
             await self.bus.publish_event(str(backtest_id), status)
+        if backtest_ids and task_id is not None:
+            await self._announce_task(task_id)
+
+    async def _announce_task(self, task_id: uuid.UUID) -> None:
+        """Wakes the task's watchers; a lost event costs them one recheck period."""
+        try:
+            await self.bus.publish_task_event(str(task_id))
+        except Exception:  # NATS away: watchers re-read on their own
+            log.warning("could not announce a task change", extra={"task_id": str(task_id)}, exc_info=True)

@@ -64,6 +64,7 @@ class TaskView(_View):
     backtest_id: uuid.UUID | None
     succeeded: int
     failed: int
+    revoked: int
     total: int
     result: dict[str, Any] | None
     error: str | None

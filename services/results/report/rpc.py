@@ -39,6 +39,8 @@ class ReportsMixin:
 
     async def GetTaskReport(self, request, context):
         task = await self._reads.task(request.task_id)
+        if task.status == "REVOKED":
+            raise ConflictError(f"task {task.task_id} was cancelled (REVOKED): a cancelled task has no report")
         if task.status not in DONE:
             raise ConflictError(f"task {task.task_id} is {task.status}: its report exists once it is done")
         if task.kind == "sweep":

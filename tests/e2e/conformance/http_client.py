@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +94,39 @@ class Api:
             conn.request(method, (self._parsed.path.rstrip("/") + target), body=body, headers=sent)
             raw = conn.getresponse()
             return Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, raw.read())
+        finally:
+            conn.close()
+
+    def stream_array(self, path: str) -> Iterator[tuple[float, Any]]:
+        """GET a streamed JSON array; yields (seconds since the request, element) as each element arrives.
+
+        Fails on a status other than 200. The elements are parsed from the body as its bytes come in,
+        so the times say when the gateway wrote each one.
+        """
+        headers = {"x-api-key": self._api_key} if self._api_key else {}
+        conn_type = http.client.HTTPSConnection if self._parsed.scheme == "https" else http.client.HTTPConnection
+        conn = conn_type(self._parsed.hostname, self._parsed.port, timeout=self._timeout)
+        began = time.monotonic()
+        try:
+            conn.request("GET", self._parsed.path.rstrip("/") + "/api/v1" + path, headers=headers)
+            raw = conn.getresponse()
+            if raw.status != 200:
+                raise AssertionError(Response(raw.status, dict(raw.getheaders()), raw.read()))
+            decoder, buffer, position, opened = json.JSONDecoder(), "", 0, False
+            while chunk := raw.read1(65536):
+                buffer += chunk.decode()
+                while True:
+                    position = len(buffer) - len(buffer[position:].lstrip(" \n\r\t,"))
+                    if not opened and buffer[position : position + 1] == "[":
+                        opened, position = True, position + 1
+                        continue
+                    if buffer[position : position + 1] in ("", "]"):
+                        break
+                    try:
+                        element, position = decoder.raw_decode(buffer, position)
+                    except json.JSONDecodeError:
+                        break  # the element's bytes are not all in yet
+                    yield time.monotonic() - began, element
         finally:
             conn.close()
 

@@ -18,6 +18,9 @@ CALLS = {
     "DownloadEquityCurve": results_pb2.DownloadEquityCurveRequest,
     "GetTrades": results_pb2.GetTradesRequest,
     "DownloadTrades": results_pb2.DownloadTradesRequest,
+    # REST's JSON text of the same artifacts: the same errors, before the first chunk.
+    "GetEquityCurveJson": results_pb2.GetEquityCurveJsonRequest,
+    "GetTradesJson": results_pb2.GetTradesJsonRequest,
 }
 
 
@@ -62,6 +65,7 @@ def test_artifact_that_is_not_parquet_is_409(results, publish, store):
     backtest_id = publish(equity=EQUITY)
     store.put_bytes(f"artifacts/results-tests/{backtest_id}/equity.parquet", b"not parquet at all")
     assert fail(results, "GetEquityCurve", backtest_id).code() == grpc.StatusCode.ABORTED
+    assert fail(results, "GetEquityCurveJson", backtest_id).code() == grpc.StatusCode.ABORTED
 
 
 def test_unreachable_store_is_503_not_500(launch_results, publish, store):

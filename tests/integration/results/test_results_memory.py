@@ -9,6 +9,7 @@ growth over the fresh process is printed too; it was 33-43 MB when written.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -65,6 +66,7 @@ def test_one_million_bars_stream_in_flat_memory(launch_results, publish, store):
         # Warm-up: the one-off costs of a first request, whatever the file's size.
         list(stub.GetEquityCurve(results_pb2.GetEquityCurveRequest(backtest_id=small)))
         list(stub.DownloadEquityCurve(results_pb2.DownloadEquityCurveRequest(backtest_id=small)))
+        list(stub.GetEquityCurveJson(results_pb2.GetEquityCurveJsonRequest(backtest_id=small)))
         warm = psutil.Process(proc.pid).memory_info().rss
 
         with PeakRss(proc.pid) as parquet_peak:
@@ -81,12 +83,24 @@ def test_one_million_bars_stream_in_flat_memory(launch_results, publish, store):
             for last in stub.GetEquityCurve(results_pb2.GetEquityCurveRequest(backtest_id=big)):  # noqa: B007
                 count += 1
             json_s = time.perf_counter() - clock
+
+        # REST's JSON text (GetEquityCurveJson): about 1 MB chunks, printed as they are sent.
+        with PeakRss(proc.pid) as text_peak:
+            clock = time.perf_counter()
+            text_bytes, tail = 0, b""
+            for body in stub.GetEquityCurveJson(results_pb2.GetEquityCurveJsonRequest(backtest_id=big)):
+                text_bytes += len(body.data)
+                tail = (tail + body.data)[-200:]
+            text_s = time.perf_counter() - clock
+    assert tail.endswith(b"}]")
+    last_text = json.loads(tail[tail.rindex(b'{"date"') : -1])
+    assert last_text == {"date": index[-1].isoformat(), "equity": equity[-1]}
     assert count == BARS and last.date == index[-1].isoformat() and last.equity == equity[-1]
     assert received == size
     # Growth over the warmed-up process, and over the process as it started.
     growth = {
         name: (mb(peak.peak - warm), mb(peak.peak - started))
-        for name, peak in (("parquet", parquet_peak), ("json", json_peak))
+        for name, peak in (("parquet", parquet_peak), ("json", json_peak), ("text", text_peak))
     }
     print(
         f"\nresults RSS: started {mb(started):.1f} MB, after warm-up {mb(warm):.1f} MB"
@@ -96,5 +110,8 @@ def test_one_million_bars_stream_in_flat_memory(launch_results, publish, store):
         f"\nJSON equity curve: {BARS} points in {json_s:.2f} s ({BARS / json_s:,.0f} points/s),"
         f" peak {mb(json_peak.peak):.1f} MB, growth {growth['json'][0]:.1f} MB"
         f" ({growth['json'][1]:.1f} MB over the fresh process)"
+        f"\nJSON text (REST): {mb(text_bytes):.1f} MB in {text_s:.2f} s,"
+        f" peak {mb(text_peak.peak):.1f} MB, growth {growth['text'][0]:.1f} MB"
+        f" ({growth['text'][1]:.1f} MB over the fresh process)"
     )
-    assert growth["parquet"][0] < LIMIT_MB and growth["json"][0] < LIMIT_MB, growth
+    assert all(grown < LIMIT_MB for grown, _ in growth.values()), growth

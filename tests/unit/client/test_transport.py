@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from backtest_client import Client, errors
-from backtest_client._transport import MAX_WAIT_S, Transport, retry_after
+from backtest_client._transport import MAX_WAIT_S, Transport, json_array_elements, retry_after
 
 BAD_REQUEST = {
     "code": 3,
@@ -158,3 +158,23 @@ def test_a_failed_run_raises_run_failed_with_its_reason():
     with pytest.raises(errors.RunFailedError, match="no bars of NOPE") as caught:
         client.backtests.run("b1")
     assert caught.value.backtest_id == "b1"
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 7, 1000])
+def test_a_streamed_array_yields_each_element_once_it_is_complete(cut):
+    body = '[{"a":1,"s":"x]},["},{"a":2,"n":[1,2]}, {"a":3}]'
+    pieces = [body[i : i + cut] for i in range(0, len(body), cut)]
+    seen: list = []
+    for element in json_array_elements(iter(pieces)):
+        seen.append(element)
+    assert seen == [{"a": 1, "s": "x]},["}, {"a": 2, "n": [1, 2]}, {"a": 3}]
+    assert list(json_array_elements(["[", "]"])) == []
+
+
+def test_an_element_is_handed_out_before_the_rest_of_the_array_arrives():
+    def pieces():
+        yield '[{"status":"PENDING"}'
+        raise AssertionError("the first element must be out before the next piece is read")
+
+    stream = json_array_elements(pieces())
+    assert next(stream) == {"status": "PENDING"}

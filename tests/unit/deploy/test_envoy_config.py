@@ -20,6 +20,7 @@ import yaml
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 
+from backtest.v1 import http_options_pb2
 from services.kit.grpc_server import MAX_MESSAGE_BYTES
 from tests.unit.deploy.lua_harness import load_script, on_request, on_response
 
@@ -216,10 +217,12 @@ def test_parquet_downloads_have_no_timeout(public: dict[str, dict[str, Any]], ro
 
 def test_only_get_calls_are_retried(public: dict[str, dict[str, Any]], routes: list[dict[str, Any]]) -> None:
     # A POST, PATCH, PUT or DELETE may have reached the service: re-sending it could run twice.
+    # A method without a REST rule (the typed curve and trade streams) is read-only when AIP names it so.
     for service, service_methods in public.items():
         for name, method in service_methods.items():
             retried = "retry_policy" in _route_of(routes, service, name)
-            assert retried == (_verb(method) == "get"), f"{service}/{name}"
+            verb = _verb(method) or ("get" if name.startswith(("Get", "List")) else None)
+            assert retried == (verb == "get"), f"{service}/{name}"
 
 
 def test_health_endpoint_is_the_one_the_probes_use(http_filters: list[dict[str, Any]]) -> None:
@@ -320,3 +323,24 @@ def test_missing_or_wrong_key_gets_401_as_a_status_body(
     _, handle = on_request(_lua(root, "api_key.lua"), {":path": "/api/v1/strategies", **credential})
     assert handle.reply_headers[":status"] == "401"
     assert json.loads(handle.reply_body) == {"code": 16, "message": "missing or invalid API key", "details": []}
+
+
+def test_long_lived_streams_have_no_timeout_and_are_not_buffered(
+    public: dict[str, dict[str, Any]], routes: list[dict[str, Any]], http_filters: list[dict[str, Any]]
+) -> None:
+    watches = {
+        (service, name)
+        for service, service_methods in public.items()
+        for name, method in service_methods.items()
+        if method.options.Extensions[http_options_pb2.rest].long_lived
+    }
+    assert ("backtest.v1.CatalogService", "WatchTask") in watches
+    for service, name in watches:
+        route = _route_of(routes, service, name)
+        assert public[service][name].server_streaming, name
+        assert _seconds(route["timeout"]) == 0, name
+        # Elements come only when the task changes: a quiet hour of a long run must not end the stream.
+        assert _seconds(route["idle_timeout"]) >= 3600, name
+    # Nothing between the client and the transcoder holds a streamed body back.
+    names = [f["name"] for f in http_filters]
+    assert not any("buffer" in name or "compressor" in name for name in names), names

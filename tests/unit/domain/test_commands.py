@@ -21,7 +21,13 @@ def test_ids_must_be_uuids_named_by_field():
     assert parse_id("backtest_id", "5f0c2a9e-7b3d-4c1a-9e8f-2b6d4a1c0e7f") == uuid.UUID(
         "5f0c2a9e-7b3d-4c1a-9e8f-2b6d4a1c0e7f"
     )
-    for raw, description in ((None, "required"), ("", "required"), ("x", "must be a UUID")):
+    look_alikes = (
+        "5f0c2a9e-7b3d-4c1a-9e8f-2b6d4a1c0e7\uff46",  # full-width f: int(..., 16) reads it as f
+        "\uff15f0c2a9e-7b3d-4c1a-9e8f-2b6d4a1c0e7f",  # full-width 5
+        "5f0c2a9e-7b3d-4c1a-9e8f-2b6d4a1c0e7\u0669",  # Arabic-Indic 9
+    )
+    bad = ((None, "required"), ("", "required"), ("x", "must be a UUID"), *((t, "must be a UUID") for t in look_alikes))
+    for raw, description in bad:
         with pytest.raises(ValidationError) as caught:
             parse_id("backtest_id", raw)
         assert (

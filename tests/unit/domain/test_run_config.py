@@ -184,6 +184,11 @@ def test_resolved_is_frozen():
         ({}, {"feature_ids": ["f1"]}, "config.feature_ids"),
         ({}, {"signal_logic_id": "s-1"}, "config.signal_logic_id"),
         ({}, {"fast_period": 5}, "config.fast_period"),
+        # Found by tests/e2e/test_hostile_fields.py: look-alike ids parsed as the real one (int() reads
+        # full-width digits), and a version without a signal logic was stored unchecked.
+        ({"strategy_id": "a1b2c3d4-0000-0000-0000-00000000000\uff11"}, {}, "strategy_id"),
+        ({}, {"signal_logic_version": -1}, "config.signal_logic_version"),
+        ({}, {"signal_logic_version": 2}, "config.signal_logic_version"),
     ],
 )
 def test_each_bad_input_names_its_field(top, config, field):

@@ -24,9 +24,10 @@ REST_SURFACE = [
     ("POST", "/api/v1/backtests/B1/execute", CATALOG, "ExecuteBacktest", {"backtest_id": "B1"}),
     ("POST", "/api/v1/backtests/B1/execute/async", CATALOG, "ExecuteBacktestAsync", {"backtest_id": "B1"}),
     ("GET", "/api/v1/backtests/engines/available", CATALOG, "ListEngines", {}),
-    ("GET", "/api/v1/backtests/B1/equity-curve", RESULTS, "GetEquityCurve", {"backtest_id": "B1"}),
+    # The curve and the trades as JSON text the results service prints (the typed streams have no REST rule).
+    ("GET", "/api/v1/backtests/B1/equity-curve", RESULTS, "GetEquityCurveJson", {"backtest_id": "B1"}),
     ("GET", "/api/v1/backtests/B1/equity-curve/parquet", RESULTS, "DownloadEquityCurve", {"backtest_id": "B1"}),
-    ("GET", "/api/v1/backtests/B1/trades", RESULTS, "GetTrades", {"backtest_id": "B1"}),
+    ("GET", "/api/v1/backtests/B1/trades", RESULTS, "GetTradesJson", {"backtest_id": "B1"}),
     ("GET", "/api/v1/backtests/B1/trades/parquet", RESULTS, "DownloadTrades", {"backtest_id": "B1"}),
     ("POST", "/api/v1/backtests/compare", RESULTS, "CompareBacktests", {}),
     ("GET", "/api/v1/backtests/B1/report", RESULTS, "GetBacktestReport", {"backtest_id": "B1"}),
@@ -35,6 +36,8 @@ REST_SURFACE = [
     ("POST", "/api/v1/backtests/grid-search", CATALOG, "GridSearchBacktests", {}),
     ("GET", "/api/v1/tasks/T1/runs/parquet", CATALOG, "DownloadTaskRuns", {"task_id": "T1"}),
     ("GET", "/api/v1/tasks/T1", CATALOG, "GetTask", {"task_id": "T1"}),
+    ("POST", "/api/v1/tasks/T1/cancel", CATALOG, "CancelTask", {"task_id": "T1"}),
+    ("GET", "/api/v1/tasks/T1/events", CATALOG, "WatchTask", {"task_id": "T1"}),
     ("POST", "/api/v1/strategies", CATALOG, "CreateStrategy", {}),
     ("GET", "/api/v1/strategies", CATALOG, "ListStrategies", {}),
     ("GET", "/api/v1/strategies/S1", CATALOG, "GetStrategy", {"strategy_id": "S1"}),
@@ -78,7 +81,15 @@ def test_stream_kinds_of_the_platform_routes(table: RouteTable) -> None:
     kinds = {route.grpc_path.rsplit("/", 1)[1]: route for route in table.routes}
     assert kinds["ImportBars"].http_body_request
     assert kinds["DownloadTrades"].server_streaming and kinds["DownloadTrades"].http_body_response
-    assert kinds["GetEquityCurve"].server_streaming and not kinds["GetEquityCurve"].http_body_response
+    assert kinds["GetEquityCurveJson"].server_streaming and kinds["GetEquityCurveJson"].http_body_response
+    assert kinds["GetTradesJson"].server_streaming and kinds["GetTradesJson"].http_body_response
+    assert "GetEquityCurve" not in kinds and "GetTrades" not in kinds  # typed streams: gRPC only
     assert kinds["ListBacktests"].server_streaming
     # A report is one unary HttpBody: the gateway passes its bytes and content type through.
     assert kinds["GetBacktestReport"].http_body_response and not kinds["GetBacktestReport"].server_streaming
+
+
+def test_only_the_progress_watch_is_long_lived(table: RouteTable) -> None:
+    # The contract's long_lived option reaches the route: the local gateway puts no deadline on it.
+    long_lived = {route.grpc_path.rsplit("/", 1)[1] for route in table.routes if route.long_lived}
+    assert long_lived == {"WatchTask"}

@@ -158,3 +158,32 @@ def test_a_query_parameter_for_a_path_bound_field_comes_last_and_wins(client) ->
 def test_header_names_with_underscores_are_rejected(client) -> None:
     # envoy.yaml: headers_with_underscores_action REJECT_REQUEST.
     assert client.request("GET", "/v1/widgets/w1", None, {"x_custom": "1"}).status == 400
+
+
+# Found by tests/e2e/test_hostile_fields.py: a lone surrogate is no Unicode text, so no string field can hold
+# it; the answer was a 400 naming only the top-level field (for a Struct) or the bytes' position (in a path).
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        (b'{"display_name": "a\\ud800"}', "display_name"),
+        (b'{"attributes": {"deep": {"list": [1, "x\\udfff"]}}}', "attributes.deep.list[1]"),
+        (b'{"attributes": {"ke\\ud800y": 1}}', "attributes.ke\\ud800y"),
+    ],
+)
+def test_a_lone_surrogate_in_a_json_body_is_400_naming_its_path(client, body: bytes, path: str) -> None:
+    reply = client.request("POST", "/v1/widgets", body, {"content-type": "application/json"})
+    assert reply.status == 400
+    assert reply.json()["code"] == 3
+    assert f"{path}: " in reply.json()["message"]
+
+
+def test_a_path_variable_that_is_not_utf8_is_400_naming_it(client) -> None:
+    reply = client.request("GET", "/v1/widgets/w%ED%A0%80")
+    assert reply.status == 400
+    assert reply.json()["message"].startswith("widget_id: ")
+
+
+def test_a_query_value_that_is_not_utf8_is_400_naming_it(client) -> None:
+    reply = client.request("GET", "/v1/search?query=a%ED%A0%80")
+    assert reply.status == 400
+    assert reply.json()["message"].startswith("query: ")

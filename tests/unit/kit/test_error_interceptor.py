@@ -101,3 +101,49 @@ def test_a_stream_that_fails_after_its_first_message_still_ends_with_the_error_s
 def test_methods_the_servicer_does_not_implement_stay_unimplemented():
     err = _call(RuntimeError("unused"), method="DeleteStrategy")
     assert err.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def _raw_call(data: bytes, method: str) -> grpc.RpcError:
+    """Sends `data` as the request bytes of a CatalogService method, as a client writing its own bytes would."""
+
+    async def run() -> grpc.RpcError:
+        servicer = Failing()
+        servicer.error = AssertionError("the servicer must not see an undecodable request")
+        name = catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
+        service = GrpcService([(catalog_pb2_grpc.add_CatalogServiceServicer_to_server, servicer, name)], "127.0.0.1:0")
+        await service.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+                call = channel.unary_stream if method == "ListBacktests" else channel.unary_unary
+                rpc = call(f"/{name}/{method}", request_serializer=lambda raw: raw, response_deserializer=bytes)
+                try:
+                    if method == "ListBacktests":
+                        [m async for m in rpc(data)]
+                    else:
+                        await rpc(data)
+                except grpc.aio.AioRpcError as err:
+                    return err
+                raise AssertionError("the call succeeded")
+        finally:
+            await service.stop()
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    ("method", "data", "field"),
+    [
+        # GetBacktestRequest.backtest_id (field 1) holding a lone surrogate's WTF-8 bytes.
+        ("GetBacktest", b"\x0a\x03\xed\xa0\x80", "backtest_id"),
+        # ListBacktestsRequest.strategy_id (field 1) holding a stray 0xFF.
+        ("ListBacktests", b"\x0a\x02a\xff", "strategy_id"),
+        # Bytes that are no message at all: a length running past the end.
+        ("GetBacktest", b"\x0a\x05ab", "request"),
+    ],
+)
+def test_request_bytes_protobuf_refuses_are_invalid_argument_naming_the_field(method, data, field):
+    # Found by tests/e2e/test_hostile_fields.py: gRPC answered UNKNOWN naming protobuf's DecodeError class.
+    err = _raw_call(data, method)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err
+    assert "DecodeError" not in err.details()
+    assert [v.field for v in from_rpc_error(err).violations] == [field]

@@ -72,3 +72,14 @@ def test_maps_of_messages_are_walked() -> None:
 def test_a_bare_value_and_list() -> None:
     value = struct_pb2.Value(list_value=struct_pb2.ListValue(values=[struct_pb2.Value(number_value=math.inf)]))
     assert _fields(value) == ["[0]"]
+
+
+def test_a_struct_key_over_the_limit_is_named_by_its_start() -> None:
+    # Found by tests/e2e/test_hostile_fields.py: the whole 65,537-character key in the field path made the
+    # status larger than gRPC's 16 KiB metadata limit, and the call ended RESOURCE_EXHAUSTED (HTTP 429).
+    request = catalog_pb2.CreateStrategyRequest(name="ok")
+    key = "k" * (MAX_STRING_CHARS + 1)
+    request.params.update({key: {"inner": "x\x00"}})
+    fields = _fields(request)
+    assert len(fields) == 2 and all(f.startswith("params.kkkk") and len(f) < 200 for f in fields), fields
+    assert fields[1].endswith(".inner")

@@ -96,3 +96,9 @@ def test_validate_ids_rejects_naming_backtest_ids(ids, words):
     [violation] = caught.value.violations
     assert violation.field == "backtest_ids"
     assert words in violation.description
+
+
+def test_look_alike_ids_are_not_uuids():
+    # Found by tests/e2e/test_hostile_fields.py: a full-width digit parsed as the ASCII one.
+    with pytest.raises(ValidationError):
+        validate_ids([A, "\uff10" + B[1:]])  # a full-width 0

@@ -1,0 +1,146 @@
+"""Bar timestamps as the JSON renderings print them, at compiled speed.
+
+The text is bar_dates' ("2020-01-02", or "2020-01-02T09:31:00" once a file
+shows an intraday bar), and so is the choice between the two: the same
+BarDateFormatter decides, batch after batch. `write_date` (numba) prints a
+timestamp in seconds as a quoted JSON string; what it does not cover (string
+columns, years outside 1000-9999, nulls) comes as ready-made texts, printed
+by bar_dates' own strftime, so the two paths cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+from numba import njit
+
+from services.results.bar_dates import DATE_FORMAT, DATETIME_FORMAT, BarDateFormatter, strings
+from services.results.text_table import TextTable, escape, json_strings
+
+WIDTH = 21  # a quoted date-time
+_DAY = 86_400
+# Seconds from 1970 of 1000-01-01 and 10000-01-01: write_date prints four-digit years only.
+_FIRST, _END = -30_610_224_000, 253_402_300_800
+# Days from 0000-03-01 (the start of Hinnant's eras) to 1000-01-01.
+_DAYS_FROM_ERA = 719_468 + _FIRST // _DAY
+
+
+@dataclass(frozen=True)
+class DateColumn:
+    """One date column of a batch, ready for the row printers.
+
+    seconds: int64 seconds since 1970 per row (0 where `texts` or a null stands instead).
+    date_only: print "YYYY-MM-DD" rather than a date-time.
+    present: False where the value is null.
+    texts: the rows printed from text (code >= 0): strings, far years, and nulls as "".
+    """
+
+    seconds: np.ndarray
+    date_only: bool
+    present: np.ndarray
+    texts: TextTable
+
+
+class BarDateText:
+    """Prepares the date columns of one file, batch after batch, as BarDateFormatter would print them."""
+
+    def __init__(self) -> None:
+        self._formatter = BarDateFormatter()
+
+    def columns(self, *columns: pa.Array) -> list[DateColumn]:
+        """Each column of one batch (timestamps decide the format together, as in BarDateFormatter)."""
+        decided = self._formatter.decide(*columns)
+        return [self._column(column, self._formatter.dates_only) for column in decided]
+
+    @staticmethod
+    def _column(column: pa.Array, dates_only: bool) -> DateColumn:
+        present = column.is_valid().to_numpy(zero_copy_only=False)
+        rows = len(column)
+        if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+            date_only = dates_only or pa.types.is_date(column.type)
+            as_seconds = column.cast(pa.timestamp("s")) if pa.types.is_date(column.type) else column
+            seconds = as_seconds.cast(pa.int64()).fill_null(0).to_numpy()
+            far = present & ((seconds < _FIRST) | (seconds >= _END))
+            chosen = np.flatnonzero(far | ~present)
+            texts = []
+            if len(chosen):
+                pattern = DATE_FORMAT if date_only else DATETIME_FORMAT
+                printed = strings(column.take(pa.array(chosen)), pattern)
+                texts = [escape(text) if text is not None else '""' for text in printed]
+            return DateColumn(seconds, date_only, present, TextTable.sparse(rows, chosen, texts))
+        return DateColumn(np.zeros(rows, np.int64), True, present, json_strings(column))
+
+
+@njit(cache=True, nogil=True)
+def day_cache() -> np.ndarray:
+    """The state write_date keeps between rows: the last day printed and where its text starts."""
+    return np.full(2, -1, np.int64)
+
+
+@njit(cache=True, nogil=True)
+def write_date(seconds: int, date_only: bool, out: np.ndarray, pos: int, cache: np.ndarray) -> int:
+    """Writes `"YYYY-MM-DD"` or `"YYYY-MM-DDTHH:MM:SS"` (quoted) at out[pos:]; returns the position after.
+
+    seconds: since 1970-01-01, a year from 1000 to 9999 (proleptic Gregorian, as strftime).
+    cache: from day_cache(), one per loop over `out`: minute bars repeat a day hundreds of
+    times, so a day like the last one is copied from its text rather than computed again.
+    """
+    # Counted from 1000-01-01 (a whole number of days before 1970) everything is
+    # non-negative, so unsigned division needs no sign fix-ups.
+    since = np.uint64(seconds - _FIRST)
+    days, clock = since // np.uint64(_DAY), since % np.uint64(_DAY)
+    out[pos] = 34  # '"'
+    if np.int64(days) == cache[0]:
+        start = cache[1]
+        for index in range(10):
+            out[pos + 1 + index] = out[start + index]
+    else:
+        cache[0], cache[1] = np.int64(days), pos + 1
+        _write_day(days, out, pos + 1)
+    pos += 11
+    if not date_only:
+        out[pos] = 84  # "T"
+        _two(clock // np.uint64(3_600), out, pos + 1)
+        out[pos + 3] = 58  # ":"
+        _two(clock // np.uint64(60) % np.uint64(60), out, pos + 4)
+        out[pos + 6] = 58
+        _two(clock % np.uint64(60), out, pos + 7)
+        pos += 9
+    out[pos] = 34
+    return pos + 1
+
+
+@njit(cache=True, nogil=True)
+def _write_day(days, out: np.ndarray, pos: int) -> None:
+    """YYYY-MM-DD of the day `days` after 1000-01-01 (H. Hinnant's civil-from-days)."""
+    z = days + np.uint64(_DAYS_FROM_ERA)
+    era = z // np.uint64(146_097)
+    day_of_era = z - era * np.uint64(146_097)
+    year_of_era = (
+        day_of_era - day_of_era // np.uint64(1_460) + day_of_era // np.uint64(36_524) - day_of_era // np.uint64(146_096)
+    ) // np.uint64(365)
+    leap_days = year_of_era // np.uint64(4) - year_of_era // np.uint64(100)
+    day_of_year = day_of_era - (np.uint64(365) * year_of_era + leap_days)
+    shifted_month = (np.uint64(5) * day_of_year + np.uint64(2)) // np.uint64(153)
+    day = day_of_year - (np.uint64(153) * shifted_month + np.uint64(2)) // np.uint64(5) + np.uint64(1)
+    month = shifted_month + np.uint64(3) if shifted_month < 10 else shifted_month - np.uint64(9)
+    year = year_of_era + era * np.uint64(400) + np.uint64(1 if month <= 2 else 0)
+    _two(year // np.uint64(100), out, pos)
+    _two(year % np.uint64(100), out, pos + 2)
+    out[pos + 4] = 45  # "-"
+    _two(month, out, pos + 5)
+    out[pos + 7] = 45
+    _two(day, out, pos + 8)
+
+
+@njit(cache=True, nogil=True)
+def _two(value, out: np.ndarray, pos: int) -> None:
+    out[pos] = 48 + value // np.uint64(10)
+    out[pos + 1] = 48 + value % np.uint64(10)
+
+
+def null_dates(rows: int) -> DateColumn:
+    """A date column the file lacks: every value null."""
+    return DateColumn(np.zeros(rows, np.int64), True, np.zeros(rows, bool), TextTable.constant(rows, '""'))

@@ -1,0 +1,217 @@
+"""Equity curves and trade lists as the JSON text the gateway printed for their gRPC streams.
+
+GetEquityCurve and GetTrades stream a message per row, and the gateway used
+to print each one: a million-point curve took two minutes. The REST routes
+now read GetEquityCurveJson and GetTradesJson, whose HttpBody chunks carry
+this module's text, byte for byte what the gateway printed (a test holds
+the two equal): a bare array `[{...},{...}]`, proto field names in
+declaration order, every field without presence printed (zero as `0`, empty
+strings as `""`), an open trade's `exit_date` left out, numbers as
+number_text prints them, dates as date_text does.
+
+Each record batch is printed by one compiled loop (numba, no Python per
+row, the GIL released) into a byte buffer; Python prepares what the loop
+copies as is (JSON strings, the rare values number_text leaves to its
+Python reference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numba import njit
+
+from services.results import date_text, number_text
+from services.results.date_text import BarDateText, DateColumn, day_cache, null_dates, write_date
+from services.results.number_text import reference_texts, write_double
+from services.results.text_table import TextTable, json_strings
+
+CONTENT_TYPE = "application/json"
+# Rows per record batch: about 1 MB of JSON per HttpBody message either way.
+EQUITY_BATCH_ROWS = 16_384
+TRADE_BATCH_ROWS = 4_096
+TRADE_DOUBLES = ("entry_price", "exit_price", "size", "pnl", "return_pct")
+TRADE_TEXTS = ("side", "status")
+
+
+def _key(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("ascii"), np.uint8).copy()
+
+
+# Every row starts with a comma; json_array drops the first one.
+_DATE = _key(',{"date":')
+_EQUITY = _key(',"equity":')
+_ENTRY_DATE = _key(',{"entry_date":')
+_EXIT_DATE = _key(',"exit_date":')
+_SIDE = _key(',"side":')
+_DOUBLE_KEYS = tuple(_key(f',"{name}":') for name in TRADE_DOUBLES)
+_ENTRY_PRICE, _EXIT_PRICE, _SIZE, _PNL, _RETURN_PCT = _DOUBLE_KEYS
+_STATUS = _key(',"status":')
+
+
+def json_array(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """Printed rows (each starting with a comma) as the chunks of one JSON array: `[` ... `]`, `[]` if none.
+
+    The closing bracket rides on the last chunk, so no message carries one byte alone.
+    """
+    held = None
+    for piece in pieces:
+        if not piece:
+            continue
+        if held is None:
+            held = b"[" + piece[1:]
+            continue
+        yield held
+        held = piece
+    yield b"[]" if held is None else held + b"]"
+
+
+def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    """Batches with `date` and `equity` columns as printed EquityPoint objects."""
+    dates = BarDateText()
+    for batch in batches:
+        (date,) = dates.columns(batch.column("date"))
+        values = _doubles(batch.column("equity"))
+        numbers = reference_texts(values)
+        width = len(_DATE) + len(_EQUITY) + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
+        out = np.empty(batch.num_rows * width, np.uint8)
+        end = _print_equity(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
+        yield out[:end].tobytes()
+
+
+def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    """Batches of trade columns (any of Trade's; a missing one prints its default) as printed Trade objects."""
+    dates = BarDateText()
+    for batch in batches:
+        rows, names = batch.num_rows, batch.schema.names
+        present = [batch.column(name) for name in ("entry_date", "exit_date") if name in names]
+        prepared = iter(dates.columns(*present))
+        entry, exit_ = (next(prepared) if name in names else null_dates(rows) for name in ("entry_date", "exit_date"))
+        doubles = np.stack(
+            [_doubles(batch.column(name)) if name in names else np.zeros(rows) for name in TRADE_DOUBLES], axis=1
+        )
+        numbers = reference_texts(doubles.ravel())
+        side, status = (
+            json_strings(batch.column(name)) if name in names else TextTable.constant(rows, '""')
+            for name in TRADE_TEXTS
+        )
+        width = (
+            len(_ENTRY_DATE) + len(_EXIT_DATE) + len(_SIDE) + len(_STATUS) + 1
+            + sum(len(key) for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
+            + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
+        )  # fmt: skip
+        out = np.empty(rows * width, np.uint8)
+        end = _print_trades(
+            entry.seconds, entry.date_only, *_parts(entry.texts),
+            exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
+            *_parts(side), *_parts(status), doubles, numbers.codes.reshape(doubles.shape), numbers.offsets,
+            numbers.blob, out,
+        )  # fmt: skip
+        yield out[:end].tobytes()
+
+
+def warm_up() -> None:
+    """Compiles (or loads from numba's cache) every printing loop by printing a tiny curve and trade list.
+
+    A first request would otherwise wait seconds for the compiler.
+    """
+    date = pa.array([0, 60], pa.timestamp("s"))
+    for rows in equity_rows([pa.record_batch({"date": date, "equity": pa.array([1.5, float("nan")])})]):
+        assert rows
+    trades = {"entry_date": date, "exit_date": pa.array([60, None], pa.timestamp("s")), "side": pa.array(["a", "b"])}
+    trades.update((name, pa.array([2.5, 0.0])) for name in TRADE_DOUBLES)
+    for rows in trade_rows([pa.record_batch(trades)]):
+        assert rows
+
+
+def _doubles(column: pa.Array) -> np.ndarray:
+    """A numeric column as float64, nulls as 0 (an unset proto3 double); ints round as float() does."""
+    return pc.cast(column, pa.float64(), safe=False).fill_null(0.0).to_numpy(zero_copy_only=False)
+
+
+def _widest(column: DateColumn) -> int:
+    return max(date_text.WIDTH, column.texts.longest)
+
+
+def _parts(table: TextTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return table.codes, table.offsets, table.blob
+
+
+@njit(cache=True, nogil=True)
+def _copy(source: np.ndarray, out: np.ndarray, pos: int) -> int:
+    for index in range(len(source)):
+        out[pos + index] = source[index]
+    return pos + len(source)
+
+
+@njit(cache=True, nogil=True)
+def _text(code: int, offsets: np.ndarray, blob: np.ndarray, out: np.ndarray, pos: int) -> int:
+    for index in range(offsets[code], offsets[code + 1]):
+        out[pos] = blob[index]
+        pos += 1
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def _date(seconds, date_only, codes, offsets, blob, row, out, pos, cache):
+    if codes[row] >= 0:
+        return _text(codes[row], offsets, blob, out, pos)
+    return write_date(seconds[row], date_only, out, pos, cache)
+
+
+@njit(cache=True, nogil=True)
+def _number(value, code, offsets, blob, out, pos):
+    if code >= 0:
+        return _text(code, offsets, blob, out, pos)
+    return write_double(value, out, pos)
+
+
+@njit(cache=True, nogil=True)
+def _print_equity(seconds, date_only, date_codes, date_offsets, date_blob, values, codes, offsets, blob, out):
+    pos = 0
+    cache = day_cache()
+    for row in range(len(values)):
+        pos = _copy(_DATE, out, pos)
+        pos = _date(seconds, date_only, date_codes, date_offsets, date_blob, row, out, pos, cache)
+        pos = _copy(_EQUITY, out, pos)
+        pos = _number(values[row], codes[row], offsets, blob, out, pos)
+        out[pos] = 125  # "}"
+        pos += 1
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def _print_trades(
+    entry_seconds, entry_date_only, entry_codes, entry_offsets, entry_blob,
+    exit_seconds, exit_date_only, exit_present, exit_codes, exit_offsets, exit_blob,
+    side_codes, side_offsets, side_blob, status_codes, status_offsets, status_blob,
+    doubles, codes, offsets, blob, out,
+):  # fmt: skip
+    pos = 0
+    entry_cache, exit_cache = day_cache(), day_cache()
+    for row in range(len(doubles)):
+        pos = _copy(_ENTRY_DATE, out, pos)
+        pos = _date(entry_seconds, entry_date_only, entry_codes, entry_offsets, entry_blob, row, out, pos, entry_cache)
+        if exit_present[row]:  # optional: an open trade has none
+            pos = _copy(_EXIT_DATE, out, pos)
+            pos = _date(exit_seconds, exit_date_only, exit_codes, exit_offsets, exit_blob, row, out, pos, exit_cache)
+        pos = _copy(_SIDE, out, pos)
+        pos = _text(side_codes[row], side_offsets, side_blob, out, pos)
+        pos = _copy(_ENTRY_PRICE, out, pos)
+        pos = _number(doubles[row, 0], codes[row, 0], offsets, blob, out, pos)
+        pos = _copy(_EXIT_PRICE, out, pos)
+        pos = _number(doubles[row, 1], codes[row, 1], offsets, blob, out, pos)
+        pos = _copy(_SIZE, out, pos)
+        pos = _number(doubles[row, 2], codes[row, 2], offsets, blob, out, pos)
+        pos = _copy(_PNL, out, pos)
+        pos = _number(doubles[row, 3], codes[row, 3], offsets, blob, out, pos)
+        pos = _copy(_RETURN_PCT, out, pos)
+        pos = _number(doubles[row, 4], codes[row, 4], offsets, blob, out, pos)
+        pos = _copy(_STATUS, out, pos)
+        pos = _text(status_codes[row], status_offsets, status_blob, out, pos)
+        out[pos] = 125
+        pos += 1
+    return pos

@@ -1,0 +1,245 @@
+"""The service's JSON text of curves and trades is byte for byte what the gateway printed for the typed streams.
+
+The reference is the old path itself: the batch read as the typed stream
+reads it (bar_dates, convert), each message serialized and parsed as it
+crosses the wire, printed by the local gateway's JsonPrinter with the
+platform's print options, joined as the gateway joins a stream.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from gateway.transcoder.descriptors import DescriptorSet
+from gateway.transcoder.json_printing import JsonPrinter
+from gateway.transcoder.json_scalars import format_double as gateway_format_double
+from gateway.transcoder.print_options import load_print_options
+from services.results import convert
+from services.results.artifacts import TRADE_COLUMNS, TRADE_DATES
+from services.results.bar_dates import BarDateFormatter
+from services.results.number_text import format_double
+from services.results.row_printing import equity_rows, json_array, trade_rows
+
+DESCRIPTOR = Path(__file__).resolve().parents[3] / "gen/descriptor.binpb"
+START = np.datetime64("2020-01-02T09:30:00", "s")
+
+
+@pytest.fixture(scope="module")
+def printer() -> JsonPrinter:
+    return JsonPrinter(DescriptorSet(str(DESCRIPTOR)), load_print_options())
+
+
+def _wire(message):
+    return type(message).FromString(message.SerializeToString())
+
+
+def old_equity(printer: JsonPrinter, batches: list[pa.RecordBatch]) -> str:
+    """The JSON the gateway printed for GetEquityCurve (Artifacts.equity_rows, convert, the printer)."""
+    formatter, objects = BarDateFormatter(), []
+    for batch in batches:
+        (dates,) = formatter.format(batch.column("date"))
+        rows = (dates, batch.column("equity").to_pylist())
+        objects += [printer.dumps(_wire(point)) for point in convert.equity_points(rows)]
+    return "[" + ",".join(objects) + "]"
+
+
+def old_trades(printer: JsonPrinter, batches: list[pa.RecordBatch]) -> str:
+    """The JSON the gateway printed for GetTrades (Artifacts.trade_rows, convert, the printer)."""
+    formatter, objects = BarDateFormatter(), []
+    for batch in batches:
+        columns = [name for name in TRADE_COLUMNS if name in batch.schema.names]
+        dates = [name for name in TRADE_DATES if name in columns]
+        rows = {name: batch.column(name).to_pylist() for name in columns if name not in dates}
+        rows.update(zip(dates, formatter.format(*(batch.column(name) for name in dates)), strict=True))
+        objects += [printer.dumps(_wire(trade)) for trade in convert.trades(rows)]
+    return "[" + ",".join(objects) + "]"
+
+
+def new_text(rows, batches: list[pa.RecordBatch]) -> str:
+    return b"".join(json_array(rows(iter(batches)))).decode("utf-8")
+
+
+def curve(values: list[float], *, step_s: int = 60, start=START) -> pa.Table:
+    dates = start + np.arange(len(values)) * np.timedelta64(step_s, "s")
+    return pa.table({"date": pa.array(dates, pa.timestamp("ns")), "equity": pa.array(values, pa.float64())})
+
+
+# Doubles of every kind: hypothesis' floats plus raw bit patterns (subnormals, huge and tiny exponents).
+any_double = st.floats(allow_nan=True, allow_infinity=True) | st.integers(0, 2**64 - 1).map(
+    lambda bits: struct.unpack("<d", struct.pack("<Q", bits))[0]
+)
+EDGES = [0.0, -0.0, 1e-7, 1e21, 1e15, 1e-4, 9.9999999999999995e-5, 999999999999999.9, 2.0**53 + 2, 0.1, 0.5, 2.5]
+EDGES += [2.0**-25, 5e-324, 1.7976931348623157e308, -123456.789, 100000.0, 0.30000000000000004, float("nan")]
+EDGES += [float("inf"), float("-inf"), 99999999999999.99, 123456789012345.6, 9.999999999999999e14, 1e16]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(any_double, min_size=1, max_size=40))
+@example(EDGES)
+def test_doubles_print_as_the_gateway_printed_them(printer, values):
+    table = curve(values)
+    assert new_text(equity_rows, table.to_batches()) == old_equity(printer, table.to_batches())
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_double)
+def test_number_text_matches_the_gateway_and_reads_back_exactly(value):
+    table = curve([value])
+    text = json.loads(new_text(equity_rows, table.to_batches()))[0]["equity"]
+    assert format_double(value) == gateway_format_double(value)
+    if math.isnan(value):
+        assert text == "NaN"
+    elif math.isinf(value):
+        assert text == ("Infinity" if value > 0 else "-Infinity")
+    else:
+        # json.loads reads "-0" as the integer 0; float() of the printed text is the exact double, sign included.
+        printed = format_double(value)
+        assert float(printed) == value and math.copysign(1, float(printed)) == math.copysign(1, value)
+        assert text == value
+
+
+def test_a_million_random_doubles_in_one_go(printer):
+    rng = np.random.default_rng(7)
+    values = np.concatenate(
+        [
+            1e5 * np.exp(np.cumsum(rng.normal(0, 1e-4, 400_000))),
+            rng.uniform(-1, 1, 200_000) * 10.0 ** rng.integers(-6, 17, 200_000),
+            np.frombuffer(rng.bytes(8 * 200_000), np.float64),
+            np.round(rng.uniform(-1e4, 1e4, 200_000), 2),
+        ]
+    )
+    batches = curve(values.tolist(), step_s=1).to_batches(max_chunksize=65_536)
+    got = json.loads(new_text(equity_rows, batches))
+    for point, value in zip(got, values.tolist(), strict=True):
+        if isinstance(point["equity"], str):
+            assert point["equity"] == format_double(value).strip('"')
+        else:
+            assert point["equity"] == value
+    # A sample goes through the old path too, text for text.
+    sample = curve(values[::97].tolist(), step_s=1).to_batches()
+    assert new_text(equity_rows, sample) == old_equity(printer, sample)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(-(10**6), 10**6), min_size=1, max_size=30),
+    st.sampled_from(["s", "ms", "us", "ns"]),
+    st.integers(1, 3),
+)
+def test_dates_switch_to_date_times_as_bar_dates_does(printer, offsets_min, unit, chunks):
+    # Midnight-only batches print dates until a batch has an intraday bar; never back.
+    dates = np.datetime64("2001-01-01", unit) + np.array(offsets_min) * np.timedelta64(1440 if unit == "s" else 7, "m")
+    table = pa.table({"date": pa.array(dates), "equity": pa.array(np.linspace(1.5, 2.5, len(dates)))})
+    batches = table.to_batches(max_chunksize=max(1, len(dates) // chunks))
+    assert new_text(equity_rows, batches) == old_equity(printer, batches)
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        pa.array([dt.date(2020, 1, 2), None, dt.date(1999, 12, 31)], pa.date32()),
+        pa.array(["2020-01-02", 'a "quoted" \\ date', None], pa.string()),
+        pa.array([dt.datetime(1, 1, 1), dt.datetime(999, 12, 31, 23, 59, 59), dt.datetime(9999, 12, 31, 1)]),
+        pa.array([dt.datetime(1000, 1, 1), None, dt.datetime(1969, 12, 31, 23, 59, 59)], pa.timestamp("s")),
+        pa.array([dt.datetime(2020, 3, 1, 5, tzinfo=dt.UTC)] * 3, pa.timestamp("ms", tz="America/New_York")),
+    ],
+    ids=["date32", "strings", "far-years", "nulls-and-1969", "tz-aware"],
+)
+def test_date_columns_of_every_kind(printer, dates):
+    table = pa.table({"date": dates, "equity": pa.array([1.0, None, -2.5])})
+    assert new_text(equity_rows, table.to_batches()) == old_equity(printer, table.to_batches())
+
+
+def test_an_empty_curve_is_an_empty_array(printer):
+    table = curve([])
+    assert new_text(equity_rows, table.to_batches()) == "[]" == old_equity(printer, table.to_batches())
+    assert new_text(equity_rows, []) == "[]"
+
+
+text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
+maybe_day = st.none() | st.datetimes(dt.datetime(1990, 1, 1), dt.datetime(2030, 1, 1))
+trade = st.fixed_dictionaries(
+    {
+        "entry_date": maybe_day,
+        "exit_date": maybe_day,
+        "side": st.none() | st.sampled_from(["long", "short"]) | text,
+        "entry_price": any_double,
+        "exit_price": any_double,
+        "size": st.none() | any_double,
+        "pnl": any_double,
+        "return_pct": any_double,
+        "status": st.sampled_from(["closed", "open"]) | text,
+    }
+)
+
+
+def trade_table(rows: list[dict], drop: tuple[str, ...] = ()) -> pa.Table:
+    columns = {}
+    for name in TRADE_COLUMNS:
+        if name in drop:
+            continue
+        values = [row[name] for row in rows]
+        if name in TRADE_DATES:
+            columns[name] = pa.array(values, pa.timestamp("ns"))
+        elif name in ("side", "status"):
+            columns[name] = pa.array(values, pa.string())
+        else:
+            columns[name] = pa.array(values, pa.float64())
+    return pa.table(columns)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(trade, max_size=25), st.sets(st.sampled_from(TRADE_COLUMNS), max_size=3), st.integers(1, 4))
+def test_trades_print_as_the_gateway_printed_them(printer, rows, drop, chunks):
+    table = trade_table(rows, tuple(drop))
+    if table.num_columns == 0:
+        return
+    batches = table.to_batches(max_chunksize=max(1, len(rows) // chunks))
+    assert new_text(trade_rows, batches) == old_trades(printer, batches)
+
+
+def test_an_open_trade_has_no_exit_date_and_a_run_without_trades_is_empty(printer):
+    rows = [
+        {
+            "entry_date": dt.datetime(2020, 1, 2, 9, 31),
+            "exit_date": None,
+            "side": "long",
+            "entry_price": 101.25,
+            "exit_price": 102.0,
+            "size": 10,
+            "pnl": 7.5,
+            "return_pct": 0.0074,
+            "status": "open",
+        }
+    ]
+    table = trade_table(rows)
+    body = new_text(trade_rows, table.to_batches())
+    assert body == old_trades(printer, table.to_batches())
+    assert json.loads(body) == [
+        {
+            "entry_date": "2020-01-02T09:31:00",
+            "side": "long",
+            "entry_price": 101.25,
+            "exit_price": 102,
+            "size": 10,
+            "pnl": 7.5,
+            "return_pct": 0.0074,
+            "status": "open",
+        }
+    ]
+    assert new_text(trade_rows, trade_table([]).to_batches()) == "[]"
+
+
+def test_the_closing_bracket_rides_on_the_last_chunk():
+    assert list(json_array([b",1", b",2", b"", b",3"])) == [b"[1", b",2", b",3]"]
+    assert list(json_array([])) == [b"[]"]
