@@ -90,6 +90,8 @@ def through_service(session: Session, strategy_id: str) -> tuple[float, float, d
     began = time.perf_counter()
     handle = session.client.call("POST", "/backtests/grid-search", body)
     task_id = handle["task_id"]
+    answered = time.perf_counter() - began
+    session.say(f"  POST /backtests/grid-search answered in {answered:.2f} s ({handle['n_configs']} runs)")
     while True:
         task = session.client.call("GET", f"/tasks/{task_id}")
         if task["status"] in ("SUCCESS", "FAILURE"):
@@ -119,7 +121,7 @@ def vectorbt_broadcast(session: Session) -> float:
     # Warm vectorbt's numba code on a small call first, as the executors are warm.
     warm = vbt.MA.run(close, window=[5, 10]).ma.to_numpy()
     vbt.Portfolio.from_signals(close, warm > 0, warm < 0, init_cash=10_000.0, fees=0.001).value()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     windows = np.unique(pairs)
     averages = vbt.MA.run(close, window=list(windows)).ma.to_numpy()
     column = {int(w): i for i, w in enumerate(windows)}
@@ -134,8 +136,11 @@ def vectorbt_broadcast(session: Session) -> float:
         trades += len(portfolio.trades.records)
         del portfolio, above
         gc.collect()
-    seconds = time.perf_counter() - began
-    session.say(f"  vectorbt: {len(pairs):,} runs in {seconds:.2f} s ({trades:,} trades), {CHUNK_COLUMNS} per call")
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+    session.say(
+        f"  vectorbt: {len(pairs):,} runs in {seconds:.2f} s, {cpu:.1f} CPU s ({trades:,} trades),"
+        f" {CHUNK_COLUMNS} per call"
+    )
     return seconds
 
 

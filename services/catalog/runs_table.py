@@ -30,7 +30,7 @@ from services.domain.deflated_sharpe import DEFLATED_SHARPE
 from services.domain.errors import ConflictError, NotFoundError
 from services.domain.metric_table import as_number
 from services.domain.metrics import COUNTS, STORED
-from services.domain.statuses import RunStatus, TaskKind, TaskStatus
+from services.domain.statuses import FINAL_TASK_STATUSES, RunStatus, TaskKind
 from services.domain.sweep import LIFTED, override_value
 
 CHUNK_ROWS = 1000
@@ -115,7 +115,8 @@ async def _finished_search(session: AsyncSession, task_id: uuid.UUID) -> dict[st
         raise NotFoundError("task", str(task_id))
     if row.kind != TaskKind.SWEEP:
         raise ConflictError(f"task {task_id} is an execute task: only sweeps and grid searches have a runs table")
-    if row.status not in (TaskStatus.SUCCESS, TaskStatus.FAILURE):
+    # A cancelled (REVOKED) search's table holds what ran, and its revoked runs as such.
+    if row.status not in FINAL_TASK_STATUSES:
         raise ConflictError(f"task {task_id} is {row.status}: its runs table is ready when it has finished")
     return row.params
 

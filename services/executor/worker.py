@@ -40,6 +40,12 @@ from services.executor.signal_inputs import SignalInputFailed, signal_inputs
 
 log = logging.getLogger(__name__)
 CALL_TIMEOUT_S = 30.0
+# CompleteRuns and FailRuns may settle a search's last run, and that report ranks
+# its leaderboard in the same transaction: CSCV over a 10,000-run grid search is
+# seconds of CPU, and took 22 s of wall time on a loaded 2-core machine. A call
+# cut short by its deadline is cancelled in the catalog and rolls back, so this
+# bound must sit well above that.
+SETTLING_TIMEOUT_S = 120.0
 
 
 class RunFailed(Exception):
@@ -178,7 +184,7 @@ class Worker:
         kind = rr.FAILURE_CAUSE_INFRASTRUCTURE if isinstance(cause, OutageTooLong) else rr.FAILURE_CAUSE_RUN_ERROR
         log.error("job failed", extra={**context, "reason": reason})
         try:
-            await self.reporter.FailRuns(self._failure(job, reason, kind), timeout=CALL_TIMEOUT_S)
+            await self.reporter.FailRuns(self._failure(job, reason, kind), timeout=SETTLING_TIMEOUT_S)
         except Exception:
             log.warning("could not report the failure; the job stays queued", extra=context, exc_info=True)
             return False
@@ -197,7 +203,7 @@ class Worker:
     async def _report_failure(self, job: Job, reason: str, cause: int) -> None:
         """Reports the job's runs failed for good, riding out a catalog outage."""
         request = self._failure(job, reason, cause)
-        await self._with(CATALOG, "FailRuns", lambda: self.reporter.FailRuns(request, timeout=CALL_TIMEOUT_S))
+        await self._with(CATALOG, "FailRuns", lambda: self.reporter.FailRuns(request, timeout=SETTLING_TIMEOUT_S))
 
     async def _with(self, dependency: str, what: str, step):
         return await self.dependencies.call(dependency, step, window_s=self.outage_window_s, what=what)
@@ -230,7 +236,9 @@ class Worker:
             if outcome.blocks is not None:
                 reported.return_block_sums.extend(outcome.blocks[0])
                 reported.return_block_squares.extend(outcome.blocks[1])
-        await self._with(CATALOG, "CompleteRuns", lambda: self.reporter.CompleteRuns(request, timeout=CALL_TIMEOUT_S))
+        await self._with(
+            CATALOG, "CompleteRuns", lambda: self.reporter.CompleteRuns(request, timeout=SETTLING_TIMEOUT_S)
+        )
 
     async def _write_artifacts(self, job: Job, attempt: int, kept: list) -> list[tuple[str, str]]:
         """(equity_curve_uri, trades_uri) per kept run: files of its own for one run, two batch files for more."""
