@@ -118,7 +118,7 @@ def test_async_execute_returns_a_task_that_succeeds(api, strategy, daily, route)
     assert {t["status"] for t in seen} <= set(TASK_STATES)
     assert task["status"] == "SUCCESS", task
     assert task["task_id"] == task_id and task["backtest_id"] == created["id"]
-    assert task["progress"] == {"succeeded": 1, "failed": 0, "total": 1}
+    assert task["progress"] == {"succeeded": 1, "failed": 0, "total": 1, "revoked": 0}
     fetched = runs.get_backtest(api, created["id"])
     assert fetched["status"] == "completed"
     assert task["result"]["status"] == "completed"
@@ -141,7 +141,7 @@ def test_async_run_on_a_symbol_without_data_ends_in_failure(api, strategy, daily
     task = runs.wait_task(api, check_async_handle(api.post(f"/backtests/{created['id']}/execute/async", {})))
     assert task["status"] == "FAILURE", task
     assert no_data_symbol in task["error"]
-    assert task["progress"] == {"succeeded": 0, "failed": 1, "total": 1}
+    assert task["progress"] == {"succeeded": 0, "failed": 1, "total": 1, "revoked": 0}
     fetched = runs.get_backtest(api, created["id"])
     assert fetched["status"] == "failed" and no_data_symbol in fetched["metrics"]["error"]
 

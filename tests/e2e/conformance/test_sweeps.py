@@ -73,7 +73,7 @@ def grid_sweep(api, strategy, daily, no_data_symbol) -> dict:
 def test_seed_sweep_succeeds_with_every_run(seed_sweep) -> None:
     task_id, task = seed_sweep
     assert task["task_id"] == task_id
-    assert task["progress"] == {"succeeded": 3, "failed": 0, "total": 3}
+    assert task["progress"] == {"succeeded": 3, "failed": 0, "total": 3, "revoked": 0}
     board = leaderboard(task)
     assert sorted(entry["config"]["commission"] for entry in board) == [0.0001, 0.0005, 0.001]
     assert_ranked(board, "perf_sharpe_ratio")
@@ -98,7 +98,7 @@ def test_lower_is_better_metric_ranks_ascending(grid_sweep) -> None:
 
 def test_failed_runs_come_last_with_their_error(grid_sweep, no_data_symbol) -> None:
     board = leaderboard(grid_sweep)
-    assert grid_sweep["progress"] == {"succeeded": 5, "failed": 1, "total": 6}
+    assert grid_sweep["progress"] == {"succeeded": 5, "failed": 1, "total": 6, "revoked": 0}
     last = board[-1]
     assert last["config"]["symbol"] == no_data_symbol
     assert last["status"] == "failed"
@@ -166,7 +166,7 @@ def test_task_reports_progress_while_running(api, strategy, minute) -> None:
     seen: list[dict] = []
     task_id = submit(api, strategy["id"], minute.config(last=9_999), grid, engine="backtrader")
     task = finished(api, task_id, seen)
-    assert task["progress"] == {"succeeded": 8, "failed": 0, "total": 8}
+    assert task["progress"] == {"succeeded": 8, "failed": 0, "total": 8, "revoked": 0}
     assert {t["status"] for t in seen} <= {"PENDING", "STARTED", "PROGRESS", "SUCCESS"}
     progressing = [t["progress"] for t in seen if t["status"] == "PROGRESS"]
     assert progressing, [t["status"] for t in seen]

@@ -42,7 +42,7 @@ def violations(fields):
 
 def test_constants():
     assert engine_names() == ("backtrader", "vectorbt")
-    assert values(RunStatus) == ("pending", "running", "completed", "failed")
+    assert values(RunStatus) == ("pending", "running", "completed", "failed", "revoked")
 
 
 def test_seed_defaults_are_filled():
