@@ -32,6 +32,7 @@ from services.adapters.bus import Bus, Job, Topology
 from services.adapters.object_store import ObjectStore, S3Location
 from services.domain.engines import engine_names
 from services.executor.bars import BarCache
+from services.executor.outages import CATALOG, OBJECT_STORE, Dependencies
 from services.executor.warm_up import warm_up
 from services.executor.worker import Worker
 
@@ -58,6 +59,7 @@ class JobTrace:
         return max(end for _, end in spans) - min(begin for begin, _ in spans) if spans else 0.0
 
     def last_end(self, step: str) -> float:
+        """When the last span named `step` ended."""
         return max(end for name, _, end in self.spans if name == step)
 
 
@@ -97,6 +99,10 @@ class _Timed:
         target = getattr(self._inner, name)
         step = self._methods.get(name)
         return target if step is None else _timed(target, self._record, step, awaitable=self._awaitable)
+
+
+async def _up() -> None:
+    """A probe that always answers: the traced executor does not wait out outages."""
 
 
 class TracedExecutor:
@@ -178,6 +184,9 @@ class TracedExecutor:
             ),
             executor_id="bench-traced-executor",
             heartbeat_s=5.0,
+            # Probes that always answer: the bench stack has no outages to ride out.
+            dependencies=Dependencies({CATALOG: _up, OBJECT_STORE: _up}),
+            outage_window_s=30.0,
         )
         handle = worker.handle
 
@@ -201,7 +210,7 @@ class TracedExecutor:
 
 
 def main() -> int:
-    """Warm up like an executor (inside TracedExecutor), trace jobs until stdin closes, then print one JSON trace per line."""
+    """Warms up like an executor, traces jobs until stdin closes, then prints one JSON trace per line."""
     with TracedExecutor(dict(os.environ)) as traced:
         print(json.dumps({"ready": True}), flush=True)
         sys.stdin.read()

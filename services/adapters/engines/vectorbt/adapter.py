@@ -153,6 +153,30 @@ def _trades(records: np.ndarray, index: pd.DatetimeIndex, last_close: float, run
     return by_run
 
 
+def _order_bars(signal: np.ndarray, fills_next_open: np.ndarray) -> np.ndarray:
+    """Bars at which some run may place an order: its effective signal changed (bars x runs in, bars out).
+
+    The order function is called only on these bars. Elsewhere it would
+    return no order: `order_quantity` trades when the signal's side differs
+    from the position's side (or, sized by signal weight, when the signal
+    moved), and after every bar the position is on the signal's side unless
+    the account can no longer open anything while flat. Skipping the other
+    bars skips vectorbt's per-call context, which was nearly all of a
+    million-bar simulation (0.8 s of CPU for 13,600 trades); vectorbt still
+    updates prices and values on every bar. The unit tests compare the
+    result with the order function called on every bar.
+    """
+    before = np.empty_like(signal)
+    before[0] = 0.0
+    before[1:] = signal[:-1]
+    changed = signal != before  # close fills: bar i acts on signal[i] against signal[i-1]
+    at_close = changed[:, ~fills_next_open].any(axis=1)
+    # Next-open fills: bar i acts on signal[i-1] against signal[i-2], one bar later.
+    at_open = np.zeros(len(signal), dtype=np.bool_)
+    at_open[1:] = changed[:-1, fills_next_open].any(axis=1)
+    return at_close | at_open
+
+
 @dataclass
 class _Simulation:
     """What the adapter keeps of one simulation, one column per run."""
@@ -186,6 +210,7 @@ def _simulate(bars: pd.DataFrame, signals: Sequence[np.ndarray], specs: Sequence
         np.array([s.fill_price == "next_open" for s in specs], dtype=np.bool_),
     )
     init_cash = np.array([s.initial_capital for s in specs], dtype=np.float64)
+    fills_next_open = order_args[-1]
     # Positional arguments only, in _FLEX_SIMULATE_PARAMS order: with keywords Numba
     # resolves the call's types in Python on every call (0.7 ms, a third of a one-run simulation).
     no_pre, no_post = pnb.no_pre_func_nb, pnb.no_post_func_nb
@@ -194,7 +219,7 @@ def _simulate(bars: pd.DataFrame, signals: Sequence[np.ndarray], specs: Sequence
         np.array([k], dtype=np.int64),  # one group without cash sharing: each run keeps its own cash
         init_cash,
         False,  # cash_sharing
-        np.ones((shape[0], 1), dtype=np.bool_),  # segment_mask: every bar
+        _order_bars(signal, fills_next_open)[:, None],  # segment_mask: only bars that may trade
         False,  # call_pre_segment
         False,  # call_post_segment
         no_pre,
@@ -216,7 +241,7 @@ def _simulate(bars: pd.DataFrame, signals: Sequence[np.ndarray], specs: Sequence
         close,
         True,  # ffill_val_price
         False,  # update_value
-        True,  # fill_pos_record
+        False,  # fill_pos_record: trades are built from the order records below
         shape[0] * k,  # max_orders: the order function issues at most one per bar and run
         0,  # max_logs
         False,  # init_temp_records
