@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from services.domain.execution import EngineResult
+from services.domain.execution import EngineResult, trade_columns
 
 STRUCTURE: dict[str, tuple[str, ...]] = {
     "total_return": ("total_return",),
@@ -150,10 +150,13 @@ def return_moments(excess: np.ndarray) -> dict[str, float]:
     if spread > ROUND_OFF:
         moments["returns_sharpe_per_bar"] = mean / spread
     centred = excess - mean
-    m2 = np.mean(centred**2)
+    # Products, not `centred**3`: numpy raises a float array to the power 3 or 4 through
+    # pow() element by element, 0.1 s of a million-bar run's metrics.
+    squared = centred * centred
+    m2 = np.mean(squared)
     if math.sqrt(m2) > ROUND_OFF:
-        moments["returns_skewness"] = np.mean(centred**3) / m2**1.5
-        moments["returns_kurtosis"] = np.mean(centred**4) / m2**2
+        moments["returns_skewness"] = np.mean(squared * centred) / m2**1.5
+        moments["returns_kurtosis"] = np.mean(squared * squared) / m2**2
     return moments
 
 
@@ -172,7 +175,8 @@ def _drawdown_metrics(equity: np.ndarray) -> dict[str, float]:
 
 
 def _trade_metrics(result: EngineResult) -> dict[str, float]:
-    pnl = np.array([t.pnl for t in result.trades if t.status == "closed"], dtype=float)
+    trades = trade_columns(result.trades, result.equity.index)
+    pnl = trades.pnl[trades.closed]
     wins, losses = pnl[pnl > 0], pnl[pnl < 0]
     return {
         "trade_total_trades": len(result.trades),

@@ -11,6 +11,7 @@ simulation itself.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from services.adapters.engines._warm_up import SPECS as WARM_UP_SPECS
 from services.adapters.engines._warm_up import tiny_inputs
 from services.adapters.engines.base import SHORT_SQUEEZE, EngineError
 from services.domain.errors import ValidationError
-from services.domain.execution import EngineResult, ExecutionSpec, Trade
+from services.domain.execution import EngineResult, ExecutionSpec, TradeColumns, TradeList
 
 # flex_simulate_nb's parameters as `_simulate` passes them, by position.
 _FLEX_SIMULATE_PARAMS = (
@@ -122,35 +123,34 @@ def _column(values: np.ndarray, k: int) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(values[:, None], k, axis=1))
 
 
-def _trades(records: np.ndarray, index: pd.DatetimeIndex, last_close: float, runs: int) -> list[list[Trade]]:
+def _trades(records: np.ndarray, index: pd.DatetimeIndex, last_close: float, runs: int) -> list[TradeList]:
     """Each run's trades from vectorbt's position records of all runs, in entry order.
 
-    Dates are boxed and records converted once for the whole batch: per-run
-    (let alone per-trade) index lookups cost more than the simulation.
+    Kept as columns (`TradeList`): converting each record to a `Trade` with
+    boxed dates cost more than the simulation of a million bars.
     """
     records = np.sort(records, order=["col", "entry_idx"])
-    entry_dates = index[records["entry_idx"]].tolist()
-    exit_dates = index[records["exit_idx"]].tolist()
-    names = records.dtype.names
-    by_run: list[list[Trade]] = [[] for _ in range(runs)]
-    for rec, entry_date, exit_date in zip(records.tolist(), entry_dates, exit_dates, strict=True):
-        row = dict(zip(names, rec, strict=True))
-        is_open = row["status"] == TradeStatus.Open
-        by_run[row["col"]].append(
-            Trade(
-                entry_date=entry_date,
-                exit_date=None if is_open else exit_date,
-                side="long" if row["direction"] == TradeDirection.Long else "short",
-                entry_price=row["entry_price"],
-                # vectorbt blends partial exits into an open position's exit price; ours is the last close.
-                exit_price=last_close if is_open else row["exit_price"],
-                size=row["size"],
-                pnl=row["pnl"],
-                return_pct=row["return"],
-                status="open" if is_open else "closed",
-            )
-        )
-    return by_run
+    is_open = records["status"] == TradeStatus.Open
+    exits = index[records["exit_idx"]]
+    columns = TradeColumns(
+        entry_date=index[records["entry_idx"]],
+        exit_date=exits.where(~is_open, pd.NaT),
+        long=records["direction"] == TradeDirection.Long,
+        closed=~is_open,
+        entry_price=records["entry_price"].astype(np.float64),
+        # vectorbt blends partial exits into an open position's exit price; ours is the last close.
+        exit_price=np.where(is_open, last_close, records["exit_price"]).astype(np.float64),
+        size=records["size"].astype(np.float64),
+        pnl=records["pnl"].astype(np.float64),
+        return_pct=records["return"].astype(np.float64),
+    )
+    bounds = np.searchsorted(records["col"], np.arange(runs + 1))
+    return [TradeList(_rows(columns, bounds[j], bounds[j + 1])) for j in range(runs)]
+
+
+def _rows(columns: TradeColumns, start: int, stop: int) -> TradeColumns:
+    """Rows start..stop-1 of `columns` (views of its arrays)."""
+    return TradeColumns(**{f.name: getattr(columns, f.name)[start:stop] for f in dataclasses.fields(TradeColumns)})
 
 
 def _order_bars(signal: np.ndarray, fills_next_open: np.ndarray) -> np.ndarray:
