@@ -21,7 +21,17 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import breakdown, downloads, execution, expressions, reports, research_statistics, startup, sweeps
+from bench import (
+    breakdown,
+    downloads,
+    execution,
+    expressions,
+    million_bars,
+    reports,
+    research_statistics,
+    startup,
+    sweeps,
+)
 from bench.report import Report
 from bench.session import LocalSession, Options, Session
 from deploy.embedded.errors import StartupError
@@ -34,6 +44,7 @@ SECTIONS: dict[str, Callable[[Session], None]] = {
     "reports": reports.run,
     "sweeps": sweeps.run,
     "startup": startup.run,
+    "million": million_bars.run,  # after startup: the one fresh executor whose peak RSS it reads
     "breakdown": breakdown.run,
 }
 # Pure computations, timed in this process without the stack.
