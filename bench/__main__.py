@@ -77,6 +77,7 @@ def _run_section(name: str, run: Callable, session: LocalSession | Session, fail
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs the chosen sections on one stack and prints the table; 1 if a section broke."""
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -238,5 +238,6 @@ def ten_million(session: Session) -> None:
 
 
 def run(session: Session) -> None:
+    """The million-bar figures, then the ten-million-bar run."""
     million(session)
     ten_million(session)
