@@ -82,7 +82,8 @@ def compute_metrics(
         flat |= _trade_metrics(result)
         years = equity.size / bars_per_year
         flat["trade_turnover_annualised"] = result.traded_notional / equity.mean() / years if equity.size else math.nan
-    flat["bars_in_market"] = np.count_nonzero(np.nan_to_num(np.asarray(result.position, dtype=float)))
+    position = np.asarray(result.position, dtype=float)
+    flat["bars_in_market"] = np.count_nonzero((position != 0.0) & ~np.isnan(position))
     return {key: _finite(key, flat[key]) for key in STORED}
 
 
@@ -112,10 +113,12 @@ def _return_metrics(equity: np.ndarray, n_year: int, risk_free_rate: float) -> d
         **return_moments(excess),
     }
     flat["perf_sharpe_ratio"] = flat["returns_sharpe_per_bar"] * math.sqrt(n_year)
-    for level in (95, 99):
-        # k-th smallest return, k = ceil(n * (100 - level) / 100) in exact integer arithmetic.
-        k = -(-n * (100 - level) // 100)
-        worst = np.partition(r, k - 1)[:k] if n else np.array([math.nan])
+    # k-th smallest return, k = ceil(n * (100 - level) / 100) in exact integer arithmetic;
+    # one partition places both k-th values, each with the smaller returns before it.
+    ks = {level: -(-n * (100 - level) // 100) for level in (95, 99)}
+    ordered = np.partition(r, sorted({k - 1 for k in ks.values()})) if n else None
+    for level, k in ks.items():
+        worst = ordered[:k] if n else np.array([math.nan])
         flat[f"risk_var_{level}"] = -worst.max()
         flat[f"risk_cvar_{level}"] = -worst.mean()
     return flat
