@@ -3,10 +3,11 @@
 No profiler is installed and service code stays as it is, so the bench runs
 the executor's own Worker class on a thread, connected to the stack's NATS,
 catalog and S3 like any executor, and wraps what it calls: the catalog stub
-(StartRuns, CompleteRuns), the bar cache, and the worker
-module's `run_batch`, `write_artifacts` and `write_batch_artifacts` (patched in this process only,
-restored on exit). Readings are `time.perf_counter()`, the clock the REST
-client uses, so client and executor timelines line up exactly.
+(StartRuns, CompleteRuns), the bar cache, and the worker module's
+`simulate_batch`, `outcomes` (the metrics), `write_artifacts` and
+`write_batch_artifacts` (patched in this process only, restored on exit).
+Readings are `time.perf_counter()`, the clock the REST client uses, so
+client and executor timelines line up exactly.
 
 `python -m bench.traced_executor` runs one in a fresh process, warmed up
 exactly as an executor warms up, and prints each job's trace as a JSON line
@@ -117,7 +118,8 @@ class TracedExecutor:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), name="traced-executor", daemon=True)
         self._saved = {
-            name: getattr(worker_module, name) for name in ("run_batch", "write_artifacts", "write_batch_artifacts")
+            name: getattr(worker_module, name)
+            for name in ("simulate_batch", "outcomes", "write_artifacts", "write_batch_artifacts")
         }
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -127,7 +129,8 @@ class TracedExecutor:
             self.traces[-1].spans.append((step, began, ended))
 
     def __enter__(self) -> TracedExecutor:
-        worker_module.run_batch = _timed(self._saved["run_batch"], self._record, "run")
+        worker_module.simulate_batch = _timed(self._saved["simulate_batch"], self._record, "run")
+        worker_module.outcomes = _timed(self._saved["outcomes"], self._record, "metrics")
         worker_module.write_artifacts = _timed(self._saved["write_artifacts"], self._record, "artifacts")
         worker_module.write_batch_artifacts = _timed(self._saved["write_batch_artifacts"], self._record, "artifacts")
         self._thread.start()

@@ -264,9 +264,10 @@ class VectorbtEngine:
         spec: how orders are sized and filled.
         """
         # Checked here too so that errors name "signal" and "spec", not "signals[0]".
+        check_bars(bars)
         check_signal(signal, len(bars))
         check_spec(spec)
-        return self.run_many(bars, [signal], [spec])[0]
+        return self._run_checked(bars, [signal], [spec])[0]
 
     def run_many(
         self, bars: pd.DataFrame, signals: Sequence[np.ndarray], specs: Sequence[ExecutionSpec]
@@ -283,7 +284,11 @@ class VectorbtEngine:
         for j, (signal, spec) in enumerate(zip(signals, specs, strict=True)):
             check_signal(signal, len(bars), f"signals[{j}]")
             check_spec(spec, f"specs[{j}]")
+        return self._run_checked(bars, signals, specs)
 
+    def _run_checked(
+        self, bars: pd.DataFrame, signals: Sequence[np.ndarray], specs: Sequence[ExecutionSpec]
+    ) -> list[EngineResult]:
         k = len(specs)
         close = bars["close"].to_numpy(dtype=np.float64)
         try:
