@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import time
 import uuid
 
 import pandas as pd
 
-from bench import commit_latency
+from bench import commit_latency, cpu_usage
 from bench.downloads import SYMBOL, TIMEFRAME, minute_config
 from bench.report import Figure, Target
 from bench.session import Session
@@ -88,6 +89,17 @@ def _parts(session: Session, run: ResolvedBacktest, bars: pd.DataFrame) -> dict[
     }
 
 
+def cpu_median(fn, times: int) -> float:
+    """Median CPU seconds of this process over `times` calls of `fn` (after one untimed call)."""
+    fn()
+    spent = []
+    for _ in range(times):
+        began = time.process_time()
+        fn()
+        spent.append(time.process_time() - began)
+    return statistics.median(spent)
+
+
 def _put(session: Session, size: int) -> Samples:
     """PUTs of `size` bytes to the artifact bucket (one key, removed afterwards)."""
     key, data = f"bench/million-{uuid.uuid4().hex}", os.urandom(size)
@@ -105,7 +117,9 @@ def million(session: Session) -> None:
     run = resolve_backtest(backtest_fields(str(uuid.uuid4()), "vectorbt", config))
     bars = read_bars(session.store.get_bytes(object_key(SYMBOL, TIMEFRAME)))
     session.say(f"million bars: {len(bars):,} bars; vectorbt Portfolio baseline in process")
-    baseline = repeat(vectorbt_portfolio(bars, run), times=n, warm_up=1)
+    portfolio = vectorbt_portfolio(bars, run)
+    baseline = repeat(portfolio, times=n, warm_up=1)
+    baseline_cpu = cpu_median(portfolio, n)
     session.say(f"  Portfolio.from_signals + value() + trades.records: {baseline.describe()}")
     parts = _parts(session, run, bars)
     for name, samples in parts.items():
@@ -116,7 +130,12 @@ def million(session: Session) -> None:
     strategy_id = create_strategy(session.client, "million bars")
     backtest_id = create_backtest(session.client, strategy_id, "vectorbt", config)
     execute_sync(session.client, backtest_id)  # warm-up: the executor caches the bars
+    before = cpu_usage.snapshot(session.stack)
     sync = Samples([execute_sync(session.client, backtest_id)[0] for _ in range(n)])
+    used = cpu_usage.spent(before, cpu_usage.snapshot(session.stack))
+    stack_cpu = {name: seconds / n for name, seconds in used.items() if name not in ("bench", "machine", "other")}
+    platform_cpu = sum(stack_cpu.values())
+    shares = ", ".join(f"{name} {seconds * 1e3:.0f}" for name, seconds in sorted(stack_cpu.items()) if seconds >= 5e-4)
     session.say(f"  sync execute via gateway: {sync.describe()}")
 
     equity_bytes = len(equity_parquet(get_engine("vectorbt").run(bars, signal_for(run, bars), run.execution_spec())))
@@ -135,6 +154,17 @@ def million(session: Session) -> None:
             f"vectorbt Portfolio.from_signals + value() + trades.records in process (median of {n})",
             baseline.median * 1e3,
             "ms",
+        ),
+    )
+    add(
+        SECTION,
+        Figure(
+            f"CPU of the stack per sync execute (every process summed; {shares} ms)",
+            platform_cpu * 1e3,
+            "ms",
+            baseline=baseline_cpu * 1e3,
+            baseline_label="Portfolio CPU",
+            ratio=platform_cpu / baseline_cpu,
         ),
     )
     for name, samples in parts.items():
