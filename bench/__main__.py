@@ -26,6 +26,7 @@ from bench import (
     downloads,
     execution,
     expressions,
+    many_jobs,
     million_bars,
     reports,
     research_statistics,
@@ -40,6 +41,7 @@ from deploy.embedded.stack import Stack
 # In this order the fleet only shrinks (2 -> 1 -> fresh 1 -> 0): no executor waits to warm up twice.
 SECTIONS: dict[str, Callable[[Session], None]] = {
     "execution": execution.run,
+    "many": many_jobs.run,  # 2 executors
     "downloads": downloads.run,
     "reports": reports.run,
     "sweeps": sweeps.run,
