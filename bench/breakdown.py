@@ -68,7 +68,7 @@ def _execute_segments(session: Session, traced: TracedExecutor, backtest_id: str
     def add(name: str, value: float) -> None:
         segments.setdefault(name, []).append(value)
 
-    for (began, ended), trace, claimed in zip(calls, traced.traces[first:], dispatched):
+    for (began, ended), trace, claimed in zip(calls, traced.traces[first:], dispatched, strict=False):
         complete_end = trace.last_end("CompleteRuns")
         steps = {
             "bars (executor cache hit)": trace.seconds("bars"),
@@ -132,6 +132,7 @@ def _sweep(session: Session, traced: TracedExecutor, strategy_id: str) -> tuple[
 
 
 def run(session: Session) -> None:
+    """Traces sync executes and a sweep with the stack's executors stopped, and adds their parts."""
     session.say("breakdown: stack executors stopped; a traced executor in this process takes the jobs")
     session.fleet.ensure(0)
     get_engine("vectorbt").warm_up()
