@@ -29,6 +29,8 @@ from bench import (
     grid_search,
     imports,
     json_downloads,
+    many_jobs,
+    million_bars,
     reports,
     research_statistics,
     startup,
@@ -42,6 +44,7 @@ from deploy.embedded.stack import Stack
 # In this order the fleet only shrinks (2 -> 1 -> fresh 1 -> 0): no executor waits to warm up twice.
 SECTIONS: dict[str, Callable[[Session], None]] = {
     "execution": execution.run,
+    "many": many_jobs.run,  # 2 executors
     "downloads": downloads.run,
     "json": json_downloads.run,
     "imports": imports.run,
@@ -49,6 +52,7 @@ SECTIONS: dict[str, Callable[[Session], None]] = {
     "sweeps": sweeps.run,
     "grid": grid_search.run,
     "startup": startup.run,
+    "million": million_bars.run,  # after startup: the one fresh executor whose peak RSS it reads
     "breakdown": breakdown.run,
 }
 # Pure computations, timed in this process without the stack.
@@ -81,7 +85,7 @@ def _run_section(name: str, run: Callable, session: LocalSession | Session, fail
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the options, run the chosen sections against one stack, print the report; the exit code."""
+    """Runs the chosen sections on one stack and prints the table; 1 if a section broke."""
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

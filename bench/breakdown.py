@@ -9,6 +9,7 @@ its last byte:
                               cut to the millisecond: this part reads up to 1 ms short, the next long)
   -> job received             JetStream publish (straight after the claim commits) + delivery to the pull
   bars, run, artifacts (encode + PUTs), CompleteRuns   timed in the executor
+  metrics                     timed too, but computed while the artifacts encode and upload
   StartRuns                   timed too, but it travels while bars load and the run computes
   executor other              resolve, thread hand-offs, gaps between the steps
   -> client has response      event to the waiting call, row re-read, convert, gateway transcoding
@@ -67,12 +68,12 @@ def _execute_segments(session: Session, traced: TracedExecutor, backtest_id: str
     def add(name: str, value: float) -> None:
         segments.setdefault(name, []).append(value)
 
-    for (began, ended), trace, claimed in zip(calls, traced.traces[first:], dispatched, strict=True):
+    for (began, ended), trace, claimed in zip(calls, traced.traces[first:], dispatched, strict=False):
         complete_end = trace.last_end("CompleteRuns")
         steps = {
             "bars (executor cache hit)": trace.seconds("bars"),
-            "run: signal + engine + metrics": trace.seconds("run"),
-            "artifacts: Parquet encode + 2 overlapped S3 PUTs": trace.seconds("artifacts"),
+            "run: signal + engine": trace.seconds("run"),
+            "artifacts: Parquet encode + 2 overlapped S3 PUTs (metrics alongside)": trace.seconds("artifacts"),
             "CompleteRuns RPC (commit + event)": trace.seconds("CompleteRuns"),
         }
         add("client -> claim committed (gateway, gRPC, claim tx)", claimed - (began + offset))
@@ -81,6 +82,7 @@ def _execute_segments(session: Session, traced: TracedExecutor, backtest_id: str
             add(name, value)
         add("executor other (resolve, thread hand-offs)", complete_end - trace.received - sum(steps.values()))
         add("StartRuns RPC (in parallel with bars + run)", trace.seconds("StartRuns"))
+        add("metrics (in parallel with the artifacts)", trace.seconds("metrics"))
         add("CompleteRuns -> client has response (event, re-read, gateway)", ended - complete_end)
         add("ack after CompleteRuns (parallel to the response)", (trace.done or complete_end) - complete_end)
     segments["in the gateway (access log duration)"] = in_gateway
@@ -114,13 +116,14 @@ def _sweep(session: Session, traced: TracedExecutor, strategy_id: str) -> tuple[
     parts = {
         "submit -> job received (create 50 rows, outbox, JetStream)": min(j.received for j in jobs) - began,
         "bars": sum(j.seconds("bars") for j in jobs),
-        "run_many: 50 columns in one vectorbt call + metrics": sum(j.seconds("run") for j in jobs),
+        "run_many: 50 columns in one vectorbt call": sum(j.seconds("run") for j in jobs),
         "artifacts x50: encode + 2 batch-file PUTs (wall)": sum(j.wall("artifacts") for j in jobs),
         "CompleteRuns (one RPC + transaction per job)": sum(j.seconds("CompleteRuns") for j in jobs),
     }
     busy = sum(j.last_end("CompleteRuns") - j.received for j in jobs)
     parts["executor other"] = busy - sum(v for k, v in parts.items() if not k.startswith("submit"))
     parts["StartRuns (in parallel with bars + run_many)"] = sum(j.seconds("StartRuns") for j in jobs)
+    parts["metrics x50 (in parallel with the artifacts)"] = sum(j.seconds("metrics") for j in jobs)
     parts["last CompleteRuns -> client sees SUCCESS (finalize, poll)"] = ended - max(
         j.last_end("CompleteRuns") for j in jobs
     )
@@ -129,7 +132,7 @@ def _sweep(session: Session, traced: TracedExecutor, strategy_id: str) -> tuple[
 
 
 def run(session: Session) -> None:
-    """Split sync executes and a vectorbt sweep into stages, with a traced executor in this process."""
+    """Traces sync executes and a sweep with the stack's executors stopped, and adds their parts."""
     session.say("breakdown: stack executors stopped; a traced executor in this process takes the jobs")
     session.fleet.ensure(0)
     get_engine("vectorbt").warm_up()

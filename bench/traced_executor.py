@@ -3,10 +3,11 @@
 No profiler is installed and service code stays as it is, so the bench runs
 the executor's own Worker class on a thread, connected to the stack's NATS,
 catalog and S3 like any executor, and wraps what it calls: the catalog stub
-(StartRuns, CompleteRuns), the bar cache, and the worker
-module's `run_batch`, `write_artifacts` and `write_batch_artifacts` (patched in this process only,
-restored on exit). Readings are `time.perf_counter()`, the clock the REST
-client uses, so client and executor timelines line up exactly.
+(StartRuns, CompleteRuns), the bar cache, and the worker module's
+`simulate_batch`, `outcomes` (the metrics), `write_artifacts` and
+`write_batch_artifacts` (patched in this process only, restored on exit).
+Readings are `time.perf_counter()`, the clock the REST client uses, so
+client and executor timelines line up exactly.
 
 `python -m bench.traced_executor` runs one in a fresh process, warmed up
 exactly as an executor warms up, and prints each job's trace as a JSON line
@@ -32,6 +33,7 @@ from services.adapters.bus import Bus, Job, Topology
 from services.adapters.object_store import ObjectStore, S3Location
 from services.domain.engines import engine_names
 from services.executor.bars import BarCache
+from services.executor.outages import CATALOG, OBJECT_STORE, Dependencies
 from services.executor.warm_up import warm_up
 from services.executor.worker import Worker
 
@@ -58,7 +60,7 @@ class JobTrace:
         return max(end for _, end in spans) - min(begin for begin, _ in spans) if spans else 0.0
 
     def last_end(self, step: str) -> float:
-        """When the last span of `step` ended."""
+        """When the last span named `step` ended."""
         return max(end for name, _, end in self.spans if name == step)
 
 
@@ -100,6 +102,10 @@ class _Timed:
         return target if step is None else _timed(target, self._record, step, awaitable=self._awaitable)
 
 
+async def _up() -> None:
+    """A probe that always answers: the traced executor does not wait out outages."""
+
+
 class TracedExecutor:
     """Context manager: a vectorbt consumer on the stack's job stream, tracing each job into `traces`.
 
@@ -112,7 +118,8 @@ class TracedExecutor:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), name="traced-executor", daemon=True)
         self._saved = {
-            name: getattr(worker_module, name) for name in ("run_batch", "write_artifacts", "write_batch_artifacts")
+            name: getattr(worker_module, name)
+            for name in ("simulate_batch", "outcomes", "write_artifacts", "write_batch_artifacts")
         }
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -122,7 +129,8 @@ class TracedExecutor:
             self.traces[-1].spans.append((step, began, ended))
 
     def __enter__(self) -> TracedExecutor:
-        worker_module.run_batch = _timed(self._saved["run_batch"], self._record, "run")
+        worker_module.simulate_batch = _timed(self._saved["simulate_batch"], self._record, "run")
+        worker_module.outcomes = _timed(self._saved["outcomes"], self._record, "metrics")
         worker_module.write_artifacts = _timed(self._saved["write_artifacts"], self._record, "artifacts")
         worker_module.write_batch_artifacts = _timed(self._saved["write_batch_artifacts"], self._record, "artifacts")
         self._thread.start()
@@ -179,6 +187,9 @@ class TracedExecutor:
             ),
             executor_id="bench-traced-executor",
             heartbeat_s=5.0,
+            # Probes that always answer: the bench stack has no outages to ride out.
+            dependencies=Dependencies({CATALOG: _up, OBJECT_STORE: _up}),
+            outage_window_s=30.0,
         )
         handle = worker.handle
 
@@ -202,7 +213,7 @@ class TracedExecutor:
 
 
 def main() -> int:
-    """Warm up like an executor (in TracedExecutor), trace jobs until stdin closes, print one JSON trace per line."""
+    """Warms up like an executor, traces jobs until stdin closes, then prints one JSON trace per line."""
     with TracedExecutor(dict(os.environ)) as traced:
         print(json.dumps({"ready": True}), flush=True)
         sys.stdin.read()

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from services.domain.execution import EngineResult
+from services.domain.execution import EngineResult, trade_columns
 
 STRUCTURE: dict[str, tuple[str, ...]] = {
     "total_return": ("total_return",),
@@ -82,7 +82,8 @@ def compute_metrics(
         flat |= _trade_metrics(result)
         years = equity.size / bars_per_year
         flat["trade_turnover_annualised"] = result.traded_notional / equity.mean() / years if equity.size else math.nan
-    flat["bars_in_market"] = np.count_nonzero(np.nan_to_num(np.asarray(result.position, dtype=float)))
+    position = np.asarray(result.position, dtype=float)
+    flat["bars_in_market"] = np.count_nonzero((position != 0.0) & ~np.isnan(position))
     return {key: _finite(key, flat[key]) for key in STORED}
 
 
@@ -112,10 +113,12 @@ def _return_metrics(equity: np.ndarray, n_year: int, risk_free_rate: float) -> d
         **return_moments(excess),
     }
     flat["perf_sharpe_ratio"] = flat["returns_sharpe_per_bar"] * math.sqrt(n_year)
-    for level in (95, 99):
-        # k-th smallest return, k = ceil(n * (100 - level) / 100) in exact integer arithmetic.
-        k = -(-n * (100 - level) // 100)
-        worst = np.partition(r, k - 1)[:k] if n else np.array([math.nan])
+    # k-th smallest return, k = ceil(n * (100 - level) / 100) in exact integer arithmetic;
+    # one partition places both k-th values, each with the smaller returns before it.
+    ks = {level: -(-n * (100 - level) // 100) for level in (95, 99)}
+    ordered = np.partition(r, sorted({k - 1 for k in ks.values()})) if n else None
+    for level, k in ks.items():
+        worst = ordered[:k] if n else np.array([math.nan])
         flat[f"risk_var_{level}"] = -worst.max()
         flat[f"risk_cvar_{level}"] = -worst.mean()
     return flat
@@ -150,7 +153,8 @@ def return_moments(excess: np.ndarray) -> dict[str, float]:
     if spread > ROUND_OFF:
         moments["returns_sharpe_per_bar"] = mean / spread
     centred = excess - mean
-    # Products, not ** 3 and ** 4: numpy's general power was a third of a batch's metric time.
+    # Products, not `centred**3`: numpy raises a float array to the power 3 or 4 through
+    # pow() element by element, 0.1 s of a million-bar run's metrics.
     squared = centred * centred
     m2 = np.mean(squared)
     if math.sqrt(m2) > ROUND_OFF:
@@ -174,7 +178,8 @@ def _drawdown_metrics(equity: np.ndarray) -> dict[str, float]:
 
 
 def _trade_metrics(result: EngineResult) -> dict[str, float]:
-    pnl = np.array([t.pnl for t in result.trades if t.status == "closed"], dtype=float)
+    trades = trade_columns(result.trades, result.equity.index)
+    pnl = trades.pnl[trades.closed]
     wins, losses = pnl[pnl > 0], pnl[pnl < 0]
     return {
         "trade_total_trades": len(result.trades),

@@ -100,15 +100,23 @@ def run_backtest(run: ResolvedBacktest, bars: pd.DataFrame, inputs: SignalInputs
     return _outcome(run, result)
 
 
-def run_batch(runs: list[ResolvedBacktest], bars: pd.DataFrame, inputs: SignalInputs = NO_INPUTS) -> list[RunOutcome]:
+def simulate_batch(
+    runs: list[ResolvedBacktest], bars: pd.DataFrame, inputs: SignalInputs = NO_INPUTS
+) -> list[EngineResult]:
     """Runs backtests that share bars and engine; an engine that batches does them in one call.
 
     runs: resolved backtests with the same engine, symbol, timeframe and dates.
     bars: their common bars.
     inputs: their signal logic and series, when they use them.
+    Returns each run's engine result, in order; `outcomes` adds the metrics
+    (the executor computes them while the artifacts upload).
     """
     engine = get_engine(runs[0].engine)
     if len(runs) > 1 and descriptor(runs[0].engine).batching:
-        results = engine.run_many(bars, signals_for(runs, bars, inputs), [r.execution_spec() for r in runs])
-        return [_outcome(r, res) for r, res in zip(runs, results, strict=True)]
-    return [run_backtest(r, bars, inputs) for r in runs]
+        return engine.run_many(bars, signals_for(runs, bars, inputs), [r.execution_spec() for r in runs])
+    return [engine.run(bars, signal_for(r, bars, inputs), r.execution_spec()) for r in runs]
+
+
+def outcomes(runs: list[ResolvedBacktest], results: list[EngineResult]) -> list[RunOutcome]:
+    """Each run's result with its metrics."""
+    return [_outcome(r, res) for r, res in zip(runs, results, strict=True)]

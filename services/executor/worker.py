@@ -34,7 +34,7 @@ from services.domain.run_config import ResolvedBacktest, resolve_backtest
 from services.executor.artifacts import write_artifacts, write_batch_artifacts
 from services.executor.bars import BarCache
 from services.executor.outages import CATALOG, OBJECT_STORE, Dependencies, OutageTooLong, backoff_seconds
-from services.executor.pipeline import run_batch
+from services.executor.pipeline import outcomes, simulate_batch
 from services.executor.plugins import all_plugins
 from services.executor.signal_inputs import SignalInputFailed, signal_inputs
 
@@ -214,23 +214,34 @@ class Worker:
         # results are kept, so nothing waits for it before the run.
         start = asyncio.create_task(self._with(CATALOG, "StartRuns", lambda: self._start(job, attempt)))
         try:
-            outcomes = await self._compute(job)
+            computed = await self._compute(job)
         except BaseException:
             await self._settle_start(start)
             raise
         running = set((await start).running_ids)
-        if outcomes is None:  # failed for a reason of its own, and _compute has reported it
+        if computed is None:  # failed for a reason of its own, and _compute has reported it
             return
+        runs, results = computed
         kept = [
-            (backtest_id, outcome)
-            for backtest_id, outcome in zip(job.backtest_ids, outcomes, strict=True)
+            (backtest_id, run, result)
+            for backtest_id, run, result in zip(job.backtest_ids, runs, results, strict=True)
             if backtest_id in running
         ]
         if not kept:
             return
-        uris = await self._with(OBJECT_STORE, "store artifacts", lambda: self._write_artifacts(job, attempt, kept))
+        # The metrics compute while the artifacts encode and upload: both are numpy and
+        # Arrow work that releases the GIL, and only CompleteRuns needs them both.
+        metrics = asyncio.create_task(
+            asyncio.to_thread(outcomes, [run for _, run, _ in kept], [result for _, _, result in kept])
+        )
+        try:
+            uris = await self._with(OBJECT_STORE, "store artifacts", lambda: self._write_artifacts(job, attempt, kept))
+        except BaseException:
+            await asyncio.gather(metrics, return_exceptions=True)  # the thread finishes; its result is retrieved
+            raise
+        measured = await metrics
         request = rr.CompleteRunsRequest(job_id=job.job_id)
-        for (backtest_id, outcome), (equity_uri, trades_uri) in zip(kept, uris, strict=True):
+        for (backtest_id, _, _), outcome, (equity_uri, trades_uri) in zip(kept, measured, uris, strict=True):
             reported = request.outcomes.add(backtest_id=backtest_id, equity_curve_uri=equity_uri, trades_uri=trades_uri)
             reported.metrics.update(outcome.metrics)
             if outcome.blocks is not None:
@@ -243,13 +254,13 @@ class Worker:
     async def _write_artifacts(self, job: Job, attempt: int, kept: list) -> list[tuple[str, str]]:
         """(equity_curve_uri, trades_uri) per kept run: files of its own for one run, two batch files for more."""
         if len(kept) == 1:
-            ((backtest_id, outcome),) = kept
-            return [await asyncio.to_thread(write_artifacts, self.store, backtest_id, outcome.result)]
-        runs = [(backtest_id, outcome.result) for backtest_id, outcome in kept]
+            ((backtest_id, _, result),) = kept
+            return [await asyncio.to_thread(write_artifacts, self.store, backtest_id, result)]
+        runs = [(backtest_id, result) for backtest_id, _, result in kept]
         return await asyncio.to_thread(write_batch_artifacts, self.store, job.job_id, attempt, runs)
 
-    async def _compute(self, job: Job) -> list | None:
-        """The job's run outcomes; None when they failed for a reason of their own (already reported)."""
+    async def _compute(self, job: Job) -> tuple[list[ResolvedBacktest], list] | None:
+        """The job's runs and their engine results; None when they failed for a reason of their own (reported)."""
         try:
             runs = resolve_runs(job)
             bars = await self._with(OBJECT_STORE, "load bars", lambda: self._bars(job, runs[0]))
@@ -258,7 +269,7 @@ class Worker:
                 "load series",
                 lambda: asyncio.to_thread(signal_inputs, job, runs, bars, self.series_files),
             )
-            return await asyncio.to_thread(run_batch, runs, bars, inputs)
+            return runs, await asyncio.to_thread(simulate_batch, runs, bars, inputs)
         except (RunFailed, SignalInputFailed) as exc:
             reason = str(exc)
         except PlatformError as exc:  # the engine or the config refused: the run's own reason, in its words

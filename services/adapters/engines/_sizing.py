@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from services.domain.signals.schema import clip_exposure
+
 PERCENT, SHARES, SIGNAL_WEIGHT = 0, 1, 2
 SIZE_TYPE_CODES = {"percent": PERCENT, "shares": SHARES, "signal_weight": SIGNAL_WEIGHT}
 
@@ -102,8 +104,6 @@ def effective_signal(signal: np.ndarray, allow_short: bool) -> np.ndarray:
     signal: target exposure per bar in [-1, 1], NaN where the plugin has no view.
     allow_short: whether negative values open short positions.
     """
-    out = np.nan_to_num(np.asarray(signal, dtype=np.float64), nan=0.0)
-    out = np.clip(out, -1.0, 1.0)
-    if not allow_short:
-        out = np.maximum(out, 0.0)
-    return out + 0.0  # turns -0.0 into 0.0 so equality tests see one flat value
+    out = clip_exposure(np.asarray(signal, dtype=np.float64), -1.0 if allow_short else 0.0)
+    out += 0.0  # turns -0.0 into 0.0 so equality tests see one flat value
+    return out

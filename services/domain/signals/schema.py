@@ -84,6 +84,19 @@ class Param:
 _JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
 
 
+def clip_exposure(exposure: np.ndarray, low: float = -1.0) -> np.ndarray:
+    """A new array: NaN as 0.0, everything else clipped to [low, 1] (infinities included).
+
+    What `np.clip(np.nan_to_num(x, nan=0.0), low, 1.0)` returns, in two passes
+    instead of six: on a million bars that pair took 20 ms, more than the
+    simulation of the run's orders.
+    """
+    out = np.where(np.isnan(exposure), 0.0, exposure)
+    np.maximum(out, low, out=out)
+    np.minimum(out, 1.0, out=out)
+    return out
+
+
 def _show(bound: float) -> str:
     return str(int(bound)) if float(bound).is_integer() else str(bound)
 
@@ -208,7 +221,7 @@ class SignalPlugin:
         if exposure.shape != (len(bars),):
             raise AssertionError(f"{self.key} returned shape {exposure.shape} for {len(bars)} bars")
         # Warm-up bars are NaN by construction; "no view" is a flat position.
-        return np.clip(np.nan_to_num(exposure, nan=0.0), -1.0, 1.0)
+        return clip_exposure(exposure)
 
     def exposure(self, bars: pd.DataFrame, **params: Any) -> np.ndarray:
         """The plugin's rule: raw exposure per bar, NaN where it has no view yet."""

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from services.adapters.engines.vectorbt import adapter
 from services.domain.errors import ValidationError
 from services.domain.execution import ExecutionSpec
 from tests.unit.engines.conftest import held_levels, synthetic_bars
@@ -64,3 +65,21 @@ def test_warm_up_leaves_nothing_to_compile(vectorbt_engine, size_type, fill):
     started = time.perf_counter()
     vectorbt_engine.run(bars, signal, ExecutionSpec(size_type=size_type, fill_price=fill, allow_short=True))
     assert time.perf_counter() - started < 1.0
+
+
+def test_skipping_bars_without_a_signal_change_changes_nothing(vectorbt_engine, monkeypatch):
+    """The order function runs only where a signal changed; called on every bar, every result is the same."""
+    bars = synthetic_bars(600, seed=5)
+    specs = [*_grid(), ExecutionSpec(size_type="shares", size=5_000.0), ExecutionSpec(size_type="percent", size=2.0)]
+    levels = np.array([-1.0, -0.5, 0.0, 0.3, 1.0])
+    signals = [held_levels(len(bars), seed=40 + j, levels=levels, max_hold=20) for j in range(len(specs))]
+    skipping = vectorbt_engine.run_many(bars, signals, specs)
+    assert sum(adapter._order_bars(np.column_stack(signals), np.zeros(len(specs), dtype=bool))) < len(bars)
+    monkeypatch.setattr(adapter, "_order_bars", lambda signal, _: np.ones(len(signal), dtype=np.bool_))
+    every_bar = vectorbt_engine.run_many(bars, signals, specs)
+    for s, fast, full in zip(specs, skipping, every_bar, strict=True):
+        assert np.array_equal(fast.equity.to_numpy(), full.equity.to_numpy()), s
+        assert np.array_equal(fast.position.to_numpy(), full.position.to_numpy()), s
+        assert fast.trades == full.trades, s
+        assert fast.traded_notional == full.traded_notional, s
+        assert full.trades, s

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from services.adapters.object_store import PARQUET_CONTENT_TYPE
-from services.domain.execution import EngineResult, Trade
+from services.domain.execution import EngineResult, Trade, TradeList, trade_columns
 from services.executor import artifacts
 from services.executor.artifacts import (
     TRADE_COLUMNS,
@@ -176,3 +176,18 @@ def test_a_failed_put_fails_the_call_after_the_other_finished(failing):
 def test_warm_uploads_starts_the_upload_thread():
     artifacts.warm_uploads()
     assert any(t.name.startswith("artifact-put") for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_trades_held_as_columns_store_the_same_files_as_a_list(name):
+    """An engine's TradeList (columns) reads back as the same Trades and stores byte-identical files."""
+    listed = CASES[name]
+    columns = trade_columns(listed.trades, listed.equity.index)
+    held = EngineResult(listed.equity, listed.position, TradeList(columns), listed.traded_notional)
+    assert held.trades == listed.trades and list(held.trades) == listed.trades
+    assert held.trades[-1] == listed.trades[-1] and held.trades[1:3] == listed.trades[1:3]
+    assert trades_parquet(held) == trades_parquet(listed)
+    pd.testing.assert_frame_equal(trades_frame(held), trades_frame(listed))
+    batch = artifacts.trades_tables([held, listed, held])
+    assert [table.num_rows for table in batch] == [len(listed.trades)] * 3
+    assert batch[0].equals(artifacts.trades_table(listed)) and batch[2].equals(batch[1])
