@@ -38,7 +38,8 @@ class Gateway:
     api_keys: accepted API keys; empty: no key needed (gateway/lua/api_key.lua's rule).
     upstream_timeout_s: deadline of every upstream call but HttpBody downloads.
     max_request_body_bytes: JSON request bodies above this get 413.
-    max_upload_bytes: raw google.api.HttpBody request bodies above this get 413.
+    max_upload_bytes: raw google.api.HttpBody request bodies of unary methods above this get 413 (client-streamed
+        uploads go up in pieces, unbounded).
     max_response_body_bytes: unary responses above this get 500.
     idle_timeout_s: connections idle (or blocked writing) this long are closed.
     """

@@ -38,7 +38,7 @@ from services.adapters.upload_tables import column_names, is_parquet
 from services.domain.errors import ConflictError, ValidationError
 
 _ALIASES = {"date": "timestamp", "__index_level_0__": "timestamp"}
-_BLOCK_BYTES = 1 << 20  # pyarrow's CSV block: a batch of ~15,000 minute bars
+_BLOCK_BYTES = 4 << 20  # pyarrow's CSV block: ~60,000 minute bars; 1 MiB cost 15-20% more per-batch overhead
 _MAX_HEADER_BYTES = 1 << 20  # a header row longer than this is not one (and is not held)
 # What pandas.read_csv reads as missing (the rule of the unary import), so both paths agree.
 _NULLS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"]
