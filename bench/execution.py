@@ -21,9 +21,9 @@ from bench import durability_floor
 from bench.report import Figure, Target
 from bench.session import Session
 from bench.timing import Samples, repeat
-from bench.workload import backtest_fields, create_backtest, create_strategy, execute_sync
+from bench.workload import backtest_fields, create_backtest, create_strategy, execute_sync, stored_series
 from services.adapters.engines import get_engine
-from services.adapters.market_data import object_key, read_bars
+from services.adapters.market_data import read_bars
 from services.domain.run_config import ResolvedBacktest, resolve_backtest
 from services.executor.pipeline import run_backtest, signal_for
 
@@ -39,9 +39,9 @@ def resolved_run(engine: str) -> ResolvedBacktest:
 
 def stored_bars(session: Session, run: ResolvedBacktest) -> pd.DataFrame:
     """The run's bars from the stack's object store (cached in the session)."""
-    key = object_key(run.config.symbol, run.config.timeframe)
+    key = (run.config.symbol, run.config.timeframe)
     if key not in session.memo:
-        session.memo[key] = session.store.get_bytes(key)
+        session.memo[key] = stored_series(session.client, session.store, *key)
     return read_bars(session.memo[key], run.config.start, run.config.end)
 
 

@@ -31,8 +31,8 @@ from bench import cpu_usage
 from bench.report import Figure, Target
 from bench.rest_client import RestClient
 from bench.session import Session
-from bench.workload import DAILY_CONFIG, create_backtest, create_strategy, execute_sync
-from services.adapters.market_data import object_key, read_bars
+from bench.workload import DAILY_CONFIG, create_backtest, create_strategy, execute_sync, stored_series
+from services.adapters.market_data import read_bars
 
 SECTION = "many small jobs (500 distinct 10-year daily runs, 16 clients)"
 TARGET = Target(">=", 1.0)
@@ -80,7 +80,7 @@ def baseline(session: Session) -> float:
     """Wall seconds of the 500 Portfolios over one process per core."""
     config = DAILY_CONFIG
     bars = {
-        s: read_bars(session.store.get_bytes(object_key(s, "1d")), config["start_date"], config["end_date"])
+        s: read_bars(stored_series(session.client, session.store, s, "1d"), config["start_date"], config["end_date"])
         for s in SYMBOLS
     }
     _state["inputs"] = [

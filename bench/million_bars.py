@@ -18,19 +18,18 @@ alongside), then one durable commit.
 The 10,000,000-bar run goes through POST /execute/async and polls the
 backtest; the executor's peak RSS is VmHWM of /proc/<pid>/status of the
 single executor that ran it (the fleet has one executor when this section
-runs). Its series is imported with the catalog's own import code run in this
-process (services.catalog.market_data.MarketData): the gRPC import takes one
-message of at most 64 MiB, and the file is larger than that.
+runs). Its series (about 250 MB of Parquet) goes in as a user's would: a
+streamed PUT /api/v1/market-data/{symbol}/1m through the gateway.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import statistics
 import time
 import uuid
 
+import httpx
 import pandas as pd
 
 from bench import commit_latency, cpu_usage
@@ -38,10 +37,9 @@ from bench.downloads import SYMBOL, TIMEFRAME, minute_config
 from bench.report import Figure, Target
 from bench.session import Session
 from bench.timing import Samples, repeat
-from bench.workload import backtest_fields, create_backtest, create_strategy, execute_sync
+from bench.workload import backtest_fields, create_backtest, create_strategy, execute_sync, stored_series
 from services.adapters.engines import get_engine
-from services.adapters.market_data import PARQUET_TYPE, bars_to_parquet, object_key, read_bars
-from services.adapters.object_store import S3Location
+from services.adapters.market_data import PARQUET_TYPE, bars_to_parquet, read_bars
 from services.domain.run_config import ResolvedBacktest, resolve_backtest
 from services.executor.artifacts import equity_parquet, trades_parquet
 from services.executor.pipeline import _outcome, signal_for
@@ -50,6 +48,7 @@ SECTION = "million-bar runs (vectorbt crossover, 1,000,350 one-minute bars)"
 TARGET = Target("<=", 0.6)
 BIG_SYMBOL, BIG_BARS = "SYNTH10M", 10_000_000
 POLL_S = 0.25
+UPLOAD_PIECE = 1 << 20
 
 
 def vectorbt_portfolio(bars: pd.DataFrame, run: ResolvedBacktest):
@@ -115,7 +114,7 @@ def million(session: Session) -> None:
     series = session.client.call("GET", f"/market-data/{SYMBOL}/{TIMEFRAME}")
     config = minute_config(series)
     run = resolve_backtest(backtest_fields(str(uuid.uuid4()), "vectorbt", config))
-    bars = read_bars(session.store.get_bytes(object_key(SYMBOL, TIMEFRAME)))
+    bars = read_bars(stored_series(session.client, session.store, SYMBOL, TIMEFRAME))
     session.say(f"million bars: {len(bars):,} bars; vectorbt Portfolio baseline in process")
     portfolio = vectorbt_portfolio(bars, run)
     baseline = repeat(portfolio, times=n, warm_up=1)
@@ -211,28 +210,18 @@ def million(session: Session) -> None:
 
 
 def _import_big(session: Session) -> dict:
-    """Stores a BIG_BARS-bar minute series with the catalog's import code; returns its summary as the API shows it."""
-    from services.catalog.db.engine import create_engine, session_factory
-    from services.catalog.market_data import MarketData
+    """Uploads a BIG_BARS-bar minute series through the API, streamed; returns its summary."""
     from services.catalog.sample_data import minute_bars
 
-    env = session.stack.env
     began = time.perf_counter()
     data = bars_to_parquet(minute_bars(BIG_BARS, "2025-12-31", seed=11))
-    location = S3Location(
-        env["S3_ENDPOINT"], env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"], env["S3_BUCKET"], env["S3_SECURE"] == "true"
-    )
-
-    async def store() -> None:
-        engine = create_engine(env["DATABASE_URL"], pool_size=1)
-        try:
-            await MarketData(session_factory(engine), location).import_bars(BIG_SYMBOL, "1m", data, PARQUET_TYPE)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(store())
+    pieces = (data[i : i + UPLOAD_PIECE] for i in range(0, len(data), UPLOAD_PIECE))
+    url = f"{session.stack.gateway_url}/api/v1/market-data/{BIG_SYMBOL}/1m"
+    with httpx.Client(timeout=None) as http:
+        response = http.put(url, content=pieces, headers={"content-type": PARQUET_TYPE})
+    response.raise_for_status()
     session.say(f"  imported {BIG_SYMBOL} ({len(data) / 1e6:.0f} MB Parquet) in {time.perf_counter() - began:.1f} s")
-    return session.client.call("GET", f"/market-data/{BIG_SYMBOL}/1m")
+    return response.json()
 
 
 def _peak_rss_mb(pid: int) -> float:

@@ -28,9 +28,9 @@ from bench.workload import (
     create_backtest,
     create_strategy,
     execute_sync,
+    stored_series,
     with_override,
 )
-from services.adapters.market_data import object_key
 
 SECTION = "sweeps"
 VECTORBT_TARGET = Target("<=", 5.0)  # sweep time over one sync execute
@@ -158,7 +158,7 @@ def warm_fleet(session: Session, strategy_id: str) -> None:
 def machine_ceiling(session: Session) -> tuple[float, float]:
     """(seconds of CEILING_RUNS backtrader runs in 1 worker process, in 2): the best two executors could do."""
     run = resolved_run("backtrader")
-    parquet = session.store.get_bytes(object_key(run.config.symbol, run.config.timeframe))
+    parquet = stored_series(session.client, session.store, run.config.symbol, run.config.timeframe)
     one, two = parallel_capacity.speedup(parquet, run, runs=CEILING_RUNS)
     session.say(
         f"  {CEILING_RUNS} plain backtrader runs: 1 process {one:.2f} s, 2 processes {two:.2f} s"

@@ -7,6 +7,8 @@ import uuid
 from typing import Any
 
 from bench.rest_client import RestClient
+from services.adapters.market_data import version_key
+from services.adapters.object_store import ObjectStore
 
 # The seed's example, over ten years (2,609 bars of the sample data).
 DAILY_CONFIG: dict[str, Any] = {
@@ -83,3 +85,9 @@ def execute_sync(client: RestClient, backtest_id: str) -> tuple[float, dict]:
     if result.get("status") != "completed":
         raise RuntimeError(f"backtest {backtest_id} ended {result.get('status')}: {str(result)[:300]}")
     return seconds, result
+
+
+def stored_series(client: RestClient, store: ObjectStore, symbol: str, timeframe: str) -> bytes:
+    """The Parquet file of a series' current version, read from the object store as executors read it."""
+    summary = client.call("GET", f"/market-data/{symbol}/{timeframe}")
+    return store.get_bytes(version_key(symbol, timeframe, summary["sha256"]))
