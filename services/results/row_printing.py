@@ -71,20 +71,20 @@ def json_array(pieces: Iterable[bytes]) -> Iterator[bytes]:
 
 def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     """Batches with `date` and `equity` columns as printed EquityPoint objects."""
-    dates = BarDateText()
+    dates, buffer = BarDateText(), _Buffer()
     for batch in batches:
         (date,) = dates.columns(batch.column("date"))
         values = _doubles(batch.column("equity"))
         numbers = reference_texts(values)
         width = len(_DATE) + len(_EQUITY) + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
-        out = np.empty(batch.num_rows * width, np.uint8)
+        out = buffer.take(batch.num_rows * width)
         end = _print_equity(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
         yield out[:end].tobytes()
 
 
 def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     """Batches of trade columns (any of Trade's; a missing one prints its default) as printed Trade objects."""
-    dates = BarDateText()
+    dates, buffer = BarDateText(), _Buffer()
     for batch in batches:
         rows, names = batch.num_rows, batch.schema.names
         present = [batch.column(name) for name in ("entry_date", "exit_date") if name in names]
@@ -103,7 +103,7 @@ def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
             + sum(len(key) for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
             + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
         )  # fmt: skip
-        out = np.empty(rows * width, np.uint8)
+        out = buffer.take(rows * width)
         end = _print_trades(
             entry.seconds, entry.date_only, *_parts(entry.texts),
             exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
@@ -125,6 +125,21 @@ def warm_up() -> None:
     trades.update((name, pa.array([2.5, 0.0])) for name in TRADE_DOUBLES)
     for rows in trade_rows([pa.record_batch(trades)]):
         assert rows
+
+
+class _Buffer:
+    """One output buffer per stream, grown when a batch needs more.
+
+    Each batch's text is copied out (tobytes); a fresh buffer per batch would fault its pages in every time.
+    """
+
+    def __init__(self) -> None:
+        self._bytes = np.empty(0, np.uint8)
+
+    def take(self, size: int) -> np.ndarray:
+        if len(self._bytes) < size:
+            self._bytes = np.empty(size, np.uint8)
+        return self._bytes
 
 
 def _doubles(column: pa.Array) -> np.ndarray:
