@@ -56,12 +56,16 @@ class BarDateText:
 
     @staticmethod
     def _column(column: pa.Array, dates_only: bool) -> DateColumn:
-        present = column.is_valid().to_numpy(zero_copy_only=False)
         rows = len(column)
+        complete = column.null_count == 0
+        present = np.ones(rows, bool) if complete else column.is_valid().to_numpy(zero_copy_only=False)
         if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
             date_only = dates_only or pa.types.is_date(column.type)
             as_seconds = column.cast(pa.timestamp("s")) if pa.types.is_date(column.type) else column
-            seconds = as_seconds.cast(pa.int64()).fill_null(0).to_numpy()
+            seconds = as_seconds.cast(pa.int64())
+            seconds = (seconds if complete else seconds.fill_null(0)).to_numpy(zero_copy_only=False)
+            if complete and rows and seconds.min() >= _FIRST and seconds.max() < _END:  # the usual batch
+                return DateColumn(seconds, date_only, present, TextTable.of_texts(np.full(rows, -1, np.int32), []))
             far = present & ((seconds < _FIRST) | (seconds >= _END))
             chosen = np.flatnonzero(far | ~present)
             texts = []
@@ -79,7 +83,7 @@ def day_cache() -> np.ndarray:
     return np.full(2, -1, np.int64)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def write_date(seconds: int, date_only: bool, out: np.ndarray, pos: int, cache: np.ndarray) -> int:
     """Writes `"YYYY-MM-DD"` or `"YYYY-MM-DDTHH:MM:SS"` (quoted) at out[pos:]; returns the position after.
 
@@ -112,7 +116,7 @@ def write_date(seconds: int, date_only: bool, out: np.ndarray, pos: int, cache: 
     return pos + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _write_day(days, out: np.ndarray, pos: int) -> None:
     """YYYY-MM-DD of the day `days` after 1000-01-01 (H. Hinnant's civil-from-days)."""
     z = days + np.uint64(_DAYS_FROM_ERA)
@@ -135,7 +139,7 @@ def _write_day(days, out: np.ndarray, pos: int) -> None:
     _two(day, out, pos + 8)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _two(value, out: np.ndarray, pos: int) -> None:
     out[pos] = 48 + value // np.uint64(10)
     out[pos + 1] = 48 + value % np.uint64(10)

@@ -39,6 +39,7 @@ _POW10 = 10.0 ** np.arange(23)  # 1e0 ... 1e22, each exact as a double
 _SPLIT = 134217729.0  # 2^27 + 1: splits a double into two halves whose products are exact
 _E16, _E17 = 10**16, 10**17
 _POW10_INT = 10 ** np.arange(19, dtype=np.uint64)
+_POW10_ALL = 10.0 ** np.arange(-4, 16)  # index k + 4: 10^k, for _exponent
 _PAIRS = np.frombuffer("".join(f"{n:02d}" for n in range(100)).encode("ascii"), np.uint8).copy()  # "00" ... "99"
 
 
@@ -60,20 +61,22 @@ def reference_texts(values: np.ndarray) -> TextTable:
     values: float64 array; the table's code is -1 for every value write_double prints.
     """
     magnitude = np.abs(values)
+    if len(values) and magnitude.min() >= LOW and magnitude.max() < HIGH:  # the usual batch; NaN fails both
+        return TextTable.of_texts(np.full(len(values), -1, np.int32), [])
     with np.errstate(invalid="ignore"):
         outside = ~((magnitude >= LOW) & (magnitude < HIGH))  # NaN compares False: outside
     rows = np.flatnonzero(outside)
     return TextTable.sparse(len(values), rows, [format_double(float(values[row])) for row in rows])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def write_double(value: float, out: np.ndarray, pos: int) -> int:
     """Writes a double with LOW <= |value| < HIGH at out[pos:]; returns the position after it."""
     if value < 0:
         out[pos] = 45  # "-"
         pos += 1
         value = -value
-    exponent = min(max(int(math.floor(math.log10(value))), -4), 14)  # may be one off: fixed below
+    exponent = _exponent(value)
     total, fraction = _scaled(value, 16 - exponent)
     digits17 = _round_half_even(total, fraction)
     while digits17 < _E16 or digits17 > _E17:  # the estimate was one off next to a power of ten
@@ -95,7 +98,22 @@ def write_double(value: float, out: np.ndarray, pos: int) -> int:
     return _write_fixed(digits17, 17, exponent17, out, pos)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
+def _exponent(value: float) -> int:
+    """floor(log10(value)) for LOW <= value < HIGH from the binary exponent, without log10.
+
+    value is in [2^(e-1), 2^e), so the answer is floor((e - 1) log10 2) or one more. Where
+    10^k is not an exact double (k < 0) the comparison may be one off; write_double's range
+    check corrects that.
+    """
+    _, binary = math.frexp(value)
+    exponent = int(math.floor((binary - 1) * 0.3010299956639812))
+    if exponent < 14 and value >= _POW10_ALL[exponent + 5]:
+        exponent += 1
+    return min(max(exponent, -4), 14)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _scaled(value: float, power: int) -> tuple[int, float]:
     """The product value * 10^power, exactly, as (whole part, fraction in [0, 1)); it must be >= 2^53.
 
@@ -117,14 +135,14 @@ def _scaled(value: float, power: int) -> tuple[int, float]:
     return int(high) + int(low_floor), low - low_floor
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _round_half_even(whole: int, fraction: float) -> int:
     if fraction > 0.5 or (fraction == 0.5 and whole % 2 == 1):
         return whole + 1
     return whole
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _write_fixed(digits: int, count: int, exponent: int, out: np.ndarray, pos: int) -> int:
     """Writes `count` significant digits times 10^(exponent - count + 1) as %g does without an exponent.
 
@@ -158,16 +176,29 @@ def _write_fixed(digits: int, count: int, exponent: int, out: np.ndarray, pos: i
     return pos + significant + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _write_digits(value, count: int, out: np.ndarray, pos: int) -> int:
-    """The `count` decimal digits of `value` (uint64; leading zeros included) at out[pos:], two at a time."""
+    """The `count` decimal digits of `value` (uint64; leading zeros included) at out[pos:].
+
+    Two digits at a time from a table, in 32-bit arithmetic once eight digits are split off.
+    """
     index = pos + count
+    if count > 8:
+        low = np.uint32(value % np.uint64(100_000_000))
+        value //= np.uint64(100_000_000)
+        for _ in range(4):
+            pair = (low % np.uint32(100)) * np.uint32(2)
+            low //= np.uint32(100)
+            out[index - 2] = _PAIRS[pair]
+            out[index - 1] = _PAIRS[pair + 1]
+            index -= 2
+    rest = np.uint32(value)
     while index - pos >= 2:
-        pair = (value % np.uint64(100)) * np.uint64(2)
-        value //= np.uint64(100)
+        pair = (rest % np.uint32(100)) * np.uint32(2)
+        rest //= np.uint32(100)
         out[index - 2] = _PAIRS[pair]
         out[index - 1] = _PAIRS[pair + 1]
         index -= 2
     if index > pos:
-        out[pos] = 48 + value % np.uint64(10)
+        out[pos] = 48 + rest % np.uint32(10)
     return pos + count

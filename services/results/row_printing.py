@@ -30,9 +30,9 @@ from services.results.number_text import reference_texts, write_double
 from services.results.text_table import TextTable, json_strings
 
 CONTENT_TYPE = "application/json"
-# Rows per record batch: about 1 MB of JSON per HttpBody message either way.
-EQUITY_BATCH_ROWS = 16_384
-TRADE_BATCH_ROWS = 4_096
+# Rows per record batch: about 2 MB of JSON per HttpBody message either way (fewer, larger writes).
+EQUITY_BATCH_ROWS = 32_768
+TRADE_BATCH_ROWS = 8_192
 TRADE_DOUBLES = ("entry_price", "exit_price", "size", "pnl", "return_pct")
 TRADE_TEXTS = ("side", "status")
 
@@ -71,20 +71,20 @@ def json_array(pieces: Iterable[bytes]) -> Iterator[bytes]:
 
 def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     """Batches with `date` and `equity` columns as printed EquityPoint objects."""
-    dates = BarDateText()
+    dates, buffer = BarDateText(), _Buffer()
     for batch in batches:
         (date,) = dates.columns(batch.column("date"))
         values = _doubles(batch.column("equity"))
         numbers = reference_texts(values)
         width = len(_DATE) + len(_EQUITY) + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
-        out = np.empty(batch.num_rows * width, np.uint8)
+        out = buffer.take(batch.num_rows * width)
         end = _print_equity(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
         yield out[:end].tobytes()
 
 
 def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     """Batches of trade columns (any of Trade's; a missing one prints its default) as printed Trade objects."""
-    dates = BarDateText()
+    dates, buffer = BarDateText(), _Buffer()
     for batch in batches:
         rows, names = batch.num_rows, batch.schema.names
         present = [batch.column(name) for name in ("entry_date", "exit_date") if name in names]
@@ -103,7 +103,7 @@ def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
             + sum(len(key) for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
             + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
         )  # fmt: skip
-        out = np.empty(rows * width, np.uint8)
+        out = buffer.take(rows * width)
         end = _print_trades(
             entry.seconds, entry.date_only, *_parts(entry.texts),
             exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
@@ -127,8 +127,25 @@ def warm_up() -> None:
         assert rows
 
 
+class _Buffer:
+    """One output buffer per stream, grown when a batch needs more.
+
+    Each batch's text is copied out (tobytes); a fresh buffer per batch would fault its pages in every time.
+    """
+
+    def __init__(self) -> None:
+        self._bytes = np.empty(0, np.uint8)
+
+    def take(self, size: int) -> np.ndarray:
+        if len(self._bytes) < size:
+            self._bytes = np.empty(size, np.uint8)
+        return self._bytes
+
+
 def _doubles(column: pa.Array) -> np.ndarray:
     """A numeric column as float64, nulls as 0 (an unset proto3 double); ints round as float() does."""
+    if column.type == pa.float64() and column.null_count == 0:
+        return column.to_numpy(zero_copy_only=False)  # the usual column: no copy
     return pc.cast(column, pa.float64(), safe=False).fill_null(0.0).to_numpy(zero_copy_only=False)
 
 
@@ -140,14 +157,14 @@ def _parts(table: TextTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return table.codes, table.offsets, table.blob
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _copy(source: np.ndarray, out: np.ndarray, pos: int) -> int:
     for index in range(len(source)):
         out[pos + index] = source[index]
     return pos + len(source)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _text(code: int, offsets: np.ndarray, blob: np.ndarray, out: np.ndarray, pos: int) -> int:
     for index in range(offsets[code], offsets[code + 1]):
         out[pos] = blob[index]
@@ -155,14 +172,14 @@ def _text(code: int, offsets: np.ndarray, blob: np.ndarray, out: np.ndarray, pos
     return pos
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _date(seconds, date_only, codes, offsets, blob, row, out, pos, cache):
     if codes[row] >= 0:
         return _text(codes[row], offsets, blob, out, pos)
     return write_date(seconds[row], date_only, out, pos, cache)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _number(value, code, offsets, blob, out, pos):
     if code >= 0:
         return _text(code, offsets, blob, out, pos)
@@ -173,11 +190,22 @@ def _number(value, code, offsets, blob, out, pos):
 def _print_equity(seconds, date_only, date_codes, date_offsets, date_blob, values, codes, offsets, blob, out):
     pos = 0
     cache = day_cache()
+    # A curve is flat while the strategy is out of the market: a value like the last one
+    # printed is copied from that text rather than printed again.
+    last_value, last_start, last_end = np.nan, 0, 0
     for row in range(len(values)):
         pos = _copy(_DATE, out, pos)
         pos = _date(seconds, date_only, date_codes, date_offsets, date_blob, row, out, pos, cache)
         pos = _copy(_EQUITY, out, pos)
-        pos = _number(values[row], codes[row], offsets, blob, out, pos)
+        value, start = values[row], pos
+        if codes[row] < 0 and value == last_value:  # NaN and +-0 always have codes: never copied
+            for index in range(last_end - last_start):
+                out[pos + index] = out[last_start + index]
+            pos += last_end - last_start
+        else:
+            pos = _number(value, codes[row], offsets, blob, out, pos)
+            if codes[row] < 0:
+                last_value, last_start, last_end = value, start, pos
         out[pos] = 125  # "}"
         pos += 1
     return pos

@@ -91,6 +91,15 @@ def test_doubles_print_as_the_gateway_printed_them(printer, values):
     assert new_text(equity_rows, table.to_batches()) == old_equity(printer, table.to_batches())
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from([1.5, 0.0, -0.0, float("nan"), 1e-7, 100000.25, 3.0]), min_size=1, max_size=30))
+@example([1.5, 1.5, 0.0, -0.0, -0.0, 0.0, float("nan"), float("nan"), 2.25, 2.25])
+def test_flat_stretches_of_a_curve_print_each_value_as_itself(printer, values):
+    # Repeated values are copied from the last one's text: -0.0 after 0.0, or NaN after NaN, must not be.
+    table = curve(values)
+    assert new_text(equity_rows, table.to_batches()) == old_equity(printer, table.to_batches())
+
+
 @settings(max_examples=300, deadline=None)
 @given(any_double)
 def test_number_text_matches_the_gateway_and_reads_back_exactly(value):
