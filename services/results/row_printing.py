@@ -78,7 +78,9 @@ def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
         numbers = reference_texts(values)
         width = len(_DATE) + len(_EQUITY) + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
         out = buffer.take(batch.num_rows * width)
-        end = _print_equity(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
+        end = _print_equity(
+            *_writable(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
+        )
         yield out[:end].tobytes()
 
 
@@ -104,12 +106,12 @@ def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
             + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
         )  # fmt: skip
         out = buffer.take(rows * width)
-        end = _print_trades(
+        end = _print_trades(*_writable(
             entry.seconds, entry.date_only, *_parts(entry.texts),
             exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
             *_parts(side), *_parts(status), doubles, numbers.codes.reshape(doubles.shape), numbers.offsets,
             numbers.blob, out,
-        )  # fmt: skip
+        ))  # fmt: skip
         yield out[:end].tobytes()
 
 
@@ -151,6 +153,16 @@ def _doubles(column: pa.Array) -> np.ndarray:
 
 def _widest(column: DateColumn) -> int:
     return max(date_text.WIDTH, column.texts.longest)
+
+
+def _writable(*args):
+    """The kernel's arguments with read-only arrays (zero-copy views of Arrow buffers) copied.
+
+    Numba compiles a kernel once per argument signature, and "readonly array" is a type of its
+    own: without this, every mix of Arrow views and computed arrays was a compile of its own
+    (about a minute each for the trade kernel), in every process whose cache lacked it.
+    """
+    return tuple(a.copy() if isinstance(a, np.ndarray) and not a.flags.writeable else a for a in args)
 
 
 def _parts(table: TextTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
