@@ -65,8 +65,10 @@ def test_a_body_that_breaks_off_is_400_and_cancels_the_upstream_call(gateway, up
     deadline = time.monotonic() + 5
     while "broken" not in upstream.servicer.streamed and time.monotonic() < deadline:
         time.sleep(0.05)
-    seen, live = upstream.servicer.streamed["broken"]
-    assert not live  # cancelled: the upstream never took the partial body for the whole file
+    # Cancelled: the upstream never took the partial body for the whole file. A cancel that
+    # reaches the server before its handler starts leaves no record at all, which is as good.
+    seen, live = upstream.servicer.streamed.get("broken", ([], False))
+    assert not live
     assert sum(size for _, _, size in seen) <= sent
 
 
