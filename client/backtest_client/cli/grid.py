@@ -11,8 +11,8 @@ from backtest_client.cli import render
 from backtest_client.cli.arguments import sweep_base, value
 from backtest_client.cli.options import JsonOutput
 from backtest_client.cli.session import handled, session, stdout
+from backtest_client.cli.sweep import search_strategy
 from backtest_client.cli.waiting import wait_task
-from backtest_client.client import signal_name
 from backtest_client.frames import leaderboard_frame
 
 
@@ -55,11 +55,7 @@ def grid(
     parameter_space = space(params)
     base_config, fields = sweep_base(base)
     client = session(ctx).client
-    strategy_id = strategy_id or fields.get("strategy_id")
-    if strategy_id is None:
-        symbol = str(base_config.get("symbol", ""))
-        name = f"grid search: {signal_name(base_config)} on {symbol}"
-        strategy_id = client.strategies.create(name, universe=[symbol] if symbol else []).id
+    strategy_id = search_strategy(client, strategy_id or fields.get("strategy_id"), base_config, "grid search")
     handle = client.sweeps.grid_search(
         strategy_id,
         base_config,

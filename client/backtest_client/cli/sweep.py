@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,7 +12,7 @@ from backtest_client.cli.arguments import grid, sweep_base
 from backtest_client.cli.options import JsonOutput
 from backtest_client.cli.session import handled, session, stdout
 from backtest_client.cli.waiting import wait_task
-from backtest_client.client import signal_name
+from backtest_client.client import Client, signal_name
 from backtest_client.frames import leaderboard_frame
 
 
@@ -36,11 +36,7 @@ def sweep(
     axes = grid(grids)
     base_config, fields = sweep_base(base)
     client = session(ctx).client
-    strategy_id = strategy_id or fields.get("strategy_id")
-    if strategy_id is None:
-        symbol = str(base_config.get("symbol", ""))
-        name = f"sweep: {signal_name(base_config)} on {symbol}"
-        strategy_id = client.strategies.create(name, universe=[symbol] if symbol else []).id
+    strategy_id = search_strategy(client, strategy_id or fields.get("strategy_id"), base_config, "sweep")
     handle = client.sweeps.create(
         strategy_id,
         base_config,
@@ -60,3 +56,12 @@ def sweep(
         render.emit_json({"task_id": handle.task_id, "status": state.status, **render.jsonable(state.result)})
         return
     stdout.print(render.leaderboard_table(board, limit=top or None))
+
+
+def search_strategy(client: Client, strategy_id: str | None, base_config: dict[str, Any], kind: str) -> str:
+    """The strategy a sweep or grid search runs under: the one given, or a new one named for its signal."""
+    if strategy_id is not None:
+        return strategy_id
+    symbol = str(base_config.get("symbol", ""))
+    name = f"{kind}: {signal_name(base_config)} on {symbol}"
+    return client.strategies.create(name, universe=[symbol] if symbol else []).id
