@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from services.adapters.artifact_encoding import ParquetEncoding
+from services.adapters.chunk_sink import ChunkSink
 
 RUNS_KEY = b"backtest.v1.run_row_groups"  # footer metadata: {run_id: [first_row_group, count]}
 
@@ -62,35 +63,13 @@ def run_row_groups(parquet: pq.ParquetFile, run_id: str) -> list[int] | None:
     return list(range(first, first + count))
 
 
-class _Chunks:
-    """A write-only file that hands out what was written since the last take."""
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-        self.closed = False
-
-    def write(self, data) -> int:
-        self._parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed = True
-
-    def take(self) -> bytes:
-        data, self._parts = b"".join(self._parts), []
-        return data
-
-
 def run_file_chunks(parquet: pq.ParquetFile, row_groups: list[int], *, encoding: ParquetEncoding) -> Iterator[bytes]:
     """The run's standalone Parquet file, a row group at a time: same schema, same pandas metadata.
 
     parquet: the batch file, opened over ranged reads.
     row_groups: the run's row groups (`run_row_groups`).
     """
-    sink = _Chunks()
+    sink = ChunkSink()
     with pq.ParquetWriter(sink, parquet.schema_arrow, **encoding.writer_options()) as writer:
         for index in row_groups:
             writer.write_table(parquet.read_row_group(index, use_threads=False))

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.adapters.chunk_sink import ChunkSink
 from services.catalog.db.models import Backtest, Task
 from services.catalog.execution.grid_search import is_grid, ranked_columns
 from services.domain.deflated_sharpe import DEFLATED_SHARPE
@@ -87,28 +88,6 @@ def schema(parameters: dict[str, str]) -> pa.Schema:
     return pa.schema(fields)
 
 
-class _Chunks:
-    """A write-only file that hands over what was written so far."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: bytes) -> int:
-        self.parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed = True
-
-    def take(self) -> bytes:
-        data, self.parts = b"".join(self.parts), []
-        return data
-
-
 async def _finished_search(session: AsyncSession, task_id: uuid.UUID) -> dict[str, Any]:
     row = (await session.execute(select(_t.kind, _t.status, _t.params).where(_t.id == task_id))).one_or_none()
     if row is None:
@@ -152,7 +131,7 @@ async def _pieces(
 ) -> AsyncIterator[bytes]:
     table_schema = schema(kinds)
     parameter_keys = [key for key in kinds if key not in FIXED_COLUMNS]
-    sink = _Chunks()
+    sink = ChunkSink()
     writer = pq.ParquetWriter(sink, table_schema, compression="zstd")
     ids, order, deflated = columns["ids"], columns["order"], columns["deflated"]
     for lo in range(0, len(order), CHUNK_ROWS):
