@@ -15,6 +15,7 @@ import sys  # noqa: E402
 from services.catalog.app import build_app  # noqa: E402
 from services.catalog.settings import CatalogSettings  # noqa: E402
 from services.kit.grpc_server import run_until_signalled  # noqa: E402
+from services.kit.memory_release import release_large_buffers  # noqa: E402
 from services.kit.settings import SettingsError, load_settings  # noqa: E402
 from services.kit.structured_logging import configure_logging  # noqa: E402
 
@@ -35,6 +36,7 @@ def main() -> None:
         # Before logging is configured: one plain line naming every problem.
         sys.exit(str(err))
     configure_logging("catalog", settings.log_level)
+    release_large_buffers()  # uploads stream CSV blocks and Parquet pages through worker threads
     asyncio.run(serve(settings))
 
 

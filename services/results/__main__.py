@@ -7,11 +7,10 @@ import logging
 import threading
 import time
 
-import pyarrow as pa
-
 from backtest.v1 import results_pb2, results_pb2_grpc
 from services.adapters.object_store import ObjectStore, S3Location
 from services.kit.grpc_server import GrpcService, run_until_signalled
+from services.kit.memory_release import release_large_buffers
 from services.kit.settings import SettingsError, load_settings
 from services.kit.structured_logging import configure_logging
 from services.results import row_printing
@@ -52,9 +51,7 @@ def main() -> None:
     except SettingsError as err:
         raise SystemExit(str(err)) from None
     configure_logging("results", settings.log_level)
-    # Streams allocate and free Parquet pages all day; the system allocator hands
-    # freed pages back, where Arrow's default (mimalloc) keeps ~15 MB more resident.
-    pa.set_memory_pool(pa.system_memory_pool())
+    release_large_buffers()
     asyncio.run(serve(settings))
 
 
