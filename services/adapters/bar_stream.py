@@ -418,12 +418,21 @@ def _csv_batches(reader: ChunkReader) -> Iterator[pd.DataFrame]:
 
 
 def _typed(column: pa.Array, name: str) -> pd.Series:
-    """A text column as its type when every value converts cleanly; else as text, for the rules to name the bad one."""
-    trimmed = pc.utf8_trim_whitespace(column)  # like read_csv's skipinitialspace
+    """A text column as its type when every value converts cleanly; else as text, for the rules to name the bad one.
+
+    Values are trimmed like read_csv's skipinitialspace, but only when they do not convert as they
+    are: trimming copies the column, and a value that converts untrimmed converts to the same.
+    """
+    kind = pa.timestamp("us") if name == "timestamp" else pa.float64()
+    if column.null_count == 0:  # a null stays one after trimming: the rules name it
+        try:
+            return pd.Series(pc.cast(column, kind).to_numpy(zero_copy_only=False), copy=False)
+        except pa.ArrowInvalid:
+            pass
+    trimmed = pc.utf8_trim_whitespace(column)
     if trimmed.null_count == 0:
         try:
-            kind = pa.timestamp("us") if name == "timestamp" else pa.float64()
-            return pd.Series(pc.cast(trimmed, kind).to_numpy(zero_copy_only=False))
+            return pd.Series(pc.cast(trimmed, kind).to_numpy(zero_copy_only=False), copy=False)
         except pa.ArrowInvalid:
             pass
     return pd.Series(trimmed.to_numpy(zero_copy_only=False), dtype=object)

@@ -54,6 +54,18 @@ def test_streamed_conversion_writes_the_bytes_of_the_whole_file_path(tmp_path: P
     assert (converted.rows, converted.start, converted.end) == (70_000, pd.Timestamp("2020-01-02 09:30"), last)
 
 
+def test_padded_values_convert_as_the_whole_file_path_reads_them(tmp_path: Path) -> None:
+    # Whitespace around values (one block padded, the others not): read_csv's skipinitialspace
+    # in the whole-file path, a trim before the cast in the streamed one.
+    lines = csv_bytes(3_000).split(b"\n")
+    for row in range(1, 1_500):
+        lines[row] = b",".join(b" " + value for value in lines[row].split(b","))
+    data = b"\n".join(lines)
+    converted = bar_stream.convert_upload(iter(cut(data, 4096)), "text/csv", str(tmp_path / "out.parquet"))
+    assert (tmp_path / "out.parquet").read_bytes() == bars_to_parquet(parse_bars(data, "text/csv"))
+    assert converted.rows == 3_000
+
+
 @pytest.mark.parametrize(
     ("row", "bad", "message"),
     [
