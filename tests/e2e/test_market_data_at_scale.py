@@ -188,7 +188,7 @@ def test_append_with_a_differing_overlap_is_409_naming_the_row(client, tmp_path)
     assert client.market_data.get(symbol, "1m") == before
 
 
-def test_the_bars_download_as_csv_and_windows_equal_the_import(client, tmp_path) -> None:
+def test_the_bars_download_as_csv_json_and_windows_equal_the_import(stack, client, tmp_path) -> None:
     symbol = synthetic_bars.unique_symbol("DL")
     path = minute_csv(tmp_path / "bars.csv", 150_000)
     summary = client.market_data.import_file(path, symbol=symbol, timeframe="1m")
@@ -210,6 +210,18 @@ def test_the_bars_download_as_csv_and_windows_equal_the_import(client, tmp_path)
         parse_bars(window_csv.read_bytes(), CSV_TYPE).set_index("timestamp"),
         imported.loc[start:end],
         check_freq=False,
+    )
+    # JSON through the gateway: the same bars, every number the same double.
+    response = httpx.get(
+        f"{stack.gateway_url}/api/v1/market-data/{symbol}/1m/bars",
+        params={"start": start, "end": end, "format": "json"},
+        timeout=60,
+    )
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    as_json = pd.DataFrame(response.json())
+    as_json["timestamp"] = pd.to_datetime(as_json["timestamp"])
+    pd.testing.assert_frame_equal(
+        as_json.set_index("timestamp"), imported.loc[start:end], check_freq=False, check_dtype=False, rtol=0, atol=0
     )
 
 

@@ -44,12 +44,12 @@ def download(
     ctx: typer.Context,
     symbol: Annotated[str, typer.Option("--symbol", "-s", help="Ticker of the series.")],
     timeframe: Annotated[str, typer.Option("--timeframe", "-t", help="Bar size of the series.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write; .csv for CSV, else Parquet.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write: .csv, .json, else Parquet.")],
     start: Annotated[str | None, typer.Option("--from", help="First bar to include (ISO-8601).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last bar to include (ISO-8601).")] = None,
 ) -> None:
     """Download a series' stored bars (streamed to the file): the data runs read."""
-    file_format = "csv" if output.suffix.lower() == ".csv" else "parquet"
+    file_format = {".csv": "csv", ".json": "json"}.get(output.suffix.lower(), "parquet")
     session(ctx).client.market_data.download(symbol, timeframe, output, start=start, end=end, file_format=file_format)
     stdout.print(f"wrote {output} ({output.stat().st_size} bytes)")
 

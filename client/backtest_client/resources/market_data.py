@@ -60,7 +60,7 @@ class MarketData(Resource):
         """Writes the stored bars (between start and end, inclusive) to `path` as Parquet or CSV; returns it.
 
         The whole series as Parquet is byte for byte the stored file (its SHA-256 is the series' sha256).
-        file_format: "parquet" or "csv".
+        file_format: "parquet", "csv" or "json".
         """
         target = Path(path)
         params = {"start": start, "end": end, "format": file_format}

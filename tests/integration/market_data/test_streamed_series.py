@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import time
 
 import grpc
@@ -96,6 +97,31 @@ def test_download_streams_the_stored_file_or_a_window(stub, market_store, symbol
     assert text.splitlines()[1].startswith("2021-03-01T10:00:00,") and len(text.splitlines()) == 11
     empty = catalog_pb2.DownloadBarsRequest(symbol=symbol, timeframe="1m", start="2030-01-01")
     assert len(read_bars(b"".join(body.data for body in stub.DownloadBars(empty)))) == 0
+
+
+def test_download_as_json_is_every_stored_bar_exactly(stub, symbol):
+    data = csv_rows(3000)
+    import_file(stub, symbol, "1m", data, "text/csv")
+    request = catalog_pb2.DownloadBarsRequest(symbol=symbol, timeframe="1m", format="json")
+    bodies = list(stub.DownloadBars(request))
+    assert bodies[0].content_type == "application/json"
+    stored = read_bars(b"".join(body.data for body in stub.DownloadBars(catalog_pb2.DownloadBarsRequest(
+        symbol=symbol, timeframe="1m"))))  # fmt: skip
+    bars = json.loads(b"".join(body.data for body in bodies))
+    assert len(bars) == len(stored) == 3000
+    assert list(bars[0]) == ["timestamp", "open", "high", "low", "close", "volume"]
+    frame = pd.DataFrame(bars)
+    assert (pd.to_datetime(frame["timestamp"]).to_numpy() == stored.index.to_numpy()).all()
+    for name in ("open", "high", "low", "close", "volume"):  # the same doubles, not just close ones
+        assert (frame[name].to_numpy(float) == stored[name].to_numpy(float)).all(), name
+    window = catalog_pb2.DownloadBarsRequest(
+        symbol=symbol, timeframe="1m", start="2021-03-01T10:00:00", end="2021-03-01T10:09:00", format="JSON"
+    )
+    assert [bar["timestamp"] for bar in json.loads(b"".join(body.data for body in stub.DownloadBars(window)))] == [
+        f"2021-03-01T10:0{minute}:00" for minute in range(10)
+    ]
+    empty = catalog_pb2.DownloadBarsRequest(symbol=symbol, timeframe="1m", start="2030-01-01", format="json")
+    assert b"".join(body.data for body in stub.DownloadBars(empty)) == b"[]"
 
 
 def test_a_bad_window_is_422_and_an_unknown_series_404(stub, symbol):

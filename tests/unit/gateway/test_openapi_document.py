@@ -117,7 +117,7 @@ def test_parquet_and_csv_bodies_are_their_media_types(document: dict[str, Any]) 
         upload = operations[streamed]["requestBody"]["content"]
         assert set(upload) == {"text/csv", "application/vnd.apache.parquet"}
     bars = operations["CatalogService_DownloadBars"]["responses"]["200"]["content"]
-    assert set(bars) == {"application/vnd.apache.parquet", "text/csv"}
+    assert set(bars) == {"application/vnd.apache.parquet", "text/csv", "application/json"}
 
 
 def test_artifact_uris_are_string_or_null_and_always_present(document: dict[str, Any]) -> None:
