@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import io
+import os
 import socket
 import threading
 import time
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from backtest_client import Client, RunConfig
@@ -77,6 +79,15 @@ def store(stack) -> ObjectStore:
 def pid_of(stack, name: str) -> int:
     """The pid of the stack's process `name` (gateway, catalog, ...)."""
     return next(child.process.pid for child in stack.supervisor.children if child.name == name)
+
+
+def wait_until(condition, timeout_s: float, what: str):
+    """Polls `condition` until it is truthy; fails naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"no {what} within {timeout_s:g}s"
+        time.sleep(0.05)
+    return value
 
 
 def stored_keys(store: ObjectStore, symbol: str) -> list[str]:
@@ -134,22 +145,31 @@ def test_an_abandoned_upload_leaves_no_series_and_no_object(stack, client, store
     symbol = synthetic_bars.unique_symbol("GONE")
     body = minute_csv(tmp_path / "bars.csv", 200_000).read_bytes()
     url = urlsplit(stack.gateway_url)
+    catalog = psutil.Process(pid_of(stack, "catalog"))
+
+    def converting() -> list[str]:  # the upload's Parquet file, open while the catalog converts
+        return [f.path for f in catalog.open_files() if os.path.basename(os.path.dirname(f.path)).startswith("bars-")]
+
     with socket.create_connection((url.hostname, url.port)) as conn:
         head = (
             f"PUT /api/v1/market-data/{symbol}/1m HTTP/1.1\r\nhost: {url.netloc}\r\n"
             f"content-type: text/csv\r\ncontent-length: {len(body)}\r\n\r\n"
         )
         conn.sendall(head.encode() + body[: len(body) // 2])
-        time.sleep(1.0)  # the catalog is parsing the first half
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # the gateway and the catalog notice the broken stream
-        time.sleep(0.5)
+        wait_until(converting, 30, "the catalog to start converting the upload")
+        (partial,) = converting()
+    # The gateway and the catalog notice the broken stream: the partial file goes, and no series comes.
+    wait_until(lambda: not converting(), 30, "the catalog to let go of the abandoned upload")
+    assert not os.path.exists(os.path.dirname(partial))
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
         try:
             client.market_data.get(symbol, "1m")
         except BacktestError as err:
             assert err.status == 404
         else:
             pytest.fail("an abandoned upload created a series")
+        time.sleep(0.5)
     assert stored_keys(store, symbol) == []
     # The same upload sent whole works: the abandoned one held nothing.
     assert client.market_data.import_file(tmp_path / "bars.csv", symbol=symbol, timeframe="1m").rows == 200_000
