@@ -290,13 +290,6 @@ class Stack:
         self.supervisor.start(spec)
         return spec.name
 
-    def kill_executor(self, name: str) -> None:
-        """SIGKILLs the executor `name` (a crash, not a shutdown) and stops watching it: it stays dead."""
-        assert self.supervisor is not None, "not started"
-        child = self.supervisor.forget(name)
-        child.process.kill()
-        child.process.wait(timeout=10)
-
     def stop_executor(self, name: str) -> None:
         """Stops the executor `name` cleanly (SIGTERM, then SIGKILL after the supervisor's timeout)."""
         assert self.supervisor is not None, "not started"
