@@ -7,9 +7,9 @@ names its job, and touches only runs that job still holds (`job_id`): a run
 revoked or settled and then executed again is running for its new job, and
 the old job, still computing somewhere, must neither settle it (counting it
 on the old task, and leaving the new task to wait forever) nor count its
-attempts. Task progress moves in the
-same transaction as the backtests it counts. A report covers all runs of one
-job, in one transaction: a 50-run broadcast batch is one commit, not 50.
+attempts. Task progress moves in the same transaction as the backtests it
+counts. A report covers all runs of one job, in one transaction: a 50-run
+broadcast batch is one commit, not 50.
 
 Core statements on the tables, not ORM entities: these run once per job on
 the hot path, and the ORM's identity map buys nothing here. Status words are
