@@ -128,7 +128,7 @@ class Liveness:
         path: RUN_ERROR, INFRASTRUCTURE or DELIVERIES_EXHAUSTED (the report's FailureCause).
         detail: the executor's words, the reason of RUN_ERROR and INFRASTRUCTURE.
         """
-        return await self.fail(path, backtest_ids, job.task_id, detail=detail)
+        return await self.fail(path, backtest_ids, job.task_id, detail=detail, job=job)
 
     async def reap_orphans(self, *, older_than_s: float) -> list[uuid.UUID]:
         """Orphan scan: fails running backtests unchanged for `older_than_s` whose job left the queue."""
@@ -146,17 +146,24 @@ class Liveness:
         return DeadlineError(f"backtest {backtest_id} did not finish within {timeout_s:g} s; it is still running")
 
     async def fail(
-        self, path: LivenessPath, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None, *, detail: str = ""
+        self,
+        path: LivenessPath,
+        backtest_ids: list[uuid.UUID],
+        task_id: uuid.UUID | None,
+        *,
+        detail: str = "",
+        job: JobId | None = None,
     ) -> list[uuid.UUID]:
         """Commits the failure of the runs still running among `backtest_ids`; returns those it settled.
 
         path: the row of the table; its reason is what users read.
         task_id: the open task counting the runs, None when none does.
         detail: the reporter's own words, for paths whose reason is them.
+        job: the reporting executor's job: only runs it still holds fail (not one executed again since).
         """
         reason = path.reason.format(detail=detail, deliveries=self.bus.topology.max_deliver)
         async with self.sessions.begin() as session:
-            settled = await outcomes.fail_runs(session, backtest_ids, task_id, reason=reason)
+            settled = await outcomes.fail_runs(session, backtest_ids, task_id, reason=reason, job=job)
         if settled:
             ids = [str(i) for i in settled]
             log.info("runs failed", extra={"path": path.name, "backtest_ids": ids, "reason": reason})

@@ -2,9 +2,14 @@
 
 Every transition is a conditional UPDATE on `status = 'running'`, so a
 redelivered job or a late report from a presumed-dead executor cannot
-overwrite an outcome that is already committed. Task progress moves in the
-same transaction as the backtests it counts. A report covers all runs of one
-job, in one transaction: a 50-run broadcast batch is one commit, not 50.
+overwrite an outcome that is already committed. An executor's report also
+names its job, and touches only runs that job still holds (`job_id`): a run
+revoked or settled and then executed again is running for its new job, and
+the old job, still computing somewhere, must neither settle it (counting it
+on the old task, and leaving the new task to wait forever) nor count its
+attempts. Task progress moves in the same transaction as the backtests it
+counts. A report covers all runs of one job, in one transaction: a 50-run
+broadcast batch is one commit, not 50.
 
 Core statements on the tables, not ORM entities: these run once per job on
 the hot path, and the ORM's identity map buys nothing here. Status words are
@@ -24,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.catalog.db.models import Backtest, Task
 from services.catalog.execution.grid_search import build_grid_leaderboard, is_grid
 from services.catalog.execution.leaderboard import build_leaderboard
+from services.domain.jobs import JobId
 from services.domain.statuses import RunStatus, TaskKind, TaskStatus
 
 _backtests = Backtest.__table__
@@ -57,7 +63,7 @@ _START = text(
     """
     WITH started AS (
         UPDATE backtests SET attempts = attempts + 1, updated_at = now()
-        WHERE id = ANY(CAST(:ids AS uuid[])) AND status = :running
+        WHERE id = ANY(CAST(:ids AS uuid[])) AND status = :running AND job_id = :job_id
         RETURNING id
     ), task AS (
         UPDATE tasks SET status = :task_started, updated_at = now()
@@ -68,9 +74,9 @@ _START = text(
 )
 
 
-async def start_runs(session: AsyncSession, backtest_ids: list[uuid.UUID], task_id: uuid.UUID) -> list[uuid.UUID]:
-    """Counts an attempt on each run still running and returns those, in request order."""
-    parameters = {"ids": backtest_ids, "task_id": task_id, **_WORDS}
+async def start_runs(session: AsyncSession, job: JobId, backtest_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Counts an attempt on each run `job` still holds running and returns those, in request order."""
+    parameters = {"ids": backtest_ids, "job_id": str(job), "task_id": job.task_id, **_WORDS}
     running = set((await session.execute(_START, parameters)).scalars().all())
     return [backtest_id for backtest_id in backtest_ids if backtest_id in running]
 
@@ -134,14 +140,17 @@ _COMPLETE = text(
         trades_uri = r.trades_uri, return_blocks = r.return_blocks, error = NULL, updated_at = now()
     FROM jsonb_to_recordset(CAST(:outcomes AS jsonb))
          AS r(id uuid, metrics jsonb, equity_curve_uri text, trades_uri text, return_blocks jsonb)
-    WHERE b.id = r.id AND b.status = :running
+    WHERE b.id = r.id AND b.status = :running AND b.job_id = :job_id
     RETURNING b.id
     """
 )
 
 
-async def complete_runs(session: AsyncSession, task_id: uuid.UUID, successes: list[Success]) -> list[uuid.UUID]:
-    """Commits successful outcomes; returns the ids this call settled (the others were settled already)."""
+async def complete_runs(session: AsyncSession, job: JobId, successes: list[Success]) -> list[uuid.UUID]:
+    """Commits `job`'s successful outcomes; returns the ids this call settled.
+
+    The others were settled already, or are running for another job (executed again since).
+    """
     if not successes:
         return []
     outcomes = [
@@ -154,31 +163,41 @@ async def complete_runs(session: AsyncSession, task_id: uuid.UUID, successes: li
         }
         for s in successes
     ]
-    done = set((await session.execute(_COMPLETE, {"outcomes": Jsonb(outcomes), **_WORDS})).scalars().all())
+    parameters = {"outcomes": Jsonb(outcomes), "job_id": str(job), **_WORDS}
+    done = set((await session.execute(_COMPLETE, parameters)).scalars().all())
     # The settled rows as _advance_task reads them, in report order, from what was reported.
     settled = [
         {"id": s.backtest_id, "status": RunStatus.COMPLETED, "error": None, "metrics": s.metrics}
         for s in successes
         if s.backtest_id in done
     ]
-    await _advance_task(session, task_id, settled)
+    await _advance_task(session, job.task_id, settled)
     return [row["id"] for row in settled]
 
 
 async def fail_runs(
-    session: AsyncSession, backtest_ids: list[uuid.UUID], task_id: uuid.UUID | None, *, reason: str
+    session: AsyncSession,
+    backtest_ids: list[uuid.UUID],
+    task_id: uuid.UUID | None,
+    *,
+    reason: str,
+    job: JobId | None = None,
 ) -> list[uuid.UUID]:
     """Marks running backtests failed with `reason` (also stored as metrics.error); returns those it settled.
 
     task_id: the task counting the runs; None when no open task does (an orphan PATCHed to running).
+    job: the reporting executor's job, whose runs alone it may fail; None for the catalog's own decisions.
     """
     if not backtest_ids:
         return []
+    conditions = [_backtests.c.id.in_(backtest_ids), _backtests.c.status == RunStatus.RUNNING]
+    if job is not None:
+        conditions.append(_backtests.c.job_id == str(job))
     rows = (
         (
             await session.execute(
                 update(_backtests)
-                .where(_backtests.c.id.in_(backtest_ids), _backtests.c.status == RunStatus.RUNNING)
+                .where(*conditions)
                 .values(status=RunStatus.FAILED, metrics={"error": reason}, error=reason)
                 .returning(*_SETTLED_COLUMNS)
             )

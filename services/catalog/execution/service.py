@@ -250,7 +250,7 @@ class ExecutionService:
     async def start_runs(self, job: JobId, backtest_ids: list[uuid.UUID]) -> list[uuid.UUID]:
         """Counts an attempt; returns the runs still running (the others are settled: drop their results)."""
         async with self.sessions.begin() as session:
-            running = await outcomes.start_runs(session, backtest_ids, job.task_id)
+            running = await outcomes.start_runs(session, job, backtest_ids)
         if running:
             await self._announce_task(job.task_id)
         return running
@@ -258,7 +258,7 @@ class ExecutionService:
     async def complete_runs(self, job: JobId, successes: list[outcomes.Success]) -> list[uuid.UUID]:
         """Commits successes, then tells waiters; returns the runs this call settled."""
         async with self.sessions.begin() as session:
-            settled = await outcomes.complete_runs(session, job.task_id, successes)
+            settled = await outcomes.complete_runs(session, job, successes)
         await self._announce(settled, RunStatus.COMPLETED, job.task_id)
         return settled
 

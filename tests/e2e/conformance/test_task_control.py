@@ -74,14 +74,17 @@ def test_cancel_during_a_sweep_drops_queued_runs_and_leaves_none_running(api, fr
     assert all(task_id in b["metrics"]["error"] for b in revoked)
     assert all(b["trades_uri"] is None and b["equity_curve_uri"] is None for b in revoked)
 
-    # A revoked run has no outcome: it can be executed again. Its run waits for a free executor: the
-    # runs that were in progress finish computing meanwhile, and their results change nothing.
-    done = runs.wait_task(api, execute_async(api, revoked[0]["id"]))
-    assert done["status"] == "SUCCESS", done
+    # A revoked run has no outcome: it can be executed again, every one of them, those executors were
+    # computing at the cancel too. Their new runs wait for a free executor: the runs that were in
+    # progress finish computing meanwhile, and their results change nothing (neither the runs, now
+    # their new jobs', nor the cancelled task).
+    again = [execute_async(api, b["id"]) for b in revoked]
+    done = [runs.wait_task(api, task) for task in again]
+    assert all(d["status"] == "SUCCESS" for d in done), done
     later = api.get(f"/tasks/{task_id}").json()
     assert (later["status"], later["progress"]) == ("REVOKED", progress)
     after = {b["id"]: b["status"] for b in runs.list_backtests(api, fresh_strategy["id"])}
-    assert after == {b["id"]: b["status"] for b in backtests} | {revoked[0]["id"]: "completed"}
+    assert after == {b["id"]: b["status"] for b in backtests} | {b["id"]: "completed" for b in revoked}
 
     # A task ends once: a second cancel is a conflict naming the state.
     again = cancel(api, task_id)

@@ -138,3 +138,54 @@ def test_a_late_report_after_the_cancel_changes_nothing(stub, reporter, sync_eng
             sa.text("SELECT count(*) FROM outbox WHERE msg_id LIKE :j AND published_at IS NULL"), {"j": f"{task_id}.%"}
         )
     assert unpublished == 0
+
+
+def _outcome(artifact_prefix: str, backtest_id: str) -> run_report_pb2.RunOutcome:
+    outcome = run_report_pb2.RunOutcome(
+        backtest_id=backtest_id,
+        equity_curve_uri=f"{artifact_prefix}{backtest_id}/equity.parquet",
+        trades_uri=f"{artifact_prefix}{backtest_id}/trades.parquet",
+    )
+    outcome.metrics.update({"total_return": 0.1})
+    return outcome
+
+
+def test_a_revoked_run_executed_again_belongs_to_its_new_job_alone(
+    stub, reporter, sync_engine, strategy_id, artifact_prefix
+):
+    # An executor was computing the run when its sweep was cancelled; the run is executed again at once.
+    task_id, runs = _sweep(stub, sync_engine, strategy_id, 2)
+    backtest_id, old_job = runs[0]
+    started = reporter.StartRuns(run_report_pb2.StartRunsRequest(job_id=old_job, backtest_ids=[backtest_id], attempt=1))
+    assert list(started.running_ids) == [backtest_id]
+    assert stub.CancelTask(catalog_pb2.CancelTaskRequest(task_id=task_id)).progress.revoked == 2
+    again = stub.ExecuteBacktestAsync(catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id=backtest_id)).task_id
+
+    # The cancelled sweep's job finishes computing now: its reports find the run running, but for
+    # another job, and change nothing (neither the run nor either task).
+    late = run_report_pb2.StartRunsRequest(job_id=old_job, backtest_ids=[backtest_id], attempt=2)
+    assert list(reporter.StartRuns(late).running_ids) == []
+    completed = reporter.CompleteRuns(
+        run_report_pb2.CompleteRunsRequest(job_id=old_job, outcomes=[_outcome(artifact_prefix, backtest_id)])
+    )
+    assert list(completed.settled_ids) == []
+    failed = reporter.FailRuns(run_report_pb2.FailRunsRequest(job_id=old_job, backtest_ids=[backtest_id], reason="x"))
+    assert list(failed.settled_ids) == []
+    assert _statuses(sync_engine, task_id)[backtest_id] == "running"
+    old = _task(stub, task_id)
+    assert (old.status, old.progress.revoked, old.progress.succeeded, old.progress.failed) == ("REVOKED", 2, 0, 0)
+    assert _task(stub, again).status == "PENDING"
+    with sync_engine.connect() as connection:
+        attempts = connection.scalar(sa.text("SELECT attempts FROM backtests WHERE id = :b"), {"b": backtest_id})
+    assert attempts == 0
+
+    # The new job runs it: its task starts and succeeds.
+    new = reporter.StartRuns(run_report_pb2.StartRunsRequest(job_id=again, backtest_ids=[backtest_id], attempt=1))
+    assert list(new.running_ids) == [backtest_id]
+    assert _task(stub, again).status == "STARTED"
+    done = reporter.CompleteRuns(
+        run_report_pb2.CompleteRunsRequest(job_id=again, outcomes=[_outcome(artifact_prefix, backtest_id)])
+    )
+    assert list(done.settled_ids) == [backtest_id]
+    assert _task(stub, again).status == "SUCCESS"
+    assert _task(stub, task_id).progress.succeeded == 0
