@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 
 from backtest.v1 import results_pb2, results_pb2_grpc
@@ -28,8 +27,11 @@ async def serve(settings: ResultsSettings) -> None:
 
     settings: the process configuration.
     """
-    # The JSON printers' compiled loops load (or compile) beside the server, not in the first request.
-    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+    # The JSON printers' compiled loops load from numba's cache (or compile, when it is cold)
+    # before the server listens: a request never waits for the compiler, and "serving" means
+    # ready. In the background, a first trades request waited for the whole compile (numba's
+    # compiler lock), minutes on two busy cores with a cold cache.
+    await asyncio.to_thread(_warm_up)
     catalog = CatalogClient(settings.catalog_addr)
     servicer = ResultsServicer(catalog, Artifacts(ObjectStore(S3Location.of(settings))))
     service = GrpcService(

@@ -19,16 +19,17 @@ import pyarrow as pa
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from numba.core.registry import CPUDispatcher
 
 from gateway.transcoder.descriptors import DescriptorSet
 from gateway.transcoder.json_printing import JsonPrinter
 from gateway.transcoder.json_scalars import format_double as gateway_format_double
 from gateway.transcoder.print_options import load_print_options
-from services.results import convert
+from services.results import convert, date_text, number_text, row_printing
 from services.results.artifacts import TRADE_COLUMNS, TRADE_DATES
 from services.results.bar_dates import BarDateFormatter
 from services.results.number_text import format_double
-from services.results.row_printing import equity_rows, json_array, trade_rows
+from services.results.row_printing import equity_rows, json_array, trade_rows, warm_up
 
 DESCRIPTOR = Path(__file__).resolve().parents[3] / "gen/descriptor.binpb"
 START = np.datetime64("2020-01-02T09:30:00", "s")
@@ -252,3 +253,35 @@ def test_an_open_trade_has_no_exit_date_and_a_run_without_trades_is_empty(printe
 def test_the_closing_bracket_rides_on_the_last_chunk():
     assert list(json_array([b",1", b",2", b"", b",3"])) == [b"[1", b",2", b",3]"]
     assert list(json_array([])) == [b"[]"]
+
+
+def test_the_warm_up_compiles_every_printing_loop_each_batch_needs():
+    # The service warms up before it listens; a batch of a kind the warm-up did not print would
+    # compile the loop again for its argument types, in the request (the trade loop for seconds).
+    warm_up()
+    kernels = [
+        value
+        for module in (row_printing, number_text, date_text)
+        for value in vars(module).values()
+        if isinstance(value, CPUDispatcher)
+    ]
+    compiled = {kernel: len(kernel.signatures) for kernel in kernels}
+    for dates in (
+        pa.array([dt.date(2020, 1, 2), None], pa.date32()),
+        pa.array(["2020-01-02", None], pa.string()),
+        pa.array([dt.datetime(2020, 3, 1, 5, tzinfo=dt.UTC)] * 2, pa.timestamp("ms", tz="America/New_York")),
+        pa.array([dt.datetime(1000, 1, 1), dt.datetime(2020, 1, 2, 9, 30)], pa.timestamp("us")),
+        pa.array([dt.datetime(2020, 1, 2, 9, 30), None], pa.timestamp("ns")),
+    ):
+        new_text(equity_rows, [pa.record_batch({"date": dates, "equity": pa.array([1, None], pa.int64())})])
+        new_text(equity_rows, [pa.record_batch({"date": dates, "equity": pa.array([1e-7, 2.5])})])
+    rows = [{"entry_date": dt.datetime(2020, 1, 2), "exit_date": None, "side": "long", "entry_price": 1.5,
+             "exit_price": float("nan"), "size": None, "pnl": -2.25, "return_pct": 1e21, "status": "open"}]  # fmt: skip
+    new_text(trade_rows, trade_table(rows).to_batches())
+    new_text(trade_rows, trade_table(rows, ("exit_date", "side", "size")).to_batches())
+    # One signature each, the warm-up's (none for the helpers numba inlines into their callers).
+    assert {kernel.__name__: len(kernel.signatures) for kernel in kernels} == {
+        kernel.__name__: count for kernel, count in compiled.items()
+    }
+    assert all(count <= 1 for count in compiled.values()), compiled
+    assert compiled[row_printing._print_equity] == compiled[row_printing._print_trades] == 1
