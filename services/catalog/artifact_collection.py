@@ -22,7 +22,7 @@ from services.catalog import series_collection
 from services.catalog.db.models import Backtest
 from services.domain.artifact_garbage import garbage, owner_of
 from services.domain.errors import ValidationError
-from services.domain.object_uris import ARTIFACT_PREFIX, parse_artifact_uri
+from services.domain.object_uris import ARTIFACT_PREFIX, parse_artifact_uri, run_artifact_prefix
 
 log = logging.getLogger(__name__)
 _b = Backtest.__table__.c
@@ -80,8 +80,9 @@ async def collect(
 async def remove_run_artifacts(
     session: AsyncSession, store: ObjectStore, backtest_id: uuid.UUID, uris: list[str | None]
 ) -> None:
-    """Deletes a deleted run's artifacts: its own files, and a batch file once no other backtest reads it."""
-    keys = []
+    """Deletes a deleted run's artifacts: its own files (every job's), and a batch file no other backtest reads."""
+    own = await asyncio.to_thread(store.list_objects, run_artifact_prefix(str(backtest_id)))
+    keys = [item.key for item in own]
     for uri in uris:
         if not uri:
             continue
@@ -91,7 +92,8 @@ async def remove_run_artifacts(
             continue
         if ref.run_id is not None and await _read_by_others(session, store.uri(ref.key), backtest_id):
             continue
-        keys.append(ref.key)
+        if ref.key not in keys:
+            keys.append(ref.key)
     if keys:
         await asyncio.to_thread(store.remove_many, keys)
 

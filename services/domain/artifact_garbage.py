@@ -1,8 +1,9 @@
 """Which artifact objects are garbage: written by a run, then left behind by nothing that reads them.
 
 Two kinds of artifact object exist (services.domain.object_uris): a run's
-own files, `artifacts/<backtest id>/<name>.parquet`, and the batch files of
-one job attempt, `artifacts/jobs/<job id>/<attempt>/<name>.parquet`. An
+own files, `artifacts/<backtest id>/<job id>/<attempt>/<name>.parquet` (or,
+written before jobs had files of their own, `artifacts/<backtest id>/<name>.parquet`),
+and the batch files of one job attempt, `artifacts/jobs/<job id>/<attempt>/<name>.parquet`. An
 object no backtest references is garbage when the run that wrote it has
 moved on: a re-executed backtest that points at newer files, or a batch
 written by an attempt whose outcome was never recorded (its executor died
@@ -49,7 +50,7 @@ def owner_of(key: str) -> Owner | None:
     try:
         if key.startswith(_JOBS) and len(parts) == 4:
             return Owner(task_id=JobId.parse(parts[1]).task_id)
-        if len(parts) == 2:
+        if len(parts) in (2, 4) and not key.startswith(_JOBS):
             return Owner(backtest_id=uuid.UUID(parts[0]))
     except ValueError:
         return None

@@ -8,8 +8,10 @@ compared, logged and handed to S3 as it is, with no decoding that could
 turn it into another key.
 
 Artifacts (a run's equity curve and trade list) are Parquet objects under
-`artifacts/`: a run's own files `artifacts/<backtest id>/<name>.parquet`,
-or a part of a batch file `artifacts/jobs/<job id>/<attempt>/<name>.parquet`
+`artifacts/`: a run's own files
+`artifacts/<backtest id>/<job id>/<attempt>/<name>.parquet` (before
+2026-12-07 `artifacts/<backtest id>/<name>.parquet`, still read), or a part
+of a batch file `artifacts/jobs/<job id>/<attempt>/<name>.parquet`
 addressed with the run's id as fragment (`...#<backtest id>`; see
 services/adapters/batch_parquet.py). Nothing else is an artifact: market
 data and other objects of the bucket can never be served as results, which
@@ -101,9 +103,18 @@ def artifact_uri(bucket: str, ref: ArtifactRef) -> str:
     return f"{uri}#{ref.run_id}" if ref.run_id is not None else uri
 
 
-def run_artifact_key(backtest_id: str, name: str) -> str:
-    """Key of a run's own artifact file `name` ("equity" or "trades")."""
-    return f"{ARTIFACT_PREFIX}{backtest_id}/{name}{ARTIFACT_SUFFIX}"
+def run_artifact_key(backtest_id: str, job_id: str, attempt: int, name: str) -> str:
+    """Key of a run's own artifact file `name` ("equity" or "trades"), written by one attempt of one job.
+
+    Each job attempt has files of its own: a job still computing after its run was revoked and
+    executed again (or redelivered) writes beside the new job's files, never over them.
+    """
+    return f"{run_artifact_prefix(backtest_id)}{job_id}/{attempt}/{name}{ARTIFACT_SUFFIX}"
+
+
+def run_artifact_prefix(backtest_id: str) -> str:
+    """The prefix under which every own artifact file of a run lies, whichever job wrote it."""
+    return f"{ARTIFACT_PREFIX}{backtest_id}/"
 
 
 def batch_artifact_key(job_id: str, attempt: int, name: str) -> str:

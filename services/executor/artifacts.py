@@ -163,16 +163,20 @@ def _overlapped(put_equity: Callable[[], str], put_trades: Callable[[], str]) ->
     return equity.result(), trades_uri
 
 
-def write_artifacts(store: ObjectStore, backtest_id: str, result: EngineResult) -> tuple[str, str]:
+def write_artifacts(
+    store: ObjectStore, backtest_id: str, job_id: str, attempt: int, result: EngineResult
+) -> tuple[str, str]:
     """Stores both artifacts of a run and returns (equity_curve_uri, trades_uri).
 
     store: the artifact store.
     backtest_id: run the artifacts belong to; keys live under artifacts/<id>/.
+    job_id, attempt: the job attempt writing them: files of its own (`run_artifact_key`).
     result: the engine's output.
     """
 
     def put(name: str, data: bytes) -> str:
-        return store.put_bytes(run_artifact_key(backtest_id, name), data, content_type=PARQUET_CONTENT_TYPE)
+        key = run_artifact_key(backtest_id, job_id, attempt, name)
+        return store.put_bytes(key, data, content_type=PARQUET_CONTENT_TYPE)
 
     return _overlapped(lambda: put("equity", equity_parquet(result)), lambda: put("trades", trades_parquet(result)))
 

@@ -255,7 +255,7 @@ class Worker:
         """(equity_curve_uri, trades_uri) per kept run: files of its own for one run, two batch files for more."""
         if len(kept) == 1:
             ((backtest_id, _, result),) = kept
-            return [await asyncio.to_thread(write_artifacts, self.store, backtest_id, result)]
+            return [await asyncio.to_thread(write_artifacts, self.store, backtest_id, job.job_id, attempt, result)]
         runs = [(backtest_id, result) for backtest_id, _, result in kept]
         return await asyncio.to_thread(write_batch_artifacts, self.store, job.job_id, attempt, runs)
 

@@ -90,6 +90,30 @@ def test_deleting_with_delete_artifacts_removes_the_runs_own_objects(stub, execu
     assert all(store.size(key) is None for key in keys)
 
 
+def test_each_execute_writes_files_of_its_own_and_the_left_behind_ones_are_collected(
+    stub, executor, store, create_backtest, platform_env
+):
+    # A job still computing when its run was revoked and executed again must not overwrite the
+    # new job's files: every job attempt writes under keys of its own.
+    backtest_id = create_backtest()
+    first = stub.ExecuteBacktest(catalog_pb2.ExecuteBacktestRequest(backtest_id=backtest_id), timeout=120)
+    second = stub.ExecuteBacktest(catalog_pb2.ExecuteBacktestRequest(backtest_id=backtest_id), timeout=120)
+    old, new = (
+        [parse_artifact_uri(read_nullable(u), store.bucket).key for u in (done.equity_curve_uri, done.trades_uri)]
+        for done in (first, second)
+    )
+    assert set(old).isdisjoint(new)
+    assert all(key.startswith(f"artifacts/{backtest_id}/") for key in old + new)
+    assert all(store.size(key) is not None for key in old + new)
+    # The first execute's files are left behind by the run, which moved on: garbage.
+    collected = run_collection(platform_env, grace_s=0)
+    assert set(old) <= set(collected.deleted) and not set(new) & set(collected.deleted)
+    # Deleting with its artifacts removes every file under the run, whichever job wrote it.
+    store.put_bytes(f"artifacts/{backtest_id}/an-older-job/1/equity.parquet", b"left by a job since re-executed")
+    stub.DeleteBacktest(catalog_pb2.DeleteBacktestRequest(backtest_id=backtest_id, delete_artifacts=True))
+    assert store.list_objects(f"artifacts/{backtest_id}/") == []
+
+
 def test_a_plain_delete_leaves_the_artifacts(stub, executor, store, create_backtest):
     backtest_id = create_backtest()
     done = stub.ExecuteBacktest(catalog_pb2.ExecuteBacktestRequest(backtest_id=backtest_id), timeout=120)

@@ -19,6 +19,7 @@ def obj(key: str, modified: datetime = OLD) -> StoredObject:
 
 def test_owners_are_read_from_both_layouts():
     assert owner_of(f"artifacts/{RUN}/equity.parquet").backtest_id == RUN
+    assert owner_of(f"artifacts/{RUN}/{SWEEP}/2/equity.parquet").backtest_id == RUN  # one job attempt's own files
     assert owner_of(f"artifacts/jobs/{SWEEP}.3/2/trades.parquet").task_id == SWEEP
     assert owner_of("artifacts/results-tests/x/equity.parquet") is None
     assert owner_of("artifacts/jobs/not-a-job/1/equity.parquet") is None
@@ -28,6 +29,7 @@ def test_left_behind_by_a_live_run_and_past_the_grace_period_is_garbage():
     objects = [
         obj(f"artifacts/{RUN}/equity.parquet"),  # referenced: kept
         obj(f"artifacts/{RUN}/old-equity.parquet"),  # a re-execute moved on: garbage
+        obj(f"artifacts/{RUN}/{SWEEP}/1/equity.parquet"),  # a job whose run was executed again since: garbage
         obj(f"artifacts/{RUN}/fresh.parquet", NEW),  # in its grace period: kept
         obj(f"artifacts/{GONE_RUN}/equity.parquet"),  # a deleted backtest's: kept, as the seed says
         obj(f"artifacts/jobs/{SWEEP}.0/1/equity.parquet"),  # an attempt whose outcome was never recorded
@@ -45,5 +47,6 @@ def test_left_behind_by_a_live_run_and_past_the_grace_period_is_garbage():
     assert {item.key for item in chosen} == {
         f"artifacts/jobs/{SWEEP}.0/1/equity.parquet",
         f"artifacts/{RUN}/old-equity.parquet",
+        f"artifacts/{RUN}/{SWEEP}/1/equity.parquet",
     }
     assert [item.key for item in chosen] == sorted(item.key for item in chosen)

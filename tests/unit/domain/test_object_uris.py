@@ -24,6 +24,7 @@ BASE = f"s3://{BUCKET}/"
     [
         f"{BASE}artifacts/{RUN}/equity.parquet",
         f"{BASE}artifacts/{RUN}/trades.parquet",
+        f"{BASE}artifacts/{RUN}/{RUN}/1/equity.parquet",
         f"{BASE}artifacts/jobs/{RUN}.3/2/equity.parquet#{RUN}",
     ],
 )
@@ -33,7 +34,7 @@ def test_what_the_executor_writes_is_an_artifact(uri):
 
 
 def test_keys_built_by_the_layout_functions_read_back_as_written():
-    own = ArtifactRef(run_artifact_key(RUN, "equity"))
+    own = ArtifactRef(run_artifact_key(RUN, RUN, 1, "equity"))
     batch = ArtifactRef(batch_artifact_key(f"{RUN}.0", 1, "trades"), RUN)
     for ref in (own, batch):
         assert parse_artifact_uri(artifact_uri(BUCKET, ref), BUCKET) == ref
