@@ -9,9 +9,10 @@ turn it into another key.
 
 Artifacts (a run's equity curve and trade list) are Parquet objects under
 `artifacts/`: a run's own files
-`artifacts/<backtest id>/<job id>/<attempt>/<name>.parquet` (before
-2026-12-07 `artifacts/<backtest id>/<name>.parquet`, still read), or a part
-of a batch file `artifacts/jobs/<job id>/<attempt>/<name>.parquet`
+`artifacts/<backtest id>/<job id>/<attempt>/<name>.parquet` (files written
+before jobs had keys of their own, `artifacts/<backtest id>/<name>.parquet`,
+are still read), or a part of a batch file
+`artifacts/jobs/<job id>/<attempt>/<name>.parquet`
 addressed with the run's id as fragment (`...#<backtest id>`; see
 services/adapters/batch_parquet.py). Nothing else is an artifact: market
 data and other objects of the bucket can never be served as results, which
