@@ -239,6 +239,14 @@ def _order_bars(signal: np.ndarray, fills_next_open: np.ndarray) -> np.ndarray:
     return at_close | at_open
 
 
+def _lagged(signal: np.ndarray, rows: np.ndarray, lag: int) -> np.ndarray:
+    """signal[rows - lag], 0.0 where that is before the first bar (only the rows, not a shifted copy of every bar)."""
+    at = rows - lag
+    out = signal[np.maximum(at, 0)]
+    out[at < 0] = 0.0
+    return out
+
+
 def _order_inputs(
     bars: pd.DataFrame, signal: np.ndarray, next_open: np.ndarray, rows: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -250,12 +258,9 @@ def _order_inputs(
     first bar are 0.
     """
     k = signal.shape[1]
-    previous = np.zeros_like(signal)
-    previous[1:] = signal[:-1]
-    second = np.zeros_like(signal)
-    second[2:] = signal[:-2]
-    now = np.where(next_open, previous[rows], signal[rows])
-    before = np.where(next_open, second[rows], previous[rows])
+    previous, second = _lagged(signal, rows, 1), _lagged(signal, rows, 2)
+    now = np.where(next_open, previous, signal[rows])
+    before = np.where(next_open, second, previous)
     open_, close = (bars[name].to_numpy(dtype=np.float64)[rows] for name in ("open", "close"))
     price = np.where(next_open, open_[:, None], close[:, None])
     return (
