@@ -100,9 +100,22 @@ def equity_table(result: EngineResult) -> pa.Table:
     """The equity artifact as an Arrow table: `equity`, then the `date` index column."""
     dates = _dates(result)
     schema, _ = _schemas(dates.dtype)
-    # from_pandas: NaN is stored as null, as pandas stores it (and JSON renders it).
-    equity = pa.array(result.equity.to_numpy(dtype="float64"), type=pa.float64(), from_pandas=True)
-    return pa.Table.from_arrays([equity, pa.array(dates, type=schema.field("date").type)], schema=schema)
+    values = result.equity.to_numpy(dtype="float64")
+    # from_pandas: NaN is stored as null, as pandas stores it (and JSON renders it). It costs a
+    # pass and a copy of a million values, so it is asked for only when there is a NaN.
+    equity = pa.array(values, type=pa.float64(), from_pandas=bool(np.isnan(values).any()))
+    return pa.Table.from_arrays([equity, _date_array(dates, schema.field("date").type)], schema=schema)
+
+
+def _date_array(dates: pd.DatetimeIndex, arrow_type: pa.DataType) -> pa.Array:
+    """The dates as Arrow timestamps, NaT as null; from the numpy values when they are tz-naive.
+
+    pyarrow converts a DatetimeIndex itself six times slower than its numpy
+    values (16 against 2.6 ms for a million minute bars), to the same array.
+    """
+    if isinstance(dates.dtype, np.dtype):
+        return pa.array(dates.to_numpy(), type=arrow_type, from_pandas=True)
+    return pa.array(dates, type=arrow_type)
 
 
 def _trades_table(trades: Sequence[Trade] | TradeColumns, bars: pd.DatetimeIndex) -> pa.Table:

@@ -52,7 +52,8 @@ def warm_pipeline(engines: tuple[str, ...]) -> None:
         engine = get_engine(name)
         engine.warm_up()
         for plugin in all_plugins().values():
-            result = engine.run(bars, plugin.compute(bars, plugin.example), ExecutionSpec())
+            # compute_many, as jobs call it: a plugin's compiled loops may be there only.
+            result = engine.run(bars, plugin.compute_many(bars, [plugin.example])[0], ExecutionSpec())
             compute_metrics(result, bars_per_year=252, risk_free_rate=0.0)
         equity_parquet(result)
         trades_parquet(result)

@@ -42,10 +42,17 @@ class CrossoverSignal(SignalPlugin):
     def compute_many(self, bars, params_list, *, context=None):
         # A grid of 10 fast and 5 slow periods needs 15 averages, not 100.
         averages: dict = {}
-        return [
-            self.finish(bars, self.exposure(bars, **self.validate(params, "signal_plugin_params"), averages=averages))
-            for params in params_list
-        ]
+        signals = []
+        for params in params_list:
+            values = self.validate(params, "signal_plugin_params")
+            if values["ma_type"] == "sma":
+                # Compiled: the averages and the finished exposure (NaN as 0.0) in one pass each.
+                from services.domain.signals.rolling_kernels import cross_exposure
+
+                signals.append(cross_exposure(*self._averages(bars, values, averages)))
+            else:
+                signals.append(self.finish(bars, self.exposure(bars, **values, averages=averages)))
+        return signals
 
     @override
     def cross_check(self, values):
@@ -56,15 +63,28 @@ class CrossoverSignal(SignalPlugin):
     @override
     def exposure(self, bars, *, fast_period, slow_period, ma_type, averages=None):
         """`averages`, when given, caches each (period, ma_type) average across calls on the same bars."""
-        averages = {} if averages is None else averages
+        values = {"fast_period": fast_period, "slow_period": slow_period, "ma_type": ma_type}
+        fast, slow = self._averages(bars, values, {} if averages is None else averages)
+        signal = np.where(fast > slow, 1.0, -1.0)
+        signal[np.isnan(fast) | np.isnan(slow)] = np.nan
+        return signal
+
+    @staticmethod
+    def _averages(bars, values: dict, averages: dict) -> tuple[np.ndarray, np.ndarray]:
+        """(fast, slow) averages of the close, each computed once per (period, ma_type) in `averages`."""
+        ma_type = values["ma_type"]
 
         def average(period: int) -> np.ndarray:
             key = (period, ma_type)
             if key not in averages:  # the close is converted only for an average not computed yet
-                averages[key] = moving_average(bars["close"].astype(float), period, ma_type).to_numpy()
+                close = bars["close"].astype(float)
+                if ma_type == "sma":
+                    # pandas' rolling mean, bit for bit, in one compiled pass (services.domain.signals.rolling_kernels).
+                    from services.domain.signals.rolling_kernels import rolling_mean
+
+                    averages[key] = rolling_mean(close.to_numpy(), period)
+                else:
+                    averages[key] = moving_average(close, period, ma_type).to_numpy()
             return averages[key]
 
-        fast, slow = average(fast_period), average(slow_period)
-        signal = np.where(fast > slow, 1.0, -1.0)
-        signal[np.isnan(fast) | np.isnan(slow)] = np.nan
-        return signal
+        return average(values["fast_period"]), average(values["slow_period"])

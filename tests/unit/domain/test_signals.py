@@ -1,6 +1,7 @@
 """Signal plugins on hand-checked series, their schemas, and causality."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from services.domain.errors import ValidationError
@@ -211,3 +212,53 @@ def test_compute_many_names_the_bad_params():
     with pytest.raises(ValidationError) as caught:
         get_plugin("crossover_signal").compute_many(random_bars(50, seed=1), [{"fast_period": 5}, {"fast_period": 60}])
     assert [v.field for v in caught.value.violations] == ["signal_plugin_params.fast_period"]
+
+
+def _rolling_cases():
+    rng = np.random.default_rng(11)
+    for case in range(240):
+        size = int(rng.integers(0, 300))
+        kind = case % 6
+        if kind == 0:
+            x = rng.normal(0, 1, size)
+        elif kind == 1:
+            x = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, size)))
+        elif kind == 2:  # repeated and signed zeros, tenths that do not add up exactly
+            x = rng.choice([1.0, 2.0, -1.0, 0.1, 0.2, 0.3, -0.0, 0.0], size)
+        elif kind == 3:
+            x = np.round(rng.normal(0, 1e6, size), 2)
+        elif kind == 4:
+            x = rng.normal(0, 1, size)
+            x[rng.random(size) < 0.2] = np.nan
+        else:  # runs of equal values, NaN and infinities among them
+            x = np.repeat(rng.normal(0, 1, size // 7 + 1), 7)[:size]
+            x[rng.random(size) < 0.05] = np.nan
+            x[rng.random(size) < 0.05] = np.inf
+            x[rng.random(size) < 0.05] = -np.inf
+        yield x, int(rng.integers(1, 60))
+
+
+def test_compiled_rolling_mean_is_pandas_bit_for_bit():
+    from services.domain.signals.rolling_kernels import rolling_mean
+
+    for x, n in _rolling_cases():
+        expected = pd.Series(x).rolling(n, min_periods=n).mean().to_numpy()
+        assert np.array_equal(rolling_mean(x, n).view(np.int64), expected.view(np.int64)), (n, x)
+
+
+def test_crossover_is_the_pandas_rule_bit_for_bit():
+    """The compiled crossover equals the rule on pandas' rolling means, warm-up NaN as 0.0, for a grid too."""
+    rng = np.random.default_rng(5)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.002, 20_000)))
+    close[:3] = 100.0  # a flat start: equal averages are not long
+    bars = pd.DataFrame({"close": close})
+    grid = [{"fast_period": f, "slow_period": s} for f in (1, 2, 10) for s in (3, 50, 400) if f < s]
+    plugin = get_plugin("crossover_signal")
+    for params, got in zip(grid, plugin.compute_many(bars, grid), strict=True):
+        fast = bars["close"].rolling(params["fast_period"], min_periods=params["fast_period"]).mean().to_numpy()
+        slow = bars["close"].rolling(params["slow_period"], min_periods=params["slow_period"]).mean().to_numpy()
+        expected = np.where(fast > slow, 1.0, -1.0)
+        expected[np.isnan(fast) | np.isnan(slow)] = 0.0
+        assert np.array_equal(got, expected), params
+        raw = plugin.exposure(bars, **plugin.validate(params, "p"))
+        assert np.array_equal(np.nan_to_num(raw, nan=0.0), expected), params

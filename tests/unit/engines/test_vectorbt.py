@@ -83,3 +83,48 @@ def test_skipping_bars_without_a_signal_change_changes_nothing(vectorbt_engine, 
         assert fast.trades == full.trades, s
         assert fast.traded_notional == full.traded_notional, s
         assert full.trades, s
+
+
+def test_holdings_are_vectorbts_assets_and_value_bit_for_bit(vectorbt_engine, monkeypatch):
+    """The one-pass position and equity equal vectorbt's six-pass assets, cash and value, bit for bit."""
+    from vectorbt.portfolio import nb as pnb
+    from vectorbt.portfolio.enums import Direction
+
+    bars = synthetic_bars(600, seed=8)
+    specs = [*_grid(), ExecutionSpec(size_type="shares", size=5_000.0)]
+    levels = np.array([-1.0, -0.5, 0.0, 0.3, 1.0])
+    signals = [held_levels(len(bars), seed=60 + j, levels=levels, max_hold=15) for j in range(len(specs))]
+    seen = {}
+    holdings = adapter._holdings_nb
+
+    def spied(n, orders, col_map, close, init_cash):
+        seen.update(n=n, orders=orders, col_map=col_map, close=close, init_cash=init_cash)
+        return holdings(n, orders, col_map, close, init_cash)
+
+    monkeypatch.setattr(adapter, "_holdings_nb", spied)
+    vectorbt_engine.run_many(bars, signals, specs)
+    n, orders, col_map, init_cash = seen["n"], seen["orders"], seen["col_map"], seen["init_cash"]
+    close = np.repeat(seen["close"][:, None], len(specs), axis=1)
+    shape = (n, len(specs))
+    assets = pnb.assets_nb(pnb.asset_flow_nb(shape, orders, col_map, Direction.Both))
+    cash = pnb.cash_nb(pnb.cash_flow_nb(shape, orders, col_map, False), init_cash)
+    value = pnb.value_nb(cash, pnb.asset_value_nb(np.where(assets == 0.0, 0.0, close), assets))
+    position, equity = holdings(n, orders, col_map, seen["close"], init_cash)
+    assert len(orders) > 100
+    assert np.array_equal(position.T, assets)
+    assert np.array_equal(equity.T, value)
+
+
+def test_trades_order_as_the_structured_sort(vectorbt_engine):
+    from vectorbt.portfolio.enums import trade_dt
+
+    rng = np.random.default_rng(2)
+    records = np.zeros(500, dtype=trade_dt)
+    records["col"] = rng.integers(0, 4, 500)
+    records["entry_idx"] = rng.permutation(10_000)[:500]
+    records["size"] = rng.normal(size=500)
+    expected = np.sort(records, order=["col", "entry_idx"])
+    assert np.array_equal(adapter._by_column_and_entry(records), expected)
+    records["entry_idx"][:10] = 7  # ties: the structured sort decides
+    records["col"][:10] = 1
+    assert np.array_equal(adapter._by_column_and_entry(records), np.sort(records, order=["col", "entry_idx"]))

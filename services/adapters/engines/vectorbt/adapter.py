@@ -23,7 +23,7 @@ import vectorbt
 from numba import njit
 from vectorbt.portfolio import nb as pnb
 from vectorbt.portfolio.enums import (
-    Direction,
+    OrderSide,
     ProcessOrderState,
     RejectedOrderError,
     TradeDirection,
@@ -32,6 +32,7 @@ from vectorbt.portfolio.enums import (
     order_dt,
 )
 from vectorbt.records import nb as records_nb
+from vectorbt.utils.math_ import add_nb
 
 from services.adapters.engines._inputs import check_bars, check_signal, check_spec
 from services.adapters.engines._sizing import SIZE_TYPE_CODES, effective_signal, order_quantity
@@ -111,6 +112,62 @@ def _simulate_orders_nb(
     return order_records[:oidx]
 
 
+@njit(cache=True, nogil=True)
+def _holdings_nb(n, orders, col_map, close, init_cash):
+    """(position, equity) of each run at each bar from its order records: two arrays of runs x bars.
+
+    What vectorbt's `assets_nb(asset_flow_nb(...))` and `value_nb(cash_nb(cash_flow_nb(...)),
+    asset_value_nb(close, position))` return (flat positions valued at 0.0, as
+    `Portfolio.asset_value`), with the same arithmetic in the same order
+    (`add_nb`, which snaps near-zero sums to 0.0, on every bar), in one pass
+    over the bars instead of six passes that each wrote a bars x runs array.
+    Orders of a run must come in bar order, as `_simulate_orders_nb` records them.
+    """
+    col_idxs, col_lens = col_map
+    k = init_cash.shape[0]
+    position = np.empty((k, n), dtype=np.float64)
+    equity = np.empty((k, n), dtype=np.float64)
+    first = 0
+    for col in range(k):
+        count = col_lens[col]
+        at = np.empty(count + 1, dtype=np.int64)  # the bar of each order, then n
+        for c in range(count):
+            at[c] = orders[col_idxs[first + c]]["idx"]
+        at[count] = n
+        held = 0.0
+        cash = init_cash[col]
+        c = 0
+        i = 0
+        while i < n:
+            while i < at[c]:  # bars without an order: flows of 0.0
+                held = add_nb(held, 0.0)
+                cash = add_nb(cash, 0.0)
+                position[col, i] = held
+                equity[col, i] = cash + (0.0 if held == 0.0 else close[i]) * held
+                i += 1
+            if i == n:
+                break
+            asset_flow = 0.0
+            cash_flow = 0.0
+            while c < count and at[c] == i:
+                record = orders[col_idxs[first + c]]
+                size = record["size"]
+                if record["side"] == OrderSide.Sell:
+                    size *= -1
+                asset_flow = add_nb(asset_flow, size)
+                cash_flow = add_nb(cash_flow, -size * record["price"] - record["fees"])
+                c += 1
+            held = add_nb(held, asset_flow)
+            cash = add_nb(cash, cash_flow)
+            position[col, i] = held
+            equity[col, i] = cash + (0.0 if held == 0.0 else close[i]) * held
+            i += 1
+        if c != count:
+            raise ValueError("order records of a run must come in bar order")
+        first += count
+    return position, equity
+
+
 def _column(values: np.ndarray, k: int) -> np.ndarray:
     """One price column repeated for `k` parameter sets, one column per run."""
     return np.ascontiguousarray(np.repeat(values[:, None], k, axis=1))
@@ -122,7 +179,7 @@ def _trades(records: np.ndarray, index: pd.DatetimeIndex, last_close: float, run
     Kept as columns (`TradeList`): converting each record to a `Trade` with
     boxed dates cost more than the simulation of a million bars.
     """
-    records = np.sort(records, order=["col", "entry_idx"])
+    records = _by_column_and_entry(records)
     is_open = records["status"] == TradeStatus.Open
     exits = index[records["exit_idx"]]
     columns = TradeColumns(
@@ -139,6 +196,19 @@ def _trades(records: np.ndarray, index: pd.DatetimeIndex, last_close: float, run
     )
     bounds = np.searchsorted(records["col"], np.arange(runs + 1))
     return [TradeList(_rows(columns, bounds[j], bounds[j + 1])) for j in range(runs)]
+
+
+def _by_column_and_entry(records: np.ndarray) -> np.ndarray:
+    """`np.sort(records, order=["col", "entry_idx"])`, by an index sort of the two keys.
+
+    The structured sort compares whole records field by field: 22 ms for the
+    13,600 trades of a million-bar crossover, against 2 ms here. A run's
+    positions never share an entry bar, so the two keys order them fully;
+    should two ever tie, the structured sort decides, as before.
+    """
+    ordered = records[np.lexsort((records["entry_idx"], records["col"]))]
+    ties = (np.diff(ordered["col"]) == 0) & (np.diff(ordered["entry_idx"]) == 0)
+    return np.sort(records, order=["col", "entry_idx"]) if ties.any() else ordered
 
 
 def _rows(columns: TradeColumns, start: int, stop: int) -> TradeColumns:
@@ -169,6 +239,14 @@ def _order_bars(signal: np.ndarray, fills_next_open: np.ndarray) -> np.ndarray:
     return at_close | at_open
 
 
+def _lagged(signal: np.ndarray, rows: np.ndarray, lag: int) -> np.ndarray:
+    """signal[rows - lag], 0.0 where that is before the first bar (only the rows, not a shifted copy of every bar)."""
+    at = rows - lag
+    out = signal[np.maximum(at, 0)]
+    out[at < 0] = 0.0
+    return out
+
+
 def _order_inputs(
     bars: pd.DataFrame, signal: np.ndarray, next_open: np.ndarray, rows: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -180,12 +258,9 @@ def _order_inputs(
     first bar are 0.
     """
     k = signal.shape[1]
-    previous = np.zeros_like(signal)
-    previous[1:] = signal[:-1]
-    second = np.zeros_like(signal)
-    second[2:] = signal[:-2]
-    now = np.where(next_open, previous[rows], signal[rows])
-    before = np.where(next_open, second[rows], previous[rows])
+    previous, second = _lagged(signal, rows, 1), _lagged(signal, rows, 2)
+    now = np.where(next_open, previous, signal[rows])
+    before = np.where(next_open, second, previous)
     open_, close = (bars[name].to_numpy(dtype=np.float64)[rows] for name in ("open", "close"))
     price = np.where(next_open, open_[:, None], close[:, None])
     return (
@@ -214,7 +289,6 @@ def _simulate(bars: pd.DataFrame, signals: Sequence[np.ndarray], specs: Sequence
     configs, pandas wrapping) cost more than simulating 2,600 daily bars.
     """
     k = len(specs)
-    shape = (len(bars), k)
     close = _column(bars["close"].to_numpy(dtype=np.float64), k)
     signal = np.column_stack([effective_signal(s, spec.allow_short) for s, spec in zip(signals, specs, strict=True)])
     next_open = np.array([s.fill_price == "next_open" for s in specs], dtype=np.bool_)
@@ -236,10 +310,9 @@ def _simulate(bars: pd.DataFrame, signals: Sequence[np.ndarray], specs: Sequence
     val_price[rows == 0] = np.nan
     orders = _simulate_orders_nb(rows, *order_args[:3], val_price, *order_args[3:], init_cash, len(rows) * k)
     col_map = records_nb.col_map_nb(orders["col"], k)
-    position = pnb.assets_nb(pnb.asset_flow_nb(shape, orders, col_map, Direction.Both))
-    cash = pnb.cash_nb(pnb.cash_flow_nb(shape, orders, col_map, False), init_cash)
-    held_close = np.where(position == 0.0, 0.0, close)  # as Portfolio.asset_value: flat is worth 0, whatever the price
-    equity = pnb.value_nb(cash, pnb.asset_value_nb(held_close, position))
+    holdings = _holdings_nb(len(bars), orders, col_map, np.ascontiguousarray(close[:, 0]), init_cash)
+    # Runs x bars, transposed: bars x runs with each run's curve one contiguous column.
+    position, equity = (a.T for a in holdings)
     exit_trades = pnb.get_exit_trades_nb(orders, close, col_map)
     positions = pnb.get_positions_nb(exit_trades, records_nb.col_map_nb(exit_trades["col"], k))
     return _Simulation(equity=equity, position=position, orders=orders, positions=positions)
