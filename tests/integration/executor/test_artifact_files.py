@@ -46,20 +46,17 @@ def result(trades: int, bars: int = 4000) -> EngineResult:
 def test_results_service_reads_what_the_executor_writes(s3):
     store = ObjectStore(S3Location(s3.endpoint, s3.access_key, s3.secret_key, s3.bucket))
     run = result(trades=3)
-    equity_uri, trades_uri = write_artifacts(store, "b1", run)
+    equity_uri, trades_uri = write_artifacts(store, "b1", "job1", 2, run)
     assert (equity_uri, trades_uri) == (
-        store.uri("artifacts/b1/equity.parquet"),
-        store.uri("artifacts/b1/trades.parquet"),
+        store.uri("artifacts/b1/job1/2/equity.parquet"),
+        store.uri("artifacts/b1/job1/2/trades.parquet"),
     )
     for uri in (equity_uri, trades_uri):
         stat = store.client.stat_object(store.bucket, store.key_of(uri))
         assert stat.content_type == PARQUET_CONTENT_TYPE
-    pd.testing.assert_frame_equal(
-        pd.read_parquet(io.BytesIO(store.get_bytes("artifacts/b1/equity.parquet"))), equity_frame(run), check_freq=False
-    )
-    pd.testing.assert_frame_equal(
-        pd.read_parquet(io.BytesIO(store.get_bytes("artifacts/b1/trades.parquet"))), trades_frame(run)
-    )
+    equity, trades = (io.BytesIO(store.get_bytes(f"artifacts/b1/job1/2/{n}.parquet")) for n in ("equity", "trades"))
+    pd.testing.assert_frame_equal(pd.read_parquet(equity), equity_frame(run), check_freq=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(trades), trades_frame(run))
 
     record = BacktestRecord("b1", "vectorbt", COMPLETED, equity_curve_uri=equity_uri, trades_uri=trades_uri)
     reader = Artifacts(store)
@@ -72,10 +69,10 @@ def test_results_service_reads_what_the_executor_writes(s3):
 
 def test_a_run_without_trades_stores_an_empty_trade_list(s3):
     store = ObjectStore(S3Location(s3.endpoint, s3.access_key, s3.secret_key, s3.bucket))
-    _, trades_uri = write_artifacts(store, "b0", result(trades=0))
+    _, trades_uri = write_artifacts(store, "b0", "job0", 1, result(trades=0))
     record = BacktestRecord("b0", "vectorbt", COMPLETED, equity_curve_uri=store.uri("x"), trades_uri=trades_uri)
     assert list(Artifacts(store).trade_rows(record)) == []
-    assert list(pd.read_parquet(io.BytesIO(store.get_bytes("artifacts/b0/trades.parquet"))).columns) == list(
+    assert list(pd.read_parquet(io.BytesIO(store.get_bytes("artifacts/b0/job0/1/trades.parquet"))).columns) == list(
         trades_frame(result(0)).columns
     )
 

@@ -53,7 +53,8 @@ def test_a_toy_backtest_runs_end_to_end(stub, executor, create_backtest, series)
     assert result.status == "completed", dict(result.metrics)
     assert result.engine == "toy"
     assert result.structured_metrics.trading.total_trades > 0
-    assert read_nullable(result.equity_curve_uri).endswith(f"artifacts/{backtest_id}/equity.parquet")
+    equity_uri = read_nullable(result.equity_curve_uri)
+    assert f"artifacts/{backtest_id}/" in equity_uri and equity_uri.endswith("/equity.parquet")
 
 
 def test_a_toy_sweep_runs_one_job_per_configuration(stub, executor, strategy_id, series):

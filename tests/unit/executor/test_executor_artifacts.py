@@ -155,10 +155,10 @@ class RecordingStore:
 
 def test_write_artifacts_puts_both_files_and_returns_their_uris():
     result, store = CASES["daily run, last trade open"], RecordingStore()
-    uris = write_artifacts(store, "b1", result)
-    assert uris == ("s3://bucket/artifacts/b1/equity.parquet", "s3://bucket/artifacts/b1/trades.parquet")
-    equity, equity_type, equity_thread = store.puts["artifacts/b1/equity.parquet"]
-    trades, trades_type, _ = store.puts["artifacts/b1/trades.parquet"]
+    uris = write_artifacts(store, "b1", "t1", 3, result)  # the files of attempt 3 of job t1
+    assert uris == ("s3://bucket/artifacts/b1/t1/3/equity.parquet", "s3://bucket/artifacts/b1/t1/3/trades.parquet")
+    equity, equity_type, equity_thread = store.puts["artifacts/b1/t1/3/equity.parquet"]
+    trades, trades_type, _ = store.puts["artifacts/b1/t1/3/trades.parquet"]
     assert equity_type == trades_type == PARQUET_CONTENT_TYPE
     assert equity_thread.startswith("artifact-put")  # uploaded alongside the trades
     pd.testing.assert_frame_equal(read(equity), equity_frame(result), check_freq=False)
@@ -169,7 +169,7 @@ def test_write_artifacts_puts_both_files_and_returns_their_uris():
 def test_a_failed_put_fails_the_call_after_the_other_finished(failing):
     store = RecordingStore(fail=failing)
     with pytest.raises(OSError, match=failing):
-        write_artifacts(store, "b2", CASES["all trades closed"])
+        write_artifacts(store, "b2", "t2", 1, CASES["all trades closed"])
     assert len(store.puts) == 1  # the other upload completed before the error surfaced
 
 
