@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -32,34 +30,13 @@ from bench.report import Figure, Target
 from bench.session import Session
 from services.adapters.market_data import ROW_GROUP_ROWS
 from services.catalog.sample_data import minute_bars
+from tests.fixtures.peak_rss import PeakRss
 
 SECTION = "imports"
 BARS = 1_000_000
 REPEATS = 3
 SYMBOL, TIMEFRAME = "BENCHIMPORT", "1m"
 PIECE_BYTES = 1 << 20
-
-
-class _PeakRss:
-    """The largest resident set of process `pid` while the block runs, sampled every 10 ms."""
-
-    def __init__(self, pid: int) -> None:
-        self._process = psutil.Process(pid)
-        self.start = self.peak = self._process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.01):
-            self.peak = max(self.peak, self._process.memory_info().rss)
-
-    def __enter__(self) -> _PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _write_csv(path: Path) -> int:
@@ -109,12 +86,12 @@ def run(session: Session) -> None:
         baseline = statistics.median(_pyarrow_in_process(path) for _ in range(REPEATS))
         timings, gateway_growth, catalog_growth = [], 0.0, 0.0
         for _ in range(REPEATS):
-            with _PeakRss(_pid(session, "gateway")) as gateway, _PeakRss(_pid(session, "catalog")) as catalog:
+            with PeakRss(_pid(session, "gateway")) as gateway, PeakRss(_pid(session, "catalog")) as catalog:
                 began = time.perf_counter()
                 summary = put()
                 timings.append(time.perf_counter() - began)
-            gateway_growth = max(gateway_growth, (gateway.peak - gateway.start) / 2**20)
-            catalog_growth = max(catalog_growth, (catalog.peak - catalog.start) / 2**20)
+            gateway_growth = max(gateway_growth, gateway.growth_mb)
+            catalog_growth = max(catalog_growth, catalog.growth_mb)
         seconds = statistics.median(timings)
         assert summary["rows"] == rows, summary
         session.say(
