@@ -98,11 +98,7 @@ class HttpExchange:
     def _chunked_pieces(self, piece_bytes: int) -> Iterator[bytes]:
         rfile, held, size_held, sent = self._handler.rfile, [], 0, False
         while True:
-            line = rfile.readline(MAX_LINE + 1)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise LocalReply(400, "malformed chunked body") from None
+            size = self._chunk_size()
             if size == 0:
                 break
             while size > 0:  # one wire chunk may be larger than a piece
@@ -113,9 +109,7 @@ class HttpExchange:
                     yield b"".join(held)
                     held, size_held, sent = [], 0, True
             rfile.readline()
-        while rfile.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
-            pass  # trailers: ignored
-        self.body_consumed = True
+        self._end_chunked()
         if held or not sent:
             yield b"".join(held)
 
@@ -138,11 +132,7 @@ class HttpExchange:
         self._send_continue()
         pieces, total = [], 0
         while True:
-            line = rfile.readline(MAX_LINE + 1)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise LocalReply(400, "malformed chunked body") from None
+            size = self._chunk_size()
             if size == 0:
                 break
             total += size
@@ -150,10 +140,22 @@ class HttpExchange:
                 raise LocalReply(413, _TOO_LARGE)
             pieces.append(self._read_exactly(size, "chunk size"))
             rfile.readline()
-        while rfile.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
-            pass  # trailers: ignored
-        self.body_consumed = True
+        self._end_chunked()
         return b"".join(pieces)
+
+    def _chunk_size(self) -> int:
+        """Reads one chunk-size line of a chunked body; extensions after `;` are ignored."""
+        line = self._handler.rfile.readline(MAX_LINE + 1)
+        try:
+            return int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise LocalReply(400, "malformed chunked body") from None
+
+    def _end_chunked(self) -> None:
+        """Reads past a chunked body's trailers (ignored) to its blank line: the body is consumed."""
+        while self._handler.rfile.readline(MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
+            pass
+        self.body_consumed = True
 
     def _send_continue(self) -> None:
         # 100-continue is sent only once the request is known to be wanted (see handle_expect_100).
