@@ -157,7 +157,7 @@ def _json_rows(table: pa.Table) -> bytes:
 def _string_bytes(strings: pa.StringArray) -> bytes:
     """The values of a string array (no nulls) back to back: its data buffer, between its first and last offsets."""
     offsets = np.frombuffer(strings.buffers()[1], np.int32)[strings.offset : strings.offset + len(strings) + 1]
-    return strings.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]] if len(strings) else b""
+    return strings.buffers()[2].slice(offsets[0], offsets[-1] - offsets[0]).to_pybytes() if len(strings) else b""
 
 
 class _Drain(io.RawIOBase):
