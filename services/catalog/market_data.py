@@ -57,7 +57,7 @@ class MarketData:
 
     async def import_bars(self, symbol: str, timeframe: str, data: bytes, content_type: str) -> SeriesView:
         """Validates and stores one bar file, whole in memory, as the series (symbol, timeframe)."""
-        return await self.upload_bars(symbol, timeframe, content_type, _blocking_chunks([data]))
+        return await self.upload_bars(symbol, timeframe, content_type, iter([data]))
 
     async def upload_bars(self, symbol: str, timeframe: str, content_type: str, chunks: Iterator[bytes]) -> SeriesView:
         """Replaces the series (symbol, timeframe) with a streamed bar file; returns its index entry.
@@ -224,11 +224,6 @@ class MarketData:
                 store.ensure_bucket()
                 self._store = store
             return self._store
-
-
-def _blocking_chunks(pieces: list[bytes]) -> Iterator[bytes]:
-    """An iterator over pieces already in memory."""
-    return iter(pieces)
 
 
 def _aware(moment: pd.Timestamp) -> datetime:
