@@ -255,6 +255,22 @@ class ExecutionService:
             await self._announce_task(job.task_id)
         return running
 
+    async def start_jobs(self, jobs: list[tuple[JobId, list[uuid.UUID]]]) -> list[list[uuid.UUID]]:
+        """`start_runs` of several jobs, one transaction; per job, the runs still running."""
+        async with self.sessions.begin() as session:
+            running = await outcomes.start_jobs(session, jobs)
+        for task_id in {job.task_id for (job, _), ids in zip(jobs, running, strict=True) if ids}:
+            await self._announce_task(task_id)
+        return running
+
+    async def complete_jobs(self, jobs: list[tuple[JobId, list[outcomes.Success]]]) -> list[list[uuid.UUID]]:
+        """`complete_runs` of several jobs, one transaction (a group commit); per job, the runs it settled."""
+        async with self.sessions.begin() as session:
+            settled = await outcomes.complete_jobs(session, jobs)
+        for (job, _), ids in zip(jobs, settled, strict=True):
+            await self._announce(ids, RunStatus.COMPLETED, job.task_id)
+        return settled
+
     async def complete_runs(self, job: JobId, successes: list[outcomes.Success]) -> list[uuid.UUID]:
         """Commits successes, then tells waiters; returns the runs this call settled."""
         async with self.sessions.begin() as session:
