@@ -441,39 +441,30 @@ class Worker:
         except BaseException:
             await self._settle_start(start)
             raise
-        running = await start
+        pairs = zip(group, computed, strict=True)
+        succeeded = [(d, run, result) for (d, run), result in pairs if not isinstance(result, str)]
+        # Stored and measured while StartJobs is on its way: a run it then says is no longer
+        # wanted leaves only an unread part of the batch files, collected with them.
+        stored = asyncio.create_task(self._store_and_measure(succeeded)) if succeeded else None
+        try:
+            running = await start
+        except BaseException:
+            if stored is not None:
+                await asyncio.gather(stored, return_exceptions=True)  # the upload finishes; its result is retrieved
+            raise
+        outcomes_of = dict(zip((id(d) for d, _, _ in succeeded), await stored, strict=True)) if stored else {}
         failed: list[tuple[Delivery, str]] = []
-        kept: list[tuple[Delivery, ResolvedBacktest, object]] = []
-        for (delivery, run), result, still in zip(group, computed, running, strict=True):
+        reported: list[Delivery] = []
+        request = rr.CompleteJobsRequest()
+        for (delivery, _), result, still in zip(group, computed, running, strict=True):
             if not still:  # revoked, or settled by another delivery: nothing to report
                 await self._finish(delivery, held, pending)
-            elif isinstance(result, str):
+                continue
+            if isinstance(result, str):
                 failed.append((delivery, result))
-            else:
-                kept.append((delivery, run, result))
-        if kept:
-            failed += await self._complete(kept, held, pending)
-        for delivery, reason in failed:
-            log.error("job failed", extra={**delivery.context, "reason": reason})
-            await self._report_failure(delivery.job, reason, rr.FAILURE_CAUSE_RUN_ERROR)
-            await self._finish(delivery, held, pending)
-
-    async def _complete(
-        self, kept: list[tuple[Delivery, ResolvedBacktest, object]], held: dict, pending: list[Delivery]
-    ) -> list[tuple[Delivery, str]]:
-        """Stores the kept runs' artifacts, reports them in one CompleteJobs, acks them; returns metric failures."""
-        metrics = asyncio.create_task(asyncio.to_thread(_outcomes_each, kept))
-        try:
-            uris = await self._with(OBJECT_STORE, "store artifacts", lambda: self._write_coalesced(kept))
-        except BaseException:
-            await asyncio.gather(metrics, return_exceptions=True)  # the thread finishes; its result is retrieved
-            raise
-        measured = await metrics
-        request = rr.CompleteJobsRequest()
-        reported: list[Delivery] = []
-        failed: list[tuple[Delivery, str]] = []
-        for (delivery, _, _), outcome, (equity_uri, trades_uri) in zip(kept, measured, uris, strict=True):
-            if isinstance(outcome, str):
+                continue
+            outcome, (equity_uri, trades_uri) = outcomes_of[id(delivery)]
+            if isinstance(outcome, str):  # its metrics could not be computed
                 failed.append((delivery, outcome))
                 continue
             job = request.jobs.add(job_id=delivery.job.job_id)
@@ -485,10 +476,23 @@ class Worker:
             )
         for delivery in reported:
             await self._finish(delivery, held, pending)
-        return failed
+        for delivery, reason in failed:
+            log.error("job failed", extra={**delivery.context, "reason": reason})
+            await self._report_failure(delivery.job, reason, rr.FAILURE_CAUSE_RUN_ERROR)
+            await self._finish(delivery, held, pending)
+
+    async def _store_and_measure(self, succeeded: list) -> list[tuple[RunOutcome | str, tuple[str, str]]]:
+        """Per run, (its outcome or why its metrics failed, its artifact URIs): metrics compute while files upload."""
+        metrics = asyncio.create_task(asyncio.to_thread(_outcomes_each, succeeded))
+        try:
+            uris = await self._with(OBJECT_STORE, "store artifacts", lambda: self._write_coalesced(succeeded))
+        except BaseException:
+            await asyncio.gather(metrics, return_exceptions=True)  # the thread finishes; its result is retrieved
+            raise
+        return list(zip(await metrics, uris, strict=True))
 
     async def _write_coalesced(self, kept: list) -> list[tuple[str, str]]:
-        """(equity_curve_uri, trades_uri) per kept run: two batch files named after the first job's delivery.
+        """(equity_curve_uri, trades_uri) per run: two batch files named after the first job's delivery.
 
         That delivery (job id, attempt) is in this batch alone, so the files are
         this batch's own, never overwritten under a run that points into them.
