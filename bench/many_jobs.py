@@ -23,9 +23,14 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 from bench import cpu_usage
 from bench.report import Figure, Target
@@ -101,6 +106,30 @@ def _sleep(_: int) -> None:
     time.sleep(0.5)
 
 
+def _profilers(session: Session) -> list[subprocess.Popen]:
+    """py-spy recorders on the stack processes named in $BENCH_PROFILE (comma-separated), when py-spy is installed.
+
+    Each writes collapsed stacks to <name>.pyspy.txt in $BENCH_PROFILE_DIR (default the working directory).
+    """
+    names = [name.strip() for name in os.environ.get("BENCH_PROFILE", "").split(",") if name.strip()]
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if not names or spy is None:
+        return []
+    out = Path(os.environ.get("BENCH_PROFILE_DIR", "."))
+    assert session.stack.supervisor is not None
+    pids = {child.name: child.pid for child in session.stack.supervisor.children}
+    return [
+        subprocess.Popen(
+            [spy, "record", "--pid", str(pids[name]), "--format", "raw", "--rate", "250", "--nonblocking", "-o"]
+            + [str(out / f"{name}.pyspy.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in names
+        if name in pids
+    ]
+
+
 def burst(session: Session, backtest_ids: list[str]) -> tuple[float, list[float], dict[str, float]]:
     """(wall seconds, each request's seconds, CPU seconds per process) of the 500 sync executes from 16 clients."""
     queue = list(reversed(backtest_ids))
@@ -126,6 +155,7 @@ def burst(session: Session, backtest_ids: list[str]) -> tuple[float, list[float]
         finally:
             rest.close()
 
+    profilers = _profilers(session)
     before = cpu_usage.snapshot(session.stack)
     began = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
@@ -135,6 +165,9 @@ def burst(session: Session, backtest_ids: list[str]) -> tuple[float, list[float]
         thread.join()
     wall = time.perf_counter() - began
     used = cpu_usage.spent(before, cpu_usage.snapshot(session.stack))
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        profiler.wait(timeout=60)
     if failures:
         session.report.note(f"many jobs: {len(failures)} runs did not complete, first: {failures[0][:200]}")
     return wall, latencies, used

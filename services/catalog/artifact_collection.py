@@ -19,13 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adapters.object_store import LazyObjectStore, ObjectStore
 from services.catalog import series_collection
-from services.catalog.db.models import Backtest
+from services.catalog.db.models import Backtest, Task
 from services.domain.artifact_garbage import garbage, owner_of
 from services.domain.errors import ValidationError
 from services.domain.object_uris import ARTIFACT_PREFIX, parse_artifact_uri, run_artifact_prefix
 
 log = logging.getLogger(__name__)
 _b = Backtest.__table__.c
+_t = Task.__table__.c
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ async def collect(
         referenced = await referenced_keys(session, store.bucket)
         live_runs = set(await session.scalars(select(_b.id).where(_b.id.in_(run_ids)))) if run_ids else set()
         live_tasks = set(await session.scalars(select(_b.sweep_id).where(_b.sweep_id.in_(task_ids)).distinct()))
+        # An execute task's job names the batch files of the jobs its executor coalesced with it.
+        executes = select(_t.id).join(Backtest, _b.id == _t.backtest_id).where(_t.id.in_(task_ids))
+        live_tasks |= set(await session.scalars(executes)) if task_ids else set()
     cutoff = datetime.now(UTC) - timedelta(seconds=grace_s)
     chosen = garbage(objects, referenced=referenced, live_backtests=live_runs, live_tasks=live_tasks, older_than=cutoff)
     keys = [item.key for item in chosen]

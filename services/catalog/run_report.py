@@ -1,4 +1,4 @@
-"""RunReportService: how executors report the start, success and failure of a job's runs."""
+"""RunReportService: how executors report the start, success and failure of a job's runs (or of several jobs')."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from services.kit.grpc_server import Registration
 SERVICE_NAME = run_report_pb2.DESCRIPTOR.services_by_name["RunReportService"].full_name
 
 
-def _job(raw: str) -> JobId:
+def _job(raw: str, field: str = "job_id") -> JobId:
     try:
         return JobId.parse(raw)
     except ValueError:
-        raise ValidationError.single("job_id", "must be a job id (<task UUID> or <task UUID>.<n>)") from None
+        raise ValidationError.single(field, "must be a job id (<task UUID> or <task UUID>.<n>)") from None
 
 
 def _ids(field: str, raw: list[str]) -> list[uuid.UUID]:
@@ -64,11 +64,36 @@ class RunReportServicer(run_report_pb2_grpc.RunReportServiceServicer):
         running = await self.execution.start_runs(_job(request.job_id), _ids("backtest_ids", request.backtest_ids))
         return run_report_pb2.StartRunsResponse(running_ids=_strings(running))
 
-    def _success(self, index: int, outcome: run_report_pb2.RunOutcome) -> Success:
+    async def StartJobs(self, request: run_report_pb2.StartJobsRequest, context) -> run_report_pb2.StartJobsResponse:
+        jobs = [
+            (_job(job.job_id, f"jobs[{i}].job_id"), _ids(f"jobs[{i}].backtest_ids", job.backtest_ids))
+            for i, job in enumerate(request.jobs)
+        ]
+        running = await self.execution.start_jobs(jobs)
+        return run_report_pb2.StartJobsResponse(
+            jobs=[run_report_pb2.StartRunsResponse(running_ids=_strings(ids)) for ids in running]
+        )
+
+    async def CompleteJobs(
+        self, request: run_report_pb2.CompleteJobsRequest, context
+    ) -> run_report_pb2.CompleteJobsResponse:
+        jobs = [
+            (
+                _job(job.job_id, f"jobs[{i}].job_id"),
+                [self._success(j, outcome, f"jobs[{i}].") for j, outcome in enumerate(job.outcomes)],
+            )
+            for i, job in enumerate(request.jobs)
+        ]
+        settled = await self.execution.complete_jobs(jobs)
+        return run_report_pb2.CompleteJobsResponse(
+            jobs=[run_report_pb2.CompleteRunsResponse(settled_ids=_strings(ids)) for ids in settled]
+        )
+
+    def _success(self, index: int, outcome: run_report_pb2.RunOutcome, prefix: str = "") -> Success:
         for name in ("equity_curve_uri", "trades_uri"):
-            parse_artifact_uri(getattr(outcome, name), self.bucket, field=f"outcomes[{index}].{name}")
+            parse_artifact_uri(getattr(outcome, name), self.bucket, field=f"{prefix}outcomes[{index}].{name}")
         return Success(
-            backtest_id=parse_id(f"outcomes[{index}].backtest_id", outcome.backtest_id),
+            backtest_id=parse_id(f"{prefix}outcomes[{index}].backtest_id", outcome.backtest_id),
             metrics=execution_convert.metrics_dict(outcome.metrics),
             equity_curve_uri=outcome.equity_curve_uri,
             trades_uri=outcome.trades_uri,

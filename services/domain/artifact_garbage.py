@@ -69,7 +69,8 @@ def garbage(
 
     referenced: object keys some backtest's trades_uri or equity_curve_uri names (fragments dropped).
     live_backtests: ids of existing backtests among the owners of the objects.
-    live_tasks: ids of tasks that still have backtests (a sweep's runs name it as sweep_id) among the owners.
+    live_tasks: ids of tasks that still have backtests (a sweep's runs name it as sweep_id; an execute task
+        names its own, whose job may have named the batch of jobs an executor coalesced) among the owners.
     older_than: objects modified at or after this moment are in their grace period and kept.
     """
     chosen = []

@@ -83,6 +83,7 @@ async def serve(settings: ExecutorSettings) -> None:
         dependencies=dependencies,
         outage_window_s=settings.outage_window_s,
         revoked=revoked,
+        coalesce_jobs=settings.coalesce_jobs,
     )
     health = GrpcService([], settings.health_listen) if settings.health_listen else None
     if health:

@@ -19,6 +19,13 @@ def _engines(raw: str) -> tuple[str, ...]:
     return names
 
 
+def _jobs(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 256:
+        raise ValueError("must be an integer from 1 to 256")
+    return value
+
+
 @dataclass(frozen=True, kw_only=True)
 class ExecutorSettings(S3Settings, BusSettings):
     """Configuration of one executor process.
@@ -33,6 +40,8 @@ class ExecutorSettings(S3Settings, BusSettings):
         series than the cache holds (8); 0 disables.
     outage_window_s: how long a job waits for an unreachable catalog or object store (retrying, its
         results kept) before its runs fail naming the dependency.
+    coalesce_jobs: most queued jobs fetched at once; single-run jobs among them that share bars
+        and engine are computed, stored and reported together (services.executor.coalescing); 1 turns it off.
     log_level: minimum level of the JSON logs.
     """
 
@@ -43,6 +52,7 @@ class ExecutorSettings(S3Settings, BusSettings):
     health_listen: str = setting("HEALTH_LISTEN", default="")
     bar_prefetch_mb: float = setting("BAR_PREFETCH_MB", default=64.0, parse=parse_non_negative)
     outage_window_s: float = setting("EXECUTOR_OUTAGE_WINDOW_S", default=600.0, parse=parse_positive)
+    coalesce_jobs: int = setting("EXECUTOR_COALESCE_JOBS", default=16, parse=_jobs)
     log_level: str = setting("LOG_LEVEL", default="INFO", parse=parse_log_level)
 
     def __post_init__(self) -> None:

@@ -14,6 +14,14 @@ the delivery is held by heartbeats, so an outage delays a run but does not
 fail it, nor spend its delivery budget, unless it outlasts the outage window.
 A run fails only for a reason of its own, in words with no exception class,
 host or port: those go to the log under an error id.
+
+An executor fetches up to `coalesce_jobs` queued jobs at once. Single-run
+jobs that share bars and engine (services.executor.coalescing) are computed
+as one batch, written as one pair of batch files and reported with one
+StartJobs and one CompleteJobs call (one catalog transaction each); every
+message is still acked only once its own outcome is committed. A failure of
+one run in a coalesced batch is its own: the batch is computed again run by
+run, and only the run that fails is reported failed.
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Container
+from collections.abc import Container, Sequence
+from dataclasses import dataclass
 
 import nats.errors
 
@@ -33,8 +42,9 @@ from services.domain.errors import PlatformError
 from services.domain.run_config import ResolvedBacktest, resolve_backtest
 from services.executor.artifacts import write_artifacts, write_batch_artifacts
 from services.executor.bars import BarCache
+from services.executor.coalescing import batch_key, chunks, grouped, may_coalesce
 from services.executor.outages import CATALOG, OBJECT_STORE, Dependencies, OutageTooLong, backoff_seconds
-from services.executor.pipeline import outcomes, simulate_batch
+from services.executor.pipeline import RunOutcome, SignalInputs, outcomes, simulate_batch
 from services.executor.plugins import all_plugins
 from services.executor.signal_inputs import SignalInputFailed, signal_inputs
 
@@ -66,6 +76,34 @@ def resolve_runs(job: Job) -> list[ResolvedBacktest]:
     return [resolve_backtest(fields, plugins=plugins) for fields in job.runs]
 
 
+@dataclass(eq=False)  # compared by identity: one object per delivered message
+class Delivery:
+    """One delivered job message, decoded.
+
+    attempt: its delivery count (JetStream's num_delivered), from 1.
+    context: the fields every log line about it carries.
+    """
+
+    message: object
+    job: Job
+    attempt: int
+    context: dict
+
+
+def _delivery(message) -> Delivery:
+    job = Job.decode(message.data)
+    attempt = message.metadata.num_delivered
+    context = {"job_id": job.job_id, "task_id": str(job.task_id), "attempt": attempt, "backtest_ids": job.backtest_ids}
+    return Delivery(message, job, attempt, context)
+
+
+def _unexpected(context: dict, what: str) -> str:
+    """Logs the exception being handled under a new error id; the reason users read."""
+    error_id = uuid.uuid4().hex[:12]
+    log.error(what, extra={**context, "error_id": error_id}, exc_info=True)
+    return f"the executor failed while running the job (error id {error_id})"
+
+
 class Worker:
     """Runs jobs of one executor process.
 
@@ -79,6 +117,7 @@ class Worker:
     dependencies: which of the catalog and the store are reachable; probes them while they are not.
     outage_window_s: how long a step may wait for an unreachable dependency before its runs fail.
     revoked: ids of cancelled tasks (services.adapters.bus.RevokedTasks); their jobs are acked unrun.
+    coalesce_jobs: most jobs fetched at once, and computed together when they can be; 1 turns coalescing off.
     """
 
     def __init__(
@@ -94,6 +133,7 @@ class Worker:
         dependencies: Dependencies,
         outage_window_s: float,
         revoked: Container[object] = frozenset(),
+        coalesce_jobs: int = 16,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -105,21 +145,28 @@ class Worker:
         self.dependencies = dependencies
         self.outage_window_s = outage_window_s
         self.revoked = revoked
+        self.coalesce_jobs = max(1, coalesce_jobs)
         self.jobs_done = 0
 
     async def consume(self, engine: str, stop: asyncio.Event) -> None:
-        """Pulls and handles jobs of `engine` one at a time until `stop` is set; none while a dependency is down."""
+        """Pulls and handles jobs of `engine` until `stop` is set; none while a dependency is down.
+
+        A fetch waits for the first job, then takes whatever else is queued at
+        that moment (up to `coalesce_jobs`): a lone job is never held back.
+        """
         sub = await self.bus.pull(engine)
         while not stop.is_set():
             if self.dependencies.down():
                 await self.dependencies.wait_until_up(stop)
                 continue
             try:
-                messages = await sub.fetch(1, timeout=2)
+                messages = await sub.fetch(self.coalesce_jobs, timeout=2)
             except (TimeoutError, nats.errors.Error):
                 continue  # nothing queued, or NATS away: the client reconnects by itself
-            for message in messages:
-                await self.handle(message)
+            if len(messages) == 1:
+                await self.handle(messages[0])
+            else:
+                await self.handle_many(messages)
 
     async def _heartbeat(self, message) -> None:
         """Keeps the delivery ours while the job runs or waits out an outage."""
@@ -132,19 +179,20 @@ class Worker:
 
     async def handle(self, message) -> None:
         """Runs one delivered job and acks it once its outcome is committed (or naks it, the catalog away)."""
-        job = Job.decode(message.data)
-        attempt = message.metadata.num_delivered
-        context = {
-            "job_id": job.job_id,
-            "task_id": str(job.task_id),
-            "attempt": attempt,
-            "backtest_ids": job.backtest_ids,
-        }
-        if job.task_id in self.revoked:
-            # Its task was cancelled: the catalog revoked its runs already, so there is nothing to report.
-            log.info("job of a cancelled task dropped unrun", extra=context)
-            await self._ack(message, context)
-            return
+        delivery = _delivery(message)
+        if not await self._dropped_if_revoked(delivery):
+            await self._handle_alone(delivery)
+
+    async def _dropped_if_revoked(self, delivery: Delivery) -> bool:
+        """Acks the job unrun when its task was cancelled: the catalog revoked its runs, there is nothing to report."""
+        if delivery.job.task_id not in self.revoked:
+            return False
+        log.info("job of a cancelled task dropped unrun", extra=delivery.context)
+        await self._ack(delivery.message, delivery.context)
+        return True
+
+    async def _handle_alone(self, delivery: Delivery) -> None:
+        message, job, attempt, context = delivery.message, delivery.job, delivery.attempt, delivery.context
         log.info("job received", extra=context)
         beat = asyncio.create_task(self._heartbeat(message))
         try:
@@ -159,9 +207,7 @@ class Worker:
                 await self._nak(message, attempt)
                 return
         except Exception:
-            error_id = uuid.uuid4().hex[:12]
-            log.error("job failed unexpectedly", extra={**context, "error_id": error_id}, exc_info=True)
-            reason = f"the executor failed while running the job (error id {error_id})"
+            reason = _unexpected(context, "job failed unexpectedly")
             if not await self._fail_after_outage(job, reason, context):
                 await self._nak(message, attempt)
                 return
@@ -304,3 +350,231 @@ class Worker:
                 f"no {config.timeframe} bars for {config.symbol} between {config.start_date} and {config.end_date}"
             )
         return bars
+
+    async def handle_many(self, messages: Sequence) -> None:
+        """Handles several delivered jobs: those that share bars and engine together, the others one at a time."""
+        held: dict[int, object] = {}  # by id(): messages are not hashable
+        together: list[tuple[Delivery, ResolvedBacktest]] = []
+        alone: list[Delivery] = []
+        for message in messages:
+            delivery = _delivery(message)
+            if await self._dropped_if_revoked(delivery):
+                continue
+            held[id(message)] = message
+            if delivery.attempt > self.bus.topology.max_deliver or not may_coalesce(delivery.job):
+                alone.append(delivery)
+                continue
+            try:
+                (run,) = resolve_runs(delivery.job)
+            except Exception:  # its own path fails it with its own reason
+                alone.append(delivery)
+                continue
+            together.append((delivery, run))
+        # Messages waiting their turn are heartbeated too, so none outlives its ack wait while others run.
+        hold = asyncio.create_task(self._hold(held))
+        try:
+            for group in grouped(together, [batch_key(d.job, run) for d, run in together]):
+                if len(group) == 1:
+                    alone.append(group[0][0])
+                else:
+                    await self._run_coalesced(group, held)
+            for delivery in alone:
+                held.pop(id(delivery.message), None)  # its own heartbeat takes over
+                await self._handle_alone(delivery)
+        finally:
+            hold.cancel()
+
+    async def _hold(self, held: dict) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            for message in list(held.values()):
+                try:
+                    await message.in_progress()
+                except Exception:  # NATS away: the next beat may get through before the ack wait runs out
+                    log.warning("heartbeat failed", exc_info=True)
+
+    async def _run_coalesced(self, group: list[tuple[Delivery, ResolvedBacktest]], held: dict) -> None:
+        """Computes, stores and reports single-run jobs that share bars as one batch; acks each once it is settled.
+
+        An outage that outlasts the window fails the jobs still unsettled, as it
+        would each alone; any other error of the shared steps sends each
+        unsettled job down its own path (StartRuns counts one more attempt).
+        """
+        pending = [delivery for delivery, _ in group]
+        log.info("jobs coalesced", extra={"job_ids": [d.job.job_id for d in pending], "jobs": len(pending)})
+        try:
+            await self._run_batch(group, pending, held)
+        except OutageTooLong as exc:
+            for delivery in list(pending):
+                if await self._fail_after_outage(delivery.job, exc, delivery.context):
+                    await self._finish(delivery, held, pending)
+                else:
+                    held.pop(id(delivery.message), None)
+                    pending.remove(delivery)
+                    await self._nak(delivery.message, delivery.attempt)
+        except Exception:
+            log.warning(
+                "coalesced jobs failed together; running each on its own",
+                extra={"job_ids": [d.job.job_id for d in pending]},
+                exc_info=True,
+            )
+            for delivery in list(pending):
+                held.pop(id(delivery.message), None)
+                pending.remove(delivery)
+                await self._handle_alone(delivery)
+
+    async def _finish(self, delivery: Delivery, held: dict, pending: list[Delivery]) -> None:
+        """Acks a job whose outcome is committed (or that has none left to report)."""
+        await self._ack(delivery.message, delivery.context)
+        held.pop(id(delivery.message), None)
+        pending.remove(delivery)
+        self.jobs_done += 1
+        log.info("job done", extra=delivery.context)
+
+    async def _run_batch(
+        self, group: list[tuple[Delivery, ResolvedBacktest]], pending: list[Delivery], held: dict
+    ) -> None:
+        deliveries = [delivery for delivery, _ in group]
+        start = asyncio.create_task(self._with(CATALOG, "StartJobs", lambda: self._start_jobs(deliveries)))
+        try:
+            computed = await self._compute_coalesced(group)
+        except BaseException:
+            await self._settle_start(start)
+            raise
+        pairs = zip(group, computed, strict=True)
+        succeeded = [(d, run, result) for (d, run), result in pairs if not isinstance(result, str)]
+        # Stored and measured while StartJobs is on its way: a run it then says is no longer
+        # wanted leaves only an unread part of the batch files, collected with them.
+        stored = asyncio.create_task(self._store_and_measure(succeeded)) if succeeded else None
+        try:
+            running = await start
+        except BaseException:
+            if stored is not None:
+                await asyncio.gather(stored, return_exceptions=True)  # the upload finishes; its result is retrieved
+            raise
+        outcomes_of = dict(zip((id(d) for d, _, _ in succeeded), await stored, strict=True)) if stored else {}
+        failed: list[tuple[Delivery, str]] = []
+        reported: list[Delivery] = []
+        request = rr.CompleteJobsRequest()
+        for (delivery, _), result, still in zip(group, computed, running, strict=True):
+            if not still:  # revoked, or settled by another delivery: nothing to report
+                await self._finish(delivery, held, pending)
+                continue
+            if isinstance(result, str):
+                failed.append((delivery, result))
+                continue
+            outcome, (equity_uri, trades_uri) = outcomes_of[id(delivery)]
+            if isinstance(outcome, str):  # its metrics could not be computed
+                failed.append((delivery, outcome))
+                continue
+            job = request.jobs.add(job_id=delivery.job.job_id)
+            _add_outcome(job, delivery.job.backtest_ids[0], outcome, equity_uri, trades_uri)
+            reported.append(delivery)
+        if reported:
+            await self._with(
+                CATALOG, "CompleteJobs", lambda: self.reporter.CompleteJobs(request, timeout=SETTLING_TIMEOUT_S)
+            )
+        for delivery in reported:
+            await self._finish(delivery, held, pending)
+        for delivery, reason in failed:
+            log.error("job failed", extra={**delivery.context, "reason": reason})
+            await self._report_failure(delivery.job, reason, rr.FAILURE_CAUSE_RUN_ERROR)
+            await self._finish(delivery, held, pending)
+
+    async def _store_and_measure(self, succeeded: list) -> list[tuple[RunOutcome | str, tuple[str, str]]]:
+        """Per run, (its outcome or why its metrics failed, its artifact URIs): metrics compute while files upload."""
+        metrics = asyncio.create_task(asyncio.to_thread(_outcomes_each, succeeded))
+        try:
+            uris = await self._with(OBJECT_STORE, "store artifacts", lambda: self._write_coalesced(succeeded))
+        except BaseException:
+            await asyncio.gather(metrics, return_exceptions=True)  # the thread finishes; its result is retrieved
+            raise
+        return list(zip(await metrics, uris, strict=True))
+
+    async def _write_coalesced(self, kept: list) -> list[tuple[str, str]]:
+        """(equity_curve_uri, trades_uri) per run: two batch files named after the first job's delivery.
+
+        That delivery (job id, attempt) is in this batch alone, so the files are
+        this batch's own, never overwritten under a run that points into them.
+        """
+        if len(kept) == 1:
+            ((delivery, _, result),) = kept
+            job_id, backtest_id = delivery.job.job_id, delivery.job.backtest_ids[0]
+            return [await asyncio.to_thread(write_artifacts, self.store, backtest_id, job_id, delivery.attempt, result)]
+        leader = kept[0][0]
+        runs = [(delivery.job.backtest_ids[0], result) for delivery, _, result in kept]
+        return await asyncio.to_thread(write_batch_artifacts, self.store, leader.job.job_id, leader.attempt, runs)
+
+    async def _start_jobs(self, deliveries: list[Delivery]) -> list[bool]:
+        """StartJobs for the coalesced jobs: whether each job's run is still to be done."""
+        request = rr.StartJobsRequest()
+        for delivery in deliveries:
+            request.jobs.add(
+                job_id=delivery.job.job_id,
+                executor_id=self.executor_id,
+                attempt=delivery.attempt,
+                backtest_ids=delivery.job.backtest_ids,
+            )
+        response = await self.reporter.StartJobs(request, timeout=CALL_TIMEOUT_S)
+        if len(response.jobs) != len(deliveries):
+            raise RuntimeError(f"StartJobs answered for {len(response.jobs)} of {len(deliveries)} jobs")
+        return [bool(answer.running_ids) for answer in response.jobs]
+
+    async def _compute_coalesced(self, group: list[tuple[Delivery, ResolvedBacktest]]) -> list:
+        """Each job's engine result, or the reason it failed for a reason of its own."""
+        job, run = group[0][0].job, group[0][1]
+        runs = [run for _, run in group]
+        try:
+            bars = await self._with(OBJECT_STORE, "load bars", lambda: self._bars(job, run))
+            inputs = await self._with(
+                OBJECT_STORE,
+                "load series",
+                lambda: asyncio.to_thread(signal_inputs, job, runs, bars, self.series_files),
+            )
+        except (RunFailed, SignalInputFailed) as exc:  # the same for every job of the group: they share both
+            return [str(exc)] * len(group)
+        except PlatformError as exc:
+            return [exc.message] * len(group)
+        return await asyncio.to_thread(_simulate_each, group, bars, inputs)
+
+
+def _simulate_each(group: Sequence[tuple[Delivery, ResolvedBacktest]], bars, inputs: SignalInputs) -> list:
+    """Engine results of the group's runs, in order, batch by batch; a run that fails gives its reason instead.
+
+    When a batch fails, its runs are computed again one by one, so a bad run fails alone and its
+    neighbours get the results they would have had on their own.
+    """
+    results: list = []
+    for part in chunks(group, len(bars)):
+        try:
+            results += simulate_batch([run for _, run in part], bars, inputs)
+            continue
+        except Exception:
+            log.info("a coalesced batch failed; computing its runs one by one", exc_info=True)
+        for delivery, run in part:
+            try:
+                results += simulate_batch([run], bars, inputs)
+            except PlatformError as exc:  # the engine or the config refused: the run's own reason, in its words
+                results.append(exc.message)
+            except Exception:
+                results.append(_unexpected(delivery.context, "job failed unexpectedly"))
+    return results
+
+
+def _outcomes_each(kept: list) -> list[RunOutcome | str]:
+    """Each kept run's outcome with its metrics, or the reason (under an error id) they could not be computed."""
+    measured: list[RunOutcome | str] = []
+    for delivery, run, result in kept:
+        try:
+            measured += outcomes([run], [result])
+        except Exception:
+            measured.append(_unexpected(delivery.context, "job failed unexpectedly"))
+    return measured
+
+
+def _add_outcome(job: rr.CompleteRunsRequest, backtest_id: str, outcome: RunOutcome, equity: str, trades: str) -> None:
+    reported = job.outcomes.add(backtest_id=backtest_id, equity_curve_uri=equity, trades_uri=trades)
+    reported.metrics.update(outcome.metrics)
+    if outcome.blocks is not None:
+        reported.return_block_sums.extend(outcome.blocks[0])
+        reported.return_block_squares.extend(outcome.blocks[1])

@@ -8,19 +8,51 @@ it later.
 
 A job carries its runs' configs and the location of their bars, as claimed,
 so an executor starts computing the moment it receives the job.
+
+The claim, the task and the bars' location are one statement (`_CLAIM`) and
+the outbox row one more: a burst of small executes spent a fifth of the
+catalog's time on five separate statements here.
 """
 
 from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import Text, column, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.adapters.bus import Job, Topology
 from services.catalog import signal_binding
-from services.catalog.repository import backtests, outbox, series, tasks
+from services.catalog.db.models import Backtest
+from services.catalog.repository import backtests, outbox
+from services.domain.errors import ConflictError, NotFoundError
 from services.domain.jobs import JobId
-from services.domain.statuses import TaskKind
+from services.domain.run_config import RUN_FIELDS
+from services.domain.statuses import RunStatus, TaskKind, TaskStatus
+
+# backtests.claim, tasks.create, series.location and backtests.set_bars_sha256 in one round trip:
+# mark the run running for the job (one conditional UPDATE: of concurrent claims exactly one
+# matches), record the SHA-256 of the bars it reads, insert its PENDING execute task, and
+# return its run fields with the bars' location. No row when the run is missing or running.
+_SERIES_OF = (
+    "FROM series AS s WHERE s.symbol = {row}.config ->> 'symbol' AND s.timeframe = {row}.config ->> 'timeframe'"
+)
+_CLAIM = text(
+    f"""
+    WITH claimed AS (
+        UPDATE backtests AS b
+        SET status = :running, claimed_at = now(), attempts = 0, job_id = :job_id, error = NULL,
+            metrics = CAST('{{}}' AS jsonb), trades_uri = NULL, equity_curve_uri = NULL, return_blocks = NULL,
+            updated_at = now(), bars_sha256 = (SELECT s.sha256 {_SERIES_OF.format(row="b")})
+        WHERE b.id = :backtest_id AND b.status <> :running
+        RETURNING {", ".join(f"b.{name}" for name in RUN_FIELDS)}, b.bars_sha256
+    ), task AS (
+        INSERT INTO tasks (id, kind, status, total, backtest_id)
+        SELECT :task_id, :execute, :pending, 1, :backtest_id FROM claimed
+    )
+    SELECT claimed.*, (SELECT s.object_uri {_SERIES_OF.format(row="claimed")}) AS bars_uri FROM claimed
+    """
+).columns(*(Backtest.__table__.c[name] for name in RUN_FIELDS), column("bars_sha256", Text), column("bars_uri", Text))
 
 
 async def claim_backtest(session: AsyncSession, topology: Topology, backtest_id: uuid.UUID) -> tuple[uuid.UUID, Job]:
@@ -32,21 +64,30 @@ async def claim_backtest(session: AsyncSession, topology: Topology, backtest_id:
     """
     task_id = uuid.uuid4()
     job_id = str(JobId.for_execute(task_id))
-    claimed = await backtests.claim(session, backtest_id, job_id)
+    parameters = {
+        "backtest_id": backtest_id,
+        "job_id": job_id,
+        "task_id": task_id,
+        "running": RunStatus.RUNNING,
+        "execute": TaskKind.EXECUTE,
+        "pending": TaskStatus.PENDING,
+    }
+    row = (await session.execute(_CLAIM, parameters)).mappings().one_or_none()
+    if row is None:
+        if await backtests.status_of(session, backtest_id) is None:
+            raise NotFoundError("backtest", str(backtest_id))
+        raise ConflictError(f"backtest {backtest_id} is already running")
+    claimed = backtests.run_fields(row)
     run, logic, read_series = await signal_binding.job_signal(session, claimed)
-    if run is not claimed:  # bound to its logic's current version: that is the version it runs
+    if run is not claimed:  # bound to its logic's current version (same symbol and timeframe): the version it runs
         await backtests.set_config(session, backtest_id, run["config"])
-    await tasks.create(session, task_id, TaskKind.EXECUTE, total=1, backtest_id=backtest_id)
-    config = run["config"]
-    bars_uri, bars_sha256 = await series.location(session, config["symbol"], config["timeframe"])
-    await backtests.set_bars_sha256(session, backtest_id, bars_sha256)
     job = Job(
         job_id=job_id,
         engine=run["engine"],
         backtest_ids=[str(backtest_id)],
         runs=[run],
-        bars_uri=bars_uri,
-        bars_sha256=bars_sha256,
+        bars_uri=row["bars_uri"] or "",
+        bars_sha256=row["bars_sha256"] or "",
         signal_logic=logic,
         series=read_series,
     )

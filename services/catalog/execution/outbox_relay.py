@@ -9,7 +9,10 @@ The request that committed a job publishes it straight away too
 (`publish_committed`) and marks its row afterwards, off the request's path:
 a relay pass would add a locked read and an update before the job leaves.
 If that publish fails, the row is still unpublished and the relay retries it;
-if a relay pass publishes it as well, JetStream drops the repeat.
+if a relay pass publishes it as well, JetStream drops the repeat. Marks are
+group-committed: while one marking transaction runs, the marks of the
+requests published meanwhile gather and go in the next one, so a burst of
+single executes costs a few marking transactions, not one each.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ class OutboxRelay:
         self.bus = bus
         self.period = period
         self._kick = asyncio.Event()
-        self._marking: set[asyncio.Task] = set()
+        self._unmarked: dict[str, int] = {}  # msg_id -> stream sequence, published and waiting for a mark
+        self._marking: asyncio.Task | None = None
 
     def kick(self) -> None:
         """Asks for a publish pass now (after a commit that queued jobs)."""
@@ -64,10 +68,15 @@ class OutboxRelay:
             log.warning("direct publish failed; left to the relay", exc_info=True)
             self.kick()
             return
-        published = {job.job_id: sequence for job, sequence in zip(jobs, sequences, strict=True)}
-        marking = asyncio.create_task(self._mark_published(published))
-        self._marking.add(marking)
-        marking.add_done_callback(self._marking.discard)
+        self._unmarked.update({job.job_id: sequence for job, sequence in zip(jobs, sequences, strict=True)})
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._mark_while_unmarked())
+
+    async def _mark_while_unmarked(self) -> None:
+        """Marks what is waiting, in one transaction, and again for what gathered meanwhile, until nothing waits."""
+        while self._unmarked:
+            published, self._unmarked = self._unmarked, {}
+            await self._mark_published(published)
 
     async def _mark_published(self, published: dict[str, int]) -> None:
         """Sets published_at and the stream sequence of each msg_id -> sequence."""
@@ -81,8 +90,8 @@ class OutboxRelay:
 
     async def drain(self) -> None:
         """Waits for background marking to finish (at shutdown)."""
-        if self._marking:
-            await asyncio.gather(*self._marking, return_exceptions=True)
+        if self._marking is not None:
+            await asyncio.gather(self._marking, return_exceptions=True)
 
     async def publish_pending(self) -> int:
         """Publishes every unpublished row; returns how many went out."""

@@ -9,7 +9,10 @@ the old job, still computing somewhere, must neither settle it (counting it
 on the old task, and leaving the new task to wait forever) nor count its
 attempts. Task progress moves in the same transaction as the backtests it
 counts. A report covers all runs of one job, in one transaction: a 50-run
-broadcast batch is one commit, not 50.
+broadcast batch is one commit, not 50. An executor that coalesced several
+queued jobs into one computation reports them all in one transaction too
+(`start_jobs`, `complete_jobs`: a group commit), each run still matched
+against the job that reports it.
 
 Core statements on the tables, not ORM entities: these run once per job on
 the hot path, and the ORM's identity map buys nothing here. Status words are
@@ -79,6 +82,42 @@ async def start_runs(session: AsyncSession, job: JobId, backtest_ids: list[uuid.
     parameters = {"ids": backtest_ids, "job_id": str(job), "task_id": job.task_id, **_WORDS}
     running = set((await session.execute(_START, parameters)).scalars().all())
     return [backtest_id for backtest_id in backtest_ids if backtest_id in running]
+
+
+# start_runs for several jobs: each (run, job) pair travels as one JSON row, so a
+# run counts an attempt only while the job reporting it holds it.
+_START_MANY = text(
+    """
+    UPDATE backtests AS b SET attempts = b.attempts + 1, updated_at = now()
+    FROM jsonb_to_recordset(CAST(:runs AS jsonb)) AS r(id uuid, job_id text)
+    WHERE b.id = r.id AND b.status = :running AND b.job_id = r.job_id
+    RETURNING b.id
+    """
+)
+# The started jobs' tasks, locked in id order (two executors' reports may share a
+# sweep's task) before they move from PENDING to STARTED.
+_LOCK_TASKS = text("SELECT id FROM tasks WHERE id = ANY(CAST(:task_ids AS uuid[])) ORDER BY id FOR UPDATE")
+_START_TASKS = text(
+    """
+    UPDATE tasks SET status = :task_started, updated_at = now()
+    WHERE id = ANY(CAST(:task_ids AS uuid[])) AND status = :task_pending
+    """
+)
+
+
+async def start_jobs(session: AsyncSession, jobs: list[tuple[JobId, list[uuid.UUID]]]) -> list[list[uuid.UUID]]:
+    """`start_runs` of several jobs in one transaction: per job, the runs it still holds, in request order."""
+    rows = [{"id": str(b), "job_id": str(job)} for job, ids in jobs for b in ids]
+    if not rows:
+        return [[] for _ in jobs]
+    running = set((await session.execute(_START_MANY, {"runs": Jsonb(rows), **_WORDS})).scalars().all())
+    started = [[b for b in ids if b in running] for _, ids in jobs]
+    task_ids = sorted({job.task_id for (job, _), ids in zip(jobs, started, strict=True) if ids})
+    if task_ids:
+        if len(task_ids) > 1:
+            await session.execute(_LOCK_TASKS, {"task_ids": task_ids})
+        await session.execute(_START_TASKS, {"task_ids": task_ids, **_WORDS})
+    return started
 
 
 # Counts settled runs on their task in one UPDATE, whose row lock orders
@@ -173,6 +212,58 @@ async def complete_runs(session: AsyncSession, job: JobId, successes: list[Succe
     ]
     await _advance_task(session, job.task_id, settled)
     return [row["id"] for row in settled]
+
+
+# _COMPLETE for several jobs: each outcome carries the job reporting it.
+_COMPLETE_MANY = text(
+    """
+    UPDATE backtests AS b
+    SET status = :completed, metrics = r.metrics, equity_curve_uri = r.equity_curve_uri,
+        trades_uri = r.trades_uri, return_blocks = r.return_blocks, error = NULL, updated_at = now()
+    FROM jsonb_to_recordset(CAST(:outcomes AS jsonb))
+         AS r(id uuid, job_id text, metrics jsonb, equity_curve_uri text, trades_uri text, return_blocks jsonb)
+    WHERE b.id = r.id AND b.status = :running AND b.job_id = r.job_id
+    RETURNING b.id
+    """
+)
+
+
+async def complete_jobs(session: AsyncSession, jobs: list[tuple[JobId, list[Success]]]) -> list[list[uuid.UUID]]:
+    """`complete_runs` of several jobs in one transaction; per job, the ids it settled.
+
+    Every backtest row is locked by the one UPDATE before any task row, and the
+    tasks are then counted in id order: the lock order cancel and other reports
+    rely on (services.catalog.execution.cancel).
+    """
+    outcomes = [
+        {
+            "id": str(s.backtest_id),
+            "job_id": str(job),
+            "metrics": s.metrics,
+            "equity_curve_uri": s.equity_curve_uri,
+            "trades_uri": s.trades_uri,
+            "return_blocks": s.return_blocks,
+        }
+        for job, successes in jobs
+        for s in successes
+    ]
+    if not outcomes:
+        return [[] for _ in jobs]
+    done = set((await session.execute(_COMPLETE_MANY, {"outcomes": Jsonb(outcomes), **_WORDS})).scalars().all())
+    settled: list[list[dict[str, Any]]] = []
+    for _, successes in jobs:
+        rows = []
+        for s in successes:
+            if s.backtest_id in done:  # a run reported twice (a redelivered copy in the same batch) counts once
+                done.discard(s.backtest_id)
+                rows.append({"id": s.backtest_id, "status": RunStatus.COMPLETED, "error": None, "metrics": s.metrics})
+        settled.append(rows)
+    by_task: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for (job, _), rows in zip(jobs, settled, strict=True):
+        by_task.setdefault(job.task_id, []).extend(rows)
+    for task_id in sorted(by_task):
+        await _advance_task(session, task_id, by_task[task_id])
+    return [[row["id"] for row in rows] for rows in settled]
 
 
 async def fail_runs(
