@@ -30,8 +30,7 @@ from services.domain.jobs import JobId
 from services.domain.run_config import RUN_FIELDS
 from services.domain.statuses import RunStatus, TaskKind, TaskStatus
 
-# backtests.claim, tasks.create, series.location and backtests.set_bars_sha256 in one round trip:
-# mark the run running for the job (one conditional UPDATE: of concurrent claims exactly one
+# One round trip: mark the run running for the job (one conditional UPDATE: of concurrent claims exactly one
 # matches), record the SHA-256 of the bars it reads, insert its PENDING execute task, and
 # return its run fields with the bars' location. No row when the run is missing or running.
 _SERIES_OF = (

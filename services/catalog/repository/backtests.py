@@ -25,7 +25,7 @@ from services.catalog.db.integrity import is_foreign_key_violation
 from services.catalog.db.models import Backtest, Strategy
 from services.catalog.repository.views import BacktestView
 from services.domain.commands import BacktestPatch, BacktestQuery
-from services.domain.errors import ConflictError, NotFoundError
+from services.domain.errors import NotFoundError
 from services.domain.run_config import RUN_FIELDS, ResolvedBacktest
 from services.domain.statuses import RunStatus
 
@@ -129,11 +129,6 @@ async def set_config(session: AsyncSession, backtest_id: uuid.UUID, config: dict
     await session.execute(update(_backtests).where(_backtests.c.id == backtest_id).values(config=config))
 
 
-async def set_bars_sha256(session: AsyncSession, backtest_id: uuid.UUID, sha256: str) -> None:
-    """Records the SHA-256 of the bars a claimed run reads (empty when no series is stored)."""
-    await session.execute(update(_backtests).where(_backtests.c.id == backtest_id).values(bars_sha256=sha256 or None))
-
-
 async def delete(session: AsyncSession, backtest_id: uuid.UUID) -> BacktestView:
     """Deletes the backtest record (its artifacts stay in the object store) and returns it; NotFoundError if unknown."""
     statement = sql_delete(_backtests).where(_backtests.c.id == backtest_id).returning(_backtests)
@@ -141,42 +136,6 @@ async def delete(session: AsyncSession, backtest_id: uuid.UUID) -> BacktestView:
     if deleted is None:
         raise NotFoundError("backtest", str(backtest_id))
     return BacktestView.of(deleted)
-
-
-async def claim(session: AsyncSession, backtest_id: uuid.UUID, job_id: str) -> dict[str, Any]:
-    """Marks the backtest running for job `job_id` and returns its run fields (what the job carries).
-
-    One conditional UPDATE: of many concurrent claims of one backtest exactly
-    one matches the row; the others find it running. NotFoundError when it
-    does not exist, ConflictError when it is running.
-    """
-    claimed = (
-        (
-            await session.execute(
-                update(_backtests)
-                .where(_backtests.c.id == backtest_id, _backtests.c.status != RunStatus.RUNNING)
-                .values(
-                    status=RunStatus.RUNNING,
-                    claimed_at=func.now(),
-                    attempts=0,
-                    job_id=job_id,
-                    error=None,
-                    metrics={},
-                    trades_uri=None,
-                    equity_curve_uri=None,
-                    return_blocks=None,
-                )
-                .returning(*RUN_COLUMNS)
-            )
-        )
-        .mappings()
-        .one_or_none()
-    )
-    if claimed is None:
-        if await status_of(session, backtest_id) is None:
-            raise NotFoundError("backtest", str(backtest_id))
-        raise ConflictError(f"backtest {backtest_id} is already running")
-    return run_fields(claimed)
 
 
 async def insert_sweep_runs(
