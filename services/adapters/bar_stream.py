@@ -124,22 +124,23 @@ class _HashedFile:
     """
 
     def __init__(self, path: str) -> None:
+        self.path = path
         self.sink = pa.OSFile(path, mode="wb")
-        self._written = open(path, "rb")  # noqa: SIM115 - closed by close()
         self.digest = hashlib.sha256()
         self.size = 0
 
     def hash_written(self) -> None:
-        """Hashes the bytes written since the last call."""
-        while data := self._written.read(1 << 20):
-            self.digest.update(data)
-            self.size += len(data)
+        """Hashes the bytes written since the last call (the file is opened for it only then)."""
+        with open(self.path, "rb") as written:
+            written.seek(self.size)
+            while data := written.read(1 << 20):
+                self.digest.update(data)
+                self.size += len(data)
 
     def close(self) -> None:
-        """Closes both ends (idempotent)."""
+        """Closes the file (idempotent)."""
         if not self.sink.closed:
             self.sink.close()
-        self._written.close()
 
 
 class _BarWriter:
