@@ -1,11 +1,14 @@
 """Bar files of any size: validated, converted to Parquet and hashed while they stream in.
 
-An upload arrives as an iterator of byte chunks (a gRPC client stream). A CSV
-is parsed by pyarrow's streaming reader a block at a time; each batch is
-checked by the rules of services.adapters.market_data (the error names the
-file's row), converted and written to a local Parquet file whose SHA-256 is
-computed as its bytes are written. Memory stays flat whatever the file's
-size. A Parquet upload keeps its index at the end of the file, so it is
+An upload arrives as an iterator of byte chunks (a gRPC client stream),
+received by a thread of its own a few chunks ahead of the parser. A CSV is
+cut into blocks at line ends and parsed by pyarrow's multi-threaded reader
+a block at a time; each batch is checked by the rules of
+services.adapters.market_data (the error names the file's row), converted
+and written by a writer thread to a local Parquet file whose SHA-256 is
+computed a row group at a time as it is written. Receiving, parsing,
+checking and writing overlap, on both cores. Memory stays flat whatever the
+file's size. A Parquet upload keeps its index at the end of the file, so it is
 spooled to a local file first and then read a row group at a time.
 
 Appending reads the stored series' file a batch at a time beside the upload:
