@@ -1,11 +1,14 @@
 """Bar files of any size: validated, converted to Parquet and hashed while they stream in.
 
-An upload arrives as an iterator of byte chunks (a gRPC client stream). A CSV
-is parsed by pyarrow's streaming reader a block at a time; each batch is
-checked by the rules of services.adapters.market_data (the error names the
-file's row), converted and written to a local Parquet file whose SHA-256 is
-computed as its bytes are written. Memory stays flat whatever the file's
-size. A Parquet upload keeps its index at the end of the file, so it is
+An upload arrives as an iterator of byte chunks (a gRPC client stream),
+received by a thread of its own a few chunks ahead of the parser. A CSV is
+cut into blocks at line ends and parsed by pyarrow's multi-threaded reader
+a block at a time; each batch is checked by the rules of
+services.adapters.market_data (the error names the file's row), converted
+and written by a writer thread to a local Parquet file whose SHA-256 is
+computed a row group at a time as it is written. Receiving, parsing,
+checking and writing overlap, on both cores. Memory stays flat whatever the
+file's size. A Parquet upload keeps its index at the end of the file, so it is
 spooled to a local file first and then read a row group at a time.
 
 Appending reads the stored series' file a batch at a time beside the upload:
@@ -24,6 +27,7 @@ import queue
 import shutil
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,12 +37,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from services.adapters.market_data import COLUMNS, ROW_GROUP_ROWS, SCHEMA, validate_batch
+from services.adapters.market_data import COLUMNS, ROW_GROUP_ROWS, SCHEMA, validated_columns
 from services.adapters.upload_tables import column_names, is_parquet
 from services.domain.errors import ConflictError, ValidationError
 
 _ALIASES = {"date": "timestamp", "__index_level_0__": "timestamp"}
-_BLOCK_BYTES = 4 << 20  # pyarrow's CSV block: ~60,000 minute bars; 1 MiB cost 15-20% more per-batch overhead
+_BLOCK_BYTES = 4 << 20  # CSV lines parsed at a time: ~60,000 minute bars; 1 MiB cost 15-20% more per-batch overhead
+_PARSE_BYTES = 1 << 20  # pyarrow's own block within one: a block's quarters parse on both cores
+_READ_AHEAD = 8  # upload pieces (1 MiB each from the gateway) received ahead of the parser
 _MAX_HEADER_BYTES = 1 << 20  # a header row longer than this is not one (and is not held)
 # What pandas.read_csv reads as missing (the rule of the unary import), so both paths agree.
 _NULLS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"]
@@ -96,41 +102,48 @@ class ChunkReader(io.RawIOBase):
         self.consumed += filled
         return filled
 
+    def remaining(self) -> Iterator[bytes | memoryview]:
+        """What is still unread, as the pieces it came in (no copy): for a reader that does its own cutting."""
+        if self._buffer:
+            piece, self._buffer = self._buffer, memoryview(b"")
+            self.consumed += len(piece)
+            yield piece
+        for piece in self._chunks:
+            self.consumed += len(piece)
+            yield piece
+
     def push_back(self, data: bytes) -> None:
         """Puts `data` in front of what is still unread (a header peeked at)."""
         self._buffer = memoryview(bytes(data) + bytes(self._buffer))
         self.consumed -= len(data)
 
 
-class _HashingFile(io.RawIOBase):
-    """A writable local file that hashes every byte written to it."""
+class _HashedFile:
+    """A local file written by Arrow's own (native) file, hashed by reading back what was written.
+
+    Writing through a Python file object took the GIL for each of the ~900 writes
+    of a million bars, and the writer thread waited for the parsing thread's GIL at
+    each; this way it takes it once per row group, to hash the bytes just written.
+    """
 
     def __init__(self, path: str) -> None:
-        self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self.path = path
+        self.sink = pa.OSFile(path, mode="wb")
         self.digest = hashlib.sha256()
         self.size = 0
 
-    def writable(self) -> bool:
-        """Always: this is a writer."""
-        return True
-
-    def write(self, data) -> int:
-        """Writes and hashes `data`."""
-        view = memoryview(data)
-        self._file.write(view)
-        self.digest.update(view)
-        self.size += len(view)
-        return len(view)
-
-    def tell(self) -> int:
-        """Bytes written so far."""
-        return self.size
+    def hash_written(self) -> None:
+        """Hashes the bytes written since the last call (the file is opened for it only then)."""
+        with open(self.path, "rb") as written:
+            written.seek(self.size)
+            while data := written.read(1 << 20):
+                self.digest.update(data)
+                self.size += len(data)
 
     def close(self) -> None:
         """Closes the file (idempotent)."""
-        if not self._file.closed:
-            self._file.close()
-        super().close()
+        if not self.sink.closed:
+            self.sink.close()
 
 
 class _BarWriter:
@@ -145,8 +158,8 @@ class _BarWriter:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._sink = _HashingFile(path)
-        self._writer = pq.ParquetWriter(pa.PythonFile(self._sink, mode="w"), SCHEMA, compression="zstd")
+        self._sink = _HashedFile(path)
+        self._writer = pq.ParquetWriter(self._sink.sink, SCHEMA, compression="zstd")
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self.rows = 0
@@ -162,6 +175,7 @@ class _BarWriter:
             if self._failure is None:
                 try:
                     self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+                    self._sink.hash_written()
                 except BaseException as exc:  # noqa: BLE001 - handed to the producing thread
                     self._failure = exc
 
@@ -202,6 +216,8 @@ class _BarWriter:
         if self._failure is not None:
             raise self._failure
         self._writer.close()
+        self._sink.sink.close()
+        self._sink.hash_written()
         self._sink.close()
         return ConvertedBars(self.path, self._sink.digest.hexdigest(), self._sink.size, self.rows, self.start, self.end)
 
@@ -367,57 +383,170 @@ def _validated_batches(
     chunks: Iterator[bytes], content_type: str | None, scratch_path: str
 ) -> Iterator[tuple[int, pa.Table]]:
     """(rows before the batch, validated bars as SCHEMA) for each batch of the upload, in order."""
-    reader = ChunkReader(chunks)
-    head = reader.read(4) or b""
-    if not head:
-        raise ValidationError.single("file", "is empty: send a CSV or Parquet file as the request body")
-    reader.push_back(head)
-    raw = _parquet_batches(reader, scratch_path + ".upload") if is_parquet(head, content_type) else _csv_batches(reader)
-    offset, previous = 0, None
-    for frame in raw:
-        if len(frame) == 0:
-            continue
-        bars = validate_batch(frame, offset=offset, previous=previous)
-        table = pa.table({name: bars[name].to_numpy() for name in COLUMNS}).cast(SCHEMA)
-        previous = bars["timestamp"].to_numpy()[-1]
-        yield offset, table
-        offset += len(frame)
+    with _ReadAhead(chunks) as pieces:
+        reader = ChunkReader(iter(pieces))
+        head = reader.read(4) or b""
+        if not head:
+            raise ValidationError.single("file", "is empty: send a CSV or Parquet file as the request body")
+        reader.push_back(head)
+        if is_parquet(head, content_type):
+            raw = _parquet_batches(reader, scratch_path + ".upload")
+        else:
+            raw = _csv_batches(reader)
+        offset, previous = 0, None
+        for columns in raw:
+            rows = len(columns["timestamp"])
+            if rows == 0:
+                continue
+            bars = validated_columns(columns, offset=offset, previous=previous)
+            table = pa.Table.from_arrays([pa.array(bars[name]) for name in COLUMNS], schema=SCHEMA)
+            previous = bars["timestamp"][-1]
+            yield offset, table
+            offset += rows
 
 
-def _csv_batches(reader: ChunkReader) -> Iterator[pd.DataFrame]:
-    """The CSV's required columns a block at a time, typed where pyarrow can, as text where it cannot."""
+class _ReadAhead:
+    """The upload's pieces received by a thread of its own, up to _READ_AHEAD pieces ahead of the parser.
+
+    Without it the parser asked for the next piece only when it needed one, and
+    receiving (gRPC, the event loop) and parsing took turns instead of overlapping.
+    A failure to receive (the call cancelled, a broken stream) is raised in the
+    consuming thread; leaving the `with` stops the thread.
+    """
+
+    _DONE = object()
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._queue: queue.Queue = queue.Queue(_READ_AHEAD)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._receive, name="upload-read-ahead", daemon=True)
+
+    def __enter__(self) -> Iterator[bytes]:
+        self._thread.start()
+        return self._pieces()
+
+    def __exit__(self, *_) -> None:
+        # Not joined: the thread may be waiting for a piece the client never sends. It stops at
+        # its next piece, or when the call's stream is closed (which wakes that wait).
+        self._stopped.set()
+
+    def _receive(self) -> None:
+        try:
+            for piece in self._chunks:
+                if not self._offer(piece):
+                    return
+            self._offer(self._DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+            self._offer(exc)
+
+    def _offer(self, item) -> bool:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _pieces(self) -> Iterator[bytes]:
+        while (item := self._queue.get()) is not self._DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+def _csv_batches(reader: ChunkReader) -> Iterator[dict[str, pd.Series]]:
+    """The CSV's required columns a block at a time, typed where pyarrow can, as text where it cannot.
+
+    The file is cut into blocks of about _BLOCK_BYTES at line ends, and each is parsed by
+    pyarrow's multi-threaded reader straight to the stored types, on both cores, while the
+    previous block is checked. A block that does not parse that way (a value that is
+    missing, padded, not a number, a time with an offset) is parsed again as text and
+    converted column by column, so the rules name its first bad value as before.
+    """
     header, raw_header = _read_header(reader)
     chosen = column_names(header, COLUMNS, _ALIASES)
-    reader.push_back(raw_header)
-    options = pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in header},
-        include_columns=chosen,
-        strings_can_be_null=True,
-        null_values=_NULLS,
-    )
+    parser = _BlockParser(header, chosen)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-parse") as parsing:
+        pending, rows = None, 0
+        for block in _blocks(reader, raw_header):
+            upcoming = parsing.submit(parser.parse, block)
+            if pending is not None:
+                columns = _parsed(pending, rows)
+                rows += len(columns["timestamp"])
+                yield columns
+            pending = upcoming
+        if pending is not None:
+            yield _parsed(pending, rows)
+
+
+def _parsed(parsing: Future, rows_before: int) -> dict[str, pd.Series]:
+    """A block's columns once parsed; a parse error names the rows before the block."""
     try:
-        stream = pacsv.open_csv(
-            pa.PythonFile(reader, mode="r"),
-            read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES),
-            convert_options=options,
-        )
+        return parsing.result()
     except pa.ArrowInvalid as err:
-        raise ValidationError.single("file", f"is not parseable as CSV: {err}") from None
-    rows = 0
-    while True:
+        # pyarrow names no row; the block that failed starts after the rows read before it.
+        message = f"row {rows_before + 1} or later: is not parseable as CSV: {err}"
+        raise ValidationError.single("file", message) from None
+
+
+def _blocks(reader: ChunkReader, raw_header: bytes) -> Iterator[bytes]:
+    """The data rows in blocks of about _BLOCK_BYTES, each cut after a line break (the last may lack one).
+
+    Pieces are held as received and joined once per block: the one copy of the upload's bytes.
+    """
+    first = raw_header.split(b"\n", 1)[1] if b"\n" in raw_header else b""
+    held: list[bytes | memoryview] = [first] if first else []
+    size = len(first)
+    for piece in reader.remaining():
+        if not piece:
+            continue
+        held.append(piece)
+        size += len(piece)
+        if size < _BLOCK_BYTES:
+            continue
+        cut = (piece if isinstance(piece, bytes) else bytes(piece)).rfind(b"\n")
+        if cut < 0:  # no line ends in this piece: read on
+            continue
+        view = memoryview(piece)
+        block = b"".join([*held[:-1], view[: cut + 1]])
+        rest = view[cut + 1 :]
+        held, size = ([rest] if len(rest) else []), len(rest)
+        yield block
+    if held:
+        yield b"".join(held)
+
+
+class _BlockParser:
+    """Parses blocks of CSV lines into the required columns (COLUMNS' order)."""
+
+    def __init__(self, header: list[str], chosen: list) -> None:
+        self._read = pacsv.ReadOptions(column_names=header, use_threads=True, block_size=_PARSE_BYTES)
+        kinds = dict(zip(chosen, (pa.timestamp("us"), *[pa.float64()] * (len(COLUMNS) - 1)), strict=True))
+        self._typed = pacsv.ConvertOptions(column_types=kinds, include_columns=chosen, null_values=_NULLS)
+        self._text = pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            include_columns=chosen,
+            strings_can_be_null=True,
+            null_values=_NULLS,
+        )
+
+    def parse(self, block: bytes) -> dict[str, pd.Series]:
+        """The block's columns; ArrowInvalid when it is not CSV with the header's columns."""
+        source = pa.py_buffer(block)
         try:
-            batch = stream.read_next_batch()
-        except StopIteration:
-            return
-        except pa.ArrowInvalid as err:
-            # pyarrow names no row; the batch that failed starts after the rows read so far.
-            raise ValidationError.single("file", f"row {rows + 1} or later: is not parseable as CSV: {err}") from None
-        rows += batch.num_rows
+            table = pacsv.read_csv(pa.BufferReader(source), read_options=self._read, convert_options=self._typed)
+            if not any(column.null_count for column in table.columns):
+                return {name: pd.Series(table.column(i).to_numpy(), copy=False) for i, name in enumerate(COLUMNS)}
+        except pa.ArrowInvalid:
+            pass
+        table = pacsv.read_csv(pa.BufferReader(source), read_options=self._read, convert_options=self._text)
         # include_columns keeps `chosen`'s order: the i-th column is COLUMNS[i].
-        yield pd.DataFrame({name: _typed(batch.column(i), name) for i, name in enumerate(COLUMNS)})
+        return {name: _typed(table.column(i), name) for i, name in enumerate(COLUMNS)}
 
 
-def _typed(column: pa.Array, name: str) -> pd.Series:
+def _typed(column: pa.ChunkedArray, name: str) -> pd.Series:
     """A text column as its type when every value converts cleanly; else as text, for the rules to name the bad one.
 
     Values are trimmed like read_csv's skipinitialspace, but only when they do not convert as they
@@ -466,7 +595,7 @@ def _read_header(reader: ChunkReader) -> tuple[list[str], bytes]:
     return next(csv.reader([text])), raw
 
 
-def _parquet_batches(reader: ChunkReader, spool_path: str) -> Iterator[pd.DataFrame]:
+def _parquet_batches(reader: ChunkReader, spool_path: str) -> Iterator[dict[str, pd.Series]]:
     """The Parquet upload's required columns a row group at a time (spooled to `spool_path` first)."""
     try:
         with open(spool_path, "wb") as spool:
@@ -477,7 +606,7 @@ def _parquet_batches(reader: ChunkReader, spool_path: str) -> Iterator[pd.DataFr
         except (pa.ArrowException, OSError) as err:
             raise ValidationError.single("file", f"is not a readable Parquet file: {err}") from None
         for batch in upload.iter_batches(batch_size=ROW_GROUP_ROWS, columns=chosen):
-            yield pd.DataFrame({name: batch.column(i).to_pandas() for i, name in enumerate(COLUMNS)})
+            yield {name: batch.column(i).to_pandas() for i, name in enumerate(COLUMNS)}
     finally:
         _remove(spool_path)
 

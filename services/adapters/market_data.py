@@ -9,6 +9,7 @@ first bad data row is named. Stored bars are tz-naive UTC.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import BinaryIO
 
@@ -146,6 +147,16 @@ def validate_batch(raw: pd.DataFrame, *, offset: int = 0, previous: np.datetime6
     offset: data rows of the file before this batch, so the error counts rows from the file's start.
     previous: the timestamp of the row just before the batch, which its first row must follow.
     """
+    return pd.DataFrame(validated_columns(raw, offset=offset, previous=previous))
+
+
+def validated_columns(
+    raw: Mapping[str, pd.Series], *, offset: int = 0, previous: np.datetime64 | None = None
+) -> dict[str, np.ndarray]:
+    """`validate_batch` of columns by name, returning the coerced columns as arrays (no frame built or copied).
+
+    raw: each of COLUMNS as a Series (a DataFrame will do).
+    """
     stamps, problems = timestamps(raw["timestamp"])
     bars = {"timestamp": stamps}
     for name in COLUMNS[1:]:
@@ -169,7 +180,7 @@ def validate_batch(raw: pd.DataFrame, *, offset: int = 0, previous: np.datetime6
         disorder[0] = stamps[0] <= before[0]
     problems.append(first(disorder, lambda i: _disorder(stamps[i], before[i])))
     raise_earliest(problems, offset=offset)
-    return pd.DataFrame(bars)
+    return bars
 
 
 def _disorder(stamp: np.datetime64, before: np.datetime64) -> str:

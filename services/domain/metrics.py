@@ -74,9 +74,19 @@ def compute_metrics(
 
     bars_per_year: bars in a year, to annualise. risk_free_rate: annual rate as a fraction.
     """
+    return metrics_and_excess(result, bars_per_year=bars_per_year, risk_free_rate=risk_free_rate)[0]
+
+
+def metrics_and_excess(
+    result: EngineResult, *, bars_per_year: int, risk_free_rate: float
+) -> tuple[dict[str, float | int | None], np.ndarray]:
+    """`compute_metrics` of `result`, and the excess returns it computed them from (`excess_returns` of its equity).
+
+    A search's executor reports per-block sums of those returns as well: computed once, not twice.
+    """
     equity = np.asarray(result.equity, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        flat = _return_metrics(equity, bars_per_year, risk_free_rate)
+        flat, excess = _return_metrics_and_excess(equity, bars_per_year, risk_free_rate)
         flat |= _drawdown_metrics(equity)
         flat["perf_calmar_ratio"] = np.divide(flat["perf_cagr"], flat["risk_max_drawdown"])
         flat |= _trade_metrics(result)
@@ -84,7 +94,7 @@ def compute_metrics(
         flat["trade_turnover_annualised"] = result.traded_notional / equity.mean() / years if equity.size else math.nan
     position = np.asarray(result.position, dtype=float)
     flat["bars_in_market"] = np.count_nonzero((position != 0.0) & ~np.isnan(position))
-    return {key: _finite(key, flat[key]) for key in STORED}
+    return {key: _finite(key, flat[key]) for key in STORED}, excess
 
 
 def structure(flat: dict[str, float | int | None]) -> dict:
@@ -99,6 +109,13 @@ def structure(flat: dict[str, float | int | None]) -> dict:
 
 
 def _return_metrics(equity: np.ndarray, n_year: int, risk_free_rate: float) -> dict[str, float]:
+    return _return_metrics_and_excess(equity, n_year, risk_free_rate)[0]
+
+
+def _return_metrics_and_excess(
+    equity: np.ndarray, n_year: int, risk_free_rate: float
+) -> tuple[dict[str, float], np.ndarray]:
+    """The return metrics, and the excess returns (as `excess_returns` computes them: the same operations)."""
     r = equity[1:] / equity[:-1] - 1.0
     n = r.size
     growth = equity[-1] / equity[0] if equity.size else math.nan
@@ -121,7 +138,7 @@ def _return_metrics(equity: np.ndarray, n_year: int, risk_free_rate: float) -> d
         worst = ordered[:k] if n else np.array([math.nan])
         flat[f"risk_var_{level}"] = -worst.max()
         flat[f"risk_cvar_{level}"] = -worst.mean()
-    return flat
+    return flat, excess
 
 
 def per_bar_rate(risk_free_rate: float, bars_per_year: int) -> float:
@@ -149,14 +166,17 @@ def return_moments(excess: np.ndarray) -> dict[str, float]:
     if n < 2:
         return moments
     mean = excess.mean()
-    spread = excess.std(ddof=1)
-    if spread > ROUND_OFF:
-        moments["returns_sharpe_per_bar"] = mean / spread
     centred = excess - mean
     # Products, not `centred**3`: numpy raises a float array to the power 3 or 4 through
     # pow() element by element, 0.1 s of a million-bar run's metrics.
     squared = centred * centred
-    m2 = np.mean(squared)
+    # One sum of squares for both: numpy's std(ddof=1) is this very sum (of (x - mean) * (x - mean),
+    # mean = sum / n) divided by n - 1, so the Sharpe ratio's spread is bit for bit excess.std(ddof=1).
+    total = np.sum(squared)
+    spread = math.sqrt(total / (n - 1))
+    if spread > ROUND_OFF:
+        moments["returns_sharpe_per_bar"] = mean / spread
+    m2 = total / n
     if math.sqrt(m2) > ROUND_OFF:
         moments["returns_skewness"] = np.mean(squared * centred) / m2**1.5
         moments["returns_kurtosis"] = np.mean(squared * squared) / m2**2
@@ -166,15 +186,10 @@ def return_moments(excess: np.ndarray) -> dict[str, float]:
 def _drawdown_metrics(equity: np.ndarray) -> dict[str, float]:
     if not equity.size:
         return {"risk_max_drawdown": math.nan, "risk_max_drawdown_duration": math.nan}
-    peak = np.maximum.accumulate(equity)
-    below = (equity < peak).astype(np.int8)
-    # Runs of bars below a previous peak: edges of the 0/1 series padded with 0.
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], below, [0]))))
-    runs = edges[1::2] - edges[::2]
-    return {
-        "risk_max_drawdown": float(np.max(1.0 - equity / peak)),
-        "risk_max_drawdown_duration": int(runs.max()) if runs.size else 0,
-    }
+    from services.domain.drawdown_kernel import drawdown  # numba: loaded only where metrics compute
+
+    worst, longest = drawdown(np.ascontiguousarray(equity, dtype=np.float64))
+    return {"risk_max_drawdown": float(worst), "risk_max_drawdown_duration": int(longest)}
 
 
 def _trade_metrics(result: EngineResult) -> dict[str, float]:

@@ -17,7 +17,7 @@ from services.adapters.engines import get_engine
 from services.domain.backtest_overfitting import return_blocks
 from services.domain.engines import descriptor
 from services.domain.execution import EngineResult
-from services.domain.metrics import compute_metrics, excess_returns
+from services.domain.metrics import metrics_and_excess
 from services.domain.run_config import ResolvedBacktest
 from services.domain.signal_logic import LogicVersion
 from services.domain.signals import SignalContext
@@ -82,9 +82,8 @@ def signals_for(runs: list[ResolvedBacktest], bars: pd.DataFrame, inputs: Signal
 
 def _outcome(run: ResolvedBacktest, result: EngineResult) -> RunOutcome:
     config = run.config
-    metrics = compute_metrics(result, bars_per_year=config.bars_per_year, risk_free_rate=config.risk_free_rate)
-    excess = excess_returns(
-        result.equity.to_numpy(dtype=float), bars_per_year=config.bars_per_year, risk_free_rate=config.risk_free_rate
+    metrics, excess = metrics_and_excess(
+        result, bars_per_year=config.bars_per_year, risk_free_rate=config.risk_free_rate
     )
     return RunOutcome(result, metrics, return_blocks(excess))
 

@@ -124,3 +124,26 @@ def test_append_adds_after_the_last_bar_and_refuses_a_differing_overlap(tmp_path
         bar_stream.append_upload(str(stored), iter([before + b"\n"]), "text/csv", str(tmp_path / "d.parquet"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "stored.parquet"]
     assert len(read_bars(str(stored))) == 2000
+
+
+def test_a_stream_that_breaks_off_raises_its_error_and_leaves_nothing(tmp_path: Path) -> None:
+    # The pieces are received by a thread of their own: its failure reaches the converting thread.
+    def pieces():
+        yield from cut(csv_bytes(20_000), 4096)[:50]
+        raise ConnectionResetError("the client went away")
+
+    with pytest.raises(ConnectionResetError, match="went away"):
+        bar_stream.convert_upload(pieces(), "text/csv", str(tmp_path / "out.parquet"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_block_that_does_not_parse_typed_is_read_as_text_with_the_same_rules(tmp_path: Path) -> None:
+    # One missing value ("NaN" reads as missing) in a later block: the typed parse of that block
+    # fails over to the text path, which names the row.
+    lines = csv_bytes(10_000).split(b"\n")
+    fields = lines[7_001].split(b",")
+    fields[2] = b"NaN"
+    lines[7_001] = b",".join(fields)
+    with pytest.raises(ValidationError) as caught:
+        bar_stream.convert_upload(iter(cut(b"\n".join(lines), 1000)), "text/csv", str(tmp_path / "out.parquet"))
+    assert caught.value.violations[0].description.startswith("row 7001: high is missing"), caught.value.violations
