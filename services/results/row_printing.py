@@ -75,12 +75,16 @@ def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     for batch in batches:
         (date,) = dates.columns(batch.column("date"))
         values = _doubles(batch.column("equity"))
-        numbers = reference_texts(values)
-        width = len(_DATE) + len(_EQUITY) + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
-        out = buffer.take(batch.num_rows * width)
-        end = _print_equity(
-            *_writable(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
-        )
+        undecided: list[int] = []
+        end = -1
+        while end < 0:  # again (rarely) with a value write_double could not decide printed by Python
+            numbers = reference_texts(values, undecided)
+            width = len(_DATE) + len(_EQUITY) + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
+            out = buffer.take(batch.num_rows * width)
+            end = _print_equity(
+                *_writable(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
+            )
+            undecided.append(-end - 1)
         yield out[:end].tobytes()
 
 
@@ -95,23 +99,27 @@ def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
         doubles = np.stack(
             [_doubles(batch.column(name)) if name in names else np.zeros(rows) for name in TRADE_DOUBLES], axis=1
         )
-        numbers = reference_texts(doubles.ravel())
         side, status = (
             json_strings(batch.column(name)) if name in names else TextTable.constant(rows, '""')
             for name in TRADE_TEXTS
         )
-        width = (
-            len(_ENTRY_DATE) + len(_EXIT_DATE) + len(_SIDE) + len(_STATUS) + 1
-            + sum(len(key) for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
-            + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
-        )  # fmt: skip
-        out = buffer.take(rows * width)
-        end = _print_trades(*_writable(
-            entry.seconds, entry.date_only, *_parts(entry.texts),
-            exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
-            *_parts(side), *_parts(status), doubles, numbers.codes.reshape(doubles.shape), numbers.offsets,
-            numbers.blob, out,
-        ))  # fmt: skip
+        undecided: list[int] = []
+        end = -1
+        while end < 0:  # as in equity_rows; the index is row * 5 + column
+            numbers = reference_texts(doubles.ravel(), undecided)
+            width = (
+                len(_ENTRY_DATE) + len(_EXIT_DATE) + len(_SIDE) + len(_STATUS) + 1
+                + sum(len(key) for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
+                + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
+            )  # fmt: skip
+            out = buffer.take(rows * width)
+            end = _print_trades(*_writable(
+                entry.seconds, entry.date_only, *_parts(entry.texts),
+                exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
+                *_parts(side), *_parts(status), doubles, numbers.codes.reshape(doubles.shape), numbers.offsets,
+                numbers.blob, out,
+            ))  # fmt: skip
+            undecided.append(-end - 1)
         yield out[:end].tobytes()
 
 
@@ -217,6 +225,8 @@ def _print_equity(seconds, date_only, date_codes, date_offsets, date_blob, value
             pos += last_end - last_start
         else:
             pos = _number(value, codes[row], offsets, blob, out, pos)
+            if pos < 0:  # undecided: the caller has Python print this value and calls again
+                return -(row + 1)
             if codes[row] < 0:
                 last_value, last_start, last_end = value, start, pos
         out[pos] = 125  # "}"
@@ -243,14 +253,24 @@ def _print_trades(
         pos = _text(side_codes[row], side_offsets, side_blob, out, pos)
         pos = _copy(_ENTRY_PRICE, out, pos)
         pos = _number(doubles[row, 0], codes[row, 0], offsets, blob, out, pos)
+        if pos < 0:  # undecided, as in _print_equity
+            return -(row * 5 + 1)
         pos = _copy(_EXIT_PRICE, out, pos)
         pos = _number(doubles[row, 1], codes[row, 1], offsets, blob, out, pos)
+        if pos < 0:
+            return -(row * 5 + 2)
         pos = _copy(_SIZE, out, pos)
         pos = _number(doubles[row, 2], codes[row, 2], offsets, blob, out, pos)
+        if pos < 0:
+            return -(row * 5 + 3)
         pos = _copy(_PNL, out, pos)
         pos = _number(doubles[row, 3], codes[row, 3], offsets, blob, out, pos)
+        if pos < 0:
+            return -(row * 5 + 4)
         pos = _copy(_RETURN_PCT, out, pos)
         pos = _number(doubles[row, 4], codes[row, 4], offsets, blob, out, pos)
+        if pos < 0:
+            return -(row * 5 + 5)
         pos = _copy(_STATUS, out, pos)
         pos = _text(status_codes[row], status_offsets, status_blob, out, pos)
         out[pos] = 125
