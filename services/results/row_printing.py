@@ -30,9 +30,15 @@ from services.results.number_text import reference_texts, write_double
 from services.results.text_table import TextTable, json_strings
 
 CONTENT_TYPE = "application/json"
-# Rows per record batch: about 2 MB of JSON per HttpBody message either way (fewer, larger writes).
+# Rows per record batch: about 2 MB of JSON either way, so Python's work per batch is paid rarely.
 EQUITY_BATCH_ROWS = 32_768
 TRADE_BATCH_ROWS = 8_192
+# A batch's text leaves in pieces under glibc's mmap threshold (128 KiB, fixed in the results
+# service, see services.kit.memory_release): each piece, and the HttpBody and gRPC buffers made
+# from it, then comes from the heap, reused, where a 2 MB piece was mapped and unmapped four
+# times over (tobytes, HttpBody, its serialization, gRPC's copy): 15,000 page faults per 60 MB
+# each, half the service's CPU for a million-point curve.
+PIECE_BYTES = 120_000
 TRADE_DOUBLES = ("entry_price", "exit_price", "size", "pnl", "return_pct")
 TRADE_TEXTS = ("side", "status")
 
@@ -53,7 +59,7 @@ _STATUS = _key(',"status":')
 
 
 def json_array(pieces: Iterable[bytes]) -> Iterator[bytes]:
-    """Printed rows (each starting with a comma) as the chunks of one JSON array: `[` ... `]`, `[]` if none.
+    """Printed rows (each starting with a comma) in pieces as the chunks of one JSON array: `[` ... `]`, `[]` if none.
 
     The closing bracket rides on the last chunk, so no message carries one byte alone.
     """
@@ -70,7 +76,7 @@ def json_array(pieces: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
-    """Batches with `date` and `equity` columns as printed EquityPoint objects."""
+    """Batches with `date` and `equity` columns as printed EquityPoint objects, in pieces (see PIECE_BYTES)."""
     dates, buffer = BarDateText(), _Buffer()
     for batch in batches:
         (date,) = dates.columns(batch.column("date"))
@@ -85,11 +91,11 @@ def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
                 *_writable(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
             )
             undecided.append(-end - 1)
-        yield out[:end].tobytes()
+        yield from _pieces(out, end)
 
 
 def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
-    """Batches of trade columns (any of Trade's; a missing one prints its default) as printed Trade objects."""
+    """Batches of trade columns (any of Trade's; a missing one prints its default) as Trade objects, in pieces."""
     dates, buffer = BarDateText(), _Buffer()
     for batch in batches:
         rows, names = batch.num_rows, batch.schema.names
@@ -120,7 +126,7 @@ def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
                 numbers.blob, out,
             ))  # fmt: skip
             undecided.append(-end - 1)
-        yield out[:end].tobytes()
+        yield from _pieces(out, end)
 
 
 def warm_up() -> None:
@@ -141,7 +147,7 @@ def warm_up() -> None:
 class _Buffer:
     """One output buffer per stream, grown when a batch needs more.
 
-    Each batch's text is copied out (tobytes); a fresh buffer per batch would fault its pages in every time.
+    Each batch's text is copied out in pieces; a fresh buffer per batch would fault its pages in every time.
     """
 
     def __init__(self) -> None:
@@ -151,6 +157,12 @@ class _Buffer:
         if len(self._bytes) < size:
             self._bytes = np.empty(size, np.uint8)
         return self._bytes
+
+
+def _pieces(out: np.ndarray, end: int) -> Iterator[bytes]:
+    """out[:end] in copies of at most PIECE_BYTES (a piece may end inside a row: the text is one array)."""
+    for start in range(0, end, PIECE_BYTES):
+        yield out[start : min(start + PIECE_BYTES, end)].tobytes()
 
 
 def _doubles(column: pa.Array) -> np.ndarray:
