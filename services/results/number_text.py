@@ -19,14 +19,24 @@ loops) computes the same text without Python, exactly, not approximately:
   just as strtod is.
 
 That covers 1e-4 <= |v| < 1e15, where `%g` prints without an exponent and
-every power of ten involved is an exact double. Anything else (zero, -0.0,
-NaN, infinities, tiny or huge values) is printed by `format_double` before
-the loop runs (see `reference_texts`): rare in equity curves and trade lists.
+every power of ten involved is an exact double. Further out (a curve that
+lost nearly everything sinks to 1e-7 and below; a fifth of a million-bar
+crossover's points did, and printing them in Python took four times as long
+as the rest), the power of ten is not a double: there v * 10^k comes from a
+double-double of 10^k (106 bits, from exact fractions at import), good to
+about 1e-14 in the digits' last place. A rounding, or the read-back test,
+that falls within 1e-9 of its boundary cannot be decided from that, and
+`write_double` says so (-1); the value then goes to `format_double`, like
+zero, -0.0, NaN, the infinities and subnormals, which are always printed by
+it before the loop runs (see `reference_texts`).
 """
 
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Iterable
+from fractions import Fraction
 
 import numpy as np
 from numba import njit
@@ -40,7 +50,32 @@ _SPLIT = 134217729.0  # 2^27 + 1: splits a double into two halves whose products
 _E16, _E17 = 10**16, 10**17
 _POW10_INT = 10 ** np.arange(19, dtype=np.uint64)
 _POW10_ALL = 10.0 ** np.arange(-4, 16)  # index k + 4: 10^k, for _exponent
+_TINY, _HUGE = sys.float_info.min, sys.float_info.max  # normal doubles: write_double's whole range
+_UNDECIDED = 1e-9  # closer than this (in units of the 17th digit) to a rounding boundary: format_double decides
 _PAIRS = np.frombuffer("".join(f"{n:02d}" for n in range(100)).encode("ascii"), np.uint8).copy()  # "00" ... "99"
+
+
+def _ten_powers(low: int, high: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For low <= k <= high: 10^k / 2^s as a double-double (high part, low part), and 2^s.
+
+    The shift s keeps the power and the value it scales (times 2^s, exactly) inside the
+    normal doubles, with room for the two-product's splits; Fraction makes each part
+    the correctly rounded double.
+    """
+    highs, lows, shifts = [], [], []
+    for power in range(low, high + 1):
+        shift = 96 if power > 0 else -64
+        exact = Fraction(10) ** power / Fraction(2) ** shift
+        part = float(exact)
+        highs.append(part)
+        lows.append(float(exact - Fraction(part)))
+        shifts.append(2.0**shift)
+    return np.array(highs), np.array(lows), np.array(shifts)
+
+
+# 10^k for the far values: k = 16 - floor(log10 |v|) runs from -292 (|v| near 1.8e308) to 325 (near 2.2e-308).
+_FAR_LOW, _FAR_HIGH = -292, 325
+_TEN_HIGH, _TEN_LOW, _TEN_SHIFT = _ten_powers(_FAR_LOW, _FAR_HIGH)
 
 
 def format_double(value: float) -> str:
@@ -55,16 +90,19 @@ def format_double(value: float) -> str:
     return text if float(text) == value else format(value, ".17g")
 
 
-def reference_texts(values: np.ndarray) -> TextTable:
-    """The texts of the values `write_double` does not cover, printed by `format_double`.
+def reference_texts(values: np.ndarray, undecided: Iterable[int] = ()) -> TextTable:
+    """The texts of the values `write_double` does not print, printed by `format_double`.
 
     values: float64 array; the table's code is -1 for every value write_double prints.
+    undecided: further indexes into values, those write_double could not decide (it returned -1).
     """
     magnitude = np.abs(values)
-    if len(values) and magnitude.min() >= LOW and magnitude.max() < HIGH:  # the usual batch; NaN fails both
-        return TextTable.of_texts(np.full(len(values), -1, np.int32), [])
+    undecided = list(undecided)
+    if len(values) and magnitude.min() >= _TINY and magnitude.max() <= _HUGE and not undecided:
+        return TextTable.of_texts(np.full(len(values), -1, np.int32), [])  # the usual batch; NaN fails both
     with np.errstate(invalid="ignore"):
-        outside = ~((magnitude >= LOW) & (magnitude < HIGH))  # NaN compares False: outside
+        outside = ~((magnitude >= _TINY) & (magnitude <= _HUGE))  # NaN compares False: outside
+    outside[undecided] = True
     rows = np.flatnonzero(outside)
     return TextTable.sparse(len(values), rows, [format_double(float(values[row])) for row in rows])
 
@@ -74,11 +112,16 @@ def reference_texts(values: np.ndarray) -> TextTable:
 # compile of the printers take about 90 s of CPU instead of about 12, for ~5% less printing time.
 @njit(cache=True, nogil=True)
 def write_double(value: float, out: np.ndarray, pos: int) -> int:
-    """Writes a double with LOW <= |value| < HIGH at out[pos:]; returns the position after it."""
+    """Writes a normal double (not 0, NaN, infinite or subnormal) at out[pos:]; returns the position after it.
+
+    -1 instead when its text cannot be decided here (1e-4 <= |value| < 1e15 always is).
+    """
     if value < 0:
         out[pos] = 45  # "-"
         pos += 1
         value = -value
+    if not LOW <= value < HIGH:
+        return _write_far(value, out, pos)
     exponent = _exponent(value)
     total, fraction = _scaled(value, 16 - exponent)
     digits17 = _round_half_even(total, fraction)
@@ -99,6 +142,100 @@ def write_double(value: float, out: np.ndarray, pos: int) -> int:
     if exponent15 <= 14 and float(digits15) / _POW10[14 - exponent15] == value:
         return _write_fixed(digits15, 15, exponent15, out, pos)
     return _write_fixed(digits17, 17, exponent17, out, pos)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _write_far(value: float, out: np.ndarray, pos: int) -> int:
+    """write_double for a positive normal value outside [LOW, HIGH): `%g`'s exponent form, mostly.
+
+    As write_double, from v * 10^k in whole and fraction, but the product is only known
+    to about 1e-14 (see _scaled_far): where a rounding or the read-back test is closer
+    than _UNDECIDED to its boundary (an exact tie included), -1.
+    """
+    mantissa, binary = math.frexp(value)  # value = mantissa * 2^binary, 0.5 <= mantissa < 1
+    exponent = int(math.floor((binary - 1) * 0.3010299956639812))  # floor(log10 value), or one less
+    total, fraction = _scaled_far(value, 16 - exponent)
+    digits17 = _round_half_even(total, fraction)
+    while digits17 < _E16 or digits17 > _E17:
+        if total < 0:
+            return -1
+        exponent += -1 if digits17 < _E16 else 1
+        total, fraction = _scaled_far(value, 16 - exponent)
+        digits17 = _round_half_even(total, fraction)
+    if abs(fraction - 0.5) < _UNDECIDED:
+        return -1
+    exponent17 = exponent
+    if digits17 == _E17:
+        digits17, exponent17 = _E16, exponent + 1
+    quotient, remainder = total // 100, total % 100
+    halfway = remainder + fraction - 50.0
+    if abs(halfway) < _UNDECIDED:
+        return -1
+    digits15 = quotient + (1 if halfway > 0 else 0)
+    # Does the 15-digit text read back as value? Only if it lies within half the gap to the
+    # neighbouring double on its side (below a power of two that gap is half as wide).
+    gap = math.ldexp(1.0, binary - 53) * _TEN_SHIFT[16 - exponent - _FAR_LOW] * _TEN_HIGH[16 - exponent - _FAR_LOW]
+    distance = float(digits15 * 100 - total) - fraction
+    half = gap / 2 if distance >= 0 or mantissa != 0.5 else gap / 4
+    if abs(abs(distance) - half) < _UNDECIDED:
+        return -1
+    exponent15 = exponent
+    if digits15 == _E17 // 100:
+        digits15, exponent15 = _E16 // 100, exponent + 1
+    if abs(distance) < half:
+        return _write_general(digits15, 15, exponent15, out, pos)
+    return _write_general(digits17, 17, exponent17, out, pos)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scaled_far(value: float, power: int) -> tuple[int, float]:
+    """Value * 10^power as (whole part, fraction in [0, 1)), to about 1e-14; (-1, 0.0) off the table.
+
+    (value * 2^s) * (high + low), high + low being 10^power / 2^s to 106 bits: the first
+    product exactly as the sum of two doubles (Dekker's two-product), the second rounded.
+    Each error is about 2^-106 of the product (< 2^60), so their sum stays under 1e-14.
+    """
+    index = power - _FAR_LOW
+    if index < 0 or index > _FAR_HIGH - _FAR_LOW:
+        return -1, 0.0
+    scaled = value * _TEN_SHIFT[index]
+    scale = _TEN_HIGH[index]
+    high = scaled * scale
+    c = _SPLIT * scaled
+    a_hi = c - (c - scaled)
+    a_lo = scaled - a_hi
+    c = _SPLIT * scale
+    b_hi = c - (c - scale)
+    b_lo = scale - b_hi
+    low = (((a_hi * b_hi - high) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo) + scaled * _TEN_LOW[index]
+    low_floor = math.floor(low)
+    if high >= 9.2e18:  # only a wrong estimate gets here; the caller's range check sends it back
+        return _E17 * 10, 0.0
+    return int(high) + int(low_floor), low - low_floor
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _write_general(digits: int, count: int, exponent: int, out: np.ndarray, pos: int) -> int:
+    """`%.<count>g` of digits * 10^(exponent - count + 1): fixed when -4 <= exponent < count, else d.ddde-XX."""
+    if -4 <= exponent < count:
+        return _write_fixed(digits, count, exponent, out, pos)
+    rest = np.uint64(digits)
+    significant = count
+    while significant > 1 and rest % np.uint64(10) == 0:
+        rest //= np.uint64(10)
+        significant -= 1
+    _write_digits(rest, significant, out, pos + 1)  # "d.ddd": the first digit moves in front of the point
+    out[pos] = out[pos + 1]
+    if significant > 1:
+        out[pos + 1] = 46  # "."
+        pos += significant + 1
+    else:
+        pos += 1
+    out[pos] = 101  # "e"
+    out[pos + 1] = 45 if exponent < 0 else 43  # "-" or "+"
+    magnitude = np.uint32(abs(exponent))
+    width = 3 if magnitude >= 100 else 2  # at least two digits, as C's printf
+    return _write_digits(magnitude, width, out, pos + 2)
 
 
 @njit(cache=True, nogil=True, inline="always")

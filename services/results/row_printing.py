@@ -30,9 +30,15 @@ from services.results.number_text import reference_texts, write_double
 from services.results.text_table import TextTable, json_strings
 
 CONTENT_TYPE = "application/json"
-# Rows per record batch: about 2 MB of JSON per HttpBody message either way (fewer, larger writes).
+# Rows per record batch: about 2 MB of JSON either way, so Python's work per batch is paid rarely.
 EQUITY_BATCH_ROWS = 32_768
 TRADE_BATCH_ROWS = 8_192
+# A batch's text leaves in pieces under glibc's mmap threshold (128 KiB, fixed in the results
+# service, see services.kit.memory_release): each piece, and the HttpBody and gRPC buffers made
+# from it, then comes from the heap, reused, where a 2 MB piece was mapped and unmapped four
+# times over (tobytes, HttpBody, its serialization, gRPC's copy): 15,000 page faults per 60 MB
+# each, half the service's CPU for a million-point curve.
+PIECE_BYTES = 120_000
 TRADE_DOUBLES = ("entry_price", "exit_price", "size", "pnl", "return_pct")
 TRADE_TEXTS = ("side", "status")
 
@@ -53,7 +59,7 @@ _STATUS = _key(',"status":')
 
 
 def json_array(pieces: Iterable[bytes]) -> Iterator[bytes]:
-    """Printed rows (each starting with a comma) as the chunks of one JSON array: `[` ... `]`, `[]` if none.
+    """Printed rows (each starting with a comma) in pieces as the chunks of one JSON array: `[` ... `]`, `[]` if none.
 
     The closing bracket rides on the last chunk, so no message carries one byte alone.
     """
@@ -70,22 +76,26 @@ def json_array(pieces: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
-    """Batches with `date` and `equity` columns as printed EquityPoint objects."""
+    """Batches with `date` and `equity` columns as printed EquityPoint objects, in pieces (see PIECE_BYTES)."""
     dates, buffer = BarDateText(), _Buffer()
     for batch in batches:
         (date,) = dates.columns(batch.column("date"))
         values = _doubles(batch.column("equity"))
-        numbers = reference_texts(values)
-        width = len(_DATE) + len(_EQUITY) + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
-        out = buffer.take(batch.num_rows * width)
-        end = _print_equity(
-            *_writable(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
-        )
-        yield out[:end].tobytes()
+        undecided: list[int] = []
+        end = -1
+        while end < 0:  # again (rarely) with a value write_double could not decide printed by Python
+            numbers = reference_texts(values, undecided)
+            width = len(_DATE) + len(_EQUITY) + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
+            out = buffer.take(batch.num_rows * width)
+            end = _print_equity(
+                *_writable(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
+            )
+            undecided.append(-end - 1)
+        yield from _pieces(out, end)
 
 
 def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
-    """Batches of trade columns (any of Trade's; a missing one prints its default) as printed Trade objects."""
+    """Batches of trade columns (any of Trade's; a missing one prints its default) as Trade objects, in pieces."""
     dates, buffer = BarDateText(), _Buffer()
     for batch in batches:
         rows, names = batch.num_rows, batch.schema.names
@@ -95,24 +105,28 @@ def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
         doubles = np.stack(
             [_doubles(batch.column(name)) if name in names else np.zeros(rows) for name in TRADE_DOUBLES], axis=1
         )
-        numbers = reference_texts(doubles.ravel())
         side, status = (
             json_strings(batch.column(name)) if name in names else TextTable.constant(rows, '""')
             for name in TRADE_TEXTS
         )
-        width = (
-            len(_ENTRY_DATE) + len(_EXIT_DATE) + len(_SIDE) + len(_STATUS) + 1
-            + sum(len(key) for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
-            + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
-        )  # fmt: skip
-        out = buffer.take(rows * width)
-        end = _print_trades(*_writable(
-            entry.seconds, entry.date_only, *_parts(entry.texts),
-            exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
-            *_parts(side), *_parts(status), doubles, numbers.codes.reshape(doubles.shape), numbers.offsets,
-            numbers.blob, out,
-        ))  # fmt: skip
-        yield out[:end].tobytes()
+        undecided: list[int] = []
+        end = -1
+        while end < 0:  # as in equity_rows; the index is row * 5 + column
+            numbers = reference_texts(doubles.ravel(), undecided)
+            width = (
+                len(_ENTRY_DATE) + len(_EXIT_DATE) + len(_SIDE) + len(_STATUS) + 1
+                + sum(len(key) for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
+                + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
+            )  # fmt: skip
+            out = buffer.take(rows * width)
+            end = _print_trades(*_writable(
+                entry.seconds, entry.date_only, *_parts(entry.texts),
+                exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
+                *_parts(side), *_parts(status), doubles, numbers.codes.reshape(doubles.shape), numbers.offsets,
+                numbers.blob, out,
+            ))  # fmt: skip
+            undecided.append(-end - 1)
+        yield from _pieces(out, end)
 
 
 def warm_up() -> None:
@@ -133,7 +147,7 @@ def warm_up() -> None:
 class _Buffer:
     """One output buffer per stream, grown when a batch needs more.
 
-    Each batch's text is copied out (tobytes); a fresh buffer per batch would fault its pages in every time.
+    Each batch's text is copied out in pieces; a fresh buffer per batch would fault its pages in every time.
     """
 
     def __init__(self) -> None:
@@ -143,6 +157,12 @@ class _Buffer:
         if len(self._bytes) < size:
             self._bytes = np.empty(size, np.uint8)
         return self._bytes
+
+
+def _pieces(out: np.ndarray, end: int) -> Iterator[bytes]:
+    """out[:end] in copies of at most PIECE_BYTES (a piece may end inside a row: the text is one array)."""
+    for start in range(0, end, PIECE_BYTES):
+        yield out[start : min(start + PIECE_BYTES, end)].tobytes()
 
 
 def _doubles(column: pa.Array) -> np.ndarray:
@@ -217,6 +237,8 @@ def _print_equity(seconds, date_only, date_codes, date_offsets, date_blob, value
             pos += last_end - last_start
         else:
             pos = _number(value, codes[row], offsets, blob, out, pos)
+            if pos < 0:  # undecided: the caller has Python print this value and calls again
+                return -(row + 1)
             if codes[row] < 0:
                 last_value, last_start, last_end = value, start, pos
         out[pos] = 125  # "}"
@@ -243,14 +265,24 @@ def _print_trades(
         pos = _text(side_codes[row], side_offsets, side_blob, out, pos)
         pos = _copy(_ENTRY_PRICE, out, pos)
         pos = _number(doubles[row, 0], codes[row, 0], offsets, blob, out, pos)
+        if pos < 0:  # undecided, as in _print_equity
+            return -(row * 5 + 1)
         pos = _copy(_EXIT_PRICE, out, pos)
         pos = _number(doubles[row, 1], codes[row, 1], offsets, blob, out, pos)
+        if pos < 0:
+            return -(row * 5 + 2)
         pos = _copy(_SIZE, out, pos)
         pos = _number(doubles[row, 2], codes[row, 2], offsets, blob, out, pos)
+        if pos < 0:
+            return -(row * 5 + 3)
         pos = _copy(_PNL, out, pos)
         pos = _number(doubles[row, 3], codes[row, 3], offsets, blob, out, pos)
+        if pos < 0:
+            return -(row * 5 + 4)
         pos = _copy(_RETURN_PCT, out, pos)
         pos = _number(doubles[row, 4], codes[row, 4], offsets, blob, out, pos)
+        if pos < 0:
+            return -(row * 5 + 5)
         pos = _copy(_STATUS, out, pos)
         pos = _text(status_codes[row], status_offsets, status_blob, out, pos)
         out[pos] = 125

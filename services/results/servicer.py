@@ -8,6 +8,8 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TypeVar
 
+from google.api import httpbody_pb2
+
 from backtest.v1 import results_pb2, results_pb2_grpc
 from services.results import compare, convert, row_printing
 from services.results.artifacts import EQUITY, TRADES, ArtifactKind, Artifacts
@@ -17,6 +19,8 @@ from services.results.report.rpc import ReportsMixin
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _DONE = object()
+# HttpBody messages of JSON text made per trip to a worker thread: about one printed batch.
+_GROUP_BYTES = 2 * 1024 * 1024
 
 
 class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
@@ -87,8 +91,10 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
             return itertools.chain([next(chunks)], chunks)
 
         chunks = await asyncio.to_thread(first_then_rest)
-        async for body in _in_thread(convert.http_bodies(chunks, row_printing.CONTENT_TYPE)):
-            yield body
+        bodies = convert.http_bodies(chunks, row_printing.CONTENT_TYPE)
+        async for group in _ahead_in_thread(_groups(bodies, _GROUP_BYTES)):
+            for body in group:
+                yield body
 
     async def _download(self, backtest_id: str, kind: ArtifactKind, context) -> AsyncIterator:
         """The artifact's bytes as HttpBody messages, after the 404/409 checks and the file-name header."""
@@ -98,6 +104,38 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
         await context.send_initial_metadata((("content-disposition", kind.content_disposition(record.id)),))
         async for body in _in_thread(convert.http_bodies(chunks)):
             yield body
+
+
+def _groups(bodies: Iterator[httpbody_pb2.HttpBody], group_bytes: int) -> Iterator[list[httpbody_pb2.HttpBody]]:
+    """The messages in lists of about group_bytes of data: one hop to a worker thread per list, not per message."""
+    group, size = [], 0
+    for body in bodies:
+        group.append(body)
+        size += len(body.data)
+        if size >= group_bytes:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+async def _ahead_in_thread(items: Iterator[T]) -> AsyncIterator[T]:
+    """As _in_thread, but each item is made while the one before is sent.
+
+    Printing a chunk of JSON (a worker thread, the GIL released) and sending the one before
+    (gRPC, on the event loop) overlap, instead of taking turns: a million-point curve's
+    ~0.25 s of printing hides behind the ~0.3 s its 60 MB take to cross gRPC and the gateway.
+    One item is made ahead, never more, so memory holds at most three chunks.
+    """
+    ahead = asyncio.ensure_future(asyncio.to_thread(next, items, _DONE))
+    try:
+        while (item := await ahead) is not _DONE:
+            ahead = asyncio.ensure_future(asyncio.to_thread(next, items, _DONE))
+            yield item
+    finally:
+        # The call ended early (cancelled, the client gone): the step under way finishes in its
+        # thread and is dropped; its failure, if any, is read here so it is not logged as lost.
+        ahead.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 async def _in_thread(items: Iterator[T]) -> AsyncIterator[T]:

@@ -140,6 +140,56 @@ def test_a_million_random_doubles_in_one_go(printer):
     assert new_text(equity_rows, sample) == old_equity(printer, sample)
 
 
+def far_doubles(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Normal doubles outside [1e-4, 1e15), of every kind: random magnitudes, short decimals, powers and neighbours."""
+    tens = 10.0 ** np.arange(-307, 309)
+    twos = 2.0 ** np.arange(-1021, 1024)
+    mantissas, places, exponents = rng.uniform(1, 10, n), rng.integers(0, 17, n), rng.integers(-307, 308, n)
+    short = [float(f"{m:.{d}f}e{e}") for m, d, e in zip(mantissas, places, exponents, strict=True)]
+    values = np.concatenate(
+        [
+            rng.uniform(-1, 1, n) * 10.0 ** rng.uniform(-308, 308, n),
+            np.frombuffer(rng.bytes(8 * n), np.float64),
+            short,
+            tens, np.nextafter(tens, 0), np.nextafter(tens, np.inf), twos, np.nextafter(twos, 0),
+            [9.9999999999999995e-5, 9.999999999999999e-5, 1e15, 999999999999999.9, 1e16, 1e17, 2.2250738585072014e-308],
+        ]
+    )  # fmt: skip
+    values = np.concatenate([values, -values])
+    magnitude = np.abs(values)
+    return values[
+        np.isfinite(values) & (magnitude >= 2.2250738585072014e-308) & ((magnitude < 1e-4) | (magnitude >= 1e15))
+    ]
+
+
+def test_far_doubles_print_as_python_does_without_python():
+    # write_double prints |v| < 1e-4 and >= 1e15 from a 106-bit power of ten; what it
+    # cannot decide from that it leaves to format_double (row_printing reprints the batch).
+    values = far_doubles(np.random.default_rng(11), 20_000)
+    got = json.loads(new_text(equity_rows, curve(values.tolist(), step_s=1).to_batches(max_chunksize=8192)))
+    for point, value in zip(got, values.tolist(), strict=True):
+        assert point["equity"] == value
+    texts = b"".join(json_array(equity_rows(curve(values.tolist(), step_s=1).to_batches()))).split(b'"equity":')[1:]
+    assert [text[: text.index(b"}")].decode() for text in texts] == [format_double(v) for v in values.tolist()]
+    undecided = 0
+    out = np.empty(32, np.uint8)
+    for value in values.tolist():
+        undecided += number_text.write_double(value, out, 0) < 0
+    assert undecided < len(values) / 1000  # what Python still prints: exact ties of 17-digit values >= 1e15
+
+
+def test_a_value_write_double_cannot_decide_is_printed_by_python_in_its_row(printer):
+    # 1278675322477191.8 * 10 ends in exactly .5: a tie only the exact value decides.
+    tie = 1278675322477191.8
+    assert number_text.write_double(tie, np.empty(32, np.uint8), 0) == -1
+    table = curve([3e-7, tie, 2.5e-9, -tie, tie])
+    assert new_text(equity_rows, table.to_batches()) == old_equity(printer, table.to_batches())
+    rows = [{"entry_date": dt.datetime(2020, 1, 2), "exit_date": None, "side": "long", "entry_price": tie,
+             "exit_price": 1e-9, "size": 2.0, "pnl": -tie, "return_pct": tie, "status": "open"}] * 3  # fmt: skip
+    table = trade_table(rows)
+    assert new_text(trade_rows, table.to_batches()) == old_trades(printer, table.to_batches())
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(st.integers(-(10**6), 10**6), min_size=1, max_size=30),
