@@ -188,6 +188,19 @@ def _write_far(value: float, out: np.ndarray, pos: int) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _two_product(a: float, b: float) -> tuple[float, float]:
+    """Dekker's two-product: a * b exactly as high + low, high being the rounded product."""
+    high = a * b
+    c = _SPLIT * a
+    a_hi = c - (c - a)
+    a_lo = a - a_hi
+    c = _SPLIT * b
+    b_hi = c - (c - b)
+    b_lo = b - b_hi
+    return high, ((a_hi * b_hi - high) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _scaled_far(value: float, power: int) -> tuple[int, float]:
     """Value * 10^power as (whole part, fraction in [0, 1)), to about 1e-14; (-1, 0.0) off the table.
 
@@ -199,15 +212,8 @@ def _scaled_far(value: float, power: int) -> tuple[int, float]:
     if index < 0 or index > _FAR_HIGH - _FAR_LOW:
         return -1, 0.0
     scaled = value * _TEN_SHIFT[index]
-    scale = _TEN_HIGH[index]
-    high = scaled * scale
-    c = _SPLIT * scaled
-    a_hi = c - (c - scaled)
-    a_lo = scaled - a_hi
-    c = _SPLIT * scale
-    b_hi = c - (c - scale)
-    b_lo = scale - b_hi
-    low = (((a_hi * b_hi - high) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo) + scaled * _TEN_LOW[index]
+    high, error = _two_product(scaled, _TEN_HIGH[index])
+    low = error + scaled * _TEN_LOW[index]
     low_floor = math.floor(low)
     if high >= 9.2e18:  # only a wrong estimate gets here; the caller's range check sends it back
         return _E17 * 10, 0.0
@@ -260,15 +266,7 @@ def _scaled(value: float, power: int) -> tuple[int, float]:
     Dekker's two-product gives the product as high + low exactly; from 2^53 up `high` is a
     whole number, so the whole part and fraction come from `low` alone, without rounding.
     """
-    scale = _POW10[power]
-    high = value * scale
-    c = _SPLIT * value
-    a_hi = c - (c - value)
-    a_lo = value - a_hi
-    c = _SPLIT * scale
-    b_hi = c - (c - scale)
-    b_lo = scale - b_hi
-    low = ((a_hi * b_hi - high) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    high, low = _two_product(value, _POW10[power])
     low_floor = math.floor(low)
     if high >= 9.2e18:  # only a wrong estimate gets here; the caller's range check sends it back
         return _E17 * 10, 0.0
