@@ -168,54 +168,23 @@ async def _advance_task(session: AsyncSession, task_id: uuid.UUID | None, settle
 
 _SETTLED_COLUMNS = (_backtests.c.id, _backtests.c.status, _backtests.c.error, _backtests.c.metrics)
 
-# One statement for any batch size: the outcomes travel as one JSON array,
-# turned into rows by the database. A VALUES list was a new statement per
-# batch, compiled anew each time (6 ms for 25 runs), and an array of jsonb
-# cost as much again to quote on the way out.
-_COMPLETE = text(
-    """
-    UPDATE backtests AS b
-    SET status = :completed, metrics = r.metrics, equity_curve_uri = r.equity_curve_uri,
-        trades_uri = r.trades_uri, return_blocks = r.return_blocks, error = NULL, updated_at = now()
-    FROM jsonb_to_recordset(CAST(:outcomes AS jsonb))
-         AS r(id uuid, metrics jsonb, equity_curve_uri text, trades_uri text, return_blocks jsonb)
-    WHERE b.id = r.id AND b.status = :running AND b.job_id = :job_id
-    RETURNING b.id
-    """
-)
-
 
 async def complete_runs(session: AsyncSession, job: JobId, successes: list[Success]) -> list[uuid.UUID]:
     """Commits `job`'s successful outcomes; returns the ids this call settled.
 
     The others were settled already, or are running for another job (executed again since).
     """
-    if not successes:
-        return []
-    outcomes = [
-        {
-            "id": str(s.backtest_id),
-            "metrics": s.metrics,
-            "equity_curve_uri": s.equity_curve_uri,
-            "trades_uri": s.trades_uri,
-            "return_blocks": s.return_blocks,
-        }
-        for s in successes
-    ]
-    parameters = {"outcomes": Jsonb(outcomes), "job_id": str(job), **_WORDS}
-    done = set((await session.execute(_COMPLETE, parameters)).scalars().all())
-    # The settled rows as _advance_task reads them, in report order, from what was reported.
-    settled = [
-        {"id": s.backtest_id, "status": RunStatus.COMPLETED, "error": None, "metrics": s.metrics}
-        for s in successes
-        if s.backtest_id in done
-    ]
-    await _advance_task(session, job.task_id, settled)
-    return [row["id"] for row in settled]
+    (settled,) = await complete_jobs(session, [(job, successes)])
+    return settled
 
 
-# _COMPLETE for several jobs: each outcome carries the job reporting it.
-_COMPLETE_MANY = text(
+# Marks reported runs completed; each outcome carries the job reporting it, and a run
+# settles only while that job still holds it running.
+# One statement for any batch size: the outcomes travel as one JSON array,
+# turned into rows by the database. A VALUES list was a new statement per
+# batch, compiled anew each time (6 ms for 25 runs), and an array of jsonb
+# cost as much again to quote on the way out.
+_COMPLETE = text(
     """
     UPDATE backtests AS b
     SET status = :completed, metrics = r.metrics, equity_curve_uri = r.equity_curve_uri,
@@ -229,7 +198,7 @@ _COMPLETE_MANY = text(
 
 
 async def complete_jobs(session: AsyncSession, jobs: list[tuple[JobId, list[Success]]]) -> list[list[uuid.UUID]]:
-    """`complete_runs` of several jobs in one transaction; per job, the ids it settled.
+    """Commits the successful outcomes of several jobs in one transaction; per job, the ids it settled.
 
     Every backtest row is locked by the one UPDATE before any task row, and the
     tasks are then counted in id order: the lock order cancel and other reports
@@ -249,7 +218,7 @@ async def complete_jobs(session: AsyncSession, jobs: list[tuple[JobId, list[Succ
     ]
     if not outcomes:
         return [[] for _ in jobs]
-    done = set((await session.execute(_COMPLETE_MANY, {"outcomes": Jsonb(outcomes), **_WORDS})).scalars().all())
+    done = set((await session.execute(_COMPLETE, {"outcomes": Jsonb(outcomes), **_WORDS})).scalars().all())
     settled: list[list[dict[str, Any]]] = []
     for _, successes in jobs:
         rows = []
