@@ -168,14 +168,18 @@ class Worker:
             else:
                 await self.handle_many(messages)
 
-    async def _heartbeat(self, message) -> None:
-        """Keeps the delivery ours while the job runs or waits out an outage."""
+    async def _heartbeat(self, held: dict) -> None:
+        """Keeps the deliveries in `held` ours while their jobs run, wait their turn or wait out an outage.
+
+        held: the messages by id() (they are not hashable); callers add and remove them as jobs settle.
+        """
         while True:
             await asyncio.sleep(self.heartbeat_s)
-            try:
-                await message.in_progress()
-            except Exception:  # NATS away: the next beat may get through before the ack wait runs out
-                log.warning("heartbeat failed", exc_info=True)
+            for message in list(held.values()):
+                try:
+                    await message.in_progress()
+                except Exception:  # NATS away: the next beat may get through before the ack wait runs out
+                    log.warning("heartbeat failed", exc_info=True)
 
     async def handle(self, message) -> None:
         """Runs one delivered job and acks it once its outcome is committed (or naks it, the catalog away)."""
@@ -194,7 +198,7 @@ class Worker:
     async def _handle_alone(self, delivery: Delivery) -> None:
         message, job, attempt, context = delivery.message, delivery.job, delivery.attempt, delivery.context
         log.info("job received", extra=context)
-        beat = asyncio.create_task(self._heartbeat(message))
+        beat = asyncio.create_task(self._heartbeat({id(message): message}))
         try:
             if attempt > self.bus.topology.max_deliver:
                 # Every earlier delivery's executor died or stalled, and the job may be what kills them.
@@ -371,7 +375,7 @@ class Worker:
                 continue
             together.append((delivery, run))
         # Messages waiting their turn are heartbeated too, so none outlives its ack wait while others run.
-        hold = asyncio.create_task(self._hold(held))
+        hold = asyncio.create_task(self._heartbeat(held))
         try:
             for group in grouped(together, [batch_key(d.job, run) for d, run in together]):
                 if len(group) == 1:
@@ -383,15 +387,6 @@ class Worker:
                 await self._handle_alone(delivery)
         finally:
             hold.cancel()
-
-    async def _hold(self, held: dict) -> None:
-        while True:
-            await asyncio.sleep(self.heartbeat_s)
-            for message in list(held.values()):
-                try:
-                    await message.in_progress()
-                except Exception:  # NATS away: the next beat may get through before the ack wait runs out
-                    log.warning("heartbeat failed", exc_info=True)
 
     async def _run_coalesced(self, group: list[tuple[Delivery, ResolvedBacktest]], held: dict) -> None:
         """Computes, stores and reports single-run jobs that share bars as one batch; acks each once it is settled.
