@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,15 @@ def test_the_first_bad_row_is_named_across_blocks_and_nothing_is_left(tmp_path: 
     description = caught.value.violations[0].description
     assert description.startswith(f"row {row}: ") and message in description, description
     assert list(tmp_path.iterdir()) == []
+    # The refusal stopped the parsing pool itself: `caught` still holds the traceback, so the
+    # pool was not left for the garbage collector to shut down at a random moment (a deadlock
+    # when that moment is inside threading's bookkeeping of another thread).
+    assert parsing_threads() == []
+
+
+def parsing_threads() -> list[str]:
+    """Names of the streamed CSV parser's threads still alive."""
+    return [t.name for t in threading.enumerate() if t.name.startswith("csv-parse")]
 
 
 def test_parquet_uploads_and_missing_headers(tmp_path: Path) -> None:
