@@ -101,7 +101,9 @@ def cli(gateway_url: str):
     """Runs the installed `backtest` command against the stack: cli("data", "list", "--json")."""
 
     def run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-        env = {**os.environ, "BACKTEST_API_URL": gateway_url}
+        # A usage error is drawn in a box as wide as the terminal: a wide one keeps each message
+        # on one line, whatever the length of the temporary paths in it.
+        env = {**os.environ, "BACKTEST_API_URL": gateway_url, "COLUMNS": "400"}
         env.pop("BACKTEST_API_KEY", None)
         return subprocess.run([str(BACKTEST), *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
 
