@@ -19,6 +19,15 @@ compared with two baselines measured in the same run:
 
 The body is checked before timing: it must parse, and hold as many rows as
 the Parquet file. Medians of `--runs` reads each.
+
+The floor, measured in the same run: the very same JSON bytes stored as an
+object and downloaded through the same path (a run PATCHed to name that
+object as its curve, read by GET .../equity-curve/parquet: the results
+service streams it from S3 as HttpBody messages of 1 MiB, the gateway writes
+them as HTTP chunks, the same client reads them). No printing happens on that
+path, only moving the bytes, plus reading them from S3 (timed on its own too,
+in process): JSON through the gateway cannot take less. The local gateway is
+the Python stand-in for Envoy, so the floor is this stack's, not Envoy's.
 """
 
 from __future__ import annotations
@@ -55,8 +64,35 @@ def _median(runs: int, measure: Callable[[], float]) -> float:
     return statistics.median(measure() for _ in range(runs))
 
 
-def _compare(session: Session, backtest_id: str, what: str, path: str) -> None:
-    """Times JSON and Parquet through the gateway and orjson in process; adds the figures."""
+def _floor(session: Session, floor_run: str, body: bytes, runs: int) -> tuple[float, float]:
+    """(median seconds to download `body` through the gateway as a stored artifact, median S3 GET in process).
+
+    floor_run: a run of its own, PATCHed to completed with `body` as its equity curve.
+    """
+    # An artifact's key must end in .parquet; the download passes any stored bytes through unread.
+    key = f"artifacts/bench-json-floor/{floor_run}/json-body.parquet"
+    uri = session.store.put_bytes(key, body, content_type="application/json")
+    try:
+        session.client.call("PATCH", f"/backtests/{floor_run}", {"status": "completed", "equity_curve_uri": uri})
+        path = f"/backtests/{floor_run}/equity-curve/parquet"
+        _, copy = _read(session, path)  # warm, and check the path moves the bytes unchanged
+        if copy != body:
+            raise RuntimeError(f"the floor download returned {len(copy):,} bytes, not the {len(body):,} stored")
+        floor_s = _median(runs, lambda: _read(session, path)[0])
+
+        def s3_get() -> float:
+            began = time.perf_counter()
+            for _ in session.store.stream(key):
+                pass
+            return time.perf_counter() - began
+
+        return floor_s, _median(runs, s3_get)
+    finally:
+        session.store.remove(key)
+
+
+def _compare(session: Session, backtest_id: str, what: str, path: str, floor_run: str) -> None:
+    """Times JSON and Parquet through the gateway, orjson in process and the floor; adds the figures."""
     runs = max(3, session.options.runs)
     _read(session, f"/backtests/{backtest_id}/{path}")  # warm: connections, the service's page cache
     json_s = _median(runs, lambda: _read(session, f"/backtests/{backtest_id}/{path}")[0])
@@ -74,16 +110,35 @@ def _compare(session: Session, backtest_id: str, what: str, path: str) -> None:
         return time.perf_counter() - began
 
     orjson_s = _median(runs, dump)
+    floor_s, s3_s = _floor(session, floor_run, body, runs)
     mb = len(body) / 1e6
     session.say(
         f"  {what}: {len(rows):,} rows, JSON {mb:.1f} MB in {json_s:.3f} s through the gateway"
         f" ({json_s / orjson_s:.2f}x orjson's {orjson_s:.3f} s in process,"
         f" {json_s / parquet_s:.2f}x the Parquet download's {parquet_s:.3f} s)"
     )
+    session.say(
+        f"  floor: the same {mb:.1f} MB stored, downloaded through the same results service, local gateway"
+        f" (the Python stand-in for Envoy) and client: {floor_s:.3f} s = {floor_s / orjson_s:.2f}x orjson"
+        f" (of which S3 GET in process {s3_s:.3f} s); JSON is {json_s / floor_s:.2f}x the floor"
+    )
     add = session.report.add
     label = f"{what} JSON via gateway, {len(rows):,} rows, {mb:.0f} MB (median of {runs})"
     add(SECTION, Figure(label, json_s, "s", orjson_s, "orjson.dumps in process", json_s / orjson_s, VS_ORJSON))
     add(SECTION, Figure(label, json_s, "s", parquet_s, "Parquet via gateway", json_s / parquet_s, VS_PARQUET))
+    add(SECTION, Figure(label, json_s, "s", floor_s, "floor: same bytes stored, via gateway", json_s / floor_s))
+    add(
+        SECTION,
+        Figure(
+            f"floor: the same {mb:.0f} MB as a stored object via results service + local gateway (median of {runs})",
+            floor_s,
+            "s",
+            orjson_s,
+            "orjson.dumps in process",
+            floor_s / orjson_s,
+        ),
+    )
+    add(SECTION, Figure(f"  of which: S3 GET of those {mb:.0f} MB in process (median of {runs})", s3_s, "s"))
 
 
 def run(session: Session) -> None:
@@ -95,7 +150,16 @@ def run(session: Session) -> None:
     strategy_id = create_strategy(session.client, "json")
     curve_run = create_backtest(session.client, strategy_id, "vectorbt", minute_config(series))
     execute_sync(session.client, curve_run)
-    _compare(session, curve_run, f"equity curve ({series['rows']:,} bars)", "equity-curve")
+    floor_run = create_backtest(session.client, strategy_id, "vectorbt", minute_config(series))  # never executed
+    try:
+        _measure(session, strategy_id, series, curve_run, floor_run)
+    finally:
+        session.client.call("DELETE", f"/backtests/{floor_run}")
+
+
+def _measure(session: Session, strategy_id: str, series: dict, curve_run: str, floor_run: str) -> None:
+    """The curve's figures, then the trade-list run's."""
+    _compare(session, curve_run, f"equity curve ({series['rows']:,} bars)", "equity-curve", floor_run)
 
     config = minute_config(series)
     config.update(signal_plugin_key="expression", signal_plugin_params=BUSY)
@@ -106,4 +170,4 @@ def run(session: Session) -> None:
     session.say(f"  the rising-close strategy made {count:,} trades")
     if count < MIN_TRADES:
         raise RuntimeError(f"the trade-list run made {count:,} trades, fewer than the {MIN_TRADES:,} to measure")
-    _compare(session, trades_run, "trade list", "trades")
+    _compare(session, trades_run, "trade list", "trades", floor_run)
