@@ -19,6 +19,7 @@ from google.protobuf import message
 
 from gateway.transcoder.descriptors import DescriptorSet
 from gateway.transcoder.errors import JsonPrintError
+from gateway.transcoder.http_body_wire import http_body_data
 from gateway.transcoder.json_printing import JsonPrinter
 from gateway.transcoder.metadata import Headers
 from gateway.transcoder.status_mapping import grpc_code_for_local_reply
@@ -122,7 +123,9 @@ def stream_http_body(
     exchange.write(first.data)
     try:
         for raw in rest:
-            exchange.write(parse(raw).data)
+            # Read off the wire and written from the received bytes, not copied twice through a message.
+            data = http_body_data(raw)
+            exchange.write(parse(raw).data if data is None else data)
     except grpc.RpcError as err:
         _log_late_failure(rpc, err)
     exchange.end_stream()

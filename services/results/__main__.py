@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 
-from backtest.v1 import results_pb2, results_pb2_grpc
+from backtest.v1 import results_pb2
 from services.adapters.object_store import ObjectStore, S3Location
 from services.kit.grpc_server import GrpcService, run_until_signalled
 from services.kit.memory_release import release_large_buffers
@@ -15,7 +15,7 @@ from services.kit.structured_logging import configure_logging
 from services.results import row_printing
 from services.results.artifacts import Artifacts
 from services.results.catalog_client import CatalogClient
-from services.results.servicer import ResultsServicer
+from services.results.servicer import ResultsServicer, add_to_server
 from services.results.settings import ResultsSettings
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,7 @@ async def serve(settings: ResultsSettings) -> None:
     await asyncio.to_thread(_warm_up)
     catalog = CatalogClient(settings.catalog_addr)
     servicer = ResultsServicer(catalog, Artifacts(ObjectStore(S3Location.of(settings))))
-    service = GrpcService(
-        [(results_pb2_grpc.add_ResultsServiceServicer_to_server, servicer, SERVICE_NAME)], settings.grpc_listen
-    )
+    service = GrpcService([(add_to_server, servicer, SERVICE_NAME)], settings.grpc_listen)
     await run_until_signalled(service, on_stop=catalog.close)
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from google.api import httpbody_pb2
 from google.protobuf import json_format, struct_pb2
 
 from backtest.v1 import backtest_pb2, results_pb2
-from services.adapters.object_store import PARQUET_CONTENT_TYPE
 from services.domain.metric_table import HIGHER, NEUTRAL
 from services.kit.nullable_string import read_nullable
 from services.results.compare import Comparison
@@ -40,10 +38,28 @@ def trades(rows: dict[str, list]) -> Iterator[backtest_pb2.Trade]:
     return (backtest_pb2.Trade(**dict(zip(names, values, strict=True))) for values in zip(*rows.values(), strict=True))
 
 
-def http_bodies(chunks: Iterable[bytes], content_type: str = PARQUET_CONTENT_TYPE) -> Iterator[httpbody_pb2.HttpBody]:
-    """Chunks of a body (a Parquet file by default) as HttpBody messages; the gateway takes the type from the first."""
+def http_body_wire(chunks: Iterable[bytes], content_type: str) -> Iterator[bytes]:
+    """Chunks of a body as serialized google.api.HttpBody messages, for a method sent without a serializer.
+
+    Byte for byte what HttpBody(content_type=..., data=chunk).SerializeToString() makes, the type
+    on the first message only (the gateway takes it from there), without building a message per
+    chunk: the data is copied once, into the wire bytes.
+    """
+    kind = content_type.encode()
+    first = b"\x0a" + _varint(len(kind)) + kind if kind else b""
     for index, chunk in enumerate(chunks):
-        yield httpbody_pb2.HttpBody(content_type=content_type if index == 0 else "", data=chunk)
+        head = first if index == 0 else b""
+        yield head + (b"\x12" + _varint(len(chunk)) if chunk else b"") + chunk
+
+
+def _varint(value: int) -> bytes:
+    """A protobuf base-128 varint."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def compare_response(comparison: Comparison) -> results_pb2.CompareBacktestsResponse:

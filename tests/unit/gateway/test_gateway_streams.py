@@ -65,6 +65,21 @@ def test_http_body_stream_is_a_raw_chunked_download(client) -> None:
     assert reply.body == b"\x01" * 1000 + b"\x02" * 1000 + b"\x03" * 1000
 
 
+def test_large_http_body_chunks_pass_through_intact(client, gateway) -> None:
+    # Pieces of 64 KB and more are sent from the received bytes, gathered with their framing.
+    reply = client.request("GET", "/v1/blobs/big.bin/download?chunks=3&chunk_size=300000")
+    assert reply.status == 200 and reply.headers["transfer-encoding"] == "chunked"
+    assert reply.body == b"\x01" * 300_000 + b"\x02" * 300_000 + b"\x03" * 300_000
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=5) as sock:  # HTTP/1.0: no chunking
+        sock.sendall(b"GET /v1/blobs/big.bin/download?chunks=2&chunk_size=100000 HTTP/1.0\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"transfer-encoding" not in head
+    assert body == b"\x01" * 100_000 + b"\x02" * 100_000
+
+
 def test_http_body_stream_failing_first_is_a_json_error(client) -> None:
     reply = client.request("GET", "/v1/blobs/missing/download?chunks=3&chunk_size=10")
     assert reply.status == 404

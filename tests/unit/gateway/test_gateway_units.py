@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from google.api import httpbody_pb2
 from google.protobuf import descriptor_pb2
 
 from gateway.transcoder.edge_filters import ApiKeys, normalize_path, parse_api_keys
 from gateway.transcoder.field_values import parse_scalar
+from gateway.transcoder.http_body_wire import http_body_data
 from gateway.transcoder.json_scalars import format_double, format_float
 from gateway.transcoder.path_templates import TemplateVariable, parse_template
 from gateway.transcoder.percent_encoding import percent_decode
@@ -126,3 +128,21 @@ def test_api_keys_as_the_lua_script_reads_them() -> None:
     assert keys.admits(headers.get)
     assert not keys.admits({"x-api-key": "wrong", "authorization": "Bearer old-key"}.get)
     assert ApiKeys(parse_api_keys("")).admits({}.get)
+
+
+@pytest.mark.parametrize("size", [0, 1, 127, 128, 16_384, 200_000])
+@pytest.mark.parametrize("content_type", ["", "application/json"])
+def test_http_body_data_is_read_off_the_wire_as_a_parser_reads_it(size, content_type) -> None:
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    raw = httpbody_pb2.HttpBody(content_type=content_type, data=data).SerializeToString()
+    assert bytes(http_body_data(raw)) == data
+    assert bytes(http_body_data(b"\x12\x02ab\x12\x01c")) == b"c"  # a repeated field: the last wins, as parsed
+
+
+def test_http_body_data_leaves_anything_unusual_to_the_parser() -> None:
+    with_extension = httpbody_pb2.HttpBody(data=b"x")
+    with_extension.extensions.add().Pack(httpbody_pb2.HttpBody())
+    raw = httpbody_pb2.HttpBody(data=b"abcdef").SerializeToString()
+    assert http_body_data(with_extension.SerializeToString()) is None
+    assert all(http_body_data(raw[:cut]) is None for cut in range(1, len(raw)))  # cut short: malformed
+    assert http_body_data(b"\x12\xff\xff\xff\xff\xff\x01") is None  # a length no message can have

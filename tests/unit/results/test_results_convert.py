@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
+from google.api import httpbody_pb2
 from google.protobuf import json_format
 
 from services.results import convert
@@ -63,10 +65,14 @@ def test_open_trade_has_no_exit_date():
     assert "exit_date" not in still_open and still_open["status"] == "open"
 
 
-def test_http_bodies_type_the_first_chunk():
-    bodies = list(convert.http_bodies([b"PAR1", b"rest"]))
-    assert [b.content_type for b in bodies] == ["application/vnd.apache.parquet", ""]
-    assert b"".join(b.data for b in bodies) == b"PAR1rest"
+@pytest.mark.parametrize("content_type", ["application/vnd.apache.parquet", "application/json", ""])
+def test_http_body_wire_is_what_the_messages_serialize_to_with_the_type_on_the_first(content_type):
+    chunks = [b"[" + b"x" * 200, b"", b"y" * 130_000, b"]"]
+    expected = [
+        httpbody_pb2.HttpBody(content_type=content_type if index == 0 else "", data=chunk).SerializeToString()
+        for index, chunk in enumerate(chunks)
+    ]
+    assert list(convert.http_body_wire(chunks, content_type)) == expected
 
 
 def test_daily_bars_print_dates_and_intraday_bars_date_times():
