@@ -14,6 +14,8 @@ DESCRIPTOR := gen/descriptor.binpb
 OPENAPI := gen/openapi.json
 OPENAPI_GEN := $(wildcard gateway/openapi/*.py gateway/docs/*)
 PYTEST_ARGS ?=
+# Workers of `make test`: much of the suite waits on servers, so two keep both cores busy.
+TEST_WORKERS ?= 2
 
 export PATH := $(BIN):$(PATH)
 SHELL := /bin/bash
@@ -62,7 +64,7 @@ up: proto
 	$(PY) -m deploy.embedded up
 
 test: lint chromium
-	$(PY) -m pytest $(PYTEST_ARGS) tests
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS) tests
 
 # Headless Chromium from Debian's packages for the report pages' browser tests
 # (tests/e2e/browser); installed when missing (needs root, as CI runs).

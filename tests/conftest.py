@@ -39,3 +39,23 @@ def _chaos_asked_for(config: pytest.Config) -> bool:
         if path == chaos or chaos in path.parents:
             return True
     return False
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadfile` (as `make test` runs): a worker takes a whole file, and the chaos package whole.
+
+    A file's tests share their module's fixtures, so they stay on one worker; the chaos
+    scenarios share one stack of their own (package scope), started once. xdist's own
+    loadfile would split the package, and its loadgroup marks are lost under pytest 9
+    (it renames nodeids through an attribute pytest no longer reads).
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WholeFiles(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/chaos" if path.startswith("tests/chaos/") else path
+
+    return WholeFiles(config, log)
