@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from services.adapters.artifact_encoding import EQUITY_ENCODING, ROW_GROUP_ROWS, TRADES_ENCODING, ParquetEncoding
 from services.adapters.batch_parquet import batch_parquet
 from services.adapters.object_store import PARQUET_CONTENT_TYPE, ObjectStore
+from services.adapters.parquet_pieces import encode_in_pieces
 from services.domain.execution import EngineResult, Trade, TradeColumns, trade_columns
 from services.domain.object_uris import ArtifactRef, artifact_uri, batch_artifact_key, run_artifact_key
 
@@ -41,6 +42,9 @@ _TRADE_NUMBERS = ("entry_price", "exit_price", "size", "pnl", "return_pct")
 # Uploads of the equity curve, overlapping the trades' encode and PUT; one per
 # concurrent job, and a job's own thread does the other PUT.
 _UPLOADS = futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="artifact-put")
+# The later pieces of a large equity file, encoded while the uploading thread encodes the first
+# (services.adapters.parquet_pieces): one more core's worth of encoding.
+_PIECES = futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="artifact-encode")
 
 
 def _dates(result: EngineResult) -> pd.DatetimeIndex:
@@ -99,11 +103,15 @@ def _parquet(table: pa.Table, encoding: ParquetEncoding) -> bytes:
 
 def equity_table(result: EngineResult) -> pa.Table:
     """The equity artifact as an Arrow table: `equity`, then the `date` index column."""
-    dates = _dates(result)
+    return _equity_rows(_dates(result), result.equity.to_numpy(dtype="float64"))
+
+
+def _equity_rows(dates: pd.DatetimeIndex, values: np.ndarray) -> pa.Table:
+    """The equity table of these dates and values (all of a curve, or a piece of one)."""
     schema, _ = _schemas(dates.dtype)
-    values = result.equity.to_numpy(dtype="float64")
     # from_pandas: NaN is stored as null, as pandas stores it (and JSON renders it). It costs a
-    # pass and a copy of a million values, so it is asked for only when there is a NaN.
+    # pass and a copy of a million values, so it is asked for only when there is a NaN. Per
+    # piece of a curve the same: a piece without NaN has none to turn into null.
     equity = pa.array(values, type=pa.float64(), from_pandas=bool(np.isnan(values).any()))
     return pa.Table.from_arrays([equity, _date_array(dates, schema.field("date").type)], schema=schema)
 
@@ -158,8 +166,15 @@ def _concatenated(parts: list[TradeColumns]) -> TradeColumns:
 
 
 def equity_parquet(result: EngineResult) -> bytes:
-    """The equity artifact's Parquet file."""
-    return _parquet(equity_table(result), EQUITY_ENCODING)
+    """The equity artifact's Parquet file; a long curve is encoded in two pieces at once, to the same bytes."""
+    dates, values = _dates(result), result.equity.to_numpy(dtype="float64")
+    return encode_in_pieces(
+        len(values),
+        lambda start, stop: _equity_rows(dates[start:stop], values[start:stop]),
+        row_group_rows=ROW_GROUP_ROWS,
+        writer_options=EQUITY_ENCODING.writer_options(),
+        pool=_PIECES,
+    )
 
 
 def trades_parquet(result: EngineResult) -> bytes:
