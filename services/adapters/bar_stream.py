@@ -19,6 +19,7 @@ added. Nothing here touches the object store: the caller stores the result.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
@@ -244,8 +245,9 @@ def convert_upload(chunks: Iterator[bytes], content_type: str | None, out_path: 
     """
     writer = _BarWriter(out_path)
     try:
-        for _, bars in _validated_batches(chunks, content_type, out_path):
-            writer.write(bars)
+        with contextlib.closing(_validated_batches(chunks, content_type, out_path)) as batches:
+            for _, bars in batches:
+                writer.write(bars)
         if writer.rows == 0:
             raise ValidationError.single("file", "has no data rows")
         return writer.finish()
@@ -274,22 +276,23 @@ def append_upload(
         stored_rows = writer.rows
         cursor: _StoredCursor | None = None
         saw_rows = False
-        for offset, bars in _validated_batches(chunks, content_type, out_path):
-            saw_rows = True
-            stamps = bars.column("timestamp").to_numpy()
-            overlap = int(np.searchsorted(stamps, last, side="right")) if last is not None else 0
-            if overlap:
-                if cursor is None:
-                    cursor = _StoredCursor(stored, stamps[0])
-                cursor.match(bars.slice(0, overlap), offset)
-            if overlap < len(stamps):
-                if cursor is not None and not cursor.exhausted():
-                    missing = cursor.peek_timestamp()
-                    raise ConflictError(
-                        f"row {offset + overlap + 1}: the file skips the stored bar at {pd.Timestamp(missing)}; "
-                        "rows up to the series' last bar must equal the stored bars"
-                    )
-                writer.write(bars.slice(overlap))
+        with contextlib.closing(_validated_batches(chunks, content_type, out_path)) as batches:
+            for offset, bars in batches:
+                saw_rows = True
+                stamps = bars.column("timestamp").to_numpy()
+                overlap = int(np.searchsorted(stamps, last, side="right")) if last is not None else 0
+                if overlap:
+                    if cursor is None:
+                        cursor = _StoredCursor(stored, stamps[0])
+                    cursor.match(bars.slice(0, overlap), offset)
+                if overlap < len(stamps):
+                    if cursor is not None and not cursor.exhausted():
+                        missing = cursor.peek_timestamp()
+                        raise ConflictError(
+                            f"row {offset + overlap + 1}: the file skips the stored bar at {pd.Timestamp(missing)}; "
+                            "rows up to the series' last bar must equal the stored bars"
+                        )
+                    writer.write(bars.slice(overlap))
         if not saw_rows:
             raise ValidationError.single("file", "has no data rows")
         if writer.rows == stored_rows:
@@ -394,15 +397,20 @@ def _validated_batches(
         else:
             raw = _csv_batches(reader)
         offset, previous = 0, None
-        for columns in raw:
-            rows = len(columns["timestamp"])
-            if rows == 0:
-                continue
-            bars = validated_columns(columns, offset=offset, previous=previous)
-            table = pa.Table.from_arrays([pa.array(bars[name]) for name in COLUMNS], schema=SCHEMA)
-            previous = bars["timestamp"][-1]
-            yield offset, table
-            offset += rows
+        # Closed here, not left to the garbage collector: a generator abandoned on a refused
+        # row sits in its traceback's reference cycle, and the collector could finalize it
+        # (joining its parse thread) in a thread holding threading's shutdown lock, which
+        # that join takes too: a test run hung there.
+        with contextlib.closing(raw):
+            for columns in raw:
+                rows = len(columns["timestamp"])
+                if rows == 0:
+                    continue
+                bars = validated_columns(columns, offset=offset, previous=previous)
+                table = pa.Table.from_arrays([pa.array(bars[name]) for name in COLUMNS], schema=SCHEMA)
+                previous = bars["timestamp"][-1]
+                yield offset, table
+                offset += rows
 
 
 class _ReadAhead:
