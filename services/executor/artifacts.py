@@ -187,6 +187,7 @@ def _overlapped(
     put_equity: Callable[[bytes], str],
     encode_trades: Callable[[], bytes],
     put_trades: Callable[[bytes], str],
+    encoded_equity: Callable[[], None] | None = None,
 ) -> tuple[str, str]:
     """(equity URI, trades URI): the equity file encodes and uploads on the pool while this thread does the trades.
 
@@ -195,7 +196,8 @@ def _overlapped(
     encode had to share them with the metrics (computed alongside by the
     caller), the trades encode and S3 taking the trades PUT, and took 49 ms
     for 30 ms of CPU on a million bars. The trades file then encodes and
-    uploads while S3 takes the equity file.
+    uploads while S3 takes the equity file. `encoded_equity` is called once the
+    equity file is encoded (or failed to encode), before the trades file is.
     """
     encoded = threading.Event()
 
@@ -209,6 +211,8 @@ def _overlapped(
     upload = _UPLOADS.submit(equity)
     try:
         encoded.wait()
+        if encoded_equity is not None:
+            encoded_equity()
         trades_uri = put_trades(encode_trades())
     finally:
         futures.wait([upload])  # never return, nor raise, while the equity upload is still running
@@ -216,7 +220,12 @@ def _overlapped(
 
 
 def write_artifacts(
-    store: ObjectStore, backtest_id: str, job_id: str, attempt: int, result: EngineResult
+    store: ObjectStore,
+    backtest_id: str,
+    job_id: str,
+    attempt: int,
+    result: EngineResult,
+    encoded_equity: Callable[[], None] | None = None,
 ) -> tuple[str, str]:
     """Stores both artifacts of a run and returns (equity_curve_uri, trades_uri).
 
@@ -224,17 +233,24 @@ def write_artifacts(
     backtest_id: run the artifacts belong to; keys live under artifacts/<id>/.
     job_id, attempt: the job attempt writing them: files of its own (`run_artifact_key`).
     result: the engine's output.
+    encoded_equity: called once the equity file is encoded, while it uploads (see `_overlapped`).
     """
 
     def put(name: str) -> Callable[[bytes], str]:
         key = run_artifact_key(backtest_id, job_id, attempt, name)
         return lambda data: store.put_bytes(key, data, content_type=PARQUET_CONTENT_TYPE)
 
-    return _overlapped(lambda: equity_parquet(result), put("equity"), lambda: trades_parquet(result), put("trades"))
+    return _overlapped(
+        lambda: equity_parquet(result), put("equity"), lambda: trades_parquet(result), put("trades"), encoded_equity
+    )
 
 
 def write_batch_artifacts(
-    store: ObjectStore, job_id: str, attempt: int, runs: list[tuple[str, EngineResult]]
+    store: ObjectStore,
+    job_id: str,
+    attempt: int,
+    runs: list[tuple[str, EngineResult]],
+    encoded_equity: Callable[[], None] | None = None,
 ) -> list[tuple[str, str]]:
     """Stores the artifacts of many runs as two batch files; (equity_curve_uri, trades_uri) per run, in order.
 
@@ -242,6 +258,7 @@ def write_batch_artifacts(
     job_id, attempt: the job attempt writing them; each attempt has files of its own
         (`batch_artifact_key`), so a file is never overwritten under a run that points into it.
     runs: (backtest_id, engine result) pairs, all over the same bars (a broadcast batch).
+    encoded_equity: called once the equity file is encoded, while it uploads (see `_overlapped`).
 
     Each run's URI names its part of the file (`services.adapters.batch_parquet`).
     """
@@ -260,6 +277,7 @@ def write_batch_artifacts(
         put("equity"),
         lambda: encode(trades_tables, TRADES_ENCODING),
         put("trades"),
+        encoded_equity,
     )
     equity_key, trades_key = store.key_of(equity_file), store.key_of(trades_file)
     return [
