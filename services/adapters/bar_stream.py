@@ -19,6 +19,7 @@ added. Nothing here touches the object store: the caller stores the result.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
@@ -28,7 +29,6 @@ import shutil
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass
 
 import numpy as np
@@ -245,7 +245,7 @@ def convert_upload(chunks: Iterator[bytes], content_type: str | None, out_path: 
     """
     writer = _BarWriter(out_path)
     try:
-        with closing(_validated_batches(chunks, content_type, out_path)) as batches:
+        with contextlib.closing(_validated_batches(chunks, content_type, out_path)) as batches:
             for _, bars in batches:
                 writer.write(bars)
         if writer.rows == 0:
@@ -276,7 +276,7 @@ def append_upload(
         stored_rows = writer.rows
         cursor: _StoredCursor | None = None
         saw_rows = False
-        with closing(_validated_batches(chunks, content_type, out_path)) as batches:
+        with contextlib.closing(_validated_batches(chunks, content_type, out_path)) as batches:
             for offset, bars in batches:
                 saw_rows = True
                 stamps = bars.column("timestamp").to_numpy()
@@ -397,10 +397,11 @@ def _validated_batches(
         else:
             raw = _csv_batches(reader)
         offset, previous = 0, None
-        # Closed here, in this thread, when a rule refuses a batch or the consumer stops early:
-        # left to the garbage collector, the parsing pool's shutdown (a thread join) could run
-        # inside threading's own bookkeeping of another thread and deadlock on its lock.
-        with closing(raw):
+        # Closed here, not left to the garbage collector: a generator abandoned on a refused
+        # row sits in its traceback's reference cycle, and the collector could finalize it
+        # (joining its parse thread) in a thread holding threading's shutdown lock, which
+        # that join takes too: a test run hung there.
+        with contextlib.closing(raw):
             for columns in raw:
                 rows = len(columns["timestamp"])
                 if rows == 0:

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from services.adapters.artifact_encoding import EQUITY_ENCODING, ROW_GROUP_ROWS, TRADES_ENCODING, ParquetEncoding
 from services.adapters.batch_parquet import batch_parquet
 from services.adapters.object_store import PARQUET_CONTENT_TYPE, ObjectStore
+from services.adapters.parquet_pieces import encode_in_pieces
 from services.domain.execution import EngineResult, Trade, TradeColumns, trade_columns
 from services.domain.object_uris import ArtifactRef, artifact_uri, batch_artifact_key, run_artifact_key
 
@@ -41,6 +42,9 @@ _TRADE_NUMBERS = ("entry_price", "exit_price", "size", "pnl", "return_pct")
 # Uploads of the equity curve, overlapping the trades' encode and PUT; one per
 # concurrent job, and a job's own thread does the other PUT.
 _UPLOADS = futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="artifact-put")
+# The later pieces of a large equity file, encoded while the uploading thread encodes the first
+# (services.adapters.parquet_pieces): one more core's worth of encoding.
+_PIECES = futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="artifact-encode")
 
 
 def _dates(result: EngineResult) -> pd.DatetimeIndex:
@@ -99,11 +103,15 @@ def _parquet(table: pa.Table, encoding: ParquetEncoding) -> bytes:
 
 def equity_table(result: EngineResult) -> pa.Table:
     """The equity artifact as an Arrow table: `equity`, then the `date` index column."""
-    dates = _dates(result)
+    return _equity_rows(_dates(result), result.equity.to_numpy(dtype="float64"))
+
+
+def _equity_rows(dates: pd.DatetimeIndex, values: np.ndarray) -> pa.Table:
+    """The equity table of these dates and values (all of a curve, or a piece of one)."""
     schema, _ = _schemas(dates.dtype)
-    values = result.equity.to_numpy(dtype="float64")
     # from_pandas: NaN is stored as null, as pandas stores it (and JSON renders it). It costs a
-    # pass and a copy of a million values, so it is asked for only when there is a NaN.
+    # pass and a copy of a million values, so it is asked for only when there is a NaN. Per
+    # piece of a curve the same: a piece without NaN has none to turn into null.
     equity = pa.array(values, type=pa.float64(), from_pandas=bool(np.isnan(values).any()))
     return pa.Table.from_arrays([equity, _date_array(dates, schema.field("date").type)], schema=schema)
 
@@ -158,8 +166,15 @@ def _concatenated(parts: list[TradeColumns]) -> TradeColumns:
 
 
 def equity_parquet(result: EngineResult) -> bytes:
-    """The equity artifact's Parquet file."""
-    return _parquet(equity_table(result), EQUITY_ENCODING)
+    """The equity artifact's Parquet file; a long curve is encoded in two pieces at once, to the same bytes."""
+    dates, values = _dates(result), result.equity.to_numpy(dtype="float64")
+    return encode_in_pieces(
+        len(values),
+        lambda start, stop: _equity_rows(dates[start:stop], values[start:stop]),
+        row_group_rows=ROW_GROUP_ROWS,
+        writer_options=EQUITY_ENCODING.writer_options(),
+        pool=_PIECES,
+    )
 
 
 def trades_parquet(result: EngineResult) -> bytes:
@@ -172,6 +187,7 @@ def _overlapped(
     put_equity: Callable[[bytes], str],
     encode_trades: Callable[[], bytes],
     put_trades: Callable[[bytes], str],
+    encoded_equity: Callable[[], None] | None = None,
 ) -> tuple[str, str]:
     """(equity URI, trades URI): the equity file encodes and uploads on the pool while this thread does the trades.
 
@@ -180,7 +196,8 @@ def _overlapped(
     encode had to share them with the metrics (computed alongside by the
     caller), the trades encode and S3 taking the trades PUT, and took 49 ms
     for 30 ms of CPU on a million bars. The trades file then encodes and
-    uploads while S3 takes the equity file.
+    uploads while S3 takes the equity file. `encoded_equity` is called once the
+    equity file is encoded (or failed to encode), before the trades file is.
     """
     encoded = threading.Event()
 
@@ -194,6 +211,8 @@ def _overlapped(
     upload = _UPLOADS.submit(equity)
     try:
         encoded.wait()
+        if encoded_equity is not None:
+            encoded_equity()
         trades_uri = put_trades(encode_trades())
     finally:
         futures.wait([upload])  # never return, nor raise, while the equity upload is still running
@@ -201,7 +220,12 @@ def _overlapped(
 
 
 def write_artifacts(
-    store: ObjectStore, backtest_id: str, job_id: str, attempt: int, result: EngineResult
+    store: ObjectStore,
+    backtest_id: str,
+    job_id: str,
+    attempt: int,
+    result: EngineResult,
+    encoded_equity: Callable[[], None] | None = None,
 ) -> tuple[str, str]:
     """Stores both artifacts of a run and returns (equity_curve_uri, trades_uri).
 
@@ -209,17 +233,24 @@ def write_artifacts(
     backtest_id: run the artifacts belong to; keys live under artifacts/<id>/.
     job_id, attempt: the job attempt writing them: files of its own (`run_artifact_key`).
     result: the engine's output.
+    encoded_equity: called once the equity file is encoded, while it uploads (see `_overlapped`).
     """
 
     def put(name: str) -> Callable[[bytes], str]:
         key = run_artifact_key(backtest_id, job_id, attempt, name)
         return lambda data: store.put_bytes(key, data, content_type=PARQUET_CONTENT_TYPE)
 
-    return _overlapped(lambda: equity_parquet(result), put("equity"), lambda: trades_parquet(result), put("trades"))
+    return _overlapped(
+        lambda: equity_parquet(result), put("equity"), lambda: trades_parquet(result), put("trades"), encoded_equity
+    )
 
 
 def write_batch_artifacts(
-    store: ObjectStore, job_id: str, attempt: int, runs: list[tuple[str, EngineResult]]
+    store: ObjectStore,
+    job_id: str,
+    attempt: int,
+    runs: list[tuple[str, EngineResult]],
+    encoded_equity: Callable[[], None] | None = None,
 ) -> list[tuple[str, str]]:
     """Stores the artifacts of many runs as two batch files; (equity_curve_uri, trades_uri) per run, in order.
 
@@ -227,6 +258,7 @@ def write_batch_artifacts(
     job_id, attempt: the job attempt writing them; each attempt has files of its own
         (`batch_artifact_key`), so a file is never overwritten under a run that points into it.
     runs: (backtest_id, engine result) pairs, all over the same bars (a broadcast batch).
+    encoded_equity: called once the equity file is encoded, while it uploads (see `_overlapped`).
 
     Each run's URI names its part of the file (`services.adapters.batch_parquet`).
     """
@@ -245,6 +277,7 @@ def write_batch_artifacts(
         put("equity"),
         lambda: encode(trades_tables, TRADES_ENCODING),
         put("trades"),
+        encoded_equity,
     )
     equity_key, trades_key = store.key_of(equity_file), store.key_of(trades_file)
     return [

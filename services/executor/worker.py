@@ -28,9 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
+from concurrent import futures
 from dataclasses import dataclass
+from typing import Any
 
 import nats.errors
 
@@ -58,8 +61,46 @@ CALL_TIMEOUT_S = 30.0
 SETTLING_TIMEOUT_S = 120.0
 
 
+# Metrics of runs whose files are being stored: one thread per job in flight.
+_MEASURING = futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="run-metrics")
+
+
 class RunFailed(Exception):
     """The run cannot succeed with this config and data; the reason is for the user."""
+
+
+class _AfterEncoding:
+    """A job's metrics, computed on a thread of their own from when its equity file is encoded.
+
+    The equity file's encode and PUT are what CompleteRuns waits for; the metrics
+    (~30 ms of CPU on a million bars) are not, as long as they are done by the end
+    of the PUT. Started alongside the encode they took one of the two cores from
+    it; started once it is done they compute while S3 stores the file.
+    `start` may be called from any thread, and more than once (a retried upload).
+    """
+
+    def __init__(self, compute: Callable[[], Any]) -> None:
+        self._compute = compute
+        self._future: futures.Future | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Starts the computation unless it has started."""
+        with self._lock:
+            if self._future is None:
+                self._future = _MEASURING.submit(self._compute)
+
+    async def result(self) -> Any:
+        """The computation's result (started now if it has not been)."""
+        self.start()
+        return await asyncio.wrap_future(self._future)
+
+    async def settled(self) -> None:
+        """Waits for a started computation to end, whatever its outcome (its result is retrieved)."""
+        with self._lock:
+            future = self._future
+        if future is not None:
+            await asyncio.gather(asyncio.wrap_future(future), return_exceptions=True)
 
 
 def resolve_runs(job: Job) -> list[ResolvedBacktest]:
@@ -279,17 +320,17 @@ class Worker:
         ]
         if not kept:
             return
-        # The metrics compute while the artifacts encode and upload: both are numpy and
-        # Arrow work that releases the GIL, and only CompleteRuns needs them both.
-        metrics = asyncio.create_task(
-            asyncio.to_thread(outcomes, [run for _, run, _ in kept], [result for _, _, result in kept])
-        )
+        # The metrics compute while the equity file uploads (_AfterEncoding): numpy work
+        # that releases the GIL, and only CompleteRuns needs them and the files both.
+        metrics = _AfterEncoding(lambda: outcomes([run for _, run, _ in kept], [result for _, _, result in kept]))
         try:
-            uris = await self._with(OBJECT_STORE, "store artifacts", lambda: self._write_artifacts(job, attempt, kept))
+            uris = await self._with(
+                OBJECT_STORE, "store artifacts", lambda: self._write_artifacts(job, attempt, kept, metrics.start)
+            )
         except BaseException:
-            await asyncio.gather(metrics, return_exceptions=True)  # the thread finishes; its result is retrieved
+            await metrics.settled()
             raise
-        measured = await metrics
+        measured = await metrics.result()
         request = rr.CompleteRunsRequest(job_id=job.job_id)
         for (backtest_id, _, _), outcome, (equity_uri, trades_uri) in zip(kept, measured, uris, strict=True):
             reported = request.outcomes.add(backtest_id=backtest_id, equity_curve_uri=equity_uri, trades_uri=trades_uri)
@@ -301,13 +342,19 @@ class Worker:
             CATALOG, "CompleteRuns", lambda: self.reporter.CompleteRuns(request, timeout=SETTLING_TIMEOUT_S)
         )
 
-    async def _write_artifacts(self, job: Job, attempt: int, kept: list) -> list[tuple[str, str]]:
-        """(equity_curve_uri, trades_uri) per kept run: files of its own for one run, two batch files for more."""
+    async def _write_artifacts(
+        self, job: Job, attempt: int, kept: list, encoded: Callable[[], None]
+    ) -> list[tuple[str, str]]:
+        """(equity_curve_uri, trades_uri) per kept run: files of its own for one run, two batch files for more.
+
+        encoded: called once the equity file is encoded, while it uploads.
+        """
         if len(kept) == 1:
             ((backtest_id, _, result),) = kept
-            return [await asyncio.to_thread(write_artifacts, self.store, backtest_id, job.job_id, attempt, result)]
+            write = write_artifacts
+            return [await asyncio.to_thread(write, self.store, backtest_id, job.job_id, attempt, result, encoded)]
         runs = [(backtest_id, result) for backtest_id, _, result in kept]
-        return await asyncio.to_thread(write_batch_artifacts, self.store, job.job_id, attempt, runs)
+        return await asyncio.to_thread(write_batch_artifacts, self.store, job.job_id, attempt, runs, encoded)
 
     async def _compute(self, job: Job) -> tuple[list[ResolvedBacktest], list] | None:
         """The job's runs and their engine results; None when they failed for a reason of their own (reported)."""
@@ -478,27 +525,32 @@ class Worker:
 
     async def _store_and_measure(self, succeeded: list) -> list[tuple[RunOutcome | str, tuple[str, str]]]:
         """Per run, (its outcome or why its metrics failed, its artifact URIs): metrics compute while files upload."""
-        metrics = asyncio.create_task(asyncio.to_thread(_outcomes_each, succeeded))
+        metrics = _AfterEncoding(lambda: _outcomes_each(succeeded))
         try:
-            uris = await self._with(OBJECT_STORE, "store artifacts", lambda: self._write_coalesced(succeeded))
+            uris = await self._with(
+                OBJECT_STORE, "store artifacts", lambda: self._write_coalesced(succeeded, metrics.start)
+            )
         except BaseException:
-            await asyncio.gather(metrics, return_exceptions=True)  # the thread finishes; its result is retrieved
+            await metrics.settled()
             raise
-        return list(zip(await metrics, uris, strict=True))
+        return list(zip(await metrics.result(), uris, strict=True))
 
-    async def _write_coalesced(self, kept: list) -> list[tuple[str, str]]:
+    async def _write_coalesced(self, kept: list, encoded: Callable[[], None]) -> list[tuple[str, str]]:
         """(equity_curve_uri, trades_uri) per run: two batch files named after the first job's delivery.
 
         That delivery (job id, attempt) is in this batch alone, so the files are
         this batch's own, never overwritten under a run that points into them.
+        encoded: called once the equity file is encoded, while it uploads.
         """
         if len(kept) == 1:
             ((delivery, _, result),) = kept
-            job_id, backtest_id = delivery.job.job_id, delivery.job.backtest_ids[0]
-            return [await asyncio.to_thread(write_artifacts, self.store, backtest_id, job_id, delivery.attempt, result)]
+            job_id, backtest_id, attempt = delivery.job.job_id, delivery.job.backtest_ids[0], delivery.attempt
+            write = write_artifacts
+            return [await asyncio.to_thread(write, self.store, backtest_id, job_id, attempt, result, encoded)]
         leader = kept[0][0]
         runs = [(delivery.job.backtest_ids[0], result) for delivery, _, result in kept]
-        return await asyncio.to_thread(write_batch_artifacts, self.store, leader.job.job_id, leader.attempt, runs)
+        write_batch = write_batch_artifacts
+        return await asyncio.to_thread(write_batch, self.store, leader.job.job_id, leader.attempt, runs, encoded)
 
     async def _start_jobs(self, deliveries: list[Delivery]) -> list[bool]:
         """StartJobs for the coalesced jobs: whether each job's run is still to be done."""

@@ -173,6 +173,50 @@ def test_a_failed_put_fails_the_call_after_the_other_finished(failing):
     assert len(store.puts) == 1  # the other upload completed before the error surfaced
 
 
+class GatedStore(RecordingStore):
+    """Holds the equity file's PUT until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str = "") -> str:
+        if key.endswith("equity.parquet"):
+            assert self.release.wait(10), "the equity PUT was never let go"
+        return super().put_bytes(key, data, content_type=content_type)
+
+    bucket = "bucket"
+
+    def key_of(self, uri: str) -> str:
+        return uri.removeprefix("s3://bucket/")
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_encoded_equity_is_called_while_the_equity_file_uploads(batch):
+    """The executor starts a run's metrics from this call: after the encode, before the PUT ends."""
+    store, calls = GatedStore(), []
+
+    def encoded() -> None:
+        calls.append(dict(store.puts))  # what was stored when it was called
+        store.release.set()
+
+    result = CASES["daily run, last trade open"]
+    if batch:
+        artifacts.write_batch_artifacts(store, "t9", 1, [("b1", result), ("b2", result)], encoded)
+    else:
+        write_artifacts(store, "b9", "t9", 1, result, encoded)
+    assert calls == [{}]  # once, with nothing stored yet
+    assert len(store.puts) == 2
+
+
+def test_encoded_equity_is_called_when_the_encode_fails(monkeypatch):
+    calls = []
+    monkeypatch.setattr(artifacts, "equity_parquet", lambda result: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        write_artifacts(RecordingStore(), "b8", "t8", 1, CASES["all trades closed"], lambda: calls.append(1))
+    assert calls == [1]
+
+
 def test_warm_uploads_starts_the_upload_thread():
     artifacts.warm_uploads()
     assert any(t.name.startswith("artifact-put") for t in threading.enumerate())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -88,15 +87,6 @@ def test_the_first_bad_row_is_named_across_blocks_and_nothing_is_left(tmp_path: 
     description = caught.value.violations[0].description
     assert description.startswith(f"row {row}: ") and message in description, description
     assert list(tmp_path.iterdir()) == []
-    # The refusal stopped the parsing pool itself: `caught` still holds the traceback, so the
-    # pool was not left for the garbage collector to shut down at a random moment (a deadlock
-    # when that moment is inside threading's bookkeeping of another thread).
-    assert parsing_threads() == []
-
-
-def parsing_threads() -> list[str]:
-    """Names of the streamed CSV parser's threads still alive."""
-    return [t.name for t in threading.enumerate() if t.name.startswith("csv-parse")]
 
 
 def test_parquet_uploads_and_missing_headers(tmp_path: Path) -> None:
@@ -157,3 +147,29 @@ def test_a_block_that_does_not_parse_typed_is_read_as_text_with_the_same_rules(t
     with pytest.raises(ValidationError) as caught:
         bar_stream.convert_upload(iter(cut(b"\n".join(lines), 1000)), "text/csv", str(tmp_path / "out.parquet"))
     assert caught.value.violations[0].description.startswith("row 7001: high is missing"), caught.value.violations
+
+
+@pytest.mark.parametrize("append", [False, True])
+def test_a_refused_upload_stops_its_threads_before_the_error_surfaces(tmp_path: Path, append: bool) -> None:
+    """Closed at once, not by the garbage collector: finalized by it, the parser's pool was joined inside
+    threading's own shutdown lock once, and a test run hung there."""
+    import gc
+    import threading
+
+    lines = csv_bytes(200_000).split(b"\n")
+    stored = tmp_path / "stored.parquet"
+    stored.write_bytes(bars_to_parquet(parse_bars(b"\n".join(lines[:11]), "text/csv")))  # the upload's first 10
+    lines[150_000] = lines[150_000].replace(b",", b",x", 1)  # a bad value in a later block
+    gc.disable()
+    try:
+        with pytest.raises(ValidationError) as caught:  # held, as a test that reads the message holds it
+            if append:
+                bar_stream.append_upload(
+                    str(stored), iter(cut(b"\n".join(lines), 1 << 20)), "text/csv", str(tmp_path / "o.parquet")
+                )
+            else:
+                bar_stream.convert_upload(iter(cut(b"\n".join(lines), 1 << 20)), "text/csv", str(tmp_path / "o"))
+        assert "x" in str(caught.value)
+        assert not [t.name for t in threading.enumerate() if t.name.startswith("csv-parse")]
+    finally:
+        gc.enable()
