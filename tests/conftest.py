@@ -41,6 +41,7 @@ def _chaos_asked_for(config: pytest.Config) -> bool:
     return False
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: plain `pytest` runs without the plugin too
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """`--dist loadfile` (as `make test` runs): a worker takes a whole file, and the chaos package whole.
 
