@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Topology
 from services.catalog.execution import cancel, outcomes
-from services.catalog.execution.dispatch import claim_backtest
+from services.catalog.execution.dispatch import claim_backtest, claim_plain
 from services.catalog.execution.grid_search import create_grid_search
 from services.catalog.execution.liveness import CANCEL, Liveness, LivenessPath
 from services.catalog.execution.outbox_relay import OutboxRelay
@@ -102,8 +102,14 @@ class ExecutionService:
 
     async def execute_async(self, backtest_id: uuid.UUID) -> uuid.UUID:
         """Claims and dispatches a run; returns its task's id (the task is PENDING)."""
-        async with self.sessions.begin() as session:
-            task_id, job = await claim_backtest(session, self.bus.topology, backtest_id)
+        async with self.sessions() as session:
+            # One statement, its own transaction (dispatch.claim_plain): no BEGIN and COMMIT round trips.
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            claimed = await claim_plain(session, self.bus.topology, backtest_id)
+        if claimed is None:  # missing (404), running (409), or a run to bind: the transaction decides
+            async with self.sessions.begin() as session:
+                claimed = await claim_backtest(session, self.bus.topology, backtest_id)
+        task_id, job = claimed
         await self.relay.publish_committed([job])
         log.info("dispatched", extra={"backtest_id": str(backtest_id), "task_id": str(task_id)})
         return task_id
