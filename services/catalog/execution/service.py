@@ -22,7 +22,7 @@ from services.catalog.execution.liveness import CANCEL, Liveness, LivenessPath
 from services.catalog.execution.outbox_relay import OutboxRelay
 from services.catalog.execution.progress import Progress, ProgressWatch
 from services.catalog.execution.sweeps import create_sweep
-from services.catalog.execution.waiting import wait_until_settled
+from services.catalog.execution.waiting import SettledEvents, wait_until_settled
 from services.catalog.repository import backtests, tasks
 from services.catalog.repository.views import BacktestView, TaskView
 from services.domain.errors import UnavailableError
@@ -74,6 +74,8 @@ class ExecutionService:
         self.relay = OutboxRelay(self.sessions, self.bus)
         self.liveness = Liveness(self.sessions, self.bus, self._announce)
         self.progress = ProgressWatch(self.sessions, self.bus)
+        self.settled_events = SettledEvents()
+        await self.settled_events.start(self.bus)
         self._background.append(asyncio.create_task(self.relay.run(self._stop)))
         self._background.append(asyncio.create_task(self._reap(self._stop)))
 
@@ -116,12 +118,11 @@ class ExecutionService:
 
     async def execute_sync(self, backtest_id: uuid.UUID) -> BacktestView:
         """Dispatches a run and waits for its outcome; DeadlineError after the timeout (the run goes on)."""
-        subscription = await self.bus.subscribe_events(str(backtest_id))
-        try:
+        with self.settled_events.registered(backtest_id) as announced:  # before dispatching: no event slips past
             task_id = await self.execute_async(backtest_id)
             try:
                 settled = await wait_until_settled(
-                    subscription,
+                    announced,
                     lambda: self._settled(backtest_id),
                     backtest_id=backtest_id,
                     timeout=self.sync_timeout_s,
@@ -142,11 +143,6 @@ class ExecutionService:
                     f"backtest {backtest_id} was dispatched and runs on (task {task_id}), but the {dependency}"
                     f" is unavailable, so its outcome cannot be read now; poll GET /api/v1/tasks/{task_id}"
                 ) from exc
-        finally:
-            try:
-                await subscription.unsubscribe()
-            except Exception:  # NATS away: the subscription goes with the connection
-                log.warning("could not unsubscribe", exc_info=True)
 
     async def _settled(self, backtest_id: uuid.UUID) -> bool:
         async with self.sessions() as session:
