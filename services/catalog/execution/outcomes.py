@@ -228,11 +228,57 @@ async def complete_jobs(session: AsyncSession, jobs: list[tuple[JobId, list[Succ
                 rows.append({"id": s.backtest_id, "status": RunStatus.COMPLETED, "error": None, "metrics": s.metrics})
         settled.append(rows)
     by_task: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    executes: set[uuid.UUID] = set()
     for (job, _), rows in zip(jobs, settled, strict=True):
-        by_task.setdefault(job.task_id, []).extend(rows)
+        if rows:
+            by_task.setdefault(job.task_id, []).extend(rows)
+            if job.part is None:
+                executes.add(job.task_id)
+    if len(by_task) > 1 and len(executes) > 1:
+        # A coalesced batch settles many execute tasks: lock every task in id order, then count
+        # the execute tasks' runs in one statement instead of one each.
+        await session.execute(_LOCK_TASKS, {"task_ids": sorted(by_task)})
+        done_tasks = await _advance_executes(session, {task_id: by_task[task_id] for task_id in executes})
+        by_task = {task_id: rows for task_id, rows in by_task.items() if task_id not in done_tasks}
     for task_id in sorted(by_task):
         await _advance_task(session, task_id, by_task[task_id])
     return [[row["id"] for row in rows] for rows in settled]
+
+
+# _PROGRESS for several execute tasks (one run each) from one JSON array; a cancelled task
+# stays REVOKED and only counts. Returns the tasks it counted (any other kind is left out).
+_PROGRESS_EXECUTES = text(
+    """
+    UPDATE tasks AS t SET
+        succeeded = t.succeeded + r.succeeded, failed = t.failed + r.failed, updated_at = now(),
+        status = CASE WHEN t.status = :task_revoked THEN t.status ELSE r.status END,
+        error = CASE WHEN t.status = :task_revoked THEN t.error ELSE r.error END,
+        result = CASE WHEN t.status = :task_revoked THEN t.result ELSE r.result END
+    FROM jsonb_to_recordset(CAST(:tasks AS jsonb))
+         AS r(id uuid, succeeded integer, failed integer, status text, error text, result jsonb)
+    WHERE t.id = r.id AND t.kind = :execute
+    RETURNING t.id
+    """
+)
+
+
+async def _advance_executes(session: AsyncSession, settled: dict[uuid.UUID, list[dict[str, Any]]]) -> set[uuid.UUID]:
+    """`_advance_task` of several execute tasks (each settled run by task) in one statement; the tasks it counted."""
+    rows = []
+    for task_id, runs in settled.items():
+        run = runs[-1]  # an execute task has one run
+        failed = sum(r["status"] == RunStatus.FAILED for r in runs)
+        rows.append(
+            {
+                "id": str(task_id),
+                "succeeded": len(runs) - failed,
+                "failed": failed,
+                "status": TaskStatus.FAILURE if run["status"] == RunStatus.FAILED else TaskStatus.SUCCESS,
+                "error": run["error"],
+                "result": {"backtest_id": str(run["id"]), "status": run["status"], "metrics": run["metrics"]},
+            }
+        )
+    return set((await session.execute(_PROGRESS_EXECUTES, {"tasks": Jsonb(rows), **_WORDS})).scalars().all())
 
 
 async def fail_runs(
