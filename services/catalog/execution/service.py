@@ -118,17 +118,19 @@ class ExecutionService:
 
     async def execute_sync(self, backtest_id: uuid.UUID) -> BacktestView:
         """Dispatches a run and waits for its outcome; DeadlineError after the timeout (the run goes on)."""
-        with self.settled_events.registered(backtest_id) as announced:  # before dispatching: no event slips past
+        with self.settled_events.registered(backtest_id) as waiter:  # before dispatching: no event slips past
             task_id = await self.execute_async(backtest_id)
             try:
                 settled = await wait_until_settled(
-                    announced,
+                    waiter.announced,
                     lambda: self._settled(backtest_id),
                     backtest_id=backtest_id,
                     timeout=self.sync_timeout_s,
                 )
                 if not settled:
                     raise self.liveness.sync_timeout(backtest_id, self.sync_timeout_s)
+                if waiter.settled is not None and waiter.settled[0] == str(JobId.for_execute(task_id)):
+                    return waiter.settled[1]  # this catalog committed its outcome and kept the row
                 async with self.sessions() as session:
                     # One SELECT needs no transaction: in autocommit it is one round trip, not BEGIN,
                     # SELECT and ROLLBACK (a burst of small executes spent 12% of the catalog here).
@@ -271,16 +273,15 @@ class ExecutionService:
     async def complete_jobs(self, jobs: list[tuple[JobId, list[outcomes.Success]]]) -> list[list[uuid.UUID]]:
         """`complete_runs` of several jobs, one transaction (a group commit); per job, the runs it settled."""
         async with self.sessions.begin() as session:
-            settled = await outcomes.complete_jobs(session, jobs)
+            settled, rows = await outcomes.complete_jobs_viewing(session, jobs, self.settled_events.waited_for())
+        self.settled_events.deliver(rows)  # committed: synchronous executes waiting here answer with these rows
         for (job, _), ids in zip(jobs, settled, strict=True):
             await self._announce(ids, RunStatus.COMPLETED, job.task_id)
         return settled
 
     async def complete_runs(self, job: JobId, successes: list[outcomes.Success]) -> list[uuid.UUID]:
         """Commits successes, then tells waiters; returns the runs this call settled."""
-        async with self.sessions.begin() as session:
-            settled = await outcomes.complete_runs(session, job, successes)
-        await self._announce(settled, RunStatus.COMPLETED, job.task_id)
+        (settled,) = await self.complete_jobs([(job, successes)])
         return settled
 
     async def fail_runs(

@@ -4,7 +4,10 @@ The catalog replica that committed the outcome publishes a core-NATS event.
 Each catalog holds one subscription to every backtest's outcome events
 (`SettledEvents`, subscribed and flushed at start), and a waiter registers
 for its backtest before dispatching, so the event cannot slip past; a burst
-of sync executes costs no subscribe and unsubscribe per request. Core NATS
+of sync executes costs no subscribe and unsubscribe per request. When this
+catalog committed the outcome itself (an executor's CompleteJobs), it hands
+the settled row to the waiter after the commit, so the answer needs no read
+back; an outcome committed elsewhere, or a failure, is read. Core NATS
 is at-most-once, so the waiter also re-reads the row every second: a lost
 event costs at most that second, never a hang.
 """
@@ -14,17 +17,31 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 RECHECK_S = 1.0
+
+
+@dataclass
+class Waiter:
+    """A synchronous execute waiting for its run: `announced` is set when an outcome is announced.
+
+    settled: (job id, row) when this catalog committed the outcome itself and handed the row
+        over (`SettledEvents.deliver`); None when the outcome came from elsewhere (read it).
+    """
+
+    announced: asyncio.Event = field(default_factory=asyncio.Event)
+    settled: tuple[str, Any] | None = None
 
 
 class SettledEvents:
     """Outcome events of every backtest, handed to the waiters registered for each."""
 
     def __init__(self) -> None:
-        self._waiters: dict[str, list[asyncio.Event]] = {}
+        self._waiters: dict[uuid.UUID, list[Waiter]] = {}
 
     async def start(self, bus) -> None:
         """Subscribes to every backtest's event subject on `bus` (a services.adapters.bus.Bus; closing it ends this)."""
@@ -32,21 +49,36 @@ class SettledEvents:
         await bus.nc.flush()  # the server knows the subscription before any run is dispatched
 
     async def _received(self, message) -> None:
-        for event in self._waiters.get(message.subject.rsplit(".", 1)[-1], ()):
-            event.set()
+        try:
+            backtest_id = uuid.UUID(message.subject.rsplit(".", 1)[-1])
+        except ValueError:
+            return
+        for waiter in self._waiters.get(backtest_id, ()):
+            waiter.announced.set()
+
+    def waited_for(self) -> set[uuid.UUID]:
+        """The backtests some synchronous execute of this catalog waits for."""
+        return set(self._waiters)
+
+    def deliver(self, settled: Mapping[uuid.UUID, tuple[str, Any]]) -> None:
+        """Hands committed outcomes, (job id, row) by backtest id, to their waiters (call after the commit)."""
+        for backtest_id, outcome in settled.items():
+            for waiter in self._waiters.get(backtest_id, ()):
+                waiter.settled = outcome
+                waiter.announced.set()
 
     @contextmanager
-    def registered(self, backtest_id: uuid.UUID) -> Iterator[asyncio.Event]:
-        """An event set when an outcome of `backtest_id` is announced, from now until the block ends."""
-        key, event = str(backtest_id), asyncio.Event()
-        self._waiters.setdefault(key, []).append(event)
+    def registered(self, backtest_id: uuid.UUID) -> Iterator[Waiter]:
+        """A waiter told of outcomes of `backtest_id` announced from now until the block ends."""
+        waiter = Waiter()
+        self._waiters.setdefault(backtest_id, []).append(waiter)
         try:
-            yield event
+            yield waiter
         finally:
-            waiters = self._waiters[key]
-            waiters.remove(event)
+            waiters = self._waiters[backtest_id]
+            waiters.remove(waiter)
             if not waiters:
-                del self._waiters[key]
+                del self._waiters[backtest_id]
 
 
 async def wait_until_settled(
