@@ -22,7 +22,7 @@ from services.catalog.execution.liveness import CANCEL, Liveness, LivenessPath
 from services.catalog.execution.outbox_relay import OutboxRelay
 from services.catalog.execution.progress import Progress, ProgressWatch
 from services.catalog.execution.sweeps import create_sweep
-from services.catalog.execution.waiting import SettledEvents, wait_until_settled
+from services.catalog.execution.waiting import SettledEvents, wait_for_outcome
 from services.catalog.repository import backtests, tasks
 from services.catalog.repository.views import BacktestView, TaskView
 from services.domain.errors import UnavailableError
@@ -121,21 +121,15 @@ class ExecutionService:
         with self.settled_events.registered(backtest_id) as waiter:  # before dispatching: no event slips past
             task_id = await self.execute_async(backtest_id)
             try:
-                settled = await wait_until_settled(
-                    waiter.announced,
-                    lambda: self._settled(backtest_id),
-                    backtest_id=backtest_id,
+                row = await wait_for_outcome(
+                    waiter,
+                    lambda: self._read_outcome(backtest_id),
+                    job_id=str(JobId.for_execute(task_id)),
                     timeout=self.sync_timeout_s,
                 )
-                if not settled:
+                if row is None:
                     raise self.liveness.sync_timeout(backtest_id, self.sync_timeout_s)
-                if waiter.settled is not None and waiter.settled[0] == str(JobId.for_execute(task_id)):
-                    return waiter.settled[1]  # this catalog committed its outcome and kept the row
-                async with self.sessions() as session:
-                    # One SELECT needs no transaction: in autocommit it is one round trip, not BEGIN,
-                    # SELECT and ROLLBACK (a burst of small executes spent 12% of the catalog here).
-                    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                    return await backtests.get(session, backtest_id)  # NotFoundError if deleted while it ran
+                return row
             except Exception as exc:
                 dependency = unreachable_dependency(exc)
                 if dependency is None:
@@ -146,9 +140,13 @@ class ExecutionService:
                     f" is unavailable, so its outcome cannot be read now; poll GET /api/v1/tasks/{task_id}"
                 ) from exc
 
-    async def _settled(self, backtest_id: uuid.UUID) -> bool:
+    async def _read_outcome(self, backtest_id: uuid.UUID) -> tuple[BacktestView, str | None]:
+        """The backtest and the job holding it; NotFoundError if it was deleted."""
         async with self.sessions() as session:
-            return await backtests.status_of(session, backtest_id) != RunStatus.RUNNING
+            # One SELECT needs no transaction: in autocommit it is one round trip, not BEGIN,
+            # SELECT and ROLLBACK (a burst of small executes spent 12% of the catalog here).
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            return await backtests.get_with_job(session, backtest_id)
 
     async def sweep(
         self,

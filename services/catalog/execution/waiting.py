@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.domain.statuses import RunStatus
+
 RECHECK_S = 1.0
 
 
@@ -81,24 +83,32 @@ class SettledEvents:
                 del self._waiters[backtest_id]
 
 
-async def wait_until_settled(
-    announced: asyncio.Event, is_settled: Callable[[], Awaitable[bool]], *, backtest_id: uuid.UUID, timeout: float
-) -> bool:
-    """True once the run settled, False when `timeout` seconds passed first.
+async def wait_for_outcome(
+    waiter: Waiter,
+    read: Callable[[], Awaitable[tuple[Any, str | None]]],
+    *,
+    job_id: str,
+    timeout: float,
+) -> Any | None:
+    """The run's row once the job `job_id` settled it, or None when `timeout` seconds passed first.
 
-    announced: set when the run's outcome event arrives (SettledEvents.registered).
-    is_settled: reads the database: is the backtest no longer running?
-    backtest_id: the run waited for (for logs).
-    timeout: seconds to wait at most.
+    waiter: registered for the backtest before its job was dispatched.
+    read: reads the backtest: (row with a `status`, the job that last claimed it).
+    An announcement only says that some outcome of the backtest was committed
+    (a previous job's may arrive late): the row handed over, or the row read,
+    must be this job's settled one; a run claimed by a later job since was
+    settled for this one, and is answered as it now is.
     """
     deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return await is_settled()
+    while (remaining := deadline - time.monotonic()) > 0:
         try:
-            await asyncio.wait_for(announced.wait(), timeout=min(RECHECK_S, remaining))
-            return True
+            await asyncio.wait_for(waiter.announced.wait(), timeout=min(RECHECK_S, remaining))
         except TimeoutError:
-            if await is_settled():
-                return True
+            pass
+        waiter.announced.clear()
+        if waiter.settled is not None and waiter.settled[0] == job_id:
+            return waiter.settled[1]
+        row, holder = await read()
+        if row.status != RunStatus.RUNNING or holder != job_id:
+            return row
+    return None
