@@ -13,13 +13,11 @@ from services.adapters import json_codec
 IDLE_BEFORE_PING_S = 1.0
 
 
-def create_engine(database_url: str, *, pool_size: int = 20) -> AsyncEngine:
+def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     """Builds the async engine (psycopg 3).
 
     database_url: `postgresql+psycopg://...`; the driver's async mode is picked by SQLAlchemy.
-    pool_size: connections kept open. Beyond it, up to 10 more open for a burst and close when
-    returned to a full pool: 16 concurrent sync executes with the reports and the relay beside
-    them kept opening and closing those, a PostgreSQL backend started (and its caches warmed) each.
+    pool_size: connections kept open.
     """
     # The JSON codec serves every JSONB column and every psycopg Jsonb() parameter.
     engine = create_async_engine(
