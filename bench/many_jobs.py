@@ -227,6 +227,20 @@ def run(session: Session) -> None:
             target=TARGET,
         ),
     )
+    # Context, not a target: the same cores also run the executors, S3 and the bench's own clients.
+    everything = sum(seconds for name, seconds in per_job.items() if name != "other")
+    session.say(
+        f"  every stack process and the bench clients: {everything * 1e3:.2f} ms a job, at most"
+        f" {(os.cpu_count() or 1) / everything:.1f} runs/s on {os.cpu_count()} cores"
+    )
+    add(
+        SECTION,
+        Figure(
+            "  cores / (every stack process + bench clients CPU per job), for context",
+            (os.cpu_count() or 1) / everything,
+            "runs/s",
+        ),
+    )
     add(SECTION, Figure("  latency submit -> completed, p50", statistics.median(latencies) * 1e3, "ms"))
     add(SECTION, Figure("  latency submit -> completed, p99", _percentile(latencies, 0.99) * 1e3, "ms"))
     for name, seconds in sorted(per_job.items()):

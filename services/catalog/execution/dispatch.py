@@ -12,6 +12,15 @@ so an executor starts computing the moment it receives the job.
 The claim, the task and the bars' location are one statement (`_CLAIM`) and
 the outbox row one more: a burst of small executes spent a fifth of the
 catalog's time on five separate statements here.
+
+A plugin run that reads no model-output series (nothing to bind, nothing
+more to read) goes through `claim_plain` instead: the same claim, task and
+outbox row in one statement (`_CLAIM_PLAIN`), run in autocommit. One
+statement is one transaction on its own, so the claim and its job commit
+together as before, in one round trip instead of BEGIN, claim, insert and
+COMMIT. Its outbox payload is written by the database from the claimed row
+(the relay decodes it with `Job.decode`, as any other); the job published
+straight away is built from the same row in Python.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from services.catalog.repository import backtests, outbox
 from services.domain.errors import ConflictError, NotFoundError
 from services.domain.jobs import JobId
 from services.domain.run_config import RUN_FIELDS
+from services.domain.signals import SERIES_READERS
 from services.domain.statuses import RunStatus, TaskKind, TaskStatus
 
 # One round trip: mark the run running for the job (one conditional UPDATE: of concurrent claims exactly one
@@ -52,6 +62,75 @@ _CLAIM = text(
     SELECT claimed.*, (SELECT s.object_uri {_SERIES_OF.format(row="claimed")}) AS bars_uri FROM claimed
     """
 ).columns(*(Backtest.__table__.c[name] for name in RUN_FIELDS), column("bars_sha256", Text), column("bars_uri", Text))
+
+
+# _CLAIM for a plugin run that reads no series, with its outbox row: one statement, run in autocommit.
+# The payload is Job.encode's JSON object, built from the claimed row (Job.decode reads it back).
+_RUN_JSON = ", ".join(f"'{name}', claimed.{name}" + ("::text" if name == "strategy_id" else "") for name in RUN_FIELDS)
+_CLAIM_PLAIN = text(
+    f"""
+    WITH claimed AS (
+        UPDATE backtests AS b
+        SET status = :running, claimed_at = now(), attempts = 0, job_id = :job_id, error = NULL,
+            metrics = CAST('{{}}' AS jsonb), trades_uri = NULL, equity_curve_uri = NULL, return_blocks = NULL,
+            updated_at = now(), bars_sha256 = (SELECT s.sha256 {_SERIES_OF.format(row="b")})
+        WHERE b.id = :backtest_id AND b.status <> :running AND b.config ->> 'signal_logic_id' IS NULL
+            AND coalesce(b.config ->> 'signal_plugin_key', '') <> ALL(CAST(:series_readers AS text[]))
+        RETURNING b.id, {", ".join(f"b.{name}" for name in RUN_FIELDS)}, b.bars_sha256
+    ), located AS (
+        SELECT claimed.*, (SELECT s.object_uri {_SERIES_OF.format(row="claimed")}) AS bars_uri FROM claimed
+    ), task AS (
+        INSERT INTO tasks (id, kind, status, total, backtest_id)
+        SELECT :task_id, :execute, :pending, 1, :backtest_id FROM claimed
+    ), queued AS (
+        INSERT INTO outbox (subject, msg_id, payload)
+        SELECT :subject_prefix || claimed.engine, :job_id, convert_to(CAST(jsonb_build_object(
+            'job_id', CAST(:job_id AS text), 'engine', claimed.engine,
+            'backtest_ids', jsonb_build_array(claimed.id::text),
+            'runs', jsonb_build_array(jsonb_build_object({_RUN_JSON})),
+            'bars_uri', coalesce(claimed.bars_uri, ''), 'bars_sha256', coalesce(claimed.bars_sha256, ''),
+            'signal_logic', NULL, 'series', CAST('{{}}' AS jsonb)
+        ) AS text), 'UTF8')
+        FROM located AS claimed
+    )
+    SELECT {", ".join(RUN_FIELDS)}, bars_sha256, bars_uri FROM located
+    """
+).columns(*(Backtest.__table__.c[name] for name in RUN_FIELDS), column("bars_sha256", Text), column("bars_uri", Text))
+
+
+async def claim_plain(
+    session: AsyncSession, topology: Topology, backtest_id: uuid.UUID
+) -> tuple[uuid.UUID, Job] | None:
+    """`claim_backtest` in one statement for a plugin run that reads no series; the session must be in autocommit.
+
+    Returns (task id, queued job), committed; None when this path does not apply: the
+    backtest is missing or running, or its run needs binding (`claim_backtest` then decides).
+    """
+    task_id = uuid.uuid4()
+    job_id = str(JobId.for_execute(task_id))
+    parameters = {
+        "backtest_id": backtest_id,
+        "job_id": job_id,
+        "task_id": task_id,
+        "running": RunStatus.RUNNING,
+        "execute": TaskKind.EXECUTE,
+        "pending": TaskStatus.PENDING,
+        "series_readers": sorted(SERIES_READERS),
+        "subject_prefix": topology.job_subject(""),
+    }
+    row = (await session.execute(_CLAIM_PLAIN, parameters)).mappings().one_or_none()
+    if row is None:
+        return None
+    run = backtests.run_fields(row)
+    job = Job(
+        job_id=job_id,
+        engine=run["engine"],
+        backtest_ids=[str(backtest_id)],
+        runs=[run],
+        bars_uri=row["bars_uri"] or "",
+        bars_sha256=row["bars_sha256"] or "",
+    )
+    return task_id, job
 
 
 async def claim_backtest(session: AsyncSession, topology: Topology, backtest_id: uuid.UUID) -> tuple[uuid.UUID, Job]:

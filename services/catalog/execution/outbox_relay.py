@@ -81,7 +81,9 @@ class OutboxRelay:
     async def _mark_published(self, published: dict[str, int]) -> None:
         """Sets published_at and the stream sequence of each msg_id -> sequence."""
         try:
-            async with self.sessions.begin() as session:
+            async with self.sessions() as session:
+                # One UPDATE is its own transaction: in autocommit, one round trip instead of BEGIN, UPDATE, COMMIT.
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                 await session.execute(
                     _MARK, {"published": Jsonb([{"msg_id": m, "stream_seq": q} for m, q in published.items()])}
                 )

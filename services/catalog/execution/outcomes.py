@@ -22,7 +22,8 @@ bound parameters from services.domain.statuses, never SQL literals.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, fields
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.catalog.db.models import Backtest, Task
 from services.catalog.execution.grid_search import build_grid_leaderboard, is_grid
 from services.catalog.execution.leaderboard import build_leaderboard
+from services.catalog.repository.views import BacktestView
 from services.domain.jobs import JobId
 from services.domain.statuses import RunStatus, TaskKind, TaskStatus
 
@@ -184,17 +186,22 @@ async def complete_runs(session: AsyncSession, job: JobId, successes: list[Succe
 # turned into rows by the database. A VALUES list was a new statement per
 # batch, compiled anew each time (6 ms for 25 runs), and an array of jsonb
 # cost as much again to quote on the way out.
-_COMPLETE = text(
-    """
+_COMPLETE_SQL = """
     UPDATE backtests AS b
     SET status = :completed, metrics = r.metrics, equity_curve_uri = r.equity_curve_uri,
         trades_uri = r.trades_uri, return_blocks = r.return_blocks, error = NULL, updated_at = now()
     FROM jsonb_to_recordset(CAST(:outcomes AS jsonb))
          AS r(id uuid, job_id text, metrics jsonb, equity_curve_uri text, trades_uri text, return_blocks jsonb)
     WHERE b.id = r.id AND b.status = :running AND b.job_id = r.job_id
-    RETURNING b.id
+    RETURNING {returning}
     """
-)
+_COMPLETE = text(_COMPLETE_SQL.format(returning="b.id"))
+# The same, returning the settled rows as clients see them (and the job holding each): for the
+# runs a synchronous execute of this catalog waits for, which then need not read their row back.
+_VIEW_COLUMNS = tuple(_backtests.c[f.name] for f in fields(BacktestView))
+_COMPLETE_VIEWS = text(
+    _COMPLETE_SQL.format(returning=", ".join(f"b.{c.name}" for c in (*_VIEW_COLUMNS, _backtests.c.job_id)))
+).columns(*_VIEW_COLUMNS, _backtests.c.job_id)
 
 
 async def complete_jobs(session: AsyncSession, jobs: list[tuple[JobId, list[Success]]]) -> list[list[uuid.UUID]]:
@@ -204,6 +211,14 @@ async def complete_jobs(session: AsyncSession, jobs: list[tuple[JobId, list[Succ
     tasks are then counted in id order: the lock order cancel and other reports
     rely on (services.catalog.execution.cancel).
     """
+    settled, _ = await complete_jobs_viewing(session, jobs, frozenset())
+    return settled
+
+
+async def complete_jobs_viewing(
+    session: AsyncSession, jobs: list[tuple[JobId, list[Success]]], wanted: Collection[uuid.UUID]
+) -> tuple[list[list[uuid.UUID]], dict[uuid.UUID, tuple[str, BacktestView]]]:
+    """`complete_jobs`, and the settled rows among `wanted` as (job id holding it, view), by id."""
     outcomes = [
         {
             "id": str(s.backtest_id),
@@ -217,8 +232,15 @@ async def complete_jobs(session: AsyncSession, jobs: list[tuple[JobId, list[Succ
         for s in successes
     ]
     if not outcomes:
-        return [[] for _ in jobs]
-    done = set((await session.execute(_COMPLETE, {"outcomes": Jsonb(outcomes), **_WORDS})).scalars().all())
+        return [[] for _ in jobs], {}
+    parameters = {"outcomes": Jsonb(outcomes), **_WORDS}
+    views: dict[uuid.UUID, tuple[str, BacktestView]] = {}
+    if any(s.backtest_id in wanted for _, successes in jobs for s in successes):
+        rows = (await session.execute(_COMPLETE_VIEWS, parameters)).all()
+        done = {row.id for row in rows}
+        views = {row.id: (row.job_id, BacktestView.of(row)) for row in rows if row.id in wanted}
+    else:
+        done = set((await session.execute(_COMPLETE, parameters)).scalars().all())
     settled: list[list[dict[str, Any]]] = []
     for _, successes in jobs:
         rows = []
@@ -228,11 +250,57 @@ async def complete_jobs(session: AsyncSession, jobs: list[tuple[JobId, list[Succ
                 rows.append({"id": s.backtest_id, "status": RunStatus.COMPLETED, "error": None, "metrics": s.metrics})
         settled.append(rows)
     by_task: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    executes: set[uuid.UUID] = set()
     for (job, _), rows in zip(jobs, settled, strict=True):
-        by_task.setdefault(job.task_id, []).extend(rows)
+        if rows:
+            by_task.setdefault(job.task_id, []).extend(rows)
+            if job.part is None:
+                executes.add(job.task_id)
+    if len(by_task) > 1 and len(executes) > 1:
+        # A coalesced batch settles many execute tasks: lock every task in id order, then count
+        # the execute tasks' runs in one statement instead of one each.
+        await session.execute(_LOCK_TASKS, {"task_ids": sorted(by_task)})
+        done_tasks = await _advance_executes(session, {task_id: by_task[task_id] for task_id in executes})
+        by_task = {task_id: rows for task_id, rows in by_task.items() if task_id not in done_tasks}
     for task_id in sorted(by_task):
         await _advance_task(session, task_id, by_task[task_id])
-    return [[row["id"] for row in rows] for rows in settled]
+    return [[row["id"] for row in rows] for rows in settled], views
+
+
+# _PROGRESS for several execute tasks (one run each) from one JSON array; a cancelled task
+# stays REVOKED and only counts. Returns the tasks it counted (any other kind is left out).
+_PROGRESS_EXECUTES = text(
+    """
+    UPDATE tasks AS t SET
+        succeeded = t.succeeded + r.succeeded, failed = t.failed + r.failed, updated_at = now(),
+        status = CASE WHEN t.status = :task_revoked THEN t.status ELSE r.status END,
+        error = CASE WHEN t.status = :task_revoked THEN t.error ELSE r.error END,
+        result = CASE WHEN t.status = :task_revoked THEN t.result ELSE r.result END
+    FROM jsonb_to_recordset(CAST(:tasks AS jsonb))
+         AS r(id uuid, succeeded integer, failed integer, status text, error text, result jsonb)
+    WHERE t.id = r.id AND t.kind = :execute
+    RETURNING t.id
+    """
+)
+
+
+async def _advance_executes(session: AsyncSession, settled: dict[uuid.UUID, list[dict[str, Any]]]) -> set[uuid.UUID]:
+    """`_advance_task` of several execute tasks (each settled run by task) in one statement; the tasks it counted."""
+    rows = []
+    for task_id, runs in settled.items():
+        run = runs[-1]  # an execute task has one run
+        failed = sum(r["status"] == RunStatus.FAILED for r in runs)
+        rows.append(
+            {
+                "id": str(task_id),
+                "succeeded": len(runs) - failed,
+                "failed": failed,
+                "status": TaskStatus.FAILURE if run["status"] == RunStatus.FAILED else TaskStatus.SUCCESS,
+                "error": run["error"],
+                "result": {"backtest_id": str(run["id"]), "status": run["status"], "metrics": run["metrics"]},
+            }
+        )
+    return set((await session.execute(_PROGRESS_EXECUTES, {"tasks": Jsonb(rows), **_WORDS})).scalars().all())
 
 
 async def fail_runs(

@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Topology
 from services.catalog.execution import cancel, outcomes
-from services.catalog.execution.dispatch import claim_backtest
+from services.catalog.execution.dispatch import claim_backtest, claim_plain
 from services.catalog.execution.grid_search import create_grid_search
 from services.catalog.execution.liveness import CANCEL, Liveness, LivenessPath
 from services.catalog.execution.outbox_relay import OutboxRelay
 from services.catalog.execution.progress import Progress, ProgressWatch
 from services.catalog.execution.sweeps import create_sweep
-from services.catalog.execution.waiting import wait_until_settled
+from services.catalog.execution.waiting import SettledEvents, wait_for_outcome
 from services.catalog.repository import backtests, tasks
 from services.catalog.repository.views import BacktestView, TaskView
 from services.domain.errors import UnavailableError
@@ -74,6 +74,8 @@ class ExecutionService:
         self.relay = OutboxRelay(self.sessions, self.bus)
         self.liveness = Liveness(self.sessions, self.bus, self._announce)
         self.progress = ProgressWatch(self.sessions, self.bus)
+        self.settled_events = SettledEvents()
+        await self.settled_events.start(self.bus)
         self._background.append(asyncio.create_task(self.relay.run(self._stop)))
         self._background.append(asyncio.create_task(self._reap(self._stop)))
 
@@ -102,31 +104,32 @@ class ExecutionService:
 
     async def execute_async(self, backtest_id: uuid.UUID) -> uuid.UUID:
         """Claims and dispatches a run; returns its task's id (the task is PENDING)."""
-        async with self.sessions.begin() as session:
-            task_id, job = await claim_backtest(session, self.bus.topology, backtest_id)
+        async with self.sessions() as session:
+            # One statement, its own transaction (dispatch.claim_plain): no BEGIN and COMMIT round trips.
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            claimed = await claim_plain(session, self.bus.topology, backtest_id)
+        if claimed is None:  # missing (404), running (409), or a run to bind: the transaction decides
+            async with self.sessions.begin() as session:
+                claimed = await claim_backtest(session, self.bus.topology, backtest_id)
+        task_id, job = claimed
         await self.relay.publish_committed([job])
         log.info("dispatched", extra={"backtest_id": str(backtest_id), "task_id": str(task_id)})
         return task_id
 
     async def execute_sync(self, backtest_id: uuid.UUID) -> BacktestView:
         """Dispatches a run and waits for its outcome; DeadlineError after the timeout (the run goes on)."""
-        subscription = await self.bus.subscribe_events(str(backtest_id))
-        try:
+        with self.settled_events.registered(backtest_id) as waiter:  # before dispatching: no event slips past
             task_id = await self.execute_async(backtest_id)
             try:
-                settled = await wait_until_settled(
-                    subscription,
-                    lambda: self._settled(backtest_id),
-                    backtest_id=backtest_id,
+                row = await wait_for_outcome(
+                    waiter,
+                    lambda: self._read_outcome(backtest_id),
+                    job_id=str(JobId.for_execute(task_id)),
                     timeout=self.sync_timeout_s,
                 )
-                if not settled:
+                if row is None:
                     raise self.liveness.sync_timeout(backtest_id, self.sync_timeout_s)
-                async with self.sessions() as session:
-                    # One SELECT needs no transaction: in autocommit it is one round trip, not BEGIN,
-                    # SELECT and ROLLBACK (a burst of small executes spent 12% of the catalog here).
-                    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                    return await backtests.get(session, backtest_id)  # NotFoundError if deleted while it ran
+                return row
             except Exception as exc:
                 dependency = unreachable_dependency(exc)
                 if dependency is None:
@@ -136,15 +139,14 @@ class ExecutionService:
                     f"backtest {backtest_id} was dispatched and runs on (task {task_id}), but the {dependency}"
                     f" is unavailable, so its outcome cannot be read now; poll GET /api/v1/tasks/{task_id}"
                 ) from exc
-        finally:
-            try:
-                await subscription.unsubscribe()
-            except Exception:  # NATS away: the subscription goes with the connection
-                log.warning("could not unsubscribe", exc_info=True)
 
-    async def _settled(self, backtest_id: uuid.UUID) -> bool:
+    async def _read_outcome(self, backtest_id: uuid.UUID) -> tuple[BacktestView, str | None]:
+        """The backtest and the job holding it; NotFoundError if it was deleted."""
         async with self.sessions() as session:
-            return await backtests.status_of(session, backtest_id) != RunStatus.RUNNING
+            # One SELECT needs no transaction: in autocommit it is one round trip, not BEGIN,
+            # SELECT and ROLLBACK (a burst of small executes spent 12% of the catalog here).
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            return await backtests.get_with_job(session, backtest_id)
 
     async def sweep(
         self,
@@ -269,16 +271,15 @@ class ExecutionService:
     async def complete_jobs(self, jobs: list[tuple[JobId, list[outcomes.Success]]]) -> list[list[uuid.UUID]]:
         """`complete_runs` of several jobs, one transaction (a group commit); per job, the runs it settled."""
         async with self.sessions.begin() as session:
-            settled = await outcomes.complete_jobs(session, jobs)
+            settled, rows = await outcomes.complete_jobs_viewing(session, jobs, self.settled_events.waited_for())
+        self.settled_events.deliver(rows)  # committed: synchronous executes waiting here answer with these rows
         for (job, _), ids in zip(jobs, settled, strict=True):
             await self._announce(ids, RunStatus.COMPLETED, job.task_id)
         return settled
 
     async def complete_runs(self, job: JobId, successes: list[outcomes.Success]) -> list[uuid.UUID]:
         """Commits successes, then tells waiters; returns the runs this call settled."""
-        async with self.sessions.begin() as session:
-            settled = await outcomes.complete_runs(session, job, successes)
-        await self._announce(settled, RunStatus.COMPLETED, job.task_id)
+        (settled,) = await self.complete_jobs([(job, successes)])
         return settled
 
     async def fail_runs(

@@ -96,6 +96,14 @@ async def get(session: AsyncSession, backtest_id: uuid.UUID) -> BacktestView:
     return BacktestView.of(row)
 
 
+async def get_with_job(session: AsyncSession, backtest_id: uuid.UUID) -> tuple[BacktestView, str | None]:
+    """The backtest and the job that last claimed it; NotFoundError naming its id."""
+    row = (await session.execute(select(_backtests).where(_backtests.c.id == backtest_id))).one_or_none()
+    if row is None:
+        raise NotFoundError("backtest", str(backtest_id))
+    return BacktestView.of(row), row.job_id
+
+
 async def status_of(session: AsyncSession, backtest_id: uuid.UUID) -> str | None:
     """The backtest's status; None when it does not exist."""
     return await session.scalar(select(_backtests.c.status).where(_backtests.c.id == backtest_id))

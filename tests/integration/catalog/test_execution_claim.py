@@ -12,6 +12,9 @@ import grpc
 import sqlalchemy as sa
 
 from backtest.v1 import catalog_pb2
+from services.adapters import json_codec
+from services.adapters.bus import Job
+from services.catalog.repository.backtests import run_fields
 
 
 def test_async_execute_returns_a_pending_task_and_queues_one_job(stub, create_backtest, sync_engine):
@@ -60,3 +63,38 @@ def test_execute_of_an_unknown_backtest_is_404_and_a_bad_id_422(stub, expect_cod
 def test_unknown_task_is_404(stub, expect_code):
     request = catalog_pb2.GetTaskRequest(task_id="00000000-0000-0000-0000-000000000000")
     expect_code(lambda: stub.GetTask(request), grpc.StatusCode.NOT_FOUND)
+
+
+def test_a_plain_claims_outbox_payload_is_the_job_as_python_builds_it(stub, create_backtest, sync_engine):
+    """The one-statement claim writes its outbox payload in SQL: it decodes to the job Python builds from the row."""
+    created = create_backtest()
+    task_id = stub.ExecuteBacktestAsync(catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id=created.id)).task_id
+    with sync_engine.connect() as connection:
+        payload, subject = connection.execute(
+            sa.text("SELECT payload, subject FROM outbox WHERE msg_id = :m"), {"m": task_id}
+        ).one()
+        row = (
+            connection.execute(
+                sa.text(
+                    "SELECT b.*, s.object_uri FROM backtests AS b LEFT JOIN series AS s"
+                    " ON s.symbol = b.config ->> 'symbol' AND s.timeframe = b.config ->> 'timeframe' WHERE b.id = :b"
+                ),
+                {"b": created.id},
+            )
+            .mappings()
+            .one()
+        )
+    expected = Job(
+        job_id=task_id,
+        engine=row["engine"],
+        backtest_ids=[created.id],
+        runs=[run_fields(row)],
+        bars_uri=row["object_uri"] or "",
+        bars_sha256=row["bars_sha256"] or "",
+    )
+    assert bytes(payload).startswith(b'{"runs": [{')  # jsonb's text form: the database wrote it, not Job.encode
+    decoded = Job.decode(bytes(payload))
+    assert decoded == expected
+    assert json_codec.loads(decoded.encode()) == json_codec.loads(expected.encode())
+    assert subject.endswith(f"jobs.backtest.{row['engine']}")
+    assert (row["status"], row["job_id"]) == ("running", task_id)

@@ -8,11 +8,16 @@ services.catalog.execution.outcomes).
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import grpc
 import pytest
 import sqlalchemy as sa
 
 from backtest.v1 import catalog_pb2, run_report_pb2, run_report_pb2_grpc
+from services.catalog.convert import fill_backtest
+from services.catalog.repository.views import BacktestView
 from services.kit.nullable_string import read_nullable
 
 
@@ -121,3 +126,39 @@ def test_bad_grouped_reports_name_the_field_and_change_nothing(stub, reporter, c
 def test_grouped_reports_covering_no_jobs_are_answered_empty(reporter):
     assert list(reporter.StartJobs(run_report_pb2.StartJobsRequest()).jobs) == []
     assert list(reporter.CompleteJobs(run_report_pb2.CompleteJobsRequest()).jobs) == []
+
+
+def test_a_sync_execute_answers_with_the_row_its_catalog_committed(
+    stub, reporter, create_backtest, sync_engine, artifact_prefix
+):
+    """The catalog that commits a waited-for outcome hands the row over: the answer is the stored backtest."""
+    backtest_ids = [create_backtest().id for _ in range(2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = [
+            pool.submit(stub.ExecuteBacktest, catalog_pb2.ExecuteBacktestRequest(backtest_id=b, async_mode=False))
+            for b in backtest_ids
+        ]
+        jobs = [(backtest_id, _claimed_job(sync_engine, backtest_id)) for backtest_id in backtest_ids]
+        reporter.StartJobs(_start(jobs))
+        reporter.CompleteJobs(_complete(jobs, artifact_prefix))
+        responses = [answer.result(timeout=10) for answer in answers]
+    for backtest_id, response in zip(backtest_ids, responses, strict=True):
+        with sync_engine.connect() as connection:
+            row = connection.execute(sa.text("SELECT * FROM backtests WHERE id = :b"), {"b": backtest_id}).one()
+        stored = fill_backtest(catalog_pb2.ExecuteBacktestResponse(), BacktestView.of(row))
+        assert response.status == "completed" and response.metrics["total_return"] == 0.1
+        assert response == stored
+
+
+def _claimed_job(sync_engine, backtest_id: str) -> str:
+    """The job id (= task id) of the backtest's execute, once it is claimed."""
+    deadline = time.monotonic() + 10
+    while True:
+        with sync_engine.connect() as connection:
+            job_id = connection.scalar(
+                sa.text("SELECT job_id FROM backtests WHERE id = :b AND status = 'running'"), {"b": backtest_id}
+            )
+        if job_id is not None:
+            return job_id
+        assert time.monotonic() < deadline, "the sync execute never claimed its run"
+        time.sleep(0.02)
