@@ -46,18 +46,21 @@ from services.domain.statuses import RunStatus, TaskKind, TaskStatus
 _SERIES_OF = (
     "FROM series AS s WHERE s.symbol = {row}.config ->> 'symbol' AND s.timeframe = {row}.config ->> 'timeframe'"
 )
+# What a claim sets on the run, and its execute task: shared by both claim statements.
+_CLAIMED_SET = f"""SET status = :running, claimed_at = now(), attempts = 0, job_id = :job_id, error = NULL,
+            metrics = CAST('{{}}' AS jsonb), trades_uri = NULL, equity_curve_uri = NULL, return_blocks = NULL,
+            updated_at = now(), bars_sha256 = (SELECT s.sha256 {_SERIES_OF.format(row="b")})"""
+_TASK_INSERT = """INSERT INTO tasks (id, kind, status, total, backtest_id)
+        SELECT :task_id, :execute, :pending, 1, :backtest_id FROM claimed"""
 _CLAIM = text(
     f"""
     WITH claimed AS (
         UPDATE backtests AS b
-        SET status = :running, claimed_at = now(), attempts = 0, job_id = :job_id, error = NULL,
-            metrics = CAST('{{}}' AS jsonb), trades_uri = NULL, equity_curve_uri = NULL, return_blocks = NULL,
-            updated_at = now(), bars_sha256 = (SELECT s.sha256 {_SERIES_OF.format(row="b")})
+        {_CLAIMED_SET}
         WHERE b.id = :backtest_id AND b.status <> :running
         RETURNING {", ".join(f"b.{name}" for name in RUN_FIELDS)}, b.bars_sha256
     ), task AS (
-        INSERT INTO tasks (id, kind, status, total, backtest_id)
-        SELECT :task_id, :execute, :pending, 1, :backtest_id FROM claimed
+        {_TASK_INSERT}
     )
     SELECT claimed.*, (SELECT s.object_uri {_SERIES_OF.format(row="claimed")}) AS bars_uri FROM claimed
     """
@@ -71,17 +74,14 @@ _CLAIM_PLAIN = text(
     f"""
     WITH claimed AS (
         UPDATE backtests AS b
-        SET status = :running, claimed_at = now(), attempts = 0, job_id = :job_id, error = NULL,
-            metrics = CAST('{{}}' AS jsonb), trades_uri = NULL, equity_curve_uri = NULL, return_blocks = NULL,
-            updated_at = now(), bars_sha256 = (SELECT s.sha256 {_SERIES_OF.format(row="b")})
+        {_CLAIMED_SET}
         WHERE b.id = :backtest_id AND b.status <> :running AND b.config ->> 'signal_logic_id' IS NULL
             AND coalesce(b.config ->> 'signal_plugin_key', '') <> ALL(CAST(:series_readers AS text[]))
         RETURNING b.id, {", ".join(f"b.{name}" for name in RUN_FIELDS)}, b.bars_sha256
     ), located AS (
         SELECT claimed.*, (SELECT s.object_uri {_SERIES_OF.format(row="claimed")}) AS bars_uri FROM claimed
     ), task AS (
-        INSERT INTO tasks (id, kind, status, total, backtest_id)
-        SELECT :task_id, :execute, :pending, 1, :backtest_id FROM claimed
+        {_TASK_INSERT}
     ), queued AS (
         INSERT INTO outbox (subject, msg_id, payload)
         SELECT :subject_prefix || claimed.engine, :job_id, convert_to(CAST(jsonb_build_object(
@@ -98,14 +98,8 @@ _CLAIM_PLAIN = text(
 ).columns(*(Backtest.__table__.c[name] for name in RUN_FIELDS), column("bars_sha256", Text), column("bars_uri", Text))
 
 
-async def claim_plain(
-    session: AsyncSession, topology: Topology, backtest_id: uuid.UUID
-) -> tuple[uuid.UUID, Job] | None:
-    """`claim_backtest` in one statement for a plugin run that reads no series; the session must be in autocommit.
-
-    Returns (task id, queued job), committed; None when this path does not apply: the
-    backtest is missing or running, or its run needs binding (`claim_backtest` then decides).
-    """
+def _claim_parameters(backtest_id: uuid.UUID) -> tuple[uuid.UUID, str, dict]:
+    """(task id, job id, the parameters both claim statements take) for a new execute task."""
     task_id = uuid.uuid4()
     job_id = str(JobId.for_execute(task_id))
     parameters = {
@@ -115,22 +109,37 @@ async def claim_plain(
         "running": RunStatus.RUNNING,
         "execute": TaskKind.EXECUTE,
         "pending": TaskStatus.PENDING,
-        "series_readers": sorted(SERIES_READERS),
-        "subject_prefix": topology.job_subject(""),
     }
-    row = (await session.execute(_CLAIM_PLAIN, parameters)).mappings().one_or_none()
-    if row is None:
-        return None
-    run = backtests.run_fields(row)
-    job = Job(
+    return task_id, job_id, parameters
+
+
+def _execute_job(job_id: str, backtest_id: uuid.UUID, run: dict, claimed, **signal) -> Job:
+    """The one-run job of an execute: `claimed` is the claim's row (the bars' location and SHA-256)."""
+    return Job(
         job_id=job_id,
         engine=run["engine"],
         backtest_ids=[str(backtest_id)],
         runs=[run],
-        bars_uri=row["bars_uri"] or "",
-        bars_sha256=row["bars_sha256"] or "",
+        bars_uri=claimed["bars_uri"] or "",
+        bars_sha256=claimed["bars_sha256"] or "",
+        **signal,
     )
-    return task_id, job
+
+
+async def claim_plain(
+    session: AsyncSession, topology: Topology, backtest_id: uuid.UUID
+) -> tuple[uuid.UUID, Job] | None:
+    """`claim_backtest` in one statement for a plugin run that reads no series; the session must be in autocommit.
+
+    Returns (task id, queued job), committed; None when this path does not apply: the
+    backtest is missing or running, or its run needs binding (`claim_backtest` then decides).
+    """
+    task_id, job_id, parameters = _claim_parameters(backtest_id)
+    parameters.update(series_readers=sorted(SERIES_READERS), subject_prefix=topology.job_subject(""))
+    row = (await session.execute(_CLAIM_PLAIN, parameters)).mappings().one_or_none()
+    if row is None:
+        return None
+    return task_id, _execute_job(job_id, backtest_id, backtests.run_fields(row), row)
 
 
 async def claim_backtest(session: AsyncSession, topology: Topology, backtest_id: uuid.UUID) -> tuple[uuid.UUID, Job]:
@@ -140,16 +149,7 @@ async def claim_backtest(session: AsyncSession, topology: Topology, backtest_id:
     Returns the task's id (the task is PENDING) and the queued job.
     Raises NotFoundError when the backtest does not exist, ConflictError when it is running.
     """
-    task_id = uuid.uuid4()
-    job_id = str(JobId.for_execute(task_id))
-    parameters = {
-        "backtest_id": backtest_id,
-        "job_id": job_id,
-        "task_id": task_id,
-        "running": RunStatus.RUNNING,
-        "execute": TaskKind.EXECUTE,
-        "pending": TaskStatus.PENDING,
-    }
+    task_id, job_id, parameters = _claim_parameters(backtest_id)
     row = (await session.execute(_CLAIM, parameters)).mappings().one_or_none()
     if row is None:
         if await backtests.status_of(session, backtest_id) is None:
@@ -159,15 +159,6 @@ async def claim_backtest(session: AsyncSession, topology: Topology, backtest_id:
     run, logic, read_series = await signal_binding.job_signal(session, claimed)
     if run is not claimed:  # bound to its logic's current version (same symbol and timeframe): the version it runs
         await backtests.set_config(session, backtest_id, run["config"])
-    job = Job(
-        job_id=job_id,
-        engine=run["engine"],
-        backtest_ids=[str(backtest_id)],
-        runs=[run],
-        bars_uri=row["bars_uri"] or "",
-        bars_sha256=row["bars_sha256"] or "",
-        signal_logic=logic,
-        series=read_series,
-    )
+    job = _execute_job(job_id, backtest_id, run, row, signal_logic=logic, series=read_series)
     await outbox.queue_job(session, topology, job)
     return task_id, job
