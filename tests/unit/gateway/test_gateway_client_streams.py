@@ -53,7 +53,9 @@ def test_an_empty_body_is_one_message_with_the_bindings(client, upstream) -> Non
     assert upstream.servicer.streamed["empty"][0] == [("empty", "text/csv", 0)]
 
 
-def test_a_body_that_breaks_off_is_400_and_cancels_the_upstream_call(gateway, upstream) -> None:
+def test_a_body_that_breaks_off_is_400_and_cancels_the_upstream_call(gateway, upstream, monkeypatch) -> None:
+    # A call left live would still be live after 2 s; a cancelled one shows within milliseconds.
+    monkeypatch.setattr(upstream.servicer, "settle_s", 2.0)
     declared, sent = 3 * UPLOAD_PIECE_BYTES, UPLOAD_PIECE_BYTES + 10
     head = f"POST /v1/blobs/broken HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: {declared}\r\n\r\n"
     with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
