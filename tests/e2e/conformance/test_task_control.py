@@ -139,7 +139,8 @@ def test_progress_streams_as_the_sweep_advances_and_ends_with_it(api, fresh_stra
     assert events[-1][0] - events[0][0] > 0.2, [at for at, _ in events]
     done = [u["progress"]["succeeded"] + u["progress"]["failed"] for u in updates]
     assert done == sorted(done) and len(set(done)) >= 2, done
-    assert len({(u["status"], done[i]) for i, u in enumerate(updates)}) == len(updates)  # each one a change
+    # Each one a change: of the status, the counts, or the best run (which may lag the counts by up to a second).
+    assert all(earlier != later for earlier, later in zip(updates, updates[1:], strict=False)), updates
     # It ended when the task did, with its final state and the best run so far: the leaderboard's top.
     last = updates[-1]
     assert last["status"] == "SUCCESS" and last["progress"]["succeeded"] == 6, last

@@ -55,6 +55,10 @@ def test_backtest_cancel_revokes_a_running_sweep(cli, client: Client, minutes: R
     done = cli("cancel", handle.task_id, "--json")
     assert done.returncode == 0, done.stderr
     state = json.loads(done.stdout)
-    assert state["status"] == "REVOKED" and state["progress"]["revoked"] >= 3
+    # Queued runs are dropped; the runs the two executors had started (more when the cancel comes late on
+    # a loaded machine) finish. Every run is counted once.
+    progress = state["progress"]
+    assert state["status"] == "REVOKED" and progress["revoked"] >= 1, progress
+    assert progress["revoked"] + progress["succeeded"] + progress["failed"] == progress["total"] == 5, progress
     with pytest.raises(ConflictError, match="REVOKED"):
         handle.cancel()
