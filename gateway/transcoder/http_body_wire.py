@@ -11,6 +11,8 @@ errors and edge cases keep their old answers.
 
 from __future__ import annotations
 
+from services.kit.protobuf_wire import TruncatedVarint, read_varint
+
 _CONTENT_TYPE = 0x0A  # field 1, length-delimited
 _DATA = 0x12  # field 2, length-delimited
 
@@ -22,23 +24,13 @@ def http_body_data(raw: bytes) -> memoryview | None:
         tag = raw[pos]
         if tag != _CONTENT_TYPE and tag != _DATA:
             return None
-        length, pos = _varint(raw, pos + 1, end)
-        if length < 0 or length > end - pos:
+        try:
+            length, pos = read_varint(raw, pos + 1)
+        except TruncatedVarint:
+            return None
+        if length > end - pos:
             return None
         if tag == _DATA:
             data = view[pos : pos + length]  # a repeated field: the last one wins, as in a parser
         pos += length
     return view[0:0] if data is None else data
-
-
-def _varint(raw: bytes, pos: int, end: int) -> tuple[int, int]:
-    """(value, position after it), or (-1, pos) when it is cut short or longer than a length can be."""
-    value, shift = 0, 0
-    while pos < end and shift < 35:
-        byte = raw[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-    return -1, pos

@@ -17,6 +17,7 @@ from __future__ import annotations
 from google.protobuf import descriptor, descriptor_pool
 
 from services.domain.errors import FieldViolation
+from services.kit.protobuf_wire import TruncatedVarint, read_varint
 
 _FD = descriptor.FieldDescriptor
 _VARINT, _FIXED64, _LENGTH, _FIXED32 = 0, 1, 2, 5
@@ -53,15 +54,10 @@ def _join(path: str, name: str) -> str:
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise _Corrupt
-        byte = data[pos]
-        value |= (byte & 0x7F) << shift
-        pos, shift = pos + 1, shift + 7
-        if not byte & 0x80:
-            return value, pos
+    try:
+        return read_varint(data, pos)
+    except TruncatedVarint:
+        raise _Corrupt from None
 
 
 def _fields(data: bytes) -> list[tuple[int, bytes | None]]:

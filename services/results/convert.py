@@ -10,6 +10,7 @@ from google.protobuf import json_format, struct_pb2
 from backtest.v1 import backtest_pb2, results_pb2
 from services.domain.metric_table import HIGHER, NEUTRAL
 from services.kit.nullable_string import read_nullable
+from services.kit.protobuf_wire import varint
 from services.results.compare import Comparison
 from services.results.records import BacktestRecord
 
@@ -46,20 +47,10 @@ def http_body_wire(chunks: Iterable[bytes], content_type: str) -> Iterator[bytes
     chunk: the data is copied once, into the wire bytes.
     """
     kind = content_type.encode()
-    first = b"\x0a" + _varint(len(kind)) + kind if kind else b""
+    first = b"\x0a" + varint(len(kind)) + kind if kind else b""
     for index, chunk in enumerate(chunks):
         head = first if index == 0 else b""
-        yield head + (b"\x12" + _varint(len(chunk)) if chunk else b"") + chunk
-
-
-def _varint(value: int) -> bytes:
-    """A protobuf base-128 varint."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+        yield head + (b"\x12" + varint(len(chunk)) if chunk else b"") + chunk
 
 
 def compare_response(comparison: Comparison) -> results_pb2.CompareBacktestsResponse:
