@@ -25,6 +25,7 @@ from services.executor.settings import ExecutorSettings
 from services.executor.warm_up import warm_up
 from services.executor.worker import Worker
 from services.kit.grpc_server import GrpcService
+from services.kit.memory_release import reuse_large_buffers
 from services.kit.settings import SettingsError, load_settings
 from services.kit.structured_logging import configure_logging
 
@@ -120,6 +121,7 @@ def main() -> int:
         print(err, file=sys.stderr)
         return 2
     configure_logging("executor", settings.log_level)
+    reuse_large_buffers()  # a run's arrays are faulted in once, not on every run
     asyncio.run(serve(settings))
     return 0
 
