@@ -6,6 +6,10 @@ from pathlib import Path
 
 import pytest
 
+# Before anything imports grpc: the tests start servers from processes that use
+# gRPC, and deploy.embedded turns grpcio's fork handlers off (see there).
+import deploy.embedded  # noqa: F401
+
 pytest_plugins = ("tests.fixtures.servers", "tests.fixtures.stack")
 
 _TESTS = Path(__file__).parent
