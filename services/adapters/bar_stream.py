@@ -1,7 +1,7 @@
 """Bar files of any size: validated, converted to Parquet and hashed while they stream in.
 
-An upload arrives as an iterator of byte chunks (a gRPC client stream),
-received by a thread of its own a few chunks ahead of the parser. A CSV is
+An upload arrives as an iterator of byte chunks (a gRPC client stream, which
+the catalog's event loop receives a few chunks ahead of the parser). A CSV is
 cut into blocks at line ends and parsed by pyarrow's multi-threaded reader
 a block at a time; each batch is checked by the rules of
 services.adapters.market_data (the error names the file's row), converted
@@ -45,7 +45,6 @@ from services.domain.errors import ConflictError, ValidationError
 _ALIASES = {"date": "timestamp", "__index_level_0__": "timestamp"}
 _BLOCK_BYTES = 4 << 20  # CSV lines parsed at a time: ~60,000 minute bars; 1 MiB cost 15-20% more per-batch overhead
 _PARSE_BYTES = 1 << 20  # pyarrow's own block within one: a block's quarters parse on both cores
-_READ_AHEAD = 8  # upload pieces (1 MiB each from the gateway) received ahead of the parser
 _MAX_HEADER_BYTES = 1 << 20  # a header row longer than this is not one (and is not held)
 # What pandas.read_csv reads as missing (the rule of the unary import), so both paths agree.
 _NULLS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"]
@@ -386,82 +385,30 @@ def _validated_batches(
     chunks: Iterator[bytes], content_type: str | None, scratch_path: str
 ) -> Iterator[tuple[int, pa.Table]]:
     """(rows before the batch, validated bars as SCHEMA) for each batch of the upload, in order."""
-    with _ReadAhead(chunks) as pieces:
-        reader = ChunkReader(iter(pieces))
-        head = reader.read(4) or b""
-        if not head:
-            raise ValidationError.single("file", "is empty: send a CSV or Parquet file as the request body")
-        reader.push_back(head)
-        if is_parquet(head, content_type):
-            raw = _parquet_batches(reader, scratch_path + ".upload")
-        else:
-            raw = _csv_batches(reader)
-        offset, previous = 0, None
-        # Closed here, not left to the garbage collector: a generator abandoned on a refused
-        # row sits in its traceback's reference cycle, and the collector could finalize it
-        # (joining its parse thread) in a thread holding threading's shutdown lock, which
-        # that join takes too: a test run hung there.
-        with contextlib.closing(raw):
-            for columns in raw:
-                rows = len(columns["timestamp"])
-                if rows == 0:
-                    continue
-                bars = validated_columns(columns, offset=offset, previous=previous)
-                table = pa.Table.from_arrays([pa.array(bars[name]) for name in COLUMNS], schema=SCHEMA)
-                previous = bars["timestamp"][-1]
-                yield offset, table
-                offset += rows
-
-
-class _ReadAhead:
-    """The upload's pieces received by a thread of its own, up to _READ_AHEAD pieces ahead of the parser.
-
-    Without it the parser asked for the next piece only when it needed one, and
-    receiving (gRPC, the event loop) and parsing took turns instead of overlapping.
-    A failure to receive (the call cancelled, a broken stream) is raised in the
-    consuming thread; leaving the `with` stops the thread.
-    """
-
-    _DONE = object()
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._queue: queue.Queue = queue.Queue(_READ_AHEAD)
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._receive, name="upload-read-ahead", daemon=True)
-
-    def __enter__(self) -> Iterator[bytes]:
-        self._thread.start()
-        return self._pieces()
-
-    def __exit__(self, *_) -> None:
-        # Not joined: the thread may be waiting for a piece the client never sends. It stops at
-        # its next piece, or when the call's stream is closed (which wakes that wait).
-        self._stopped.set()
-
-    def _receive(self) -> None:
-        try:
-            for piece in self._chunks:
-                if not self._offer(piece):
-                    return
-            self._offer(self._DONE)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
-            self._offer(exc)
-
-    def _offer(self, item) -> bool:
-        while not self._stopped.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return True
-            except queue.Full:
+    reader = ChunkReader(chunks)
+    head = reader.read(4) or b""
+    if not head:
+        raise ValidationError.single("file", "is empty: send a CSV or Parquet file as the request body")
+    reader.push_back(head)
+    if is_parquet(head, content_type):
+        raw = _parquet_batches(reader, scratch_path + ".upload")
+    else:
+        raw = _csv_batches(reader)
+    offset, previous = 0, None
+    # Closed here, not left to the garbage collector: a generator abandoned on a refused
+    # row sits in its traceback's reference cycle, and the collector could finalize it
+    # (joining its parse thread) in a thread holding threading's shutdown lock, which
+    # that join takes too: a test run hung there.
+    with contextlib.closing(raw):
+        for columns in raw:
+            rows = len(columns["timestamp"])
+            if rows == 0:
                 continue
-        return False
-
-    def _pieces(self) -> Iterator[bytes]:
-        while (item := self._queue.get()) is not self._DONE:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+            bars = validated_columns(columns, offset=offset, previous=previous)
+            table = pa.Table.from_arrays([pa.array(bars[name]) for name in COLUMNS], schema=SCHEMA)
+            previous = bars["timestamp"][-1]
+            yield offset, table
+            offset += rows
 
 
 def _csv_batches(reader: ChunkReader) -> Iterator[dict[str, pd.Series]]:
