@@ -39,9 +39,11 @@ TRADE_BATCH_ROWS = 8_192
 # mapped and unmapped at every copy (tobytes, the wire bytes, gRPC's copy): with 2 MB pieces,
 # 15,000 page faults per 60 MB each, half the service's CPU for a million-point curve. Pieces
 # of 120 KB (under glibc's default of 128 KiB) cost a message each through gRPC, the service's
-# event loop and the gateway: about 500 for a million points, four times as many as now.
-PIECE_BYTES = 480_000
-MMAP_THRESHOLD_BYTES = 512 * 1024
+# event loop and the gateway: about 500 for a million points, twice as many as now. 480 KB
+# under 512 KiB was faster still, but Arrow's 256 KB column buffers then came from the heaps
+# too, and the service's peak grew by 45-51 MB per million-point curve (the limit is 50).
+PIECE_BYTES = 240_000
+MMAP_THRESHOLD_BYTES = 256 * 1024
 TRADE_DOUBLES = ("entry_price", "exit_price", "size", "pnl", "return_pct")
 TRADE_TEXTS = ("side", "status")
 
