@@ -178,7 +178,7 @@ def _serve_stand_in(source: str) -> None:
 
     from services.kit.memory_release import release_large_buffers
     from services.results.convert import http_body_wire
-    from services.results.row_printing import CONTENT_TYPE, PIECE_BYTES
+    from services.results.row_printing import CONTENT_TYPE, MMAP_THRESHOLD_BYTES, PIECE_BYTES
 
     body = Path(source).read_bytes()
 
@@ -188,7 +188,7 @@ def _serve_stand_in(source: str) -> None:
             yield message
 
     async def serve() -> None:
-        release_large_buffers()  # as the results service does
+        release_large_buffers(MMAP_THRESHOLD_BYTES)  # as the results service does
         server = grpc.aio.server(options=[("grpc.max_send_message_length", 64 * 1024 * 1024)])
         handler = grpc.unary_stream_rpc_method_handler(stream)  # bytes in, ready-made bytes out
         methods = grpc.method_handlers_generic_handler("backtest.v1.ResultsService", {"GetEquityCurveJson": handler})

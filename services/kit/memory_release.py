@@ -27,8 +27,12 @@ M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
 MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's default, fixed so that it no longer moves
 
 
-def release_large_buffers() -> None:
-    """Fixes glibc's mmap threshold and points Arrow at the system allocator; a no-op without glibc."""
+def release_large_buffers(threshold: int = MMAP_THRESHOLD_BYTES) -> None:
+    """Fixes glibc's mmap threshold and points Arrow at the system allocator; a no-op without glibc.
+
+    threshold: buffers of this many bytes and more are mapped on their own (glibc's default unless
+    a process that sends larger pieces asks for more, as the results service does).
+    """
     pa.set_memory_pool(pa.system_memory_pool())
     name = ctypes.util.find_library("c")
     try:
@@ -37,7 +41,7 @@ def release_large_buffers() -> None:
     except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS): nothing to fix
         log.info("mallopt unavailable: the allocator's defaults stay")
         return
-    if not mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES):
+    if not mallopt(M_MMAP_THRESHOLD, threshold):
         log.warning("mallopt(M_MMAP_THRESHOLD) refused: the allocator's defaults stay")
 
 

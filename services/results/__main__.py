@@ -51,7 +51,7 @@ def main() -> None:
     except SettingsError as err:
         raise SystemExit(str(err)) from None
     configure_logging("results", settings.log_level)
-    release_large_buffers()
+    release_large_buffers(row_printing.MMAP_THRESHOLD_BYTES)  # JSON pieces come from the heap
     asyncio.run(serve(settings))
 
 

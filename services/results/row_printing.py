@@ -33,12 +33,17 @@ CONTENT_TYPE = "application/json"
 # Rows per record batch: about 2 MB of JSON either way, so Python's work per batch is paid rarely.
 EQUITY_BATCH_ROWS = 32_768
 TRADE_BATCH_ROWS = 8_192
-# A batch's text leaves in pieces under glibc's mmap threshold (128 KiB, fixed in the results
-# service, see services.kit.memory_release): each piece, and the HttpBody and gRPC buffers made
-# from it, then comes from the heap, reused, where a 2 MB piece was mapped and unmapped four
-# times over (tobytes, HttpBody, its serialization, gRPC's copy): 15,000 page faults per 60 MB
-# each, half the service's CPU for a million-point curve.
-PIECE_BYTES = 120_000
+# A batch's text leaves in pieces under the results service's fixed mmap threshold
+# (MMAP_THRESHOLD_BYTES, see services.kit.memory_release): each piece, and the HttpBody and
+# gRPC buffers made from it, then comes from the heap, reused, where a piece above it is
+# mapped and unmapped at every copy (tobytes, the wire bytes, gRPC's copy): with 2 MB pieces,
+# 15,000 page faults per 60 MB each, half the service's CPU for a million-point curve. Pieces
+# of 120 KB (under glibc's default of 128 KiB) cost a message each through gRPC, the service's
+# event loop and the gateway: about 500 for a million points, twice as many as now. 480 KB
+# under 512 KiB was faster still, but Arrow's 256 KB column buffers then came from the heaps
+# too, and the service's peak grew by 45-51 MB per million-point curve (the limit is 50).
+PIECE_BYTES = 240_000
+MMAP_THRESHOLD_BYTES = 256 * 1024
 TRADE_DOUBLES = ("entry_price", "exit_price", "size", "pnl", "return_pct")
 TRADE_TEXTS = ("side", "status")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import queue
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TypeVar
 
@@ -22,6 +24,8 @@ T = TypeVar("T")
 _DONE = object()
 # HttpBody messages of JSON text made per trip to a worker thread: about one printed batch.
 _GROUP_BYTES = 2 * 1024 * 1024
+# Record batches read and decoded ahead of the one being printed (see _read_ahead).
+_READ_AHEAD = 2
 # Methods whose servicer yields its HttpBody messages already serialized (see add_to_server).
 WIRE_METHODS = ("GetEquityCurveJson", "GetTradesJson", "DownloadEquityCurve", "DownloadTrades")
 
@@ -90,7 +94,7 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
         log.info("json rows", extra={"backtest_id": record.id, "reader": read.__name__})
 
         def first_then_rest() -> Iterator[bytes]:
-            chunks = row_printing.json_array(print_rows(read(record, batch_rows)))
+            chunks = row_printing.json_array(print_rows(_read_ahead(read(record, batch_rows))))
             return itertools.chain([next(chunks)], chunks)
 
         chunks = await asyncio.to_thread(first_then_rest)
@@ -146,6 +150,49 @@ def _groups(messages: Iterator[bytes], group_bytes: int) -> Iterator[list[bytes]
             group, size = [], 0
     if group:
         yield group
+
+
+def _read_ahead(items: Iterator[T], depth: int = _READ_AHEAD) -> Iterator[T]:
+    """The items of a blocking iterator, read by a thread of their own up to `depth` ahead of the caller.
+
+    Record batches are read from S3 and decoded (a ranged GET now and then, Arrow's decoding
+    with the GIL released) while the batch before is printed: a million-point curve's ~60 ms
+    of decoding and its GETs' waits leave the printing thread's path. A failure is raised
+    here, in order, at the item it replaced. When the caller stops early (the generator is
+    closed), the thread stops after the item it is reading and drops the iterator.
+    """
+    ready: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def offer(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer((True, item)):
+                    return
+            offer((False, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
+            offer((False, exc))
+
+    threading.Thread(target=produce, name="read-ahead", daemon=True).start()
+    try:
+        while True:
+            more, item = ready.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
 
 
 async def _ahead_in_thread(items: Iterator[T]) -> AsyncIterator[T]:
