@@ -176,7 +176,7 @@ def _serve_stand_in(source: str) -> None:
     """`python -m bench.json_downloads FILE`: serves FILE as GetEquityCurveJson serves its text; prints the port."""
     import grpc
 
-    from services.kit.memory_release import release_large_buffers
+    from services.kit.allocator import release_large_buffers
     from services.results.convert import http_body_wire
     from services.results.row_printing import CONTENT_TYPE, MMAP_THRESHOLD_BYTES, PIECE_BYTES
 

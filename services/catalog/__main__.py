@@ -14,8 +14,8 @@ import sys  # noqa: E402
 
 from services.catalog.app import build_app  # noqa: E402
 from services.catalog.settings import CatalogSettings  # noqa: E402
+from services.kit.allocator import pad_heap, release_large_buffers  # noqa: E402
 from services.kit.grpc_server import run_until_signalled  # noqa: E402
-from services.kit.memory_release import release_large_buffers  # noqa: E402
 from services.kit.settings import SettingsError, load_settings  # noqa: E402
 from services.kit.structured_logging import configure_logging  # noqa: E402
 
@@ -37,6 +37,7 @@ def main() -> None:
         sys.exit(str(err))
     configure_logging("catalog", settings.log_level)
     release_large_buffers()  # uploads stream CSV blocks and Parquet pages through worker threads
+    pad_heap()  # ... and each upload message is copied in megabyte buffers on the event loop's thread
     asyncio.run(serve(settings))
 
 

@@ -35,7 +35,6 @@ from services.catalog.repository import retired_objects, series, signal_series
 from services.catalog.repository.views import SeriesView, SignalSeriesView
 from services.domain.errors import ConflictError, UnavailableError
 from services.domain.object_uris import object_uri
-from services.kit import allocator
 
 
 class MarketData:
@@ -45,10 +44,6 @@ class MarketData:
     location: the object store's settings; the store (and its bucket) is made on first use,
         so a catalog starts while the store is still coming up.
     scratch_dir: where uploads are converted (local disk, about the Parquet file's size); None: the system's.
-
-    Making one pads the process's malloc heaps (services.kit.allocator): an upload's
-    megabyte buffers then reuse freed memory instead of faulting in fresh pages for
-    each message, which cost a third of the catalog's CPU per upload.
     """
 
     def __init__(
@@ -59,7 +54,6 @@ class MarketData:
         self.scratch_dir = scratch_dir
         self._store: ObjectStore | None = None
         self._store_lock = threading.Lock()
-        allocator.pad_heap()
 
     async def import_bars(self, symbol: str, timeframe: str, data: bytes, content_type: str) -> SeriesView:
         """Validates and stores one bar file, whole in memory, as the series (symbol, timeframe)."""

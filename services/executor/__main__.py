@@ -24,8 +24,8 @@ from services.executor.registry import announce
 from services.executor.settings import ExecutorSettings
 from services.executor.warm_up import warm_up
 from services.executor.worker import Worker
+from services.kit.allocator import reuse_large_buffers
 from services.kit.grpc_server import GrpcService
-from services.kit.memory_release import reuse_large_buffers
 from services.kit.settings import SettingsError, load_settings
 from services.kit.structured_logging import configure_logging
 

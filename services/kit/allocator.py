@@ -1,28 +1,101 @@
-"""glibc's allocator told to keep freed heap memory for reuse rather than hand it back to the kernel at once.
+"""glibc's allocator, told per process how to treat large buffers: give them back, or keep them.
 
-A streamed upload allocates and frees a few 1 MiB buffers per message in the
-event loop's thread (gRPC joins the message, protobuf decodes it, the request
-guard and the handler each take a copy of its bytes), and Arrow allocates
-through the same allocator (services.kit.memory_release). With the mmap
-threshold fixed at 128 KiB (memory_release), each such buffer was mapped on
-its own and unmapped when freed, so every copy of every message touched fresh
-pages: a 77 MB upload cost the catalog about 170,000 page faults, a third of
-its CPU spent in the kernel. A heap whose free top is padded (M_TOP_PAD)
-serves those buffers from memory it keeps: the same upload takes about
-4,000 faults. The cost is up to the pad of freed memory kept resident per
-malloc heap in use.
+Three policies, each measured where it is used (docs/benchmarks.md):
+
+- `release_large_buffers` (catalog, results service): streams allocate and
+  free buffers of a few megabytes all day (Parquet pages, JSON text chunks,
+  HttpBody messages, uploaded CSV blocks) from many worker threads. glibc
+  maps such buffers on their own and unmaps them when freed, until the
+  first one is freed: its dynamic threshold then rises to that size, later
+  buffers come from the per-thread heaps, and the holes they leave are
+  kept. Measured on a 1,000,000-point JSON equity curve in the results
+  service: peak growth 35 MB with a fixed threshold, 46-60 MB without,
+  rising by 30-40 MB with every further request. Arrow's own pool (mimalloc)
+  keeps freed pages resident too, so Arrow allocates through the same
+  system allocator.
+- `pad_heap` (catalog, beside the fixed threshold): a streamed upload
+  allocates and frees a few 1 MiB buffers per message in the event loop's
+  thread (gRPC joins the message, protobuf decodes it, the request guard and
+  the handler each take a copy of its bytes). Mapped one by one, every copy
+  touched fresh pages: a 77 MB upload cost the catalog about 170,000 page
+  faults, a third of its CPU spent in the kernel. A heap whose free top is
+  padded (M_TOP_PAD) serves those buffers from memory it keeps: the same
+  upload takes about 4,000 faults, for up to the pad of freed memory kept
+  resident.
+- `reuse_large_buffers` (executor): the opposite trade to the first, for a
+  process whose work is one big computation after another (below).
 """
 
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
+import logging
 import sys
 
-M_TOP_PAD = -2  # glibc's mallopt parameter: bytes a heap grows by beyond a request and keeps when it shrinks
+import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD = -1  # free memory at the heap's top kept before it is returned
+M_TOP_PAD = -2  # bytes a heap grows by beyond a request and keeps when it shrinks
+M_MMAP_THRESHOLD = -3  # buffers this large and larger are mapped on their own
+
+MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's default, fixed so that it no longer moves
 TOP_PAD_BYTES = 64 << 20
+HEAP_BUFFER_BYTES = 32 << 20  # the largest mmap threshold glibc's own adjustment reaches (64-bit)
+KEPT_FREE_BYTES = 128 << 20
 _PRIMING_BYTES = 64 << 10  # below the mmap threshold: served by growing the heap, which adds the pad
 
 _applied: set[int] = set()
+
+
+def _libc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (it has mallopt); None elsewhere (musl, macOS)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    except (OSError, AttributeError, TypeError):
+        return None
+    return libc
+
+
+def release_large_buffers(threshold: int = MMAP_THRESHOLD_BYTES) -> None:
+    """Fixes glibc's mmap threshold and points Arrow at the system allocator; a no-op without glibc.
+
+    threshold: buffers of this many bytes and more are mapped on their own (glibc's default unless
+    a process that sends larger pieces asks for more, as the results service does).
+    """
+    pa.set_memory_pool(pa.system_memory_pool())
+    libc = _libc()
+    if libc is None:
+        log.info("mallopt unavailable: the allocator's defaults stay")
+        return
+    if not libc.mallopt(M_MMAP_THRESHOLD, threshold):
+        log.warning("mallopt(M_MMAP_THRESHOLD) refused: the allocator's defaults stay")
+
+
+def reuse_large_buffers() -> None:
+    """Serves buffers under 32 MiB from the heap and keeps up to 128 MiB of it free; a no-op without glibc.
+
+    A million-bar run allocates and frees dozens of 8 MB arrays (signal,
+    engine columns, metrics, Parquet pages). glibc's moving threshold serves
+    some of them from the heap but returns the heap's free top above twice
+    the last freed size, so every run faulted its arrays in afresh: about
+    6,000-7,700 page faults and 20-30 ms of a 110-140 ms computation
+    (measured in process). Kept, the same memory is reused and the peak RSS
+    does not move; arrays of 32 MiB and more (a 10,000,000-bar run's) are
+    still mapped and unmapped on their own.
+    """
+    libc = _libc()
+    if libc is None:
+        log.info("mallopt unavailable: the allocator's defaults stay")
+        return
+    if not (libc.mallopt(M_MMAP_THRESHOLD, HEAP_BUFFER_BYTES) and libc.mallopt(M_TRIM_THRESHOLD, KEPT_FREE_BYTES)):
+        log.warning("mallopt refused the executor's thresholds: the allocator's defaults stay")
 
 
 class _MallInfo2(ctypes.Structure):
@@ -42,14 +115,10 @@ def pad_heap(top_pad: int = TOP_PAD_BYTES) -> bool:
     """
     if top_pad in _applied:
         return True
-    if not sys.platform.startswith("linux"):
+    libc = _libc()
+    if libc is None:
         return False
-    try:
-        libc = ctypes.CDLL(None)
-        mallopt, malloc, free = libc.mallopt, libc.malloc, libc.free
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    mallopt, malloc, free = libc.mallopt, libc.malloc, libc.free
     malloc.argtypes, malloc.restype = [ctypes.c_size_t], ctypes.c_void_p
     free.argtypes, free.restype = [ctypes.c_void_p], None
     if mallopt(M_TOP_PAD, top_pad) != 1:

@@ -8,8 +8,8 @@ import time
 
 from backtest.v1 import results_pb2
 from services.adapters.object_store import ObjectStore, S3Location
+from services.kit.allocator import release_large_buffers
 from services.kit.grpc_server import GrpcService, run_until_signalled
-from services.kit.memory_release import release_large_buffers
 from services.kit.settings import SettingsError, load_settings
 from services.kit.structured_logging import configure_logging
 from services.results import row_printing

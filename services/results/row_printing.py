@@ -34,7 +34,7 @@ CONTENT_TYPE = "application/json"
 EQUITY_BATCH_ROWS = 32_768
 TRADE_BATCH_ROWS = 8_192
 # A batch's text leaves in pieces under the results service's fixed mmap threshold
-# (MMAP_THRESHOLD_BYTES, see services.kit.memory_release): each piece, and the HttpBody and
+# (MMAP_THRESHOLD_BYTES, see services.kit.allocator): each piece, and the HttpBody and
 # gRPC buffers made from it, then comes from the heap, reused, where a piece above it is
 # mapped and unmapped at every copy (tobytes, the wire bytes, gRPC's copy): with 2 MB pieces,
 # 15,000 page faults per 60 MB each, half the service's CPU for a million-point curve. Pieces
