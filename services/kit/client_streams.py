@@ -69,9 +69,6 @@ class ReadAheadStream(Generic[T, U]):
         except BaseException as exc:  # noqa: BLE001 - raised in the iterating thread
             self._queue.put(exc)
 
-    def _release(self) -> None:
-        self._room.release()
-
     def __iter__(self) -> Iterator[U]:
         while True:
             item = self._queue.get()
@@ -81,7 +78,7 @@ class ReadAheadStream(Generic[T, U]):
                 return
             if isinstance(item, BaseException):
                 raise item
-            self._loop.call_soon_threadsafe(self._release)
+            self._loop.call_soon_threadsafe(self._room.release)  # room for one more message
             yield item
 
     def close(self) -> None:
