@@ -9,7 +9,7 @@ import typer
 
 from backtest_client.cli import render
 from backtest_client.cli.arguments import sweep_base, value
-from backtest_client.cli.options import JsonOutput
+from backtest_client.cli.options import JsonOutput, NewOrStrategy, RankMetric, SearchBase, SearchEngine
 from backtest_client.cli.session import handled, session, stdout
 from backtest_client.cli.sweep import search_strategy
 from backtest_client.cli.waiting import wait_task
@@ -37,16 +37,14 @@ def space(specs: list[str]) -> dict[str, Any]:
 @handled
 def grid(
     ctx: typer.Context,
-    base: Annotated[Path, typer.Option("--base", help="YAML of the base config (see docs/client.md).")],
+    base: SearchBase,
     params: Annotated[
         list[str],
         typer.Option("--param", help="key=v1,v2,... or key=start:stop:step (repeat: the search is their product)."),
     ],
-    engine: Annotated[str | None, typer.Option("--engine", "-e", help="Engine of every run.")] = None,
-    strategy_id: Annotated[str | None, typer.Option("--strategy", help="Strategy id; default: a new one.")] = None,
-    rank_metric: Annotated[
-        str | None, typer.Option("--rank-metric", help="Flat metric to rank by (default perf_sharpe_ratio).")
-    ] = None,
+    engine: SearchEngine = None,
+    strategy_id: NewOrStrategy = None,
+    rank_metric: RankMetric = None,
     top: Annotated[int, typer.Option("--top", help="Leaderboard rows kept and printed (1..1000).")] = 20,
     out: Annotated[Path | None, typer.Option("--out", help="Save every run as this Parquet file.")] = None,
     json_output: JsonOutput = False,

@@ -9,7 +9,7 @@ import typer
 
 from backtest_client.cli import render
 from backtest_client.cli.arguments import assignments
-from backtest_client.cli.options import JsonOutput
+from backtest_client.cli.options import JsonOutput, NewOrStrategy
 from backtest_client.cli.session import FAILED, handled, session, stderr, stdout
 from backtest_client.cli.waiting import wait_task
 from backtest_client.errors import RunFailedError
@@ -38,7 +38,7 @@ def run(
         list[str] | None,
         typer.Option("--set", help=f"Config option name=value (repeat): {', '.join(OPTIONS)}."),
     ] = None,
-    strategy_id: Annotated[str | None, typer.Option("--strategy", help="Strategy id; default: a new one.")] = None,
+    strategy_id: NewOrStrategy = None,
     capital: Annotated[float | None, typer.Option("--capital", help="Initial capital (default 100000).")] = None,
     commission: Annotated[float | None, typer.Option("--commission", help="Fraction (default 0.0005).")] = None,
     slippage: Annotated[float | None, typer.Option("--slippage", help="Fraction (default 0.0005).")] = None,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from backtest_client.cli import render
 from backtest_client.cli.arguments import grid, sweep_base
-from backtest_client.cli.options import JsonOutput
+from backtest_client.cli.options import JsonOutput, NewOrStrategy, RankMetric, SearchBase, SearchEngine
 from backtest_client.cli.session import handled, session, stdout
 from backtest_client.cli.waiting import wait_task
 from backtest_client.client import Client, signal_name
@@ -19,16 +18,14 @@ from backtest_client.frames import leaderboard_frame
 @handled
 def sweep(
     ctx: typer.Context,
-    base: Annotated[Path, typer.Option("--base", help="YAML of the base config (see docs/client.md).")],
+    base: SearchBase,
     grids: Annotated[
         list[str],
         typer.Option("--grid", help="key=value1,value2,... (repeat: the sweep is their cartesian product)."),
     ],
-    engine: Annotated[str | None, typer.Option("--engine", "-e", help="Engine of every run.")] = None,
-    strategy_id: Annotated[str | None, typer.Option("--strategy", help="Strategy id; default: a new one.")] = None,
-    rank_metric: Annotated[
-        str | None, typer.Option("--rank-metric", help="Flat metric to rank by (default perf_sharpe_ratio).")
-    ] = None,
+    engine: SearchEngine = None,
+    strategy_id: NewOrStrategy = None,
+    rank_metric: RankMetric = None,
     top: Annotated[int, typer.Option("--top", help="Leaderboard rows to print; 0 for all.")] = 20,
     json_output: JsonOutput = False,
 ) -> None:
