@@ -18,11 +18,15 @@ from numba import njit
 
 from services.results.bar_dates import DATE_FORMAT, DATETIME_FORMAT, BarDateFormatter, strings
 from services.results.text_table import TextTable, escape, json_strings
+from services.results.word_access import load_u32, load_u64, store_word
 
 WIDTH = 21  # a quoted date-time
 _DAY = 86_400
 # Seconds from 1970 of 1000-01-01 and 10000-01-01: write_date prints four-digit years only.
 _FIRST, _END = -30_610_224_000, 253_402_300_800
+# "HH:MM:" of each minute of the day and "SS" of each second, as the words write_date ORs together.
+_MINUTES = np.array([int.from_bytes(f"{m // 60:02d}:{m % 60:02d}:".encode(), "little") for m in range(1440)], np.uint64)
+_SECONDS = np.array([int.from_bytes(f"{s:02d}".encode(), "little") << 48 for s in range(60)], np.uint64)
 # Days from 0000-03-01 (the start of Hinnant's eras) to 1000-01-01.
 _DAYS_FROM_ERA = 719_468 + _FIRST // _DAY
 
@@ -79,8 +83,8 @@ class BarDateText:
 
 @njit(cache=True, nogil=True)
 def day_cache() -> np.ndarray:
-    """The state write_date keeps between rows: the last day printed and where its text starts."""
-    return np.full(2, -1, np.int64)
+    """The state write_date keeps between rows: the last day printed and its text as two words (see write_date)."""
+    return np.full(3, -1, np.int64)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -89,31 +93,27 @@ def write_date(seconds: int, date_only: bool, out: np.ndarray, pos: int, cache: 
 
     seconds: since 1970-01-01, a year from 1000 to 9999 (proleptic Gregorian, as strftime).
     cache: from day_cache(), one per loop over `out`: minute bars repeat a day hundreds of
-    times, so a day like the last one is copied from its text rather than computed again.
+    times, so the day's text is kept as words (`"YYYY-MM` and `-DD`) and computed once a day;
+    the time of day comes from a table per minute. Whole words are stored, up to 8 bytes
+    past the text's end (see word_access.SLACK).
     """
     # Counted from 1000-01-01 (a whole number of days before 1970) everything is
     # non-negative, so unsigned division needs no sign fix-ups.
     since = np.uint64(seconds - _FIRST)
     days, clock = since // np.uint64(_DAY), since % np.uint64(_DAY)
-    out[pos] = 34  # '"'
-    if np.int64(days) == cache[0]:
-        start = cache[1]
-        for index in range(10):
-            out[pos + 1 + index] = out[start + index]
-    else:
-        cache[0], cache[1] = np.int64(days), pos + 1
+    if np.int64(days) != cache[0]:
+        out[pos] = 34  # '"'
         _write_day(days, out, pos + 1)
-    pos += 11
-    if not date_only:
-        out[pos] = 84  # "T"
-        _two(clock // np.uint64(3_600), out, pos + 1)
-        out[pos + 3] = 58  # ":"
-        _two(clock // np.uint64(60) % np.uint64(60), out, pos + 4)
-        out[pos + 6] = 58
-        _two(clock % np.uint64(60), out, pos + 7)
-        pos += 9
-    out[pos] = 34
-    return pos + 1
+        cache[0], cache[1] = np.int64(days), np.int64(load_u64(out, pos))
+        cache[2] = np.int64(load_u32(out, pos + 8) & np.uint32(0xFF_FFFF))
+    store_word(out, pos, np.uint64(cache[1]))
+    if date_only:
+        store_word(out, pos + 8, np.uint32(cache[2]) | np.uint32(0x2200_0000))  # '-DD"'
+        return pos + 12
+    store_word(out, pos + 8, np.uint32(cache[2]) | np.uint32(0x5400_0000))  # "-DDT"
+    store_word(out, pos + 12, _MINUTES[clock // np.uint64(60)] | _SECONDS[clock % np.uint64(60)])
+    out[pos + 20] = 34
+    return pos + 21
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -42,17 +42,17 @@ import numpy as np
 from numba import njit
 
 from services.results.text_table import TextTable
+from services.results.word_access import float_bits, fused_multiply_add, leading_zero_bits, store_word
 
 WIDTH = 24  # the longest text: "-2.2250738585072014e-308"
 LOW, HIGH = 1e-4, 1e15  # write_double's range of magnitudes
 _POW10 = 10.0 ** np.arange(23)  # 1e0 ... 1e22, each exact as a double
-_SPLIT = 134217729.0  # 2^27 + 1: splits a double into two halves whose products are exact
 _E16, _E17 = 10**16, 10**17
-_POW10_INT = 10 ** np.arange(19, dtype=np.uint64)
 _POW10_ALL = 10.0 ** np.arange(-4, 16)  # index k + 4: 10^k, for _exponent
 _TINY, _HUGE = sys.float_info.min, sys.float_info.max  # normal doubles: write_double's whole range
 _UNDECIDED = 1e-9  # closer than this (in units of the 17th digit) to a rounding boundary: format_double decides
-_PAIRS = np.frombuffer("".join(f"{n:02d}" for n in range(100)).encode("ascii"), np.uint8).copy()  # "00" ... "99"
+_ASCII_ZEROS = np.uint64(0x3030_3030_3030_3030)  # "0" in every byte of a word
+_ZERO_POINT = np.uint64(0x3030_3030_3030_2E30)  # "0.000000" stored little-endian
 
 
 def _ten_powers(low: int, high: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -132,10 +132,12 @@ def write_double(value: float, out: np.ndarray, pos: int) -> int:
     exponent17 = exponent
     if digits17 == _E17:  # 9.99...95 rounded up to the next power of ten
         digits17, exponent17 = _E16, exponent + 1
-    # 15 digits, rounded from the same exact sum.
-    quotient, remainder = total // 100, total % 100
-    up = remainder > 50 or (remainder == 50 and (fraction > 0 or quotient % 2 == 1))
-    digits15 = quotient + (1 if up else 0)
+    # 15 digits, rounded from the same exact sum (unsigned: division by 100 is a multiply).
+    whole = np.uint64(total)
+    quotient = whole // np.uint64(100)
+    remainder = whole - quotient * np.uint64(100)
+    up = remainder > 50 or (remainder == 50 and (fraction > 0 or quotient & np.uint64(1) == 1))
+    digits15 = np.int64(quotient) + (1 if up else 0)
     exponent15 = exponent
     if digits15 == _E17 // 100:
         digits15, exponent15 = _E16 // 100, exponent + 1
@@ -189,15 +191,14 @@ def _write_far(value: float, out: np.ndarray, pos: int) -> int:
 
 @njit(cache=True, nogil=True, inline="always")
 def _two_product(a: float, b: float) -> tuple[float, float]:
-    """Dekker's two-product: a * b exactly as high + low, high being the rounded product."""
+    """The product a * b exactly as high + low, high being the rounded product.
+
+    The error of a rounded product is a double (barring underflow, which the callers'
+    ranges exclude), and a fused multiply-add computes a * b - high with one rounding,
+    so exactly: the same pair as Dekker's split product, in two instructions.
+    """
     high = a * b
-    c = _SPLIT * a
-    a_hi = c - (c - a)
-    a_lo = a - a_hi
-    c = _SPLIT * b
-    b_hi = c - (c - b)
-    b_lo = b - b_hi
-    return high, ((a_hi * b_hi - high) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return high, fused_multiply_add(a, b, -high)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -225,23 +226,25 @@ def _write_general(digits: int, count: int, exponent: int, out: np.ndarray, pos:
     """`%.<count>g` of digits * 10^(exponent - count + 1): fixed when -4 <= exponent < count, else d.ddde-XX."""
     if -4 <= exponent < count:
         return _write_fixed(digits, count, exponent, out, pos)
-    rest = np.uint64(digits)
-    significant = count
-    while significant > 1 and rest % np.uint64(10) == 0:
-        rest //= np.uint64(10)
-        significant -= 1
-    _write_digits(rest, significant, out, pos + 1)  # "d.ddd": the first digit moves in front of the point
-    out[pos] = out[pos + 1]
-    if significant > 1:
+    lead, high, low, significant = _digit_words(digits, count)
+    out[pos] = np.uint8(lead + np.uint64(48))
+    if significant > 1:  # "d.ddd": the block goes after the point
         out[pos + 1] = 46  # "."
+        store_word(out, pos + 2, high)
+        store_word(out, pos + 10, low)
         pos += significant + 1
     else:
         pos += 1
     out[pos] = 101  # "e"
     out[pos + 1] = 45 if exponent < 0 else 43  # "-" or "+"
-    magnitude = np.uint32(abs(exponent))
-    width = 3 if magnitude >= 100 else 2  # at least two digits, as C's printf
-    return _write_digits(magnitude, width, out, pos + 2)
+    magnitude = abs(exponent)
+    if magnitude >= 100:  # at least two digits, as C's printf
+        out[pos + 2] = 48 + magnitude // 100
+        magnitude %= 100
+        pos += 1
+    out[pos + 2] = 48 + magnitude // 10
+    out[pos + 3] = 48 + magnitude % 10
+    return pos + 4
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -252,7 +255,7 @@ def _exponent(value: float) -> int:
     10^k is not an exact double (k < 0) the comparison may be one off; write_double's range
     check corrects that.
     """
-    _, binary = math.frexp(value)
+    binary = np.int64((float_bits(value) >> np.uint64(52)) & np.uint64(0x7FF)) - 1022  # frexp's, for a normal value
     exponent = int(math.floor((binary - 1) * 0.3010299956639812))
     if exponent < 14 and value >= _POW10_ALL[exponent + 5]:
         exponent += 1
@@ -282,61 +285,86 @@ def _round_half_even(whole: int, fraction: float) -> int:
 
 @njit(cache=True, nogil=True, inline="always")
 def _write_fixed(digits: int, count: int, exponent: int, out: np.ndarray, pos: int) -> int:
-    """Writes `count` significant digits times 10^(exponent - count + 1) as %g does without an exponent.
+    """Writes `count` (15 or 17) significant digits times 10^(exponent - count + 1) as %g does without an exponent.
 
     -4 <= exponent < count; trailing zeros after the point and a bare point are dropped.
-    Digits are written from the last one back, so nothing is allocated per value.
+    The digits are made eight at a time in registers (see _eight) and stored as whole
+    words, the point put in by storing the fraction's words one byte further on: no
+    division by a variable power of ten, no loop per digit. Stores run up to 34 bytes
+    past pos, beyond the text's end (see word_access.SLACK).
     """
-    rest = np.uint64(digits)  # unsigned: division by a constant without sign fix-ups
-    significant = count
-    while significant > 1 and rest % np.uint64(10) == 0:
-        rest //= np.uint64(10)
-        significant -= 1
+    lead, high, low, significant = _digit_words(digits, count)
+    start = pos
     if exponent < 0:  # "0." and -exponent - 1 zeros, then the digits
-        out[pos] = 48  # "0"
-        out[pos + 1] = 46  # "."
-        pos += 2
-        for _ in range(-exponent - 1):
-            out[pos] = 48
-            pos += 1
-        return _write_digits(rest, significant, out, pos)
-    whole = exponent + 1
-    if significant <= whole:  # a whole number: the dropped zeros come back before the point
-        end = _write_digits(rest, significant, out, pos)
-        for index in range(whole - significant):
-            out[end + index] = 48
-        return end + whole - significant
-    fraction = significant - whole
-    scale = np.uint64(_POW10_INT[fraction])
-    _write_digits(rest % scale, fraction, out, pos + whole + 1)
-    out[pos + whole] = 46  # "."
-    _write_digits(rest // scale, whole, out, pos)
+        store_word(out, pos, _ZERO_POINT)
+        start = pos + 1 - exponent
+    out[start] = np.uint8(lead + np.uint64(48))
+    store_word(out, start + 1, high)
+    store_word(out, start + 9, low)
+    if exponent < 0:
+        return start + significant
+    if significant <= exponent + 1:  # a whole number: the digits written are its digits, zeros included
+        return pos + exponent + 1
+    # The fraction starts at the block's byte `exponent`; from there the block moves one byte on.
+    if exponent == 0:
+        tail_high, tail_low = high, low
+    elif exponent < 8:
+        tail_high = (high >> np.uint64(8 * exponent)) | (low << np.uint64(64 - 8 * exponent))
+        tail_low = low >> np.uint64(8 * exponent)
+    else:
+        tail_high, tail_low = low >> np.uint64(8 * (exponent - 8)), np.uint64(0)
+    out[pos + exponent + 1] = 46  # "."
+    store_word(out, pos + exponent + 2, tail_high)
+    store_word(out, pos + exponent + 10, tail_low)
     return pos + significant + 1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _write_digits(value, count: int, out: np.ndarray, pos: int) -> int:
-    """The `count` decimal digits of `value` (uint64; leading zeros included) at out[pos:].
+def _digit_words(digits: int, count: int):
+    """The 15 or 17 digits of `digits` as (first digit, ASCII words of the next 16, digits up to the last nonzero one).
 
-    Two digits at a time from a table, in 32-bit arithmetic once eight digits are split off.
+    The next 16 are the rest left-aligned: 16 digits, or 14 and two zeros.
     """
-    index = pos + count
-    if count > 8:
-        low = np.uint32(value % np.uint64(100_000_000))
-        value //= np.uint64(100_000_000)
-        for _ in range(4):
-            pair = (low % np.uint32(100)) * np.uint32(2)
-            low //= np.uint32(100)
-            out[index - 2] = _PAIRS[pair]
-            out[index - 1] = _PAIRS[pair + 1]
-            index -= 2
-    rest = np.uint32(value)
-    while index - pos >= 2:
-        pair = (rest % np.uint32(100)) * np.uint32(2)
-        rest //= np.uint32(100)
-        out[index - 2] = _PAIRS[pair]
-        out[index - 1] = _PAIRS[pair + 1]
-        index -= 2
-    if index > pos:
-        out[pos] = 48 + rest % np.uint32(10)
-    return pos + count
+    number = np.uint64(digits)
+    scale = np.uint64(10**16) if count == 17 else np.uint64(10**14)
+    lead = number // scale
+    rest = number - lead * scale
+    if count != 17:
+        rest *= np.uint64(100)
+    high, low = _sixteen(rest)
+    significant = 17 - _trailing_zero_digits(high, low)  # 15 digits: the padding is trailing zeros
+    return lead, high + _ASCII_ZEROS, low + _ASCII_ZEROS, significant
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sixteen(number):
+    """The 16 decimal digits of a uint64 below 10^16 (leading zeros included) as two words of _eight."""
+    high = number // np.uint64(100_000_000)
+    return _eight(high), _eight(number - high * np.uint64(100_000_000))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _eight(number):
+    """The 8 decimal digits of a uint64 below 10^8 as byte values 0-9 in one word, the first digit in its low byte.
+
+    Stored little-endian after adding "0" to each byte, that is the text. The four 2-digit
+    and eight 1-digit splits are done in parallel lanes of the word, with multiplications
+    by reciprocals exact in the lanes' ranges (10486 / 2^20 for / 100 below 10^4, 103 / 2^10
+    for / 10 below 100): the method of fast integer printers such as Lemire's.
+    """
+    high = number // np.uint64(10_000)
+    merged = high | ((number - high * np.uint64(10_000)) << np.uint64(32))
+    hundreds = ((merged * np.uint64(10_486)) >> np.uint64(20)) & np.uint64(0x0000_007F_0000_007F)
+    pairs = ((merged - np.uint64(100) * hundreds) << np.uint64(16)) + hundreds
+    tens = ((pairs * np.uint64(103)) >> np.uint64(10)) & np.uint64(0x000F_000F_000F_000F)
+    return tens + ((pairs - np.uint64(10) * tens) << np.uint64(8))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _trailing_zero_digits(high, low) -> int:
+    """How many of the 16 digits in words from _sixteen are zeros at the end (the last digit is low's top byte)."""
+    if low != 0:
+        return np.int64(leading_zero_bits(low) >> np.uint64(3))
+    if high != 0:
+        return 8 + np.int64(leading_zero_bits(high) >> np.uint64(3))
+    return 16

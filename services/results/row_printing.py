@@ -28,6 +28,7 @@ from services.results import date_text, number_text
 from services.results.date_text import BarDateText, DateColumn, day_cache, null_dates, write_date
 from services.results.number_text import reference_texts, write_double
 from services.results.text_table import TextTable, json_strings
+from services.results.word_access import SLACK, load_u64, store_word
 
 CONTENT_TYPE = "application/json"
 # Rows per record batch: about 2 MB of JSON either way, so Python's work per batch is paid rarely.
@@ -48,8 +49,11 @@ TRADE_DOUBLES = ("entry_price", "exit_price", "size", "pnl", "return_pct")
 TRADE_TEXTS = ("side", "status")
 
 
-def _key(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("ascii"), np.uint8).copy()
+def _key(text: str) -> tuple[int, int, int]:
+    """A key's text (at most 16 bytes) as the two little-endian words _copy stores, and its length."""
+    data = text.encode("ascii").ljust(16, b"\0")
+    assert len(data) == 16, text
+    return int.from_bytes(data[:8], "little"), int.from_bytes(data[8:], "little"), len(text)
 
 
 # Every row starts with a comma; json_array drops the first one.
@@ -90,8 +94,8 @@ def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
         end = -1
         while end < 0:  # again (rarely) with a value write_double could not decide printed by Python
             numbers = reference_texts(values, undecided)
-            width = len(_DATE) + len(_EQUITY) + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
-            out = buffer.take(batch.num_rows * width)
+            width = _DATE[2] + _EQUITY[2] + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
+            out = buffer.take(batch.num_rows * width + SLACK)
             end = _print_equity(
                 *_writable(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
             )
@@ -119,11 +123,11 @@ def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
         while end < 0:  # as in equity_rows; the index is row * 5 + column
             numbers = reference_texts(doubles.ravel(), undecided)
             width = (
-                len(_ENTRY_DATE) + len(_EXIT_DATE) + len(_SIDE) + len(_STATUS) + 1
-                + sum(len(key) for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
+                _ENTRY_DATE[2] + _EXIT_DATE[2] + _SIDE[2] + _STATUS[2] + 1
+                + sum(key[2] for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
                 + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
             )  # fmt: skip
-            out = buffer.take(rows * width)
+            out = buffer.take(rows * width + SLACK)
             end = _print_trades(*_writable(
                 entry.seconds, entry.date_only, *_parts(entry.texts),
                 exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
@@ -197,22 +201,24 @@ def _writable(*args):
 
 
 def _parts(table: TextTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return table.codes, table.offsets, table.blob
+    """A table's arrays for a kernel, the blob with 8 zero bytes after it: _text loads whole words."""
+    return table.codes, table.offsets, np.concatenate((table.blob, np.zeros(8, np.uint8)))
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _copy(source: np.ndarray, out: np.ndarray, pos: int) -> int:
-    for index in range(len(source)):
-        out[pos + index] = source[index]
-    return pos + len(source)
+def _copy(key: tuple[int, int, int], out: np.ndarray, pos: int) -> int:
+    """A key from _key, as two word stores (the bytes after its length are written over next)."""
+    store_word(out, pos, np.uint64(key[0]))
+    store_word(out, pos + 8, np.uint64(key[1]))
+    return pos + key[2]
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _text(code: int, offsets: np.ndarray, blob: np.ndarray, out: np.ndarray, pos: int) -> int:
-    for index in range(offsets[code], offsets[code + 1]):
-        out[pos] = blob[index]
-        pos += 1
-    return pos
+    start, end = offsets[code], offsets[code + 1]
+    for index in range(start, end, 8):  # whole words: the blob has 8 bytes of padding (see _parts)
+        store_word(out, pos + index - start, load_u64(blob, index))
+    return pos + end - start
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -242,8 +248,8 @@ def _print_equity(seconds, date_only, date_codes, date_offsets, date_blob, value
         pos = _copy(_EQUITY, out, pos)
         value, start = values[row], pos
         if codes[row] < 0 and value == last_value:  # NaN and +-0 always have codes: never copied
-            for index in range(last_end - last_start):
-                out[pos + index] = out[last_start + index]
+            for index in range(0, last_end - last_start, 8):  # whole words: the text after it is rewritten
+                store_word(out, pos + index, load_u64(out, last_start + index))
             pos += last_end - last_start
         else:
             pos = _number(value, codes[row], offsets, blob, out, pos)
