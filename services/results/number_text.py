@@ -42,7 +42,7 @@ import numpy as np
 from numba import njit
 
 from services.results.text_table import TextTable
-from services.results.word_access import float_bits, fused_multiply_add, leading_zero_bits, store_word
+from services.results.word_access import address, float_bits, fused_multiply_add, leading_zero_bits, store_word
 
 WIDTH = 24  # the longest text: "-2.2250738585072014e-308"
 LOW, HIGH = 1e-4, 1e15  # write_double's range of magnitudes
@@ -111,17 +111,19 @@ def reference_texts(values: np.ndarray, undecided: Iterable[int] = ()) -> TextTa
 # whole tree into each call site (one in the curve loop, five in the trade loop) made a cold
 # compile of the printers take about 90 s of CPU instead of about 12, for ~5% less printing time.
 @njit(cache=True, nogil=True)
-def write_double(value: float, out: np.ndarray, pos: int) -> int:
-    """Writes a normal double (not 0, NaN, infinite or subnormal) at out[pos:]; returns the position after it.
+def write_double(value: float, at: int, pos: int) -> int:
+    """Writes a normal double (not 0, NaN, infinite or subnormal) at address at + pos; returns the position after it.
+
+    at: a byte buffer's address (word_access.address), with room for 40 bytes from pos.
 
     -1 instead when its text cannot be decided here (1e-4 <= |value| < 1e15 always is).
     """
     if value < 0:
-        out[pos] = 45  # "-"
+        store_word(at + pos, np.uint8(45))  # "-"
         pos += 1
         value = -value
     if not LOW <= value < HIGH:
-        return _write_far(value, out, pos)
+        return _write_far(value, at, pos)
     exponent = _exponent(value)
     total, fraction = _scaled(value, 16 - exponent)
     digits17 = _round_half_even(total, fraction)
@@ -142,12 +144,18 @@ def write_double(value: float, out: np.ndarray, pos: int) -> int:
     if digits15 == _E17 // 100:
         digits15, exponent15 = _E16 // 100, exponent + 1
     if exponent15 <= 14 and float(digits15) / _POW10[14 - exponent15] == value:
-        return _write_fixed(digits15, 15, exponent15, out, pos)
-    return _write_fixed(digits17, 17, exponent17, out, pos)
+        return _write_fixed(digits15, 15, exponent15, at, pos)
+    return _write_fixed(digits17, 17, exponent17, at, pos)
+
+
+@njit(cache=True, nogil=True)
+def write_double_into(value: float, out: np.ndarray, pos: int) -> int:
+    """write_double into out[pos:] (40 bytes of room), for callers outside the printing loops."""
+    return write_double(value, address(out), pos)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _write_far(value: float, out: np.ndarray, pos: int) -> int:
+def _write_far(value: float, at: int, pos: int) -> int:
     """write_double for a positive normal value outside [LOW, HIGH): `%g`'s exponent form, mostly.
 
     As write_double, from v * 10^k in whole and fraction, but the product is only known
@@ -185,8 +193,8 @@ def _write_far(value: float, out: np.ndarray, pos: int) -> int:
     if digits15 == _E17 // 100:
         digits15, exponent15 = _E16 // 100, exponent + 1
     if abs(distance) < half:
-        return _write_general(digits15, 15, exponent15, out, pos)
-    return _write_general(digits17, 17, exponent17, out, pos)
+        return _write_general(digits15, 15, exponent15, at, pos)
+    return _write_general(digits17, 17, exponent17, at, pos)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -222,28 +230,28 @@ def _scaled_far(value: float, power: int) -> tuple[int, float]:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _write_general(digits: int, count: int, exponent: int, out: np.ndarray, pos: int) -> int:
+def _write_general(digits: int, count: int, exponent: int, at: int, pos: int) -> int:
     """`%.<count>g` of digits * 10^(exponent - count + 1): fixed when -4 <= exponent < count, else d.ddde-XX."""
     if -4 <= exponent < count:
-        return _write_fixed(digits, count, exponent, out, pos)
+        return _write_fixed(digits, count, exponent, at, pos)
     lead, high, low, significant = _digit_words(digits, count)
-    out[pos] = np.uint8(lead + np.uint64(48))
+    store_word(at + pos, np.uint8(lead + np.uint64(48)))
     if significant > 1:  # "d.ddd": the block goes after the point
-        out[pos + 1] = 46  # "."
-        store_word(out, pos + 2, high)
-        store_word(out, pos + 10, low)
+        store_word(at + pos + 1, np.uint8(46))  # "."
+        store_word(at + pos + 2, high)
+        store_word(at + pos + 10, low)
         pos += significant + 1
     else:
         pos += 1
-    out[pos] = 101  # "e"
-    out[pos + 1] = 45 if exponent < 0 else 43  # "-" or "+"
+    store_word(at + pos, np.uint8(101))  # "e"
+    store_word(at + pos + 1, np.uint8(45 if exponent < 0 else 43))  # "-" or "+"
     magnitude = abs(exponent)
     if magnitude >= 100:  # at least two digits, as C's printf
-        out[pos + 2] = 48 + magnitude // 100
+        store_word(at + pos + 2, np.uint8(48 + magnitude // 100))
         magnitude %= 100
         pos += 1
-    out[pos + 2] = 48 + magnitude // 10
-    out[pos + 3] = 48 + magnitude % 10
+    store_word(at + pos + 2, np.uint8(48 + magnitude // 10))
+    store_word(at + pos + 3, np.uint8(48 + magnitude % 10))
     return pos + 4
 
 
@@ -284,7 +292,7 @@ def _round_half_even(whole: int, fraction: float) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _write_fixed(digits: int, count: int, exponent: int, out: np.ndarray, pos: int) -> int:
+def _write_fixed(digits: int, count: int, exponent: int, at: int, pos: int) -> int:
     """Writes `count` (15 or 17) significant digits times 10^(exponent - count + 1) as %g does without an exponent.
 
     -4 <= exponent < count; trailing zeros after the point and a bare point are dropped.
@@ -296,11 +304,11 @@ def _write_fixed(digits: int, count: int, exponent: int, out: np.ndarray, pos: i
     lead, high, low, significant = _digit_words(digits, count)
     start = pos
     if exponent < 0:  # "0." and -exponent - 1 zeros, then the digits
-        store_word(out, pos, _ZERO_POINT)
+        store_word(at + pos, _ZERO_POINT)
         start = pos + 1 - exponent
-    out[start] = np.uint8(lead + np.uint64(48))
-    store_word(out, start + 1, high)
-    store_word(out, start + 9, low)
+    store_word(at + start, np.uint8(lead + np.uint64(48)))
+    store_word(at + start + 1, high)
+    store_word(at + start + 9, low)
     if exponent < 0:
         return start + significant
     if significant <= exponent + 1:  # a whole number: the digits written are its digits, zeros included
@@ -313,9 +321,9 @@ def _write_fixed(digits: int, count: int, exponent: int, out: np.ndarray, pos: i
         tail_low = low >> np.uint64(8 * exponent)
     else:
         tail_high, tail_low = low >> np.uint64(8 * (exponent - 8)), np.uint64(0)
-    out[pos + exponent + 1] = 46  # "."
-    store_word(out, pos + exponent + 2, tail_high)
-    store_word(out, pos + exponent + 10, tail_low)
+    store_word(at + pos + exponent + 1, np.uint8(46))  # "."
+    store_word(at + pos + exponent + 2, tail_high)
+    store_word(at + pos + exponent + 10, tail_low)
     return pos + significant + 1
 
 

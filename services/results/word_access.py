@@ -1,11 +1,12 @@
-"""Whole words in and out of byte arrays at any position, for the compiled JSON printers.
+"""Whole words in and out of memory at any address, for the compiled JSON printers.
 
 Numba writes a uint8 array a byte at a time; the printers build eight ASCII
 characters in one 64-bit register (digits, a clock, a key) and store them
-with one unaligned `mov`. Nothing here checks bounds: the caller keeps
-`pos + size` inside the array (the printers' buffers carry SLACK bytes past
-what a batch can need, because they store whole words past the end of a
-text and write the next text over them).
+with one unaligned `mov`, at addresses taken once per batch (see `address`).
+Nothing here checks bounds: the caller keeps every access inside its array
+(the printers' buffers carry SLACK bytes past what a batch can need, because
+they store whole words past the end of a text and write the next text over
+them).
 """
 
 from __future__ import annotations
@@ -17,47 +18,58 @@ from numba.extending import intrinsic
 SLACK = 64  # bytes a printer may store past the end of its text
 
 
-def _byte_array(array) -> bool:
-    return isinstance(array, types.Array) and array.dtype == types.uint8
-
-
 @intrinsic
-def store_word(typingctx, out, pos, value):
-    """out[pos:pos + n] = the n bytes of the integer `value` (its type's width), little-endian."""
-    if not (_byte_array(out) and isinstance(pos, types.Integer) and isinstance(value, types.Integer)):
+def address(typingctx, array):
+    """The address of an array's first element, as an integer.
+
+    The printers' helpers take this rather than the array: numba counts references to an
+    array each time it is handed to an inlined function, an atomic increment and decrement
+    per call and per row, which were half of the printing loops' time. The array must stay
+    alive (an argument of the kernel) while the address is used.
+    """
+    if not isinstance(array, types.Array):
         return None
 
     def codegen(context, builder, signature, args):
-        array, index, word = args
-        data = context.make_array(signature.args[0])(context, builder, array).data
-        address = builder.bitcast(builder.gep(data, [index]), ir.PointerType(word.type))
-        builder.store(word, address, align=1)
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        return builder.ptrtoint(data, ir.IntType(64))
+
+    return types.int64(array), codegen
+
+
+@intrinsic
+def store_word(typingctx, at, value):
+    """The bytes of the integer `value` (its type's width, little-endian) at address `at`, unaligned."""
+    if not (isinstance(at, types.Integer) and isinstance(value, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        pointer = builder.inttoptr(args[0], ir.PointerType(args[1].type))
+        builder.store(args[1], pointer, align=1)
         return context.get_dummy_value()
 
-    return types.void(out, pos, value), codegen
+    return types.void(at, value), codegen
 
 
-def _loader(width: int):
-    result = types.uint64 if width == 64 else types.uint32
-
+def _loader(result: types.Integer):
     @intrinsic
-    def load(typingctx, array, pos):
-        if not (_byte_array(array) and isinstance(pos, types.Integer)):
+    def load(typingctx, at):
+        if not isinstance(at, types.Integer):
             return None
 
         def codegen(context, builder, signature, args):
-            data = context.make_array(signature.args[0])(context, builder, args[0]).data
-            address = builder.bitcast(builder.gep(data, [args[1]]), ir.PointerType(ir.IntType(width)))
-            word = builder.load(address, align=1)
-            return word if width == 64 else builder.zext(word, ir.IntType(32))
+            pointer = builder.inttoptr(args[0], ir.PointerType(ir.IntType(result.bitwidth)))
+            return builder.load(pointer, align=1)
 
-        return result(array, pos), codegen
+        return result(at), codegen
 
     return load
 
 
-load_u64 = _loader(64)  # the 8 bytes array[pos:pos + 8] as a little-endian uint64
-load_u32 = _loader(32)  # the 4 bytes array[pos:pos + 4] as a little-endian uint32
+# The integer at address `at` (little-endian, unaligned).
+load_u64 = _loader(types.uint64)
+load_i64 = _loader(types.int64)
+load_u32 = _loader(types.uint32)
 
 
 @intrinsic

@@ -172,16 +172,16 @@ def test_far_doubles_print_as_python_does_without_python():
     texts = b"".join(json_array(equity_rows(curve(values.tolist(), step_s=1).to_batches()))).split(b'"equity":')[1:]
     assert [text[: text.index(b"}")].decode() for text in texts] == [format_double(v) for v in values.tolist()]
     undecided = 0
-    out = np.empty(32, np.uint8)
+    out = np.empty(40, np.uint8)
     for value in values.tolist():
-        undecided += number_text.write_double(value, out, 0) < 0
+        undecided += number_text.write_double_into(value, out, 0) < 0
     assert undecided < len(values) / 1000  # what Python still prints: exact ties of 17-digit values >= 1e15
 
 
 def test_a_value_write_double_cannot_decide_is_printed_by_python_in_its_row(printer):
     # 1278675322477191.8 * 10 ends in exactly .5: a tie only the exact value decides.
     tie = 1278675322477191.8
-    assert number_text.write_double(tie, np.empty(32, np.uint8), 0) == -1
+    assert number_text.write_double_into(tie, np.empty(40, np.uint8), 0) == -1
     table = curve([3e-7, tie, 2.5e-9, -tie, tie])
     assert new_text(equity_rows, table.to_batches()) == old_equity(printer, table.to_batches())
     rows = [{"entry_date": dt.datetime(2020, 1, 2), "exit_date": None, "side": "long", "entry_price": tie,
