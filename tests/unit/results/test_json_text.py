@@ -335,3 +335,47 @@ def test_the_warm_up_compiles_every_printing_loop_each_batch_needs():
     }
     assert all(count <= 1 for count in compiled.values()), compiled
     assert compiled[row_printing._print_equity] == compiled[row_printing._print_trades] == 1
+
+
+def _decimal(digits: int, places: int, exponent: int) -> float:
+    return float(f"{digits}e{exponent - places}")
+
+
+# Doubles where the digit writer's cases meet: short decimals (trailing zeros to strip, the 15-digit
+# text reading back), their neighbours (17 digits), ties of the 16th digit, whole numbers up to and
+# past 10^15, every exponent %g prints fixed or with an exponent, subnormal and huge neighbours.
+decimal = st.builds(_decimal, st.integers(1, 10**17 - 1), st.integers(0, 17), st.integers(-330, 310))
+neighbour = st.builds(lambda v, up: float(np.nextafter(v, np.inf if up else 0)), decimal, st.booleans())
+tie = st.builds(lambda n, e: (n + 0.5) * 10.0**e, st.integers(10**14, 10**15), st.integers(-20, 5))
+whole = st.integers(1, 2**60).map(float) | st.integers(10**15 - 10**4, 10**15 + 10**4).map(float)
+edge_double = (decimal | neighbour | tie | whole | any_double).filter(math.isfinite)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(edge_double, st.booleans())
+@example(9.999999999999999e14, False)
+@example(1e15, True)
+@example(2.2250738585072014e-308, False)
+@example(9.9999999999999995e-5, True)
+def test_the_compiled_digit_writer_prints_what_format_double_prints(value, negative):
+    value = -value if negative else value
+    if value == 0 or abs(value) < 2.2250738585072014e-308:
+        return  # zero and subnormals are always printed by format_double (reference_texts)
+    out = np.full(64, 0xFF, np.uint8)
+    end = number_text.write_double_into(value, out, 0)
+    if end < 0:  # undecided: only ever outside [1e-4, 1e15), and Python prints it
+        assert not 1e-4 <= abs(value) < 1e15
+        return
+    assert bytes(out[:end]).decode() == format_double(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(-30_610_224_000, 253_402_300_799), min_size=1, max_size=20),
+    st.sampled_from(["s", "ms", "us"]),
+)
+def test_date_times_of_every_second_in_years_1000_to_9999_print_as_bar_dates_does(printer, seconds, unit):
+    # write_date's day words and minute table against bar_dates' strftime, one day apart or far apart.
+    dates = np.array(seconds, "datetime64[s]").astype(f"datetime64[{unit}]")
+    table = pa.table({"date": pa.array(dates), "equity": pa.array(np.full(len(dates), 2.5))})
+    assert new_text(equity_rows, table.to_batches()) == old_equity(printer, table.to_batches())
