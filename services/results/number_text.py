@@ -11,9 +11,9 @@ doubles, so `write_double` (numba, called from the row printers' compiled
 loops) computes the same text without Python, exactly, not approximately:
 
 - the 17 significant digits are v * 10^k rounded half-even, where the
-  product is computed exactly as the sum of two doubles (Dekker's
-  two-product) and rounded from that sum; the 15 digits are rounded from
-  the same exact sum;
+  product is computed exactly as the sum of two doubles (a two-product,
+  by fused multiply-add) and rounded from that sum; the 15 digits are
+  rounded from the same exact sum;
 - "reads back as the same double" is decided by one IEEE division of the
   15-digit integer by a power of ten, both exact, which is correctly rounded
   just as strtod is.
@@ -214,7 +214,7 @@ def _scaled_far(value: float, power: int) -> tuple[int, float]:
     """Value * 10^power as (whole part, fraction in [0, 1)), to about 1e-14; (-1, 0.0) off the table.
 
     (value * 2^s) * (high + low), high + low being 10^power / 2^s to 106 bits: the first
-    product exactly as the sum of two doubles (Dekker's two-product), the second rounded.
+    product exactly as the sum of two doubles (_two_product), the second rounded.
     Each error is about 2^-106 of the product (< 2^60), so their sum stays under 1e-14.
     """
     index = power - _FAR_LOW
@@ -274,7 +274,7 @@ def _exponent(value: float) -> int:
 def _scaled(value: float, power: int) -> tuple[int, float]:
     """The product value * 10^power, exactly, as (whole part, fraction in [0, 1)); it must be >= 2^53.
 
-    Dekker's two-product gives the product as high + low exactly; from 2^53 up `high` is a
+    _two_product gives the product as high + low exactly; from 2^53 up `high` is a
     whole number, so the whole part and fraction come from `low` alone, without rounding.
     """
     high, low = _two_product(value, _POW10[power])
