@@ -42,7 +42,14 @@ import numpy as np
 from numba import njit
 
 from services.results.text_table import TextTable
-from services.results.word_access import address, float_bits, fused_multiply_add, leading_zero_bits, store_word
+from services.results.word_access import (
+    address,
+    bits_float,
+    float_bits,
+    fused_multiply_add,
+    leading_zero_bits,
+    store_word,
+)
 
 WIDTH = 24  # the longest text: "-2.2250738585072014e-308"
 LOW, HIGH = 1e-4, 1e15  # write_double's range of magnitudes
@@ -76,6 +83,9 @@ def _ten_powers(low: int, high: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
 # 10^k for the far values: k = 16 - floor(log10 |v|) runs from -292 (|v| near 1.8e308) to 325 (near 2.2e-308).
 _FAR_LOW, _FAR_HIGH = -292, 325
 _TEN_HIGH, _TEN_LOW, _TEN_SHIFT = _ten_powers(_FAR_LOW, _FAR_HIGH)
+# 10^k rounded to a double, for k from _POW10_FAR_LOW: _write_far's estimate of the exponent.
+_POW10_FAR_LOW = -310
+_POW10_FAR = np.array([float(f"1e{k}") for k in range(_POW10_FAR_LOW, 309)])  # correctly rounded by strtod
 
 
 def format_double(value: float) -> str:
@@ -163,8 +173,14 @@ def _write_far(value: float, at: int, pos: int) -> int:
     to about 1e-14 (see _scaled_far): where a rounding or the read-back test is closer
     than _UNDECIDED to its boundary (an exact tie included), -1.
     """
-    mantissa, binary = math.frexp(value)  # value = mantissa * 2^binary, 0.5 <= mantissa < 1
+    # frexp's value = mantissa * 2^binary, 0.5 <= mantissa < 1, from the bits (frexp is a call into libm).
+    bits = float_bits(value)
+    binary = np.int64(bits >> np.uint64(52)) - 1022
+    power_of_two = bits & np.uint64(0xF_FFFF_FFFF_FFFF) == 0  # mantissa == 0.5
     exponent = int(math.floor((binary - 1) * 0.3010299956639812))  # floor(log10 value), or one less
+    # One more where value reaches 10^(exponent + 1) (rounded: off by one next to it, which the
+    # loop below corrects), rather than a second product for three values in ten.
+    exponent += np.int64(value >= _POW10_FAR[exponent + 1 - _POW10_FAR_LOW])
     total, fraction = _scaled_far(value, 16 - exponent)
     digits17 = _round_half_even(total, fraction)
     while digits17 < _E16 or digits17 > _E17:
@@ -178,16 +194,17 @@ def _write_far(value: float, at: int, pos: int) -> int:
     exponent17 = exponent
     if digits17 == _E17:
         digits17, exponent17 = _E16, exponent + 1
-    quotient, remainder = total // 100, total % 100
-    halfway = remainder + fraction - 50.0
+    whole = np.uint64(total)  # unsigned: division by 100 is a multiply
+    quotient = np.int64(whole // np.uint64(100))
+    halfway = np.int64(whole - np.uint64(quotient) * np.uint64(100)) + fraction - 50.0
     if abs(halfway) < _UNDECIDED:
         return -1
-    digits15 = quotient + (1 if halfway > 0 else 0)
+    digits15 = quotient + np.int64(halfway > 0)  # no branch: a coin toss
     # Does the 15-digit text read back as value? Only if it lies within half the gap to the
     # neighbouring double on its side (below a power of two that gap is half as wide).
-    gap = math.ldexp(1.0, binary - 53) * _TEN_SHIFT[16 - exponent - _FAR_LOW] * _TEN_HIGH[16 - exponent - _FAR_LOW]
+    gap = _power_of_two(binary - 53) * _TEN_SHIFT[16 - exponent - _FAR_LOW] * _TEN_HIGH[16 - exponent - _FAR_LOW]
     distance = float(digits15 * 100 - total) - fraction
-    half = gap / 2 if distance >= 0 or mantissa != 0.5 else gap / 4
+    half = gap / 2 if distance >= 0 or not power_of_two else gap / 4
     if abs(abs(distance) - half) < _UNDECIDED:
         return -1
     exponent15 = exponent
@@ -196,6 +213,14 @@ def _write_far(value: float, at: int, pos: int) -> int:
     if abs(distance) < half:
         return _write_general(digits15, 15, exponent15, at, pos)
     return _write_general(digits17, 17, exponent17, at, pos)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _power_of_two(power: int) -> float:
+    """2.0 ** power, from the bits where it is a normal double (ldexp, a libm call, below)."""
+    if power < -1022:
+        return math.ldexp(1.0, power)
+    return bits_float(np.uint64(power + 1023) << np.uint64(52))
 
 
 @njit(cache=True, nogil=True, inline="always")

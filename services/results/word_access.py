@@ -85,6 +85,18 @@ def float_bits(typingctx, value):
 
 
 @intrinsic
+def bits_float(typingctx, bits):
+    """The float64 whose IEEE bits are the uint64 `bits`."""
+    if bits != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(bits), codegen
+
+
+@intrinsic
 def fused_multiply_add(typingctx, a, b, c):
     """The value a * b + c with one rounding (the CPU's FMA instruction where it has one, else libm's exact fma)."""
     if not (a == b == c == types.float64):
