@@ -11,9 +11,15 @@ them).
 
 from __future__ import annotations
 
+import sys
+
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
+
+# The printers build text in words whose first character is the low byte.
+if sys.byteorder != "little":
+    raise ImportError("services.results.word_access: the JSON printers' words are little-endian")
 
 SLACK = 64  # bytes a printer may store past the end of its text
 
