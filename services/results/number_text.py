@@ -177,7 +177,7 @@ def _write_far(value: float, at: int, pos: int) -> int:
     bits = float_bits(value)
     binary = np.int64(bits >> np.uint64(52)) - 1022
     power_of_two = bits & np.uint64(0xF_FFFF_FFFF_FFFF) == 0  # mantissa == 0.5
-    exponent = int(math.floor((binary - 1) * 0.3010299956639812))  # floor(log10 value), or one less
+    exponent = _log10_of_power_of_two(binary - 1)  # floor(log10 value), or one less
     # One more where value reaches 10^(exponent + 1) (rounded: off by one next to it, which the
     # loop below corrects), rather than a second product for three values in ten.
     exponent += np.int64(value >= _POW10_FAR[exponent + 1 - _POW10_FAR_LOW])
@@ -213,6 +213,16 @@ def _write_far(value: float, at: int, pos: int) -> int:
     if abs(distance) < half:
         return _write_general(digits15, 15, exponent15, at, pos)
     return _write_general(digits17, 17, exponent17, at, pos)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _log10_of_power_of_two(power: int) -> int:
+    """floor(power * log10(2)) for |power| <= 1100, in integers (78913 / 2^18 is log10(2) closely enough).
+
+    The same as int(math.floor(power * 0.3010299956639812)) for every power a double has
+    (test_json_text checks them all), without the float round trip on the digits' critical path.
+    """
+    return (power * 78_913) >> 18
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -290,7 +300,7 @@ def _exponent(value: float) -> int:
     check corrects that.
     """
     binary = np.int64((float_bits(value) >> np.uint64(52)) & np.uint64(0x7FF)) - 1022  # frexp's, for a normal value
-    exponent = int(math.floor((binary - 1) * 0.3010299956639812))  # -5 ... 14 here
+    exponent = _log10_of_power_of_two(binary - 1)  # -5 ... 14 here
     # Added, not branched on: a curve that starts at 100000 crosses 10^5 at random.
     exponent += np.int64(value >= _POW10_ALL[exponent + 5])  # 10^15 at most: value < HIGH stays below it
     return min(max(exponent, -4), 14)

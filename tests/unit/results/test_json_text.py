@@ -379,3 +379,9 @@ def test_date_times_of_every_second_in_years_1000_to_9999_print_as_bar_dates_doe
     dates = np.array(seconds, "datetime64[s]").astype(f"datetime64[{unit}]")
     table = pa.table({"date": pa.array(dates), "equity": pa.array(np.full(len(dates), 2.5))})
     assert new_text(equity_rows, table.to_batches()) == old_equity(printer, table.to_batches())
+
+
+def test_the_integer_log10_of_powers_of_two_is_the_float_one_for_every_double_exponent():
+    log10_of_power_of_two = number_text._log10_of_power_of_two  # compiled, as write_double uses it
+    for power in range(-1100, 1100):
+        assert log10_of_power_of_two(power) == math.floor(power * 0.3010299956639812), power
