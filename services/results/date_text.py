@@ -18,11 +18,15 @@ from numba import njit
 
 from services.results.bar_dates import DATE_FORMAT, DATETIME_FORMAT, BarDateFormatter, strings
 from services.results.text_table import TextTable, escape, json_strings
+from services.results.word_access import load_u32, load_u64, store_word
 
 WIDTH = 21  # a quoted date-time
 _DAY = 86_400
 # Seconds from 1970 of 1000-01-01 and 10000-01-01: write_date prints four-digit years only.
 _FIRST, _END = -30_610_224_000, 253_402_300_800
+# "HH:MM:" of each minute of the day and "SS" of each second, as the words write_date ORs together.
+_MINUTES = np.array([int.from_bytes(f"{m // 60:02d}:{m % 60:02d}:".encode(), "little") for m in range(1440)], np.uint64)
+_SECONDS = np.array([int.from_bytes(f"{s:02d}".encode(), "little") << 48 for s in range(60)], np.uint64)
 # Days from 0000-03-01 (the start of Hinnant's eras) to 1000-01-01.
 _DAYS_FROM_ERA = 719_468 + _FIRST // _DAY
 
@@ -77,47 +81,37 @@ class BarDateText:
         return DateColumn(np.zeros(rows, np.int64), True, present, json_strings(column))
 
 
-@njit(cache=True, nogil=True)
-def day_cache() -> np.ndarray:
-    """The state write_date keeps between rows: the last day printed and where its text starts."""
-    return np.full(2, -1, np.int64)
-
-
 @njit(cache=True, nogil=True, inline="always")
-def write_date(seconds: int, date_only: bool, out: np.ndarray, pos: int, cache: np.ndarray) -> int:
-    """Writes `"YYYY-MM-DD"` or `"YYYY-MM-DDTHH:MM:SS"` (quoted) at out[pos:]; returns the position after.
+def write_date(seconds: int, date_only: bool, at: int, pos: int, day: int, head, tail) -> tuple:
+    """Writes `"YYYY-MM-DD"` or `"YYYY-MM-DDTHH:MM:SS"` (quoted) at address at + pos.
 
     seconds: since 1970-01-01, a year from 1000 to 9999 (proleptic Gregorian, as strftime).
-    cache: from day_cache(), one per loop over `out`: minute bars repeat a day hundreds of
-    times, so a day like the last one is copied from its text rather than computed again.
+    day, head, tail: the last day printed in this loop (-1 at first) and its text as words
+    (`"YYYY-MM` and `-DD`): minute bars repeat a day hundreds of times, so its text is
+    computed once a day; the time of day comes from a table per minute. Returns the
+    position after the text and the day's new (day, head, tail). Whole words are stored,
+    up to 8 bytes past the text's end (see word_access.SLACK).
     """
     # Counted from 1000-01-01 (a whole number of days before 1970) everything is
     # non-negative, so unsigned division needs no sign fix-ups.
     since = np.uint64(seconds - _FIRST)
     days, clock = since // np.uint64(_DAY), since % np.uint64(_DAY)
-    out[pos] = 34  # '"'
-    if np.int64(days) == cache[0]:
-        start = cache[1]
-        for index in range(10):
-            out[pos + 1 + index] = out[start + index]
-    else:
-        cache[0], cache[1] = np.int64(days), pos + 1
-        _write_day(days, out, pos + 1)
-    pos += 11
-    if not date_only:
-        out[pos] = 84  # "T"
-        _two(clock // np.uint64(3_600), out, pos + 1)
-        out[pos + 3] = 58  # ":"
-        _two(clock // np.uint64(60) % np.uint64(60), out, pos + 4)
-        out[pos + 6] = 58
-        _two(clock % np.uint64(60), out, pos + 7)
-        pos += 9
-    out[pos] = 34
-    return pos + 1
+    if np.int64(days) != day:
+        store_word(at + pos, np.uint8(34))  # '"'
+        _write_day(days, at + pos + 1)
+        day, head, tail = np.int64(days), load_u64(at + pos), load_u32(at + pos + 8) & np.uint32(0xFF_FFFF)
+    store_word(at + pos, np.uint64(head))
+    if date_only:
+        store_word(at + pos + 8, np.uint32(tail) | np.uint32(0x2200_0000))  # '-DD"'
+        return pos + 12, day, head, tail
+    store_word(at + pos + 8, np.uint32(tail) | np.uint32(0x5400_0000))  # "-DDT"
+    store_word(at + pos + 12, _MINUTES[clock // np.uint64(60)] | _SECONDS[clock % np.uint64(60)])
+    store_word(at + pos + 20, np.uint8(34))
+    return pos + 21, day, head, tail
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _write_day(days, out: np.ndarray, pos: int) -> None:
+def _write_day(days, at: int) -> None:
     """YYYY-MM-DD of the day `days` after 1000-01-01 (H. Hinnant's civil-from-days)."""
     z = days + np.uint64(_DAYS_FROM_ERA)
     era = z // np.uint64(146_097)
@@ -131,18 +125,18 @@ def _write_day(days, out: np.ndarray, pos: int) -> None:
     day = day_of_year - (np.uint64(153) * shifted_month + np.uint64(2)) // np.uint64(5) + np.uint64(1)
     month = shifted_month + np.uint64(3) if shifted_month < 10 else shifted_month - np.uint64(9)
     year = year_of_era + era * np.uint64(400) + np.uint64(1 if month <= 2 else 0)
-    _two(year // np.uint64(100), out, pos)
-    _two(year % np.uint64(100), out, pos + 2)
-    out[pos + 4] = 45  # "-"
-    _two(month, out, pos + 5)
-    out[pos + 7] = 45
-    _two(day, out, pos + 8)
+    _two(year // np.uint64(100), at)
+    _two(year % np.uint64(100), at + 2)
+    store_word(at + 4, np.uint8(45))  # "-"
+    _two(month, at + 5)
+    store_word(at + 7, np.uint8(45))
+    _two(day, at + 8)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _two(value, out: np.ndarray, pos: int) -> None:
-    out[pos] = 48 + value // np.uint64(10)
-    out[pos + 1] = 48 + value % np.uint64(10)
+def _two(value, at: int) -> None:
+    store_word(at, np.uint8(value // np.uint64(10) + np.uint64(48)))
+    store_word(at + 1, np.uint8(value % np.uint64(10) + np.uint64(48)))
 
 
 def null_dates(rows: int) -> DateColumn:

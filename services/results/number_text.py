@@ -11,9 +11,9 @@ doubles, so `write_double` (numba, called from the row printers' compiled
 loops) computes the same text without Python, exactly, not approximately:
 
 - the 17 significant digits are v * 10^k rounded half-even, where the
-  product is computed exactly as the sum of two doubles (Dekker's
-  two-product) and rounded from that sum; the 15 digits are rounded from
-  the same exact sum;
+  product is computed exactly as the sum of two doubles (a two-product,
+  by fused multiply-add) and rounded from that sum; the 15 digits are
+  rounded from the same exact sum;
 - "reads back as the same double" is decided by one IEEE division of the
   15-digit integer by a power of ten, both exact, which is correctly rounded
   just as strtod is.
@@ -42,17 +42,24 @@ import numpy as np
 from numba import njit
 
 from services.results.text_table import TextTable
+from services.results.word_access import (
+    address,
+    bits_float,
+    float_bits,
+    fused_multiply_add,
+    leading_zero_bits,
+    store_word,
+)
 
 WIDTH = 24  # the longest text: "-2.2250738585072014e-308"
 LOW, HIGH = 1e-4, 1e15  # write_double's range of magnitudes
 _POW10 = 10.0 ** np.arange(23)  # 1e0 ... 1e22, each exact as a double
-_SPLIT = 134217729.0  # 2^27 + 1: splits a double into two halves whose products are exact
 _E16, _E17 = 10**16, 10**17
-_POW10_INT = 10 ** np.arange(19, dtype=np.uint64)
 _POW10_ALL = 10.0 ** np.arange(-4, 16)  # index k + 4: 10^k, for _exponent
 _TINY, _HUGE = sys.float_info.min, sys.float_info.max  # normal doubles: write_double's whole range
 _UNDECIDED = 1e-9  # closer than this (in units of the 17th digit) to a rounding boundary: format_double decides
-_PAIRS = np.frombuffer("".join(f"{n:02d}" for n in range(100)).encode("ascii"), np.uint8).copy()  # "00" ... "99"
+_ASCII_ZEROS = np.uint64(0x3030_3030_3030_3030)  # "0" in every byte of a word
+_ZERO_POINT = np.uint64(0x3030_3030_3030_2E30)  # "0.000000" stored little-endian
 
 
 def _ten_powers(low: int, high: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,6 +83,9 @@ def _ten_powers(low: int, high: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
 # 10^k for the far values: k = 16 - floor(log10 |v|) runs from -292 (|v| near 1.8e308) to 325 (near 2.2e-308).
 _FAR_LOW, _FAR_HIGH = -292, 325
 _TEN_HIGH, _TEN_LOW, _TEN_SHIFT = _ten_powers(_FAR_LOW, _FAR_HIGH)
+# 10^k rounded to a double, for k from _POW10_FAR_LOW: _write_far's estimate of the exponent.
+_POW10_FAR_LOW = -310
+_POW10_FAR = np.array([float(f"1e{k}") for k in range(_POW10_FAR_LOW, 309)])  # correctly rounded by strtod
 
 
 def format_double(value: float) -> str:
@@ -111,17 +121,20 @@ def reference_texts(values: np.ndarray, undecided: Iterable[int] = ()) -> TextTa
 # whole tree into each call site (one in the curve loop, five in the trade loop) made a cold
 # compile of the printers take about 90 s of CPU instead of about 12, for ~5% less printing time.
 @njit(cache=True, nogil=True)
-def write_double(value: float, out: np.ndarray, pos: int) -> int:
-    """Writes a normal double (not 0, NaN, infinite or subnormal) at out[pos:]; returns the position after it.
+def write_double(value: float, at: int, pos: int) -> int:
+    """Writes a normal double (not 0, NaN, infinite or subnormal) at address at + pos; returns the position after it.
+
+    at: a byte buffer's address (word_access.address), with room for 40 bytes from pos.
 
     -1 instead when its text cannot be decided here (1e-4 <= |value| < 1e15 always is).
     """
-    if value < 0:
-        out[pos] = 45  # "-"
-        pos += 1
-        value = -value
+    # A "-" is stored either way (the digits overwrite it) and counted only when negative:
+    # a curve's returns or a trade list's pnl change sign at random, a branch on it did not.
+    store_word(at + pos, np.uint8(45))
+    pos += np.int64(value < 0)
+    value = abs(value)
     if not LOW <= value < HIGH:
-        return _write_far(value, out, pos)
+        return _write_far(value, at, pos)
     exponent = _exponent(value)
     total, fraction = _scaled(value, 16 - exponent)
     digits17 = _round_half_even(total, fraction)
@@ -132,28 +145,42 @@ def write_double(value: float, out: np.ndarray, pos: int) -> int:
     exponent17 = exponent
     if digits17 == _E17:  # 9.99...95 rounded up to the next power of ten
         digits17, exponent17 = _E16, exponent + 1
-    # 15 digits, rounded from the same exact sum.
-    quotient, remainder = total // 100, total % 100
-    up = remainder > 50 or (remainder == 50 and (fraction > 0 or quotient % 2 == 1))
-    digits15 = quotient + (1 if up else 0)
+    # 15 digits, rounded from the same exact sum (unsigned: division by 100 is a multiply).
+    whole = np.uint64(total)
+    quotient = whole // np.uint64(100)
+    remainder = whole - quotient * np.uint64(100)
+    up = (remainder > 50) | ((remainder == 50) & ((fraction > 0) | (quotient & np.uint64(1) == 1)))  # no branch
+    digits15 = np.int64(quotient) + np.int64(up)
     exponent15 = exponent
     if digits15 == _E17 // 100:
         digits15, exponent15 = _E16 // 100, exponent + 1
     if exponent15 <= 14 and float(digits15) / _POW10[14 - exponent15] == value:
-        return _write_fixed(digits15, 15, exponent15, out, pos)
-    return _write_fixed(digits17, 17, exponent17, out, pos)
+        return _write_fixed(digits15, 15, exponent15, at, pos)
+    return _write_fixed(digits17, 17, exponent17, at, pos)
+
+
+@njit(cache=True, nogil=True)
+def write_double_into(value: float, out: np.ndarray, pos: int) -> int:
+    """write_double into out[pos:] (40 bytes of room), for callers outside the printing loops."""
+    return write_double(value, address(out), pos)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _write_far(value: float, out: np.ndarray, pos: int) -> int:
+def _write_far(value: float, at: int, pos: int) -> int:
     """write_double for a positive normal value outside [LOW, HIGH): `%g`'s exponent form, mostly.
 
     As write_double, from v * 10^k in whole and fraction, but the product is only known
     to about 1e-14 (see _scaled_far): where a rounding or the read-back test is closer
     than _UNDECIDED to its boundary (an exact tie included), -1.
     """
-    mantissa, binary = math.frexp(value)  # value = mantissa * 2^binary, 0.5 <= mantissa < 1
-    exponent = int(math.floor((binary - 1) * 0.3010299956639812))  # floor(log10 value), or one less
+    # frexp's value = mantissa * 2^binary, 0.5 <= mantissa < 1, from the bits (frexp is a call into libm).
+    bits = float_bits(value)
+    binary = np.int64(bits >> np.uint64(52)) - 1022
+    power_of_two = bits & np.uint64(0xF_FFFF_FFFF_FFFF) == 0  # mantissa == 0.5
+    exponent = _log10_of_power_of_two(binary - 1)  # floor(log10 value), or one less
+    # One more where value reaches 10^(exponent + 1) (rounded: off by one next to it, which the
+    # loop below corrects), rather than a second product for three values in ten.
+    exponent += np.int64(value >= _POW10_FAR[exponent + 1 - _POW10_FAR_LOW])
     total, fraction = _scaled_far(value, 16 - exponent)
     digits17 = _round_half_even(total, fraction)
     while digits17 < _E16 or digits17 > _E17:
@@ -167,37 +194,55 @@ def _write_far(value: float, out: np.ndarray, pos: int) -> int:
     exponent17 = exponent
     if digits17 == _E17:
         digits17, exponent17 = _E16, exponent + 1
-    quotient, remainder = total // 100, total % 100
-    halfway = remainder + fraction - 50.0
+    whole = np.uint64(total)  # unsigned: division by 100 is a multiply
+    quotient = np.int64(whole // np.uint64(100))
+    halfway = np.int64(whole - np.uint64(quotient) * np.uint64(100)) + fraction - 50.0
     if abs(halfway) < _UNDECIDED:
         return -1
-    digits15 = quotient + (1 if halfway > 0 else 0)
+    digits15 = quotient + np.int64(halfway > 0)  # no branch: a coin toss
     # Does the 15-digit text read back as value? Only if it lies within half the gap to the
     # neighbouring double on its side (below a power of two that gap is half as wide).
-    gap = math.ldexp(1.0, binary - 53) * _TEN_SHIFT[16 - exponent - _FAR_LOW] * _TEN_HIGH[16 - exponent - _FAR_LOW]
+    gap = _power_of_two(binary - 53) * _TEN_SHIFT[16 - exponent - _FAR_LOW] * _TEN_HIGH[16 - exponent - _FAR_LOW]
     distance = float(digits15 * 100 - total) - fraction
-    half = gap / 2 if distance >= 0 or mantissa != 0.5 else gap / 4
+    half = gap / 2 if distance >= 0 or not power_of_two else gap / 4
     if abs(abs(distance) - half) < _UNDECIDED:
         return -1
     exponent15 = exponent
     if digits15 == _E17 // 100:
         digits15, exponent15 = _E16 // 100, exponent + 1
     if abs(distance) < half:
-        return _write_general(digits15, 15, exponent15, out, pos)
-    return _write_general(digits17, 17, exponent17, out, pos)
+        return _write_general(digits15, 15, exponent15, at, pos)
+    return _write_general(digits17, 17, exponent17, at, pos)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _log10_of_power_of_two(power: int) -> int:
+    """floor(power * log10(2)) for |power| <= 1100, in integers (78913 / 2^18 is log10(2) closely enough).
+
+    The same as int(math.floor(power * 0.3010299956639812)) for every power a double has
+    (test_json_text checks them all), without the float round trip on the digits' critical path.
+    """
+    return (power * 78_913) >> 18
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _power_of_two(power: int) -> float:
+    """2.0 ** power, from the bits where it is a normal double (ldexp, a libm call, below)."""
+    if power < -1022:
+        return math.ldexp(1.0, power)
+    return bits_float(np.uint64(power + 1023) << np.uint64(52))
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _two_product(a: float, b: float) -> tuple[float, float]:
-    """Dekker's two-product: a * b exactly as high + low, high being the rounded product."""
+    """The product a * b exactly as high + low, high being the rounded product.
+
+    The error of a rounded product is a double (barring underflow, which the callers'
+    ranges exclude), and a fused multiply-add computes a * b - high with one rounding,
+    so exactly: the same pair as Dekker's split product, in two instructions.
+    """
     high = a * b
-    c = _SPLIT * a
-    a_hi = c - (c - a)
-    a_lo = a - a_hi
-    c = _SPLIT * b
-    b_hi = c - (c - b)
-    b_lo = b - b_hi
-    return high, ((a_hi * b_hi - high) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return high, fused_multiply_add(a, b, -high)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -205,7 +250,7 @@ def _scaled_far(value: float, power: int) -> tuple[int, float]:
     """Value * 10^power as (whole part, fraction in [0, 1)), to about 1e-14; (-1, 0.0) off the table.
 
     (value * 2^s) * (high + low), high + low being 10^power / 2^s to 106 bits: the first
-    product exactly as the sum of two doubles (Dekker's two-product), the second rounded.
+    product exactly as the sum of two doubles (_two_product), the second rounded.
     Each error is about 2^-106 of the product (< 2^60), so their sum stays under 1e-14.
     """
     index = power - _FAR_LOW
@@ -221,27 +266,29 @@ def _scaled_far(value: float, power: int) -> tuple[int, float]:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _write_general(digits: int, count: int, exponent: int, out: np.ndarray, pos: int) -> int:
+def _write_general(digits: int, count: int, exponent: int, at: int, pos: int) -> int:
     """`%.<count>g` of digits * 10^(exponent - count + 1): fixed when -4 <= exponent < count, else d.ddde-XX."""
     if -4 <= exponent < count:
-        return _write_fixed(digits, count, exponent, out, pos)
-    rest = np.uint64(digits)
-    significant = count
-    while significant > 1 and rest % np.uint64(10) == 0:
-        rest //= np.uint64(10)
-        significant -= 1
-    _write_digits(rest, significant, out, pos + 1)  # "d.ddd": the first digit moves in front of the point
-    out[pos] = out[pos + 1]
-    if significant > 1:
-        out[pos + 1] = 46  # "."
+        return _write_fixed(digits, count, exponent, at, pos)
+    lead, high, low, significant = _digit_words(digits, count)
+    store_word(at + pos, np.uint8(lead + np.uint64(48)))
+    if significant > 1:  # "d.ddd": the block goes after the point
+        store_word(at + pos + 1, np.uint8(46))  # "."
+        store_word(at + pos + 2, high)
+        store_word(at + pos + 10, low)
         pos += significant + 1
     else:
         pos += 1
-    out[pos] = 101  # "e"
-    out[pos + 1] = 45 if exponent < 0 else 43  # "-" or "+"
-    magnitude = np.uint32(abs(exponent))
-    width = 3 if magnitude >= 100 else 2  # at least two digits, as C's printf
-    return _write_digits(magnitude, width, out, pos + 2)
+    store_word(at + pos, np.uint8(101))  # "e"
+    store_word(at + pos + 1, np.uint8(45 if exponent < 0 else 43))  # "-" or "+"
+    magnitude = abs(exponent)
+    if magnitude >= 100:  # at least two digits, as C's printf
+        store_word(at + pos + 2, np.uint8(48 + magnitude // 100))
+        magnitude %= 100
+        pos += 1
+    store_word(at + pos + 2, np.uint8(48 + magnitude // 10))
+    store_word(at + pos + 3, np.uint8(48 + magnitude % 10))
+    return pos + 4
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -252,10 +299,10 @@ def _exponent(value: float) -> int:
     10^k is not an exact double (k < 0) the comparison may be one off; write_double's range
     check corrects that.
     """
-    _, binary = math.frexp(value)
-    exponent = int(math.floor((binary - 1) * 0.3010299956639812))
-    if exponent < 14 and value >= _POW10_ALL[exponent + 5]:
-        exponent += 1
+    binary = np.int64((float_bits(value) >> np.uint64(52)) & np.uint64(0x7FF)) - 1022  # frexp's, for a normal value
+    exponent = _log10_of_power_of_two(binary - 1)  # -5 ... 14 here
+    # Added, not branched on: a curve that starts at 100000 crosses 10^5 at random.
+    exponent += np.int64(value >= _POW10_ALL[exponent + 5])  # 10^15 at most: value < HIGH stays below it
     return min(max(exponent, -4), 14)
 
 
@@ -263,7 +310,7 @@ def _exponent(value: float) -> int:
 def _scaled(value: float, power: int) -> tuple[int, float]:
     """The product value * 10^power, exactly, as (whole part, fraction in [0, 1)); it must be >= 2^53.
 
-    Dekker's two-product gives the product as high + low exactly; from 2^53 up `high` is a
+    _two_product gives the product as high + low exactly; from 2^53 up `high` is a
     whole number, so the whole part and fraction come from `low` alone, without rounding.
     """
     high, low = _two_product(value, _POW10[power])
@@ -275,68 +322,93 @@ def _scaled(value: float, power: int) -> tuple[int, float]:
 
 @njit(cache=True, nogil=True, inline="always")
 def _round_half_even(whole: int, fraction: float) -> int:
-    if fraction > 0.5 or (fraction == 0.5 and whole % 2 == 1):
-        return whole + 1
-    return whole
+    # `|` and `&`, not `or` and `and`: the rounding of random digits is a coin toss, and a
+    # branch on it was mispredicted half the time; this compiles to flags and an add.
+    return whole + np.int64((fraction > 0.5) | ((fraction == 0.5) & (whole & 1 == 1)))
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _write_fixed(digits: int, count: int, exponent: int, out: np.ndarray, pos: int) -> int:
-    """Writes `count` significant digits times 10^(exponent - count + 1) as %g does without an exponent.
+def _write_fixed(digits: int, count: int, exponent: int, at: int, pos: int) -> int:
+    """Writes `count` (15 or 17) significant digits times 10^(exponent - count + 1) as %g does without an exponent.
 
     -4 <= exponent < count; trailing zeros after the point and a bare point are dropped.
-    Digits are written from the last one back, so nothing is allocated per value.
+    The digits are made eight at a time in registers (see _eight) and stored as whole
+    words, the point put in by storing the fraction's words one byte further on: no
+    division by a variable power of ten, no loop per digit. Stores run up to 34 bytes
+    past pos, beyond the text's end (see word_access.SLACK).
     """
-    rest = np.uint64(digits)  # unsigned: division by a constant without sign fix-ups
-    significant = count
-    while significant > 1 and rest % np.uint64(10) == 0:
-        rest //= np.uint64(10)
-        significant -= 1
+    lead, high, low, significant = _digit_words(digits, count)
+    start = pos
     if exponent < 0:  # "0." and -exponent - 1 zeros, then the digits
-        out[pos] = 48  # "0"
-        out[pos + 1] = 46  # "."
-        pos += 2
-        for _ in range(-exponent - 1):
-            out[pos] = 48
-            pos += 1
-        return _write_digits(rest, significant, out, pos)
-    whole = exponent + 1
-    if significant <= whole:  # a whole number: the dropped zeros come back before the point
-        end = _write_digits(rest, significant, out, pos)
-        for index in range(whole - significant):
-            out[end + index] = 48
-        return end + whole - significant
-    fraction = significant - whole
-    scale = np.uint64(_POW10_INT[fraction])
-    _write_digits(rest % scale, fraction, out, pos + whole + 1)
-    out[pos + whole] = 46  # "."
-    _write_digits(rest // scale, whole, out, pos)
+        store_word(at + pos, _ZERO_POINT)
+        start = pos + 1 - exponent
+    store_word(at + start, np.uint8(lead + np.uint64(48)))
+    store_word(at + start + 1, high)
+    store_word(at + start + 9, low)
+    if exponent < 0:
+        return start + significant
+    if significant <= exponent + 1:  # a whole number: the digits written are its digits, zeros included
+        return pos + exponent + 1
+    # The fraction starts at the block's byte `exponent`; from there the block moves one byte on.
+    if exponent == 0:
+        tail_high, tail_low = high, low
+    elif exponent < 8:
+        tail_high = (high >> np.uint64(8 * exponent)) | (low << np.uint64(64 - 8 * exponent))
+        tail_low = low >> np.uint64(8 * exponent)
+    else:
+        tail_high, tail_low = low >> np.uint64(8 * (exponent - 8)), np.uint64(0)
+    store_word(at + pos + exponent + 1, np.uint8(46))  # "."
+    store_word(at + pos + exponent + 2, tail_high)
+    store_word(at + pos + exponent + 10, tail_low)
     return pos + significant + 1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _write_digits(value, count: int, out: np.ndarray, pos: int) -> int:
-    """The `count` decimal digits of `value` (uint64; leading zeros included) at out[pos:].
+def _digit_words(digits: int, count: int):
+    """The 15 or 17 digits of `digits` as (first digit, ASCII words of the next 16, digits up to the last nonzero one).
 
-    Two digits at a time from a table, in 32-bit arithmetic once eight digits are split off.
+    The next 16 are the rest left-aligned: 16 digits, or 14 and two zeros.
     """
-    index = pos + count
-    if count > 8:
-        low = np.uint32(value % np.uint64(100_000_000))
-        value //= np.uint64(100_000_000)
-        for _ in range(4):
-            pair = (low % np.uint32(100)) * np.uint32(2)
-            low //= np.uint32(100)
-            out[index - 2] = _PAIRS[pair]
-            out[index - 1] = _PAIRS[pair + 1]
-            index -= 2
-    rest = np.uint32(value)
-    while index - pos >= 2:
-        pair = (rest % np.uint32(100)) * np.uint32(2)
-        rest //= np.uint32(100)
-        out[index - 2] = _PAIRS[pair]
-        out[index - 1] = _PAIRS[pair + 1]
-        index -= 2
-    if index > pos:
-        out[pos] = 48 + rest % np.uint32(10)
-    return pos + count
+    number = np.uint64(digits)
+    scale = np.uint64(10**16) if count == 17 else np.uint64(10**14)
+    lead = number // scale
+    rest = number - lead * scale
+    if count != 17:
+        rest *= np.uint64(100)
+    high, low = _sixteen(rest)
+    significant = 17 - _trailing_zero_digits(high, low)  # 15 digits: the padding is trailing zeros
+    return lead, high + _ASCII_ZEROS, low + _ASCII_ZEROS, significant
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sixteen(number):
+    """The 16 decimal digits of a uint64 below 10^16 (leading zeros included) as two words of _eight."""
+    high = number // np.uint64(100_000_000)
+    return _eight(high), _eight(number - high * np.uint64(100_000_000))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _eight(number):
+    """The 8 decimal digits of a uint64 below 10^8 as byte values 0-9 in one word, the first digit in its low byte.
+
+    Stored little-endian after adding "0" to each byte, that is the text. The four 2-digit
+    and eight 1-digit splits are done in parallel lanes of the word, with multiplications
+    by reciprocals exact in the lanes' ranges (10486 / 2^20 for / 100 below 10^4, 103 / 2^10
+    for / 10 below 100): the method of fast integer printers such as Lemire's.
+    """
+    high = number // np.uint64(10_000)
+    merged = high | ((number - high * np.uint64(10_000)) << np.uint64(32))
+    hundreds = ((merged * np.uint64(10_486)) >> np.uint64(20)) & np.uint64(0x0000_007F_0000_007F)
+    pairs = ((merged - np.uint64(100) * hundreds) << np.uint64(16)) + hundreds
+    tens = ((pairs * np.uint64(103)) >> np.uint64(10)) & np.uint64(0x000F_000F_000F_000F)
+    return tens + ((pairs - np.uint64(10) * tens) << np.uint64(8))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _trailing_zero_digits(high, low) -> int:
+    """How many of the 16 digits in words from _sixteen are zeros at the end (the last digit is low's top byte)."""
+    if low != 0:
+        return np.int64(leading_zero_bits(low) >> np.uint64(3))
+    if high != 0:
+        return 8 + np.int64(leading_zero_bits(high) >> np.uint64(3))
+    return 16

@@ -25,9 +25,10 @@ import pyarrow.compute as pc
 from numba import njit
 
 from services.results import date_text, number_text
-from services.results.date_text import BarDateText, DateColumn, day_cache, null_dates, write_date
+from services.results.date_text import BarDateText, DateColumn, null_dates, write_date
 from services.results.number_text import reference_texts, write_double
 from services.results.text_table import TextTable, json_strings
+from services.results.word_access import SLACK, address, load_i64, load_u64, store_word
 
 CONTENT_TYPE = "application/json"
 # Rows per record batch: about 2 MB of JSON either way, so Python's work per batch is paid rarely.
@@ -48,8 +49,11 @@ TRADE_DOUBLES = ("entry_price", "exit_price", "size", "pnl", "return_pct")
 TRADE_TEXTS = ("side", "status")
 
 
-def _key(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("ascii"), np.uint8).copy()
+def _key(text: str) -> tuple[int, int, int]:
+    """A key's text (at most 16 bytes) as the two little-endian words _copy stores, and its length."""
+    data = text.encode("ascii").ljust(16, b"\0")
+    assert len(data) == 16, text
+    return int.from_bytes(data[:8], "little"), int.from_bytes(data[8:], "little"), len(text)
 
 
 # Every row starts with a comma; json_array drops the first one.
@@ -59,7 +63,6 @@ _ENTRY_DATE = _key(',{"entry_date":')
 _EXIT_DATE = _key(',"exit_date":')
 _SIDE = _key(',"side":')
 _DOUBLE_KEYS = tuple(_key(f',"{name}":') for name in TRADE_DOUBLES)
-_ENTRY_PRICE, _EXIT_PRICE, _SIZE, _PNL, _RETURN_PCT = _DOUBLE_KEYS
 _STATUS = _key(',"status":')
 
 
@@ -90,8 +93,8 @@ def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
         end = -1
         while end < 0:  # again (rarely) with a value write_double could not decide printed by Python
             numbers = reference_texts(values, undecided)
-            width = len(_DATE) + len(_EQUITY) + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
-            out = buffer.take(batch.num_rows * width)
+            width = _DATE[2] + _EQUITY[2] + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
+            out = buffer.take(batch.num_rows * width + SLACK)
             end = _print_equity(
                 *_writable(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
             )
@@ -119,11 +122,11 @@ def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
         while end < 0:  # as in equity_rows; the index is row * 5 + column
             numbers = reference_texts(doubles.ravel(), undecided)
             width = (
-                len(_ENTRY_DATE) + len(_EXIT_DATE) + len(_SIDE) + len(_STATUS) + 1
-                + sum(len(key) for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
+                _ENTRY_DATE[2] + _EXIT_DATE[2] + _SIDE[2] + _STATUS[2] + 1
+                + sum(key[2] for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
                 + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
             )  # fmt: skip
-            out = buffer.take(rows * width)
+            out = buffer.take(rows * width + SLACK)
             end = _print_trades(*_writable(
                 entry.seconds, entry.date_only, *_parts(entry.texts),
                 exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
@@ -197,61 +200,73 @@ def _writable(*args):
 
 
 def _parts(table: TextTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return table.codes, table.offsets, table.blob
+    """A table's arrays for a kernel, the blob with 8 zero bytes after it: _text loads whole words."""
+    return table.codes, table.offsets, np.concatenate((table.blob, np.zeros(8, np.uint8)))
+
+
+# The kernels take arrays; their helpers take addresses (word_access.address) and scalars,
+# since every array handed to an inlined helper cost two atomic reference counts per row.
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _copy(source: np.ndarray, out: np.ndarray, pos: int) -> int:
-    for index in range(len(source)):
-        out[pos + index] = source[index]
-    return pos + len(source)
+def _copy(key: tuple[int, int, int], at: int, pos: int) -> int:
+    """A key from _key, as two word stores (the bytes after its length are written over next)."""
+    store_word(at + pos, np.uint64(key[0]))
+    store_word(at + pos + 8, np.uint64(key[1]))
+    return pos + key[2]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _text(code: int, offsets: np.ndarray, blob: np.ndarray, out: np.ndarray, pos: int) -> int:
-    for index in range(offsets[code], offsets[code + 1]):
-        out[pos] = blob[index]
-        pos += 1
-    return pos
+def _text(code: int, table: tuple[int, int], at: int, pos: int) -> int:
+    """Text `code` of a table whose offsets and blob (padded, see _parts) are at the addresses `table`."""
+    start, end = load_i64(table[0] + 8 * code), load_i64(table[0] + 8 * code + 8)
+    for index in range(start, end, 8):  # whole words: the blob has 8 bytes of padding
+        store_word(at + pos + index - start, load_u64(table[1] + index))
+    return pos + end - start
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _date(seconds, date_only, codes, offsets, blob, row, out, pos, cache):
-    if codes[row] >= 0:
-        return _text(codes[row], offsets, blob, out, pos)
-    return write_date(seconds[row], date_only, out, pos, cache)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _number(value, code, offsets, blob, out, pos):
+def _date(seconds, date_only, code, table, at, pos, day, head, tail):
     if code >= 0:
-        return _text(code, offsets, blob, out, pos)
-    return write_double(value, out, pos)
+        return _text(code, table, at, pos), day, head, tail
+    return write_date(seconds, date_only, at, pos, day, head, tail)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _number(value, code, table, at, pos):
+    if code >= 0:
+        return _text(code, table, at, pos)
+    return write_double(value, at, pos)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _table(offsets, blob) -> tuple[int, int]:
+    return address(offsets), address(blob)
 
 
 @njit(cache=True, nogil=True)
 def _print_equity(seconds, date_only, date_codes, date_offsets, date_blob, values, codes, offsets, blob, out):
-    pos = 0
-    cache = day_cache()
+    at, dates, numbers = address(out), _table(date_offsets, date_blob), _table(offsets, blob)
+    pos, day, head, tail = 0, -1, np.uint64(0), np.uint32(0)
     # A curve is flat while the strategy is out of the market: a value like the last one
     # printed is copied from that text rather than printed again.
     last_value, last_start, last_end = np.nan, 0, 0
     for row in range(len(values)):
-        pos = _copy(_DATE, out, pos)
-        pos = _date(seconds, date_only, date_codes, date_offsets, date_blob, row, out, pos, cache)
-        pos = _copy(_EQUITY, out, pos)
-        value, start = values[row], pos
-        if codes[row] < 0 and value == last_value:  # NaN and +-0 always have codes: never copied
-            for index in range(last_end - last_start):
-                out[pos + index] = out[last_start + index]
+        pos = _copy(_DATE, at, pos)
+        pos, day, head, tail = _date(seconds[row], date_only, date_codes[row], dates, at, pos, day, head, tail)
+        pos = _copy(_EQUITY, at, pos)
+        value, code, start = values[row], codes[row], pos
+        if code < 0 and value == last_value:  # NaN and +-0 always have codes: never copied
+            for index in range(0, last_end - last_start, 8):  # whole words: the text after it is rewritten
+                store_word(at + pos + index, load_u64(at + last_start + index))
             pos += last_end - last_start
         else:
-            pos = _number(value, codes[row], offsets, blob, out, pos)
+            pos = _number(value, code, numbers, at, pos)
             if pos < 0:  # undecided: the caller has Python print this value and calls again
                 return -(row + 1)
-            if codes[row] < 0:
+            if code < 0:
                 last_value, last_start, last_end = value, start, pos
-        out[pos] = 125  # "}"
+        store_word(at + pos, np.uint8(125))  # "}"
         pos += 1
     return pos
 
@@ -263,38 +278,31 @@ def _print_trades(
     side_codes, side_offsets, side_blob, status_codes, status_offsets, status_blob,
     doubles, codes, offsets, blob, out,
 ):  # fmt: skip
+    at, numbers = address(out), _table(offsets, blob)
+    entries, exits = _table(entry_offsets, entry_blob), _table(exit_offsets, exit_blob)
+    sides, statuses = _table(side_offsets, side_blob), _table(status_offsets, status_blob)
     pos = 0
-    entry_cache, exit_cache = day_cache(), day_cache()
+    entry_day, entry_head, entry_tail = -1, np.uint64(0), np.uint32(0)
+    exit_day, exit_head, exit_tail = -1, np.uint64(0), np.uint32(0)
     for row in range(len(doubles)):
-        pos = _copy(_ENTRY_DATE, out, pos)
-        pos = _date(entry_seconds, entry_date_only, entry_codes, entry_offsets, entry_blob, row, out, pos, entry_cache)
+        pos = _copy(_ENTRY_DATE, at, pos)
+        pos, entry_day, entry_head, entry_tail = _date(
+            entry_seconds[row], entry_date_only, entry_codes[row], entries, at, pos, entry_day, entry_head, entry_tail
+        )
         if exit_present[row]:  # optional: an open trade has none
-            pos = _copy(_EXIT_DATE, out, pos)
-            pos = _date(exit_seconds, exit_date_only, exit_codes, exit_offsets, exit_blob, row, out, pos, exit_cache)
-        pos = _copy(_SIDE, out, pos)
-        pos = _text(side_codes[row], side_offsets, side_blob, out, pos)
-        pos = _copy(_ENTRY_PRICE, out, pos)
-        pos = _number(doubles[row, 0], codes[row, 0], offsets, blob, out, pos)
-        if pos < 0:  # undecided, as in _print_equity
-            return -(row * 5 + 1)
-        pos = _copy(_EXIT_PRICE, out, pos)
-        pos = _number(doubles[row, 1], codes[row, 1], offsets, blob, out, pos)
-        if pos < 0:
-            return -(row * 5 + 2)
-        pos = _copy(_SIZE, out, pos)
-        pos = _number(doubles[row, 2], codes[row, 2], offsets, blob, out, pos)
-        if pos < 0:
-            return -(row * 5 + 3)
-        pos = _copy(_PNL, out, pos)
-        pos = _number(doubles[row, 3], codes[row, 3], offsets, blob, out, pos)
-        if pos < 0:
-            return -(row * 5 + 4)
-        pos = _copy(_RETURN_PCT, out, pos)
-        pos = _number(doubles[row, 4], codes[row, 4], offsets, blob, out, pos)
-        if pos < 0:
-            return -(row * 5 + 5)
-        pos = _copy(_STATUS, out, pos)
-        pos = _text(status_codes[row], status_offsets, status_blob, out, pos)
-        out[pos] = 125
+            pos = _copy(_EXIT_DATE, at, pos)
+            pos, exit_day, exit_head, exit_tail = _date(
+                exit_seconds[row], exit_date_only, exit_codes[row], exits, at, pos, exit_day, exit_head, exit_tail
+            )
+        pos = _copy(_SIDE, at, pos)
+        pos = _text(side_codes[row], sides, at, pos)
+        for column in range(5):  # keys in TRADE_DOUBLES' order
+            pos = _copy(_DOUBLE_KEYS[column], at, pos)
+            pos = _number(doubles[row, column], codes[row, column], numbers, at, pos)
+            if pos < 0:  # undecided, as in _print_equity; the index is row * 5 + column
+                return -(row * 5 + column + 1)
+        pos = _copy(_STATUS, at, pos)
+        pos = _text(status_codes[row], statuses, at, pos)
+        store_word(at + pos, np.uint8(125))
         pos += 1
     return pos

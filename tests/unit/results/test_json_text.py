@@ -172,16 +172,16 @@ def test_far_doubles_print_as_python_does_without_python():
     texts = b"".join(json_array(equity_rows(curve(values.tolist(), step_s=1).to_batches()))).split(b'"equity":')[1:]
     assert [text[: text.index(b"}")].decode() for text in texts] == [format_double(v) for v in values.tolist()]
     undecided = 0
-    out = np.empty(32, np.uint8)
+    out = np.empty(40, np.uint8)
     for value in values.tolist():
-        undecided += number_text.write_double(value, out, 0) < 0
+        undecided += number_text.write_double_into(value, out, 0) < 0
     assert undecided < len(values) / 1000  # what Python still prints: exact ties of 17-digit values >= 1e15
 
 
 def test_a_value_write_double_cannot_decide_is_printed_by_python_in_its_row(printer):
     # 1278675322477191.8 * 10 ends in exactly .5: a tie only the exact value decides.
     tie = 1278675322477191.8
-    assert number_text.write_double(tie, np.empty(32, np.uint8), 0) == -1
+    assert number_text.write_double_into(tie, np.empty(40, np.uint8), 0) == -1
     table = curve([3e-7, tie, 2.5e-9, -tie, tie])
     assert new_text(equity_rows, table.to_batches()) == old_equity(printer, table.to_batches())
     rows = [{"entry_date": dt.datetime(2020, 1, 2), "exit_date": None, "side": "long", "entry_price": tie,
@@ -335,3 +335,53 @@ def test_the_warm_up_compiles_every_printing_loop_each_batch_needs():
     }
     assert all(count <= 1 for count in compiled.values()), compiled
     assert compiled[row_printing._print_equity] == compiled[row_printing._print_trades] == 1
+
+
+def _decimal(digits: int, places: int, exponent: int) -> float:
+    return float(f"{digits}e{exponent - places}")
+
+
+# Doubles where the digit writer's cases meet: short decimals (trailing zeros to strip, the 15-digit
+# text reading back), their neighbours (17 digits), ties of the 16th digit, whole numbers up to and
+# past 10^15, every exponent %g prints fixed or with an exponent, subnormal and huge neighbours.
+decimal = st.builds(_decimal, st.integers(1, 10**17 - 1), st.integers(0, 17), st.integers(-330, 310))
+neighbour = st.builds(lambda v, up: float(np.nextafter(v, np.inf if up else 0)), decimal, st.booleans())
+tie = st.builds(lambda n, e: (n + 0.5) * 10.0**e, st.integers(10**14, 10**15), st.integers(-20, 5))
+whole = st.integers(1, 2**60).map(float) | st.integers(10**15 - 10**4, 10**15 + 10**4).map(float)
+edge_double = (decimal | neighbour | tie | whole | any_double).filter(math.isfinite)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(edge_double, st.booleans())
+@example(9.999999999999999e14, False)
+@example(1e15, True)
+@example(2.2250738585072014e-308, False)
+@example(9.9999999999999995e-5, True)
+def test_the_compiled_digit_writer_prints_what_format_double_prints(value, negative):
+    value = -value if negative else value
+    if value == 0 or abs(value) < 2.2250738585072014e-308:
+        return  # zero and subnormals are always printed by format_double (reference_texts)
+    out = np.full(64, 0xFF, np.uint8)
+    end = number_text.write_double_into(value, out, 0)
+    if end < 0:  # undecided: only ever outside [1e-4, 1e15), and Python prints it
+        assert not 1e-4 <= abs(value) < 1e15
+        return
+    assert bytes(out[:end]).decode() == format_double(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(-30_610_224_000, 253_402_300_799), min_size=1, max_size=20),
+    st.sampled_from(["s", "ms", "us"]),
+)
+def test_date_times_of_every_second_in_years_1000_to_9999_print_as_bar_dates_does(printer, seconds, unit):
+    # write_date's day words and minute table against bar_dates' strftime, one day apart or far apart.
+    dates = np.array(seconds, "datetime64[s]").astype(f"datetime64[{unit}]")
+    table = pa.table({"date": pa.array(dates), "equity": pa.array(np.full(len(dates), 2.5))})
+    assert new_text(equity_rows, table.to_batches()) == old_equity(printer, table.to_batches())
+
+
+def test_the_integer_log10_of_powers_of_two_is_the_float_one_for_every_double_exponent():
+    log10_of_power_of_two = number_text._log10_of_power_of_two  # compiled, as write_double uses it
+    for power in range(-1100, 1100):
+        assert log10_of_power_of_two(power) == math.floor(power * 0.3010299956639812), power
