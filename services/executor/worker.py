@@ -361,11 +361,7 @@ class Worker:
         try:
             runs = resolve_runs(job)
             bars = await self._with(OBJECT_STORE, "load bars", lambda: self._bars(job, runs[0]))
-            inputs = await self._with(
-                OBJECT_STORE,
-                "load series",
-                lambda: asyncio.to_thread(signal_inputs, job, runs, bars, self.series_files),
-            )
+            inputs = await self._signal_inputs(job, runs, bars)
             return runs, await asyncio.to_thread(simulate_batch, runs, bars, inputs)
         except (RunFailed, SignalInputFailed) as exc:
             reason = str(exc)
@@ -373,6 +369,20 @@ class Worker:
             reason = exc.message
         await self._report_failure(job, reason, rr.FAILURE_CAUSE_RUN_ERROR)
         return None
+
+    async def _signal_inputs(self, job: Job, runs: list[ResolvedBacktest], bars) -> SignalInputs:
+        """The job's signal logic and series; read on a worker thread, riding out a store outage, when it has series.
+
+        A job naming no series reads nothing (a run that needs one fails without I/O), so it
+        is resolved right here: no hop to a thread and back before the signal.
+        """
+        if not job.series:
+            return signal_inputs(job, runs, bars, self.series_files)
+        return await self._with(
+            OBJECT_STORE,
+            "load series",
+            lambda: asyncio.to_thread(signal_inputs, job, runs, bars, self.series_files),
+        )
 
     @staticmethod
     async def _settle_start(start: asyncio.Task) -> None:
@@ -395,7 +405,10 @@ class Worker:
         config = run.config
         if not job.bars_uri:
             raise RunFailed(f"no market data stored for {config.symbol} {config.timeframe}")
-        bars = await asyncio.to_thread(self.bars.window, job.bars_uri, job.bars_sha256, config.start, config.end)
+        window = (job.bars_uri, job.bars_sha256, config.start, config.end)
+        bars = self.bars.cached_window(*window)  # a cached series needs no worker thread
+        if bars is None:
+            bars = await asyncio.to_thread(self.bars.window, *window)
         if bars.empty:
             raise RunFailed(
                 f"no {config.timeframe} bars for {config.symbol} between {config.start_date} and {config.end_date}"
@@ -573,11 +586,7 @@ class Worker:
         runs = [run for _, run in group]
         try:
             bars = await self._with(OBJECT_STORE, "load bars", lambda: self._bars(job, run))
-            inputs = await self._with(
-                OBJECT_STORE,
-                "load series",
-                lambda: asyncio.to_thread(signal_inputs, job, runs, bars, self.series_files),
-            )
+            inputs = await self._signal_inputs(job, runs, bars)
         except (RunFailed, SignalInputFailed) as exc:  # the same for every job of the group: they share both
             return [str(exc)] * len(group)
         except PlatformError as exc:
