@@ -46,6 +46,7 @@ from services.domain.run_config import ResolvedBacktest, resolve_backtest
 from services.executor.artifacts import write_artifacts, write_batch_artifacts
 from services.executor.bars import BarCache
 from services.executor.coalescing import batch_key, chunks, grouped, may_coalesce
+from services.executor.job_fetch import take_jobs
 from services.executor.outages import CATALOG, OBJECT_STORE, Dependencies, OutageTooLong, backoff_seconds
 from services.executor.pipeline import RunOutcome, SignalInputs, outcomes, simulate_batch
 from services.executor.plugins import all_plugins
@@ -193,7 +194,8 @@ class Worker:
         """Pulls and handles jobs of `engine` until `stop` is set; none while a dependency is down.
 
         A fetch waits for the first job, then takes whatever else is queued at
-        that moment (up to `coalesce_jobs`): a lone job is never held back.
+        that moment (up to `coalesce_jobs`): a lone job is never held back
+        (services.executor.job_fetch).
         """
         sub = await self.bus.pull(engine)
         while not stop.is_set():
@@ -201,7 +203,7 @@ class Worker:
                 await self.dependencies.wait_until_up(stop)
                 continue
             try:
-                messages = await sub.fetch(self.coalesce_jobs, timeout=2)
+                messages = await take_jobs(sub, self.coalesce_jobs, timeout=2)
             except (TimeoutError, nats.errors.Error):
                 continue  # nothing queued, or NATS away: the client reconnects by itself
             if len(messages) == 1:
