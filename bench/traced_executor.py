@@ -180,7 +180,7 @@ class TracedExecutor:
         worker = Worker(
             bus=bus,
             store=store,
-            bars=_Timed(bars, self._record, {"window": "bars"}),
+            bars=_Timed(bars, self._record, {"window": "bars", "cached_window": "bars"}),
             series_files=BarCache(store, decode=bytes),
             reporter=_Timed(
                 reporter, self._record, {"StartRuns": "StartRuns", "CompleteRuns": "CompleteRuns"}, awaitable=True

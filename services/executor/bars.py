@@ -118,9 +118,26 @@ class BarCache:
         return self._free() <= 0
 
     def window(self, uri: str, sha256: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        """Bars of the series with start <= timestamp <= end."""
-        frame = self.series(uri, sha256)
-        index = frame.index
-        lo = index.searchsorted(start, side="left")
-        hi = index.searchsorted(end, side="right")
-        return frame.iloc[lo:hi]
+        """Bars of the series with start <= timestamp <= end (blocking on a miss: call from a worker thread)."""
+        return _window(self.series(uri, sha256), start, end)
+
+    def cached_window(self, uri: str, sha256: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame | None:
+        """`window` when the series is cached, None when it is not: no I/O, so the event loop may call it.
+
+        A job whose bars are cached then costs no hop to a worker thread and back.
+        """
+        key = (uri, sha256)
+        with self._lock:
+            frame = self._frames.get(key)
+            if frame is None:
+                return None
+            self._frames.move_to_end(key)
+        return _window(frame, start, end)
+
+
+def _window(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """The rows of a frame indexed by sorted timestamps with start <= timestamp <= end (a view, no copy)."""
+    index = frame.index
+    lo = index.searchsorted(start, side="left")
+    hi = index.searchsorted(end, side="right")
+    return frame.iloc[lo:hi]

@@ -46,6 +46,7 @@ from services.domain.run_config import ResolvedBacktest, resolve_backtest
 from services.executor.artifacts import write_artifacts, write_batch_artifacts
 from services.executor.bars import BarCache
 from services.executor.coalescing import batch_key, chunks, grouped, may_coalesce
+from services.executor.job_fetch import take_jobs
 from services.executor.outages import CATALOG, OBJECT_STORE, Dependencies, OutageTooLong, backoff_seconds
 from services.executor.pipeline import RunOutcome, SignalInputs, outcomes, simulate_batch
 from services.executor.plugins import all_plugins
@@ -193,7 +194,8 @@ class Worker:
         """Pulls and handles jobs of `engine` until `stop` is set; none while a dependency is down.
 
         A fetch waits for the first job, then takes whatever else is queued at
-        that moment (up to `coalesce_jobs`): a lone job is never held back.
+        that moment (up to `coalesce_jobs`): a lone job is never held back
+        (services.executor.job_fetch).
         """
         sub = await self.bus.pull(engine)
         while not stop.is_set():
@@ -201,7 +203,7 @@ class Worker:
                 await self.dependencies.wait_until_up(stop)
                 continue
             try:
-                messages = await sub.fetch(self.coalesce_jobs, timeout=2)
+                messages = await take_jobs(sub, self.coalesce_jobs, timeout=2)
             except (TimeoutError, nats.errors.Error):
                 continue  # nothing queued, or NATS away: the client reconnects by itself
             if len(messages) == 1:
@@ -361,11 +363,7 @@ class Worker:
         try:
             runs = resolve_runs(job)
             bars = await self._with(OBJECT_STORE, "load bars", lambda: self._bars(job, runs[0]))
-            inputs = await self._with(
-                OBJECT_STORE,
-                "load series",
-                lambda: asyncio.to_thread(signal_inputs, job, runs, bars, self.series_files),
-            )
+            inputs = await self._signal_inputs(job, runs, bars)
             return runs, await asyncio.to_thread(simulate_batch, runs, bars, inputs)
         except (RunFailed, SignalInputFailed) as exc:
             reason = str(exc)
@@ -373,6 +371,20 @@ class Worker:
             reason = exc.message
         await self._report_failure(job, reason, rr.FAILURE_CAUSE_RUN_ERROR)
         return None
+
+    async def _signal_inputs(self, job: Job, runs: list[ResolvedBacktest], bars) -> SignalInputs:
+        """The job's signal logic and series; read on a worker thread, riding out a store outage, when it has series.
+
+        A job naming no series reads nothing (a run that needs one fails without I/O), so it
+        is resolved right here: no hop to a thread and back before the signal.
+        """
+        if not job.series:
+            return signal_inputs(job, runs, bars, self.series_files)
+        return await self._with(
+            OBJECT_STORE,
+            "load series",
+            lambda: asyncio.to_thread(signal_inputs, job, runs, bars, self.series_files),
+        )
 
     @staticmethod
     async def _settle_start(start: asyncio.Task) -> None:
@@ -395,7 +407,10 @@ class Worker:
         config = run.config
         if not job.bars_uri:
             raise RunFailed(f"no market data stored for {config.symbol} {config.timeframe}")
-        bars = await asyncio.to_thread(self.bars.window, job.bars_uri, job.bars_sha256, config.start, config.end)
+        window = (job.bars_uri, job.bars_sha256, config.start, config.end)
+        bars = self.bars.cached_window(*window)  # a cached series needs no worker thread
+        if bars is None:
+            bars = await asyncio.to_thread(self.bars.window, *window)
         if bars.empty:
             raise RunFailed(
                 f"no {config.timeframe} bars for {config.symbol} between {config.start_date} and {config.end_date}"
@@ -573,11 +588,7 @@ class Worker:
         runs = [run for _, run in group]
         try:
             bars = await self._with(OBJECT_STORE, "load bars", lambda: self._bars(job, run))
-            inputs = await self._with(
-                OBJECT_STORE,
-                "load series",
-                lambda: asyncio.to_thread(signal_inputs, job, runs, bars, self.series_files),
-            )
+            inputs = await self._signal_inputs(job, runs, bars)
         except (RunFailed, SignalInputFailed) as exc:  # the same for every job of the group: they share both
             return [str(exc)] * len(group)
         except PlatformError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import grpc
 import nats
@@ -200,3 +201,62 @@ def test_a_metric_that_is_not_finite_is_stored_as_null(stub, reporter, sync_engi
     assert json_format.MessageToDict(stored.metrics) == {"total_return": None, "trade_total_trades": 3}
     board = json_format.MessageToDict(stub.GetTask(catalog_pb2.GetTaskRequest(task_id=task_id)).result)["leaderboard"]
     assert [e["metrics"]["total_return"] for e in board] == [None, None]
+
+
+def test_an_execute_jobs_one_run_settles_with_its_task_in_one_statement(
+    stub, reporter, create_backtest, sync_engine, artifact_prefix
+):
+    """CompleteRuns of an execute task's job (one autocommit statement): the run, its task and their lock order."""
+    created = create_backtest()
+    task_id = stub.ExecuteBacktestAsync(catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id=created.id)).task_id
+    started = reporter.StartRuns(
+        run_report_pb2.StartRunsRequest(job_id=task_id, backtest_ids=[created.id], attempt=1, executor_id="x")
+    )
+    assert list(started.running_ids) == [created.id]
+    assert stub.GetTask(catalog_pb2.GetTaskRequest(task_id=task_id)).status == "STARTED"
+    outcome = _outcome(artifact_prefix, created.id, 0.25)
+    outcome.return_block_sums.extend([0.5, -0.25])
+    outcome.return_block_squares.extend([0.75, 0.125])
+    # Another job's report (a run executed again since) changes nothing.
+    stale = run_report_pb2.CompleteRunsRequest(job_id=str(uuid.uuid4()), outcomes=[outcome])
+    assert list(reporter.CompleteRuns(stale).settled_ids) == []
+    assert _status(stub, created.id) == "running"
+
+    complete = run_report_pb2.CompleteRunsRequest(job_id=task_id, outcomes=[outcome])
+    assert list(reporter.CompleteRuns(complete).settled_ids) == [created.id]
+    assert list(reporter.CompleteRuns(complete).settled_ids) == []  # a redelivery counts nothing twice
+    stored = stub.GetBacktest(catalog_pb2.GetBacktestRequest(backtest_id=created.id))
+    uris = (stored.equity_curve_uri.string_value, stored.trades_uri.string_value)
+    assert stored.status == "completed" and uris == (outcome.equity_curve_uri, outcome.trades_uri)
+    assert json_format.MessageToDict(stored.metrics) == {"total_return": 0.25, "trade_total_trades": 3}
+    with sync_engine.connect() as connection:
+        blocks = connection.scalar(sa.text("SELECT return_blocks FROM backtests WHERE id = :b"), {"b": created.id})
+        task = connection.execute(
+            sa.text("SELECT status, succeeded, failed, error, result FROM tasks WHERE id = :t"), {"t": task_id}
+        ).one()
+    assert blocks == {"sums": [0.5, -0.25], "squares": [0.75, 0.125]}
+    assert (task.status, task.succeeded, task.failed, task.error) == ("SUCCESS", 1, 0, None)
+    assert task.result == {
+        "backtest_id": created.id,
+        "status": "completed",
+        "metrics": {"total_return": 0.25, "trade_total_trades": 3},
+    }
+
+
+def test_an_execute_report_after_its_task_was_revoked_counts_and_the_task_stays_revoked(
+    stub, reporter, create_backtest, sync_engine, artifact_prefix
+):
+    """A report that settles its run as the cancel comes (the cancel skipped the held row) only counts."""
+    created = create_backtest()
+    task_id = stub.ExecuteBacktestAsync(catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id=created.id)).task_id
+    with sync_engine.begin() as connection:  # as the cancel leaves it when a report held the run's row
+        connection.execute(
+            sa.text("UPDATE tasks SET status = 'REVOKED', error = 'cancelled' WHERE id = :t"), {"t": task_id}
+        )
+    complete = run_report_pb2.CompleteRunsRequest(job_id=task_id, outcomes=[_outcome(artifact_prefix, created.id, 0.1)])
+    assert list(reporter.CompleteRuns(complete).settled_ids) == [created.id]
+    with sync_engine.connect() as connection:
+        task = connection.execute(
+            sa.text("SELECT status, succeeded, error, result FROM tasks WHERE id = :t"), {"t": task_id}
+        ).one()
+    assert (task.status, task.succeeded, task.error, task.result) == ("REVOKED", 1, "cancelled", None)

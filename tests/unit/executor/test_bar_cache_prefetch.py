@@ -94,6 +94,23 @@ def test_prefetch_loads_the_smallest_series_that_fit_the_budget(sizes):
     pd.testing.assert_frame_equal(frame, read_bars(sizes[a], "2010-02-01", "2010-03-01"))
 
 
+def test_a_cached_window_is_served_without_reading_and_a_miss_reads_nothing(sizes):
+    store = MemoryStore(dict(sizes))
+    cache = BarCache(store, capacity=2)
+    a, b, c = (object_key(s, "1d") for s in "ABC")
+    start, end = pd.Timestamp("2010-02-01"), pd.Timestamp("2010-03-01")
+    assert cache.cached_window(*key_entry(a, sizes[a]), start, end) is None
+    assert store.gets == []  # a miss is the caller's to read, on a worker thread
+    cache.series(*key_entry(a, sizes[a]))
+    cache.series(*key_entry(b, sizes[b]))
+    frame = cache.cached_window(*key_entry(a, sizes[a]), start, end)
+    pd.testing.assert_frame_equal(frame, cache.window(*key_entry(a, sizes[a]), start, end))
+    pd.testing.assert_frame_equal(frame, read_bars(sizes[a], "2010-02-01", "2010-03-01"))
+    cache.series(*key_entry(c, sizes[c]))  # evicts the least recently used: B, since A was just read
+    assert cache.cached() == [key_entry(a, sizes[a]), key_entry(c, sizes[c])]
+    assert store.gets == [a, b, c]
+
+
 def test_prefetch_never_loads_more_series_than_the_cache_has_room_for(sizes):
     store = MemoryStore(dict(sizes))
     cache = BarCache(store, capacity=4)

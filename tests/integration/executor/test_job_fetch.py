@@ -1,0 +1,111 @@
+"""How an executor takes jobs off a real JetStream consumer (services.executor.job_fetch).
+
+A lone job is handed over the moment it is delivered, however long the
+executor has been waiting; jobs already queued come with it, up to the most
+asked for; an empty queue times out after the wait asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+
+import nats
+import pytest
+from nats.js import api
+
+from services.executor.job_fetch import take_jobs
+
+
+async def _consumer(nats_url: str):
+    """(connection, JetStream, subject, pull subscription) on a fresh stream with one durable consumer."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    name = f"FETCH{uuid.uuid4().hex[:8]}"
+    subject = f"{name.lower()}.jobs"
+    await js.add_stream(name=name, subjects=[subject])
+    await js.add_consumer(name, api.ConsumerConfig(durable_name="w", ack_policy=api.AckPolicy.EXPLICIT))
+    return nc, js, subject, await js.pull_subscribe_bind(durable="w", stream=name)
+
+
+def test_queued_jobs_come_together_up_to_the_most_asked_for(nats_url):
+    async def scenario() -> list[list[int]]:
+        nc, js, subject, sub = await _consumer(nats_url)
+        try:
+            sizes = []
+            for queued in (10, 20, 1):
+                for i in range(queued):
+                    await js.publish(subject, str(i).encode())
+                taken: list = []
+                takes = []
+                while len(taken) < queued:
+                    take = await take_jobs(sub, 16, timeout=2)
+                    takes.append(len(take))
+                    taken += take
+                assert [m.data for m in taken] == [str(i).encode() for i in range(queued)]
+                for message in taken:
+                    await message.ack()
+                sizes.append(takes)
+            return sizes
+        finally:
+            await nc.close()
+
+    # 20 queued: the first take holds 16 (the most asked for), the next the other 4.
+    assert asyncio.run(scenario()) == [[10], [16, 4], [1]]
+
+
+def test_a_lone_job_is_handed_over_the_moment_it_is_delivered(nats_url):
+    """Jobs published at random moments to an executor taking jobs in a loop, as Worker.consume does.
+
+    Each take's wait is short here (0.25 s instead of 2 s) so that many takes expire during the
+    test: `fetch(16)` held one job in a few dozen until its lingering request expired.
+    """
+
+    async def scenario() -> list[float]:
+        nc, js, subject, sub = await _consumer(nats_url)
+        received: dict[bytes, float] = {}
+        stop = asyncio.Event()
+
+        async def consume() -> None:
+            while not stop.is_set():
+                try:
+                    taken = await take_jobs(sub, 16, timeout=0.25)
+                except nats.errors.TimeoutError:
+                    continue
+                for message in taken:
+                    received[message.data] = time.perf_counter()
+                    await message.ack()
+
+        consumer = asyncio.create_task(consume())
+        published = {}
+        rng = random.Random(16)
+        try:
+            for i in range(60):
+                await asyncio.sleep(rng.uniform(0.0, 0.3))
+                published[str(i).encode()] = time.perf_counter()
+                await js.publish(subject, str(i).encode())
+            await asyncio.sleep(0.5)
+        finally:
+            stop.set()
+            await consumer
+            await nc.close()
+        return [received[key] - sent for key, sent in published.items()]
+
+    waits = asyncio.run(scenario())
+    assert len(waits) == 60 and max(waits) < 0.1, sorted(waits)[-3:]
+
+
+def test_an_empty_queue_times_out_after_the_wait_asked_for(nats_url):
+    async def scenario() -> float:
+        nc, _, _, sub = await _consumer(nats_url)
+        try:
+            began = time.perf_counter()
+            with pytest.raises(nats.errors.TimeoutError):
+                await take_jobs(sub, 16, timeout=0.3)
+            return time.perf_counter() - began
+        finally:
+            await nc.close()
+
+    assert 0.25 < asyncio.run(scenario()) < 1.5
