@@ -32,9 +32,9 @@ _READ_AHEAD = 2
 _GROUPS_AHEAD = 2
 # The threads that print JSON streams, one a stream while it lasts. Kept between streams (a pool,
 # not a thread each): glibc gives a new thread a heap of its own, whose memory it hands back and
-# faults in again (a thread per stream: 23,700 page faults a curve, against 14,100 in a pool).
-# Not the loop's default pool: a slow client would hold its thread for minutes. A stream beyond
-# this many at once waits for a printer.
+# faults in again (in one probe session a thread per stream took 23,700 page faults a curve, the
+# pool 14,100; docs/benchmarks.md). Not the loop's default pool: a slow client would hold its
+# thread for minutes. A stream beyond this many at once waits for a printer.
 _PRINTERS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="json-printer")
 # Methods whose servicer yields its HttpBody messages already serialized (see add_to_server).
 WIRE_METHODS = ("GetEquityCurveJson", "GetTradesJson", "DownloadEquityCurve", "DownloadTrades")
