@@ -68,7 +68,7 @@ def test_one_million_bars_stream_in_flat_memory(launch_results, publish, store):
                 count += 1
             json_s = time.perf_counter() - clock
 
-        # REST's JSON text (GetEquityCurveJson): 120 KB pieces, a batch printed while the last is sent.
+        # REST's JSON text (GetEquityCurveJson): pieces of row_printing.PIECE_BYTES, printed while earlier ones go.
         with PeakRss(proc.pid) as text_peak:
             clock = time.perf_counter()
             text_bytes, tail = 0, b""
