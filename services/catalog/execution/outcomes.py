@@ -391,3 +391,95 @@ async def fail_runs(
     settled = [dict(row) for row in rows]
     await _advance_task(session, task_id, settled)
     return [row["id"] for row in settled]
+
+
+def separate_executes(jobs: list[tuple[JobId, list[Any]]]) -> bool:
+    """Whether `jobs` are execute jobs of distinct tasks, one run each: a coalesced batch of single runs."""
+    tasks = {job.task_id for job, _ in jobs}
+    return len(tasks) == len(jobs) and all(job.part is None and len(runs) == 1 for job, runs in jobs)
+
+
+# start_jobs of execute jobs (separate_executes), in one statement: each run counts an attempt
+# while its job holds it running, and that job's task moves from PENDING to STARTED. An execute
+# task has one run, and its row is updated only after that run's row (the task UPDATE reads
+# `started`), so the lock order cancel and other reports rely on holds without locking the tasks
+# in id order first: two reports can share a task only by sharing its run, and the second waits
+# on the run's row before touching the task. One statement is its own transaction: in
+# autocommit one round trip, not BEGIN, two or three statements and COMMIT.
+_START_EXECUTES = text(
+    """
+    WITH started AS (
+        UPDATE backtests AS b SET attempts = b.attempts + 1, updated_at = now()
+        FROM jsonb_to_recordset(CAST(:runs AS jsonb)) AS r(id uuid, job_id text, task_id uuid)
+        WHERE b.id = r.id AND b.status = :running AND b.job_id = r.job_id
+        RETURNING b.id, r.task_id
+    ), task AS (
+        UPDATE tasks AS t SET status = :task_started, updated_at = now()
+        FROM started AS s
+        WHERE t.id = s.task_id AND t.status = :task_pending
+    )
+    SELECT id FROM started
+    """
+)
+
+
+async def start_executes(session: AsyncSession, jobs: list[tuple[JobId, list[uuid.UUID]]]) -> list[list[uuid.UUID]]:
+    """`start_jobs` of execute jobs of distinct tasks (separate_executes) as one statement; run it in autocommit."""
+    rows = [{"id": str(ids[0]), "job_id": str(job), "task_id": str(job.task_id)} for job, ids in jobs]
+    running = set((await session.execute(_START_EXECUTES, {"runs": Jsonb(rows), **_WORDS})).scalars().all())
+    return [[b for b in ids if b in running] for _, ids in jobs]
+
+
+# complete_jobs of execute jobs (separate_executes), as one statement: _COMPLETE_EXECUTE for
+# many runs. Each task row is updated after its only run's row (the task UPDATE reads `done`),
+# the lock order start_executes explains; a cancelled task stays REVOKED and only counts.
+_COMPLETE_EXECUTES = text(
+    f"""
+    WITH done AS (
+        UPDATE backtests AS b
+        SET status = :completed, metrics = r.metrics, equity_curve_uri = r.equity_curve_uri,
+            trades_uri = r.trades_uri, return_blocks = r.return_blocks, error = NULL, updated_at = now()
+        FROM jsonb_to_recordset(CAST(:outcomes AS jsonb))
+             AS r(id uuid, job_id text, task_id uuid, metrics jsonb, equity_curve_uri text, trades_uri text,
+                  return_blocks jsonb)
+        WHERE b.id = r.id AND b.status = :running AND b.job_id = r.job_id
+        RETURNING {", ".join(f"b.{c.name}" for c in (*_VIEW_COLUMNS, _backtests.c.job_id))}, r.task_id
+    ), counted AS (
+        UPDATE tasks AS t SET
+            succeeded = t.succeeded + 1, updated_at = now(),
+            status = CASE WHEN t.status = :task_revoked THEN t.status ELSE :task_success END,
+            error = CASE WHEN t.status = :task_revoked THEN t.error ELSE NULL END,
+            result = CASE WHEN t.status = :task_revoked THEN t.result
+                          ELSE jsonb_build_object('backtest_id', d.id, 'status', d.status, 'metrics', d.metrics) END
+        FROM done AS d
+        WHERE t.id = d.task_id AND t.kind = :execute
+    )
+    SELECT {", ".join(c.name for c in (*_VIEW_COLUMNS, _backtests.c.job_id))} FROM done
+    """
+).columns(*_VIEW_COLUMNS, _backtests.c.job_id)
+
+
+async def complete_executes(
+    session: AsyncSession, jobs: list[tuple[JobId, list[Success]]], wanted: Collection[uuid.UUID]
+) -> tuple[list[list[uuid.UUID]], dict[uuid.UUID, tuple[str, BacktestView]]]:
+    """`complete_jobs_viewing` of execute jobs of distinct tasks (separate_executes) as one statement.
+
+    Run it in autocommit (the statement is then its own transaction).
+    """
+    outcomes = [
+        {
+            "id": str(s.backtest_id),
+            "job_id": str(job),
+            "task_id": str(job.task_id),
+            "metrics": s.metrics,
+            "equity_curve_uri": s.equity_curve_uri,
+            "trades_uri": s.trades_uri,
+            "return_blocks": s.return_blocks,
+        }
+        for job, (s,) in jobs
+    ]
+    parameters = {"outcomes": Jsonb(outcomes), "task_success": TaskStatus.SUCCESS, **_WORDS}
+    rows = (await session.execute(_COMPLETE_EXECUTES, parameters)).all()
+    done = {row.id for row in rows}
+    views = {row.id: (row.job_id, BacktestView.of(row)) for row in rows if row.id in wanted}
+    return [[s.backtest_id] if s.backtest_id in done else [] for _, (s,) in jobs], views

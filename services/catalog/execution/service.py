@@ -264,8 +264,13 @@ class ExecutionService:
 
     async def start_jobs(self, jobs: list[tuple[JobId, list[uuid.UUID]]]) -> list[list[uuid.UUID]]:
         """`start_runs` of several jobs, one transaction; per job, the runs still running."""
-        async with self.sessions.begin() as session:
-            running = await outcomes.start_jobs(session, jobs)
+        if outcomes.separate_executes(jobs):  # a coalesced batch of executes: one autocommit statement
+            async with self.sessions() as session:
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                running = await outcomes.start_executes(session, jobs)
+        else:
+            async with self.sessions.begin() as session:
+                running = await outcomes.start_jobs(session, jobs)
         for task_id in {job.task_id for (job, _), ids in zip(jobs, running, strict=True) if ids}:
             await self._announce_task(task_id)
         return running
@@ -274,8 +279,13 @@ class ExecutionService:
         """`complete_runs` of several jobs, one transaction (a group commit); per job, the runs it settled."""
         if len(jobs) == 1 and jobs[0][0].part is None and len(jobs[0][1]) == 1:
             return [await self._complete_execute(*jobs[0])]
-        async with self.sessions.begin() as session:
-            settled, rows = await outcomes.complete_jobs_viewing(session, jobs, self.settled_events.waited_for())
+        if outcomes.separate_executes(jobs):  # a coalesced batch of executes: one autocommit statement
+            async with self.sessions() as session:
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                settled, rows = await outcomes.complete_executes(session, jobs, self.settled_events.waited_for())
+        else:
+            async with self.sessions.begin() as session:
+                settled, rows = await outcomes.complete_jobs_viewing(session, jobs, self.settled_events.waited_for())
         self.settled_events.deliver(rows)  # committed: synchronous executes waiting here answer with these rows
         for (job, _), ids in zip(jobs, settled, strict=True):
             await self._announce(ids, RunStatus.COMPLETED, job.task_id)
