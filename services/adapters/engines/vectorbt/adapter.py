@@ -139,12 +139,22 @@ def _holdings_nb(n, orders, col_map, close, init_cash):
         c = 0
         i = 0
         while i < n:
-            while i < at[c]:  # bars without an order: flows of 0.0
+            if i < at[c]:  # bars without an order: flows of 0.0
+                # add_nb(x, 0.0) is idempotent (0.0 when x is within its tolerance of zero, else
+                # x + 0.0), so once is what vectorbt's once per bar comes to; the bars then share it.
                 held = add_nb(held, 0.0)
                 cash = add_nb(cash, 0.0)
-                position[col, i] = held
-                equity[col, i] = cash + (0.0 if held == 0.0 else close[i]) * held
-                i += 1
+                if held == 0.0:
+                    flat = cash + 0.0 * held
+                    while i < at[c]:
+                        position[col, i] = held
+                        equity[col, i] = flat
+                        i += 1
+                else:
+                    while i < at[c]:
+                        position[col, i] = held
+                        equity[col, i] = cash + close[i] * held
+                        i += 1
             if i == n:
                 break
             asset_flow = 0.0
