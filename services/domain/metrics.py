@@ -133,7 +133,11 @@ def _return_metrics_and_excess(
     # k-th smallest return, k = ceil(n * (100 - level) / 100) in exact integer arithmetic;
     # one partition places both k-th values, each with the smaller returns before it.
     ks = {level: -(-n * (100 - level) // 100) for level in (95, 99)}
-    ordered = np.partition(r, sorted({k - 1 for k in ks.values()})) if n else None
+    # In place: `r` is not read after this, and np.partition is this very call on a copy of it.
+    ordered = None
+    if n:
+        r.partition(sorted({k - 1 for k in ks.values()}))
+        ordered = r
     for level, k in ks.items():
         worst = ordered[:k] if n else np.array([math.nan])
         flat[f"risk_var_{level}"] = -worst.max()
