@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent import futures
+
 import numpy as np
 import pandas as pd
 from typing_extensions import override
@@ -20,6 +22,28 @@ def moving_average(close: pd.Series, period: int, ma_type: str) -> pd.Series:
     if ma_type == "ema":
         return close.ewm(span=period, adjust=False, min_periods=period).mean()
     return close.rolling(period, min_periods=period).mean()
+
+
+# The slow average of a lone run, computed beside its fast one: each is one compiled pass that
+# releases the GIL, 2.5 ms on a million bars, and a run has a core to spare while it computes.
+_BESIDE = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="crossover-average")
+# Below this many bars a thread hand-off costs more than it saves.
+_BESIDE_BARS = 100_000
+
+
+def _one_cross(bars, fast_period: int, slow_period: int) -> np.ndarray:
+    """The finished exposure of one simple-average crossover (NaN as 0.0), its two averages computed at once."""
+    from services.domain.signals.rolling_kernels import cross_exposure, rolling_mean
+
+    close = bars["close"].astype(float).to_numpy()
+    if len(close) < _BESIDE_BARS:
+        return cross_exposure(rolling_mean(close, fast_period), rolling_mean(close, slow_period))
+    slow = _BESIDE.submit(rolling_mean, close, slow_period)
+    try:
+        fast = rolling_mean(close, fast_period)
+    finally:
+        slow_values = slow.result()
+    return cross_exposure(fast, slow_values)
 
 
 class CrossoverSignal(SignalPlugin):
@@ -45,7 +69,9 @@ class CrossoverSignal(SignalPlugin):
         signals = []
         for params in params_list:
             values = self.validate(params, "signal_plugin_params")
-            if values["ma_type"] == "sma":
+            if values["ma_type"] == "sma" and len(params_list) == 1:
+                signals.append(_one_cross(bars, values["fast_period"], values["slow_period"]))
+            elif values["ma_type"] == "sma":
                 # Compiled: the averages and the finished exposure (NaN as 0.0) in one pass each.
                 from services.domain.signals.rolling_kernels import cross_exposure
 

@@ -262,3 +262,22 @@ def test_crossover_is_the_pandas_rule_bit_for_bit():
         assert np.array_equal(got, expected), params
         raw = plugin.exposure(bars, **plugin.validate(params, "p"))
         assert np.array_equal(np.nan_to_num(raw, nan=0.0), expected), params
+
+
+def test_a_lone_long_crossover_is_the_pandas_rule_bit_for_bit():
+    """One run over enough bars computes its two averages on two threads: the same exposure, bit for bit."""
+    from services.domain.signals import crossover
+
+    rng = np.random.default_rng(6)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.002, crossover._BESIDE_BARS + 5_001)))
+    close[rng.random(close.size) < 0.001] = np.nan
+    bars = pd.DataFrame({"close": close})
+    plugin = get_plugin("crossover_signal")
+    for fast_period, slow_period in ((1, 2), (10, 50), (7, 3_000)):
+        params = {"fast_period": fast_period, "slow_period": slow_period}
+        (got,) = plugin.compute_many(bars, [params])
+        fast = bars["close"].rolling(fast_period, min_periods=fast_period).mean().to_numpy()
+        slow = bars["close"].rolling(slow_period, min_periods=slow_period).mean().to_numpy()
+        expected = np.where(fast > slow, 1.0, -1.0)
+        expected[np.isnan(fast) | np.isnan(slow)] = 0.0
+        assert np.array_equal(got, expected), params

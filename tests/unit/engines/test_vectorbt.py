@@ -128,3 +128,40 @@ def test_trades_order_as_the_structured_sort(vectorbt_engine):
     records["entry_idx"][:10] = 7  # ties: the structured sort decides
     records["col"][:10] = 1
     assert np.array_equal(adapter._by_column_and_entry(records), np.sort(records, order=["col", "entry_idx"]))
+
+
+def _numpy_order_bars(signal: np.ndarray, fills_next_open: np.ndarray) -> np.ndarray:
+    """The order bars' definition in numpy: a close fill at a change of the signal, a next-open fill one bar later."""
+    before = np.empty_like(signal)
+    before[0] = 0.0
+    before[1:] = signal[:-1]
+    changed = signal != before
+    at_close = changed[:, ~fills_next_open].any(axis=1)
+    at_open = np.zeros(len(signal), dtype=np.bool_)
+    at_open[1:] = changed[:-1, fills_next_open].any(axis=1)
+    return at_close | at_open
+
+
+def test_compiled_signal_preparation_is_the_numpy_definition():
+    """The compiled effective signals and order bars: `effective_signal` stacked, and the numpy rule, bit for bit."""
+    from services.adapters.engines._sizing import effective_signal
+
+    rng = np.random.default_rng(21)
+    n = 3_000
+    raw = [
+        held_levels(n, seed=70 + j, levels=np.array([-1.0, -0.0, 0.0, 0.25, 1.0, 1.0 + 1e-13]), max_hold=9)
+        for j in range(5)
+    ]
+    for values in raw:
+        values[rng.random(n) < 0.02] = np.nan
+        values[rng.random(n) < 0.01] = np.inf
+        values[rng.random(n) < 0.01] = -np.inf
+    for runs in (1, 2, 5):
+        for shorts in ((True,) * runs, (False,) * runs, tuple(j % 2 == 0 for j in range(runs))):
+            specs = [ExecutionSpec(allow_short=short) for short in shorts]
+            got = adapter._effective_signals(raw[:runs], specs)
+            expected = np.column_stack([effective_signal(s, short) for s, short in zip(raw, shorts, strict=False)])
+            assert np.array_equal(got.view(np.int64), expected.view(np.int64)), (runs, shorts)
+            for fills in ((False,) * runs, (True,) * runs, tuple(j % 2 == 1 for j in range(runs))):
+                next_open = np.array(fills, dtype=bool)
+                assert np.array_equal(adapter._order_bars(got, next_open), _numpy_order_bars(got, next_open))
