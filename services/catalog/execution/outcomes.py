@@ -267,61 +267,6 @@ async def complete_jobs_viewing(
     return [[row["id"] for row in rows] for rows in settled], views
 
 
-# complete_jobs of an execute task's only job reporting its one run, as one statement: the run
-# settled (only while this job holds it running) and its task counted, returning the settled row
-# as clients see it and the job holding it. One statement is its own transaction, so in
-# autocommit this is one round trip instead of BEGIN, two UPDATEs and COMMIT: a sync execute
-# waits for exactly this commit. The task UPDATE reads the run's new row, so that row is locked
-# before the task's, the lock order cancel and other reports rely on; a cancelled task stays
-# REVOKED and only counts, as in _PROGRESS.
-_COMPLETE_EXECUTE = text(
-    f"""
-    WITH done AS (
-        UPDATE backtests AS b
-        SET status = :completed, metrics = CAST(:metrics AS jsonb), equity_curve_uri = :equity_curve_uri,
-            trades_uri = :trades_uri, return_blocks = CAST(:return_blocks AS jsonb), error = NULL,
-            updated_at = now()
-        WHERE b.id = :backtest_id AND b.status = :running AND b.job_id = :job_id
-        RETURNING {", ".join(f"b.{c.name}" for c in (*_VIEW_COLUMNS, _backtests.c.job_id))}
-    ), counted AS (
-        UPDATE tasks AS t SET
-            succeeded = t.succeeded + 1, updated_at = now(),
-            status = CASE WHEN t.status = :task_revoked THEN t.status ELSE :task_success END,
-            error = CASE WHEN t.status = :task_revoked THEN t.error ELSE NULL END,
-            result = CASE WHEN t.status = :task_revoked THEN t.result
-                          ELSE jsonb_build_object('backtest_id', d.id, 'status', d.status, 'metrics', d.metrics) END
-        FROM done AS d
-        WHERE t.id = :task_id AND t.kind = :execute
-    )
-    SELECT * FROM done
-    """
-).columns(*_VIEW_COLUMNS, _backtests.c.job_id)
-
-
-async def complete_execute(session: AsyncSession, job: JobId, success: Success) -> tuple[str, BacktestView] | None:
-    """Settles the one run of an execute task's job and counts it on its task, in one statement.
-
-    Run it in autocommit (the statement is then its own transaction). Returns (the job holding
-    the run, the settled row) or None when the job no longer holds the run running (settled,
-    revoked or executed again since): then nothing changed.
-    """
-    if job.part is not None:
-        raise ValueError(f"job {job} is a sweep's: its runs settle through complete_jobs")
-    parameters = {
-        "backtest_id": success.backtest_id,
-        "job_id": str(job),
-        "task_id": job.task_id,
-        "metrics": Jsonb(success.metrics),
-        "equity_curve_uri": success.equity_curve_uri,
-        "trades_uri": success.trades_uri,
-        "return_blocks": None if success.return_blocks is None else Jsonb(success.return_blocks),
-        "task_success": TaskStatus.SUCCESS,
-        **_WORDS,
-    }
-    row = (await session.execute(_COMPLETE_EXECUTE, parameters)).one_or_none()
-    return None if row is None else (row.job_id, BacktestView.of(row))
-
-
 # _PROGRESS for several execute tasks (one run each) from one JSON array; a cancelled task
 # stays REVOKED and only counts. Returns the tasks it counted (any other kind is left out).
 _PROGRESS_EXECUTES = text(
@@ -430,9 +375,11 @@ async def start_executes(session: AsyncSession, jobs: list[tuple[JobId, list[uui
     return [[b for b in ids if b in running] for _, ids in jobs]
 
 
-# complete_jobs of execute jobs (separate_executes), as one statement: _COMPLETE_EXECUTE for
-# many runs. Each task row is updated after its only run's row (the task UPDATE reads `done`),
-# the lock order start_executes explains; a cancelled task stays REVOKED and only counts.
+# complete_jobs of execute jobs (separate_executes, one of them included: the report a sync
+# execute waits for), as one statement: each run settled only while its job holds it running,
+# and its task counted from the run's new row, so the run's row is locked before the task's,
+# the order start_executes explains; a cancelled task stays REVOKED and only counts. One
+# statement is its own transaction: in autocommit one round trip, not BEGIN, two UPDATEs and COMMIT.
 _COMPLETE_EXECUTES = text(
     f"""
     WITH done AS (

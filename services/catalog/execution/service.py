@@ -277,9 +277,7 @@ class ExecutionService:
 
     async def complete_jobs(self, jobs: list[tuple[JobId, list[outcomes.Success]]]) -> list[list[uuid.UUID]]:
         """`complete_runs` of several jobs, one transaction (a group commit); per job, the runs it settled."""
-        if len(jobs) == 1 and jobs[0][0].part is None and len(jobs[0][1]) == 1:
-            return [await self._complete_execute(*jobs[0])]
-        if outcomes.separate_executes(jobs):  # a coalesced batch of executes: one autocommit statement
+        if outcomes.separate_executes(jobs):  # executes (one, or a coalesced batch): one autocommit statement
             async with self.sessions() as session:
                 await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                 settled, rows = await outcomes.complete_executes(session, jobs, self.settled_events.waited_for())
@@ -290,21 +288,6 @@ class ExecutionService:
         for (job, _), ids in zip(jobs, settled, strict=True):
             await self._announce(ids, RunStatus.COMPLETED, job.task_id)
         return settled
-
-    async def _complete_execute(self, job: JobId, successes: list[outcomes.Success]) -> list[uuid.UUID]:
-        """`complete_jobs` of an execute task's job reporting its one run: one autocommit statement.
-
-        The outcome a sync execute waits for: one round trip to the database, not four.
-        """
-        (success,) = successes
-        async with self.sessions() as session:
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            settled = await outcomes.complete_execute(session, job, success)
-        if settled is None:
-            return []
-        self.settled_events.deliver({success.backtest_id: settled})  # committed: a waiter here answers with it
-        await self._announce([success.backtest_id], RunStatus.COMPLETED, job.task_id)
-        return [success.backtest_id]
 
     async def complete_runs(self, job: JobId, successes: list[outcomes.Success]) -> list[uuid.UUID]:
         """Commits successes, then tells waiters; returns the runs this call settled."""
