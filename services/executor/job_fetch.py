@@ -18,6 +18,8 @@ which makes the server hold it as a lingering pull).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import nats.errors
 from nats.js import api
@@ -27,14 +29,17 @@ from nats.js.client import JetStreamContext
 NO_WAIT_REPLY_S = 1.0
 
 
-async def take_jobs(sub, most: int, *, timeout: float) -> list:
+async def take_jobs(sub, most: int, *, timeout: float, more: Callable[[Any], bool] = lambda message: True) -> list:
     """The next delivered job message, and up to `most` - 1 others already queued behind it.
 
     sub: a JetStream pull subscription (nats-py's PullSubscription).
     timeout: seconds to wait for the first; nats.errors.TimeoutError when none came.
+    more: whether the first message is worth taking others with (a job that can be computed with
+        others). When it is not, the others stay queued for any executor: one executor holding a
+        grid search's jobs it can only run one after another would leave the others idle.
     """
     taken = await sub.fetch(1, timeout=timeout)
-    if most <= 1:
+    if most <= 1 or not more(taken[0]):
         return taken
     queued = taken[0].metadata.num_pending or 0
     if queued <= 0:

@@ -139,6 +139,14 @@ def _delivery(message) -> Delivery:
     return Delivery(message, job, attempt, context)
 
 
+def _may_coalesce(message) -> bool:
+    """Whether a delivered job could be computed with others (worth taking the queued ones with it)."""
+    try:
+        return may_coalesce(_delivery(message).job)
+    except Exception:  # undecodable: its own path reports it; take nothing else with it
+        return False
+
+
 def _unexpected(context: dict, what: str) -> str:
     """Logs the exception being handled under a new error id; the reason users read."""
     error_id = uuid.uuid4().hex[:12]
@@ -193,8 +201,10 @@ class Worker:
     async def consume(self, engine: str, stop: asyncio.Event) -> None:
         """Pulls and handles jobs of `engine` until `stop` is set; none while a dependency is down.
 
-        A fetch waits for the first job, then takes whatever else is queued at
-        that moment (up to `coalesce_jobs`): a lone job is never held back
+        A fetch waits for the first job, then, when that job could be computed with
+        others, takes whatever else is queued at that moment (up to `coalesce_jobs`): a
+        lone job is never held back, and jobs that only run one at a time (a sweep's,
+        a grid search's) stay queued for whichever executor is free
         (services.executor.job_fetch).
         """
         sub = await self.bus.pull(engine)
@@ -203,7 +213,7 @@ class Worker:
                 await self.dependencies.wait_until_up(stop)
                 continue
             try:
-                messages = await take_jobs(sub, self.coalesce_jobs, timeout=2)
+                messages = await take_jobs(sub, self.coalesce_jobs, timeout=2, more=_may_coalesce)
             except (TimeoutError, nats.errors.Error):
                 continue  # nothing queued, or NATS away: the client reconnects by itself
             if len(messages) == 1:

@@ -56,6 +56,26 @@ def test_queued_jobs_come_together_up_to_the_most_asked_for(nats_url):
     assert asyncio.run(scenario()) == [[10], [16, 4], [1]]
 
 
+def test_a_job_not_worth_company_leaves_the_queued_ones_for_other_executors(nats_url):
+    async def scenario() -> list[int]:
+        nc, js, subject, sub = await _consumer(nats_url)
+        try:
+            for i in range(5):
+                await js.publish(subject, (b"alone" if i < 2 else b"batchable") + str(i).encode())
+            takes = []
+            for _ in range(3):
+                take = await take_jobs(sub, 16, timeout=2, more=lambda m: m.data.startswith(b"batchable"))
+                takes.append([m.data for m in take])
+                for message in take:
+                    await message.ack()
+            return takes
+        finally:
+            await nc.close()
+
+    # The first two may not coalesce (a sweep's jobs): each comes alone; the third takes the rest.
+    assert asyncio.run(scenario()) == [[b"alone0"], [b"alone1"], [b"batchable2", b"batchable3", b"batchable4"]]
+
+
 def test_a_lone_job_is_handed_over_the_moment_it_is_delivered(nats_url):
     """Jobs published at random moments to an executor taking jobs in a loop, as Worker.consume does.
 
