@@ -49,10 +49,9 @@ class BarCache:
     def series(self, uri: str, sha256: str) -> Any:
         """The whole series stored at `uri`, decoded (blocking: call from a worker thread)."""
         key = (uri, sha256)
-        with self._lock:
-            if key in self._frames:
-                self._frames.move_to_end(key)
-                return self._frames[key]
+        frame = self._hit(key)
+        if frame is not None:
+            return frame
         frame = self.decode(self.store.get_bytes(self.store.key_of(uri)))
         with self._lock:
             self._frames[key] = frame
@@ -126,13 +125,16 @@ class BarCache:
 
         A job whose bars are cached then costs no hop to a worker thread and back.
         """
-        key = (uri, sha256)
+        frame = self._hit((uri, sha256))
+        return None if frame is None else _window(frame, start, end)
+
+    def _hit(self, key: tuple[str, str]) -> Any | None:
+        """The cached entry for `key`, now the most recently used; None when it is not cached."""
         with self._lock:
             frame = self._frames.get(key)
-            if frame is None:
-                return None
-            self._frames.move_to_end(key)
-        return _window(frame, start, end)
+            if frame is not None:
+                self._frames.move_to_end(key)
+            return frame
 
 
 def _window(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

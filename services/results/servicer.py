@@ -162,6 +162,14 @@ def _groups(messages: Iterator[bytes], group_bytes: int) -> Iterator[list[bytes]
         yield group
 
 
+def _last(entry: tuple) -> bool:
+    """Whether a producer thread's entry (more, item) ends the stream; its failure is raised here, in order."""
+    more, item = entry
+    if not more and item is not None:
+        raise item
+    return not more
+
+
 def _read_ahead(items: Iterator[T], depth: int = _READ_AHEAD) -> Iterator[T]:
     """The items of a blocking iterator, read by a thread of their own up to `depth` ahead of the caller.
 
@@ -194,13 +202,8 @@ def _read_ahead(items: Iterator[T], depth: int = _READ_AHEAD) -> Iterator[T]:
 
     threading.Thread(target=produce, name="read-ahead", daemon=True).start()
     try:
-        while True:
-            more, item = ready.get()
-            if not more:
-                if item is not None:
-                    raise item
-                return
-            yield item
+        while not _last(entry := ready.get()):
+            yield entry[1]
     finally:
         stop.set()
 
@@ -246,14 +249,9 @@ async def _made_ahead(items: Iterator[T], ahead: int = _GROUPS_AHEAD) -> AsyncIt
 
     loop.run_in_executor(_PRINTERS, produce)
     try:
-        while True:
-            more, item = await ready.get()
-            if not more:
-                if item is not None:
-                    raise item
-                return
+        while not _last(entry := await ready.get()):
             room.release()
-            yield item
+            yield entry[1]
     finally:
         stop.set()
 
