@@ -25,6 +25,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Job
+from services.catalog.db.engine import autocommit
 from services.catalog.db.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -81,9 +82,8 @@ class OutboxRelay:
     async def _mark_published(self, published: dict[str, int]) -> None:
         """Sets published_at and the stream sequence of each msg_id -> sequence."""
         try:
-            async with self.sessions() as session:
+            async with autocommit(self.sessions) as session:
                 # One UPDATE is its own transaction: in autocommit, one round trip instead of BEGIN, UPDATE, COMMIT.
-                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                 await session.execute(
                     _MARK, {"published": Jsonb([{"msg_id": m, "stream_seq": q} for m, q in published.items()])}
                 )

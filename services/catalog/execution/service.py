@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Topology
+from services.catalog.db.engine import autocommit
 from services.catalog.execution import cancel, outcomes
 from services.catalog.execution.dispatch import claim_backtest, claim_plain
 from services.catalog.execution.grid_search import create_grid_search
@@ -104,9 +105,8 @@ class ExecutionService:
 
     async def execute_async(self, backtest_id: uuid.UUID) -> uuid.UUID:
         """Claims and dispatches a run; returns its task's id (the task is PENDING)."""
-        async with self.sessions() as session:
+        async with autocommit(self.sessions) as session:
             # One statement, its own transaction (dispatch.claim_plain): no BEGIN and COMMIT round trips.
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             claimed = await claim_plain(session, self.bus.topology, backtest_id)
         if claimed is None:  # missing (404), running (409), or a run to bind: the transaction decides
             async with self.sessions.begin() as session:
@@ -142,10 +142,9 @@ class ExecutionService:
 
     async def _read_outcome(self, backtest_id: uuid.UUID) -> tuple[BacktestView, str | None]:
         """The backtest and the job holding it; NotFoundError if it was deleted."""
-        async with self.sessions() as session:
+        async with autocommit(self.sessions) as session:
             # One SELECT needs no transaction: in autocommit it is one round trip, not BEGIN,
             # SELECT and ROLLBACK (a burst of small executes spent 12% of the catalog here).
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             return await backtests.get_with_job(session, backtest_id)
 
     async def sweep(
@@ -254,9 +253,8 @@ class ExecutionService:
 
     async def start_runs(self, job: JobId, backtest_ids: list[uuid.UUID]) -> list[uuid.UUID]:
         """Counts an attempt; returns the runs still running (the others are settled: drop their results)."""
-        async with self.sessions() as session:
+        async with autocommit(self.sessions) as session:
             # One statement (outcomes._START), its own transaction in autocommit: one round trip, not three.
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             running = await outcomes.start_runs(session, job, backtest_ids)
         if running:
             await self._announce_task(job.task_id)
@@ -265,8 +263,7 @@ class ExecutionService:
     async def start_jobs(self, jobs: list[tuple[JobId, list[uuid.UUID]]]) -> list[list[uuid.UUID]]:
         """`start_runs` of several jobs, one transaction; per job, the runs still running."""
         if outcomes.separate_executes(jobs):  # a coalesced batch of executes: one autocommit statement
-            async with self.sessions() as session:
-                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            async with autocommit(self.sessions) as session:
                 running = await outcomes.start_executes(session, jobs)
         else:
             async with self.sessions.begin() as session:
@@ -278,8 +275,7 @@ class ExecutionService:
     async def complete_jobs(self, jobs: list[tuple[JobId, list[outcomes.Success]]]) -> list[list[uuid.UUID]]:
         """`complete_runs` of several jobs, one transaction (a group commit); per job, the runs it settled."""
         if outcomes.separate_executes(jobs):  # executes (one, or a coalesced batch): one autocommit statement
-            async with self.sessions() as session:
-                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            async with autocommit(self.sessions) as session:
                 settled, rows = await outcomes.complete_executes(session, jobs, self.settled_events.waited_for())
         else:
             async with self.sessions.begin() as session:
