@@ -22,7 +22,7 @@ import logging
 
 from psycopg.types.json import Jsonb
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Job
 from services.catalog.db.engine import autocommit
@@ -45,11 +45,15 @@ class OutboxRelay:
 
     sessions: session factory of the catalog database.
     bus: connected job bus.
+    autocommit: an engine on that database whose connections stay in autocommit (for the marks).
     period: seconds between sweeps for rows left behind.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: Bus, *, period: float = 2.0) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], bus: Bus, *, autocommit: AsyncEngine, period: float = 2.0
+    ) -> None:
         self.sessions = sessions
+        self.autocommit = autocommit
         self.bus = bus
         self.period = period
         self._kick = asyncio.Event()
@@ -82,7 +86,7 @@ class OutboxRelay:
     async def _mark_published(self, published: dict[str, int]) -> None:
         """Sets published_at and the stream sequence of each msg_id -> sequence."""
         try:
-            async with autocommit(self.sessions) as session:
+            async with autocommit(self.autocommit) as session:
                 # One UPDATE is its own transaction: in autocommit, one round trip instead of BEGIN, UPDATE, COMMIT.
                 await session.execute(
                     _MARK, {"published": Jsonb([{"msg_id": m, "stream_seq": q} for m, q in published.items()])}
