@@ -238,7 +238,8 @@ class ExecutionService:
             "task cancelled",
             extra={"task_id": str(task_id), "path": CANCEL.name, "revoked": len(revoked), "left_running": skipped},
         )
-        await self._drop_queued_jobs(task_id, seqs)
+        # Jobs published just before the cancel whose rows were not marked yet: their sequences are here.
+        await self._drop_queued_jobs(task_id, seqs + self.relay.sequences_of_task(str(task_id)))
         await self._announce(revoked, RunStatus.REVOKED)  # a synchronous execute waiting on one answers now
         await self._announce_task(task_id)
         return await self.task(task_id)
