@@ -74,8 +74,10 @@ class OutboxRelay:
     async def publish_committed(self, jobs: list[Job]) -> None:
         """Publishes jobs whose outbox rows were just committed; their rows are marked in the background."""
         try:
-            # Concurrently: a sweep's jobs wait for their acks together, not one after another.
-            sequences = await asyncio.gather(*(self.bus.publish_job(job) for job in jobs))
+            if len(jobs) == 1:  # an execute's job: no task wrapped around its one publish
+                sequences = [await self.bus.publish_job(jobs[0])]
+            else:  # concurrently: a sweep's jobs wait for their acks together, not one after another
+                sequences = await asyncio.gather(*(self.bus.publish_job(job) for job in jobs))
         except Exception:  # NATS is down: the rows stay unpublished for the relay's retries
             log.warning("direct publish failed; left to the relay", exc_info=True)
             self.kick()
