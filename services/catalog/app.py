@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.adapters.bus import Topology
 from services.adapters.object_store import LazyObjectStore, S3Location
 from services.catalog import artifact_collection
-from services.catalog.db.engine import create_engine, session_factory
+from services.catalog.db.engine import autocommit_engine, create_engine, session_factory
 from services.catalog.execution.service import ExecutionService
 from services.catalog.market_data import MarketData
 from services.catalog.readiness import Readiness
@@ -29,6 +29,7 @@ class CatalogApp:
     """The running parts of one catalog process."""
 
     engine: AsyncEngine
+    autocommit: AsyncEngine
     execution: ExecutionService
     servicer: CatalogServicer
     service: GrpcService
@@ -65,6 +66,7 @@ class CatalogApp:
         self._stop.set()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.execution.stop()
+        await self.autocommit.dispose()
         await self.engine.dispose()
 
     async def stop(self) -> None:
@@ -81,8 +83,10 @@ def build_app(settings: CatalogSettings, *, grace: float = 10.0) -> CatalogApp:
     """
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
+    autocommit = autocommit_engine(engine)
     execution = ExecutionService(
         sessions,
+        autocommit=autocommit,
         nats_url=settings.nats_url,
         topology=Topology.of(settings),
         sync_timeout_s=settings.sync_execute_timeout_s,
@@ -100,4 +104,4 @@ def build_app(settings: CatalogSettings, *, grace: float = 10.0) -> CatalogApp:
     run_report = RunReportServicer(execution, bucket=settings.s3_bucket)
     registrations = [servicer.registration(), run_report.registration()]
     service = GrpcService(registrations, settings.grpc_listen, grace=grace)
-    return CatalogApp(engine=engine, execution=execution, servicer=servicer, service=service)
+    return CatalogApp(engine=engine, autocommit=autocommit, execution=execution, servicer=servicer, service=service)

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from backtest.v1 import backtest_pb2, catalog_pb2, signals_pb2
@@ -21,6 +22,7 @@ from services.domain.statuses import RunStatus
 from services.kit.nullable_string import write_nullable
 
 _INT32 = 2**31
+_STRUCT = struct_pb2.Struct.DESCRIPTOR.full_name
 
 
 def _present(message: Message, names: tuple[str, ...]) -> dict[str, Any]:
@@ -73,6 +75,100 @@ def strategy_fields(request: catalog_pb2.CreateStrategyRequest) -> dict[str, Any
     return _present(request, ("name", "description", "universe", "params"))
 
 
+def _set_plain(message: Message, values: dict[str, Any]) -> bool:
+    """Sets `values` on `message` as `json_format.ParseDict(values, message, ignore_unknown_fields=True)` would.
+
+    For plain input only: keys that are field names (unknown keys are skipped, as
+    ParseDict skips them), None for an absent field, str, bool, finite floats and ints
+    in range for scalars, a dict for a message field (a Struct, or recursively plain),
+    a list of str for a repeated string. Returns False at the first value it does not
+    take, leaving `message` partly set: the caller clears it and calls ParseDict, which
+    also handles (or rejects with its own error) everything else. A sync execute's
+    answer paid ParseDict's generic walk on its config and metrics (5% of the catalog's
+    samples in a burst of small executes).
+    """
+    fields = _fields_of(message.DESCRIPTOR)
+    for key, value in values.items():
+        field = fields.get(key)
+        if field is None:
+            if key in _json_names_of(message.DESCRIPTOR):
+                return False  # a JSON name ParseDict reads as its field
+            continue
+        if value is None:
+            if field.message_type is not None:
+                return False  # ParseDict's rules for null in a message field: leave them to it
+            continue
+        kind = field.cpp_type
+        if field.is_repeated:
+            if kind != FieldDescriptor.CPPTYPE_STRING or type(value) is not list:
+                return False
+            if not all(type(item) is str for item in value):
+                return False
+            getattr(message, key).extend(value)
+        elif kind == FieldDescriptor.CPPTYPE_MESSAGE:
+            if type(value) is not dict:
+                return False
+            target = getattr(message, key)
+            if field.message_type.full_name == _STRUCT:
+                target.update(value)
+            else:
+                target.SetInParent()
+                if not _set_plain(target, value):
+                    return False
+        elif kind == FieldDescriptor.CPPTYPE_STRING:
+            if type(value) is not str or field.type != FieldDescriptor.TYPE_STRING:
+                return False
+            setattr(message, key, value)
+        elif kind == FieldDescriptor.CPPTYPE_DOUBLE:
+            if type(value) is float:
+                if not math.isfinite(value):
+                    return False
+            elif type(value) is not int:
+                return False
+            setattr(message, key, float(value))
+        elif kind == FieldDescriptor.CPPTYPE_INT32:
+            if type(value) is not int or not -_INT32 <= value < _INT32:
+                return False
+            setattr(message, key, value)
+        elif kind == FieldDescriptor.CPPTYPE_BOOL:
+            if type(value) is not bool:
+                return False
+            setattr(message, key, value)
+        else:
+            return False
+    return True
+
+
+_FIELDS: dict[str, dict[str, FieldDescriptor]] = {}
+_JSON_NAMES: dict[str, frozenset[str]] = {}
+
+
+def _fields_of(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
+    fields = _FIELDS.get(descriptor.full_name)
+    if fields is None:
+        fields = _FIELDS[descriptor.full_name] = dict(descriptor.fields_by_name)
+    return fields
+
+
+def _json_names_of(descriptor: Descriptor) -> frozenset[str]:
+    names = _JSON_NAMES.get(descriptor.full_name)
+    if names is None:
+        names = _JSON_NAMES[descriptor.full_name] = frozenset(
+            f.json_name for f in descriptor.fields if f.json_name != f.name
+        )
+    return names
+
+
+def parse_plain(values: dict[str, Any], message: Message) -> None:
+    """`json_format.ParseDict(values, message, ignore_unknown_fields=True)` on a fresh `message`, faster on plain input.
+
+    Same message (a unit test compares the bytes), same errors (anything not plain is ParseDict's).
+    """
+    if not _set_plain(message, values):
+        message.Clear()
+        json_format.ParseDict(values, message, ignore_unknown_fields=True)
+
+
 def finite_or_none(value: Any) -> Any:
     """JSON has no NaN or infinity: a value that is not finite is null."""
     return None if isinstance(value, float) and not math.isfinite(value) else value
@@ -93,7 +189,7 @@ def structured_metrics(target: backtest_pb2.StructuredMetrics, metrics: dict[str
             return None
         return value
 
-    json_format.ParseDict(structure({k: typed(k, v) for k, v in metrics.items()}), target)
+    parse_plain(structure({k: typed(k, v) for k, v in metrics.items()}), target)
 
 
 def fill_backtest(message: Message, row: BacktestView) -> Message:
@@ -105,7 +201,7 @@ def fill_backtest(message: Message, row: BacktestView) -> Message:
     message.initial_capital = row.initial_capital
     message.commission = row.commission
     message.slippage = row.slippage
-    json_format.ParseDict(row.config, message.config, ignore_unknown_fields=True)
+    parse_plain(row.config, message.config)
     message.metrics.SetInParent()  # an empty dict still prints as {} (the seed's "metrics": {})
     metrics_struct(message.metrics, row.metrics)
     for name in ("trades_uri", "equity_curve_uri"):

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import event, exc
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from services.adapters import json_codec
 
@@ -15,11 +15,12 @@ from services.adapters import json_codec
 IDLE_BEFORE_PING_S = 1.0
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(database_url: str, *, pool_size: int = 10, autocommit: bool = False) -> AsyncEngine:
     """Builds the async engine (psycopg 3).
 
     database_url: `postgresql+psycopg://...`; the driver's async mode is picked by SQLAlchemy.
     pool_size: connections kept open.
+    autocommit: every connection of the pool stays in autocommit (`autocommit_engine`).
     """
     # The JSON codec serves every JSONB column and every psycopg Jsonb() parameter.
     engine = create_async_engine(
@@ -27,9 +28,24 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         json_serializer=json_codec.dumps,
         json_deserializer=json_codec.loads,
+        # In autocommit a rollback on return has nothing to undo: skipped, not sent to the driver.
+        **({"isolation_level": "AUTOCOMMIT", "skip_autocommit_rollback": True} if autocommit else {}),
     )
     _ping_when_idle(engine)
     return engine
+
+
+def autocommit_engine(engine: AsyncEngine, *, pool_size: int = 10) -> AsyncEngine:
+    """An engine on the same database whose pooled connections are always in autocommit.
+
+    For the hot statements written as one statement (a claim, a run report, the
+    outbox marks), through `autocommit`: its own pool, so no connection switches
+    its isolation level on checkout and back on return (two driver calls each
+    way), and a Core connection, not a session (no ORM execution path around a
+    text() statement). Same SQLAlchemy engine, errors and disconnect handling as
+    `engine`. Dispose it with the engine.
+    """
+    return create_engine(engine.url.render_as_string(hide_password=False), pool_size=pool_size, autocommit=True)
 
 
 def _ping_when_idle(engine: AsyncEngine) -> None:
@@ -67,12 +83,11 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @asynccontextmanager
-async def autocommit(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session whose every statement is its own transaction.
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection of `engine` (an `autocommit_engine`) whose every statement is its own transaction.
 
     For the hot statements written as one statement (a claim, a run report, the outbox marks):
     no BEGIN and COMMIT round trips around them.
     """
-    async with sessions() as session:
-        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        yield session
+    async with engine.connect() as connection:
+        yield connection

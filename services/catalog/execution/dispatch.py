@@ -28,7 +28,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import Text, column, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.adapters.bus import Job, Topology
 from services.catalog import signal_binding
@@ -127,9 +127,9 @@ def _execute_job(job_id: str, backtest_id: uuid.UUID, run: dict, claimed, **sign
 
 
 async def claim_plain(
-    session: AsyncSession, topology: Topology, backtest_id: uuid.UUID
+    session: AsyncConnection, topology: Topology, backtest_id: uuid.UUID
 ) -> tuple[uuid.UUID, Job] | None:
-    """`claim_backtest` in one statement for a plugin run that reads no series; the session must be in autocommit.
+    """`claim_backtest` in one statement for a plugin run that reads no series; the connection must be in autocommit.
 
     Returns (task id, queued job), committed; None when this path does not apply: the
     backtest is missing or running, or its run needs binding (`claim_backtest` then decides).

@@ -28,7 +28,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 from sqlalchemy import text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.catalog.db.models import Backtest, Task
 from services.catalog.execution.grid_search import build_grid_leaderboard, is_grid
@@ -368,7 +368,7 @@ _START_EXECUTES = text(
 )
 
 
-async def start_executes(session: AsyncSession, jobs: list[tuple[JobId, list[uuid.UUID]]]) -> list[list[uuid.UUID]]:
+async def start_executes(session: AsyncConnection, jobs: list[tuple[JobId, list[uuid.UUID]]]) -> list[list[uuid.UUID]]:
     """`start_jobs` of execute jobs of distinct tasks (separate_executes) as one statement; run it in autocommit."""
     rows = [{"id": str(ids[0]), "job_id": str(job), "task_id": str(job.task_id)} for job, ids in jobs]
     running = set((await session.execute(_START_EXECUTES, {"runs": Jsonb(rows), **_WORDS})).scalars().all())
@@ -407,7 +407,7 @@ _COMPLETE_EXECUTES = text(
 
 
 async def complete_executes(
-    session: AsyncSession, jobs: list[tuple[JobId, list[Success]]], wanted: Collection[uuid.UUID]
+    session: AsyncConnection, jobs: list[tuple[JobId, list[Success]]], wanted: Collection[uuid.UUID]
 ) -> tuple[list[list[uuid.UUID]], dict[uuid.UUID, tuple[str, BacktestView]]]:
     """`complete_jobs_viewing` of execute jobs of distinct tasks (separate_executes) as one statement.
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Topology
 from services.catalog.db.engine import autocommit
@@ -44,6 +44,8 @@ class ExecutionService:
     """Dispatches runs and records their outcomes.
 
     sessions: session factory of the catalog database.
+    autocommit: an engine on the same database whose connections stay in autocommit
+        (db.engine.autocommit_engine), for the single-statement hot paths; the caller disposes it.
     nats_url: NATS server with JetStream.
     topology: bus names and limits.
     sync_timeout_s: how long a synchronous execute waits before answering 504.
@@ -53,12 +55,14 @@ class ExecutionService:
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
+        autocommit: AsyncEngine,
         nats_url: str,
         topology: Topology,
         sync_timeout_s: float,
         orphan_after_s: float = 120.0,
     ) -> None:
         self.sessions = sessions
+        self.autocommit = autocommit
         self.nats_url = nats_url
         self.topology = topology
         self.sync_timeout_s = sync_timeout_s
@@ -72,7 +76,7 @@ class ExecutionService:
     async def start(self) -> None:
         """Connects the bus, then starts the outbox relay and the orphan scan."""
         self.bus = await Bus.connect(self.nats_url, self.topology, name="catalog")
-        self.relay = OutboxRelay(self.sessions, self.bus)
+        self.relay = OutboxRelay(self.sessions, self.bus, autocommit=self.autocommit)
         self.liveness = Liveness(self.sessions, self.bus, self._announce)
         self.progress = ProgressWatch(self.sessions, self.bus)
         self.settled_events = SettledEvents()
@@ -105,7 +109,7 @@ class ExecutionService:
 
     async def execute_async(self, backtest_id: uuid.UUID) -> uuid.UUID:
         """Claims and dispatches a run; returns its task's id (the task is PENDING)."""
-        async with autocommit(self.sessions) as session:
+        async with autocommit(self.autocommit) as session:
             # One statement, its own transaction (dispatch.claim_plain): no BEGIN and COMMIT round trips.
             claimed = await claim_plain(session, self.bus.topology, backtest_id)
         if claimed is None:  # missing (404), running (409), or a run to bind: the transaction decides
@@ -142,7 +146,7 @@ class ExecutionService:
 
     async def _read_outcome(self, backtest_id: uuid.UUID) -> tuple[BacktestView, str | None]:
         """The backtest and the job holding it; NotFoundError if it was deleted."""
-        async with autocommit(self.sessions) as session:
+        async with autocommit(self.autocommit) as session:
             # One SELECT needs no transaction: in autocommit it is one round trip, not BEGIN,
             # SELECT and ROLLBACK (a burst of small executes spent 12% of the catalog here).
             return await backtests.get_with_job(session, backtest_id)
@@ -234,7 +238,8 @@ class ExecutionService:
             "task cancelled",
             extra={"task_id": str(task_id), "path": CANCEL.name, "revoked": len(revoked), "left_running": skipped},
         )
-        await self._drop_queued_jobs(task_id, seqs)
+        # Jobs published just before the cancel whose rows were not marked yet: their sequences are here.
+        await self._drop_queued_jobs(task_id, seqs + self.relay.sequences_of_task(str(task_id)))
         await self._announce(revoked, RunStatus.REVOKED)  # a synchronous execute waiting on one answers now
         await self._announce_task(task_id)
         return await self.task(task_id)
@@ -253,7 +258,7 @@ class ExecutionService:
 
     async def start_runs(self, job: JobId, backtest_ids: list[uuid.UUID]) -> list[uuid.UUID]:
         """Counts an attempt; returns the runs still running (the others are settled: drop their results)."""
-        async with autocommit(self.sessions) as session:
+        async with autocommit(self.autocommit) as session:
             # One statement (outcomes._START), its own transaction in autocommit: one round trip, not three.
             running = await outcomes.start_runs(session, job, backtest_ids)
         if running:
@@ -263,7 +268,7 @@ class ExecutionService:
     async def start_jobs(self, jobs: list[tuple[JobId, list[uuid.UUID]]]) -> list[list[uuid.UUID]]:
         """`start_runs` of several jobs, one transaction; per job, the runs still running."""
         if outcomes.separate_executes(jobs):  # a coalesced batch of executes: one autocommit statement
-            async with autocommit(self.sessions) as session:
+            async with autocommit(self.autocommit) as session:
                 running = await outcomes.start_executes(session, jobs)
         else:
             async with self.sessions.begin() as session:
@@ -275,14 +280,17 @@ class ExecutionService:
     async def complete_jobs(self, jobs: list[tuple[JobId, list[outcomes.Success]]]) -> list[list[uuid.UUID]]:
         """`complete_runs` of several jobs, one transaction (a group commit); per job, the runs it settled."""
         if outcomes.separate_executes(jobs):  # executes (one, or a coalesced batch): one autocommit statement
-            async with autocommit(self.sessions) as session:
+            async with autocommit(self.autocommit) as session:
                 settled, rows = await outcomes.complete_executes(session, jobs, self.settled_events.waited_for())
         else:
             async with self.sessions.begin() as session:
                 settled, rows = await outcomes.complete_jobs_viewing(session, jobs, self.settled_events.waited_for())
         self.settled_events.deliver(rows)  # committed: synchronous executes waiting here answer with these rows
         for (job, _), ids in zip(jobs, settled, strict=True):
-            await self._announce(ids, RunStatus.COMPLETED, job.task_id)
+            # A run handed to this catalog's waiter needs no outcome event: its job's waiter is here (it
+            # registered where it claimed), and a waiter elsewhere can only be an older job's, which
+            # answers the same at its next recheck (as after a lost event). Its task's watchers still hear.
+            await self._announce([i for i in ids if i not in rows], RunStatus.COMPLETED, job.task_id, ids)
         return settled
 
     async def complete_runs(self, job: JobId, successes: list[outcomes.Success]) -> list[uuid.UUID]:
@@ -296,11 +304,20 @@ class ExecutionService:
         """An executor's failure report: one of the liveness table's executor paths; returns the runs it settled."""
         return await self.liveness.executor_failed(job, backtest_ids, path, detail)
 
-    async def _announce(self, backtest_ids: list[uuid.UUID], status: str, task_id: uuid.UUID | None = None) -> None:
-        """Tells synchronous waiters of each settled run, and the task's watchers, after the commit."""
+    async def _announce(
+        self,
+        backtest_ids: list[uuid.UUID],
+        status: str,
+        task_id: uuid.UUID | None = None,
+        settled: list[uuid.UUID] | None = None,
+    ) -> None:
+        """Tells synchronous waiters of each settled run, and the task's watchers, after the commit.
+
+        settled: the runs the task's watchers hear of, when not all of them are `backtest_ids`.
+        """
         for backtest_id in backtest_ids:
             await self.bus.publish_event(str(backtest_id), status)
-        if backtest_ids and task_id is not None:
+        if (backtest_ids if settled is None else settled) and task_id is not None:
             await self._announce_task(task_id)
 
     async def _announce_task(self, task_id: uuid.UUID) -> None:

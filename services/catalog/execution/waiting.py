@@ -102,7 +102,9 @@ async def wait_for_outcome(
     deadline = time.monotonic() + timeout
     while (remaining := deadline - time.monotonic()) > 0:
         try:
-            await asyncio.wait_for(waiter.announced.wait(), timeout=min(RECHECK_S, remaining))
+            # A timeout scope, not wait_for: no task wrapped around the wait of every sync execute.
+            async with asyncio.timeout(min(RECHECK_S, remaining)):
+                await waiter.announced.wait()
         except TimeoutError:
             pass
         waiter.announced.clear()

@@ -19,7 +19,7 @@ from sqlalchemy import Column, func, select, text, update
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.catalog.db.integrity import is_foreign_key_violation
 from services.catalog.db.models import Backtest, Strategy
@@ -96,7 +96,9 @@ async def get(session: AsyncSession, backtest_id: uuid.UUID) -> BacktestView:
     return BacktestView.of(row)
 
 
-async def get_with_job(session: AsyncSession, backtest_id: uuid.UUID) -> tuple[BacktestView, str | None]:
+async def get_with_job(
+    session: AsyncSession | AsyncConnection, backtest_id: uuid.UUID
+) -> tuple[BacktestView, str | None]:
     """The backtest and the job that last claimed it; NotFoundError naming its id."""
     row = (await session.execute(select(_backtests).where(_backtests.c.id == backtest_id))).one_or_none()
     if row is None:
