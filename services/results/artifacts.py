@@ -30,6 +30,7 @@ from services.adapters.ranged_object import RangedObject
 from services.domain.errors import ConflictError, NotFoundError, UnavailableError, ValidationError
 from services.results.bar_dates import BarDateFormatter
 from services.results.records import COMPLETED, BacktestRecord
+from services.results.row_group_reads import RowGroupReads, row_group_spans
 
 log = logging.getLogger(__name__)
 BATCH_ROWS = 4096  # rows per batch: amortises the hop to a worker thread, keeps its Python objects to ~1 MB
@@ -103,20 +104,27 @@ class Artifacts:
             yield rows
 
     def equity_batches(self, record: BacktestRecord, batch_rows: int) -> Iterator[pa.RecordBatch]:
-        """Record batches of the curve's `date` and `equity` columns.
+        """Record batches of the curve's `date` and `equity` columns, their row groups fetched ahead.
 
         A 409 is raised by this call, before the first batch is asked for, when the curve cannot be read.
         """
-        parquet, row_groups = self._open_parquet(record, EQUITY)
+        located = self._locate(record, EQUITY)
+        parquet, row_groups = self._open_parquet(record, EQUITY, located)
         if not {"date", "equity"} <= set(parquet.schema_arrow.names):
             raise ConflictError(f"the equity artifact of backtest {record.id} lacks a date or equity column")
-        return _batches(parquet, ["date", "equity"], row_groups, batch_rows)
+        return _batches(
+            self._fetched_ahead(parquet, located, ["date", "equity"], row_groups),
+            ["date", "equity"],
+            row_groups,
+            batch_rows,
+        )
 
     def trade_batches(self, record: BacktestRecord, batch_rows: int) -> Iterator[pa.RecordBatch]:
-        """Record batches of the trade columns the file has (see TRADE_COLUMNS); 409 here when unreadable."""
-        parquet, row_groups = self._open_parquet(record, TRADES)
+        """Record batches of the trade columns the file has (see TRADE_COLUMNS), row groups fetched ahead; 409 here."""
+        located = self._locate(record, TRADES)
+        parquet, row_groups = self._open_parquet(record, TRADES, located)
         columns = [name for name in TRADE_COLUMNS if name in parquet.schema_arrow.names]
-        return _batches(parquet, columns, row_groups, batch_rows)
+        return _batches(self._fetched_ahead(parquet, located, columns, row_groups), columns, row_groups, batch_rows)
 
     def file_chunks(self, record: BacktestRecord, kind: ArtifactKind) -> Iterator[bytes]:
         """The run's Parquet file in chunks, the first already produced; 409 when missing.
@@ -168,6 +176,14 @@ class Artifacts:
         if row_groups is None:
             raise ConflictError(f"the {kind.name} artifact of backtest {record.id} is missing from its batch file")
         return parquet, row_groups
+
+    def _fetched_ahead(
+        self, parquet: pq.ParquetFile, located: _Located, columns: list[str], row_groups: list[int] | None
+    ) -> pq.ParquetFile:
+        """`parquet` again, its footer as read, over RowGroupReads: the chunks of `columns` fetched ahead."""
+        spans = row_group_spans(parquet.metadata, columns, row_groups)
+        source = RowGroupReads(self.store, located.key, located.size, spans)
+        return pq.ParquetFile(source, metadata=parquet.metadata, buffer_size=CHUNK_BYTES, pre_buffer=False)
 
     def _locate(self, record: BacktestRecord, kind: ArtifactKind) -> _Located:
         """Where the artifact is, or ConflictError saying why the run has none."""

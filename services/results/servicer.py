@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import itertools
 import logging
@@ -23,8 +24,6 @@ from services.results.report.rpc import ReportsMixin
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _DONE = object()
-# HttpBody messages of JSON text made per trip to a worker thread: about one printed batch.
-_GROUP_BYTES = 2 * 1024 * 1024
 # Record batches read and decoded ahead of the one being printed (see _read_ahead).
 _READ_AHEAD = 2
 # Groups of JSON messages printed ahead of the one being sent (see _made_ahead): memory holds
@@ -36,6 +35,9 @@ _GROUPS_AHEAD = 2
 # pool 14,100; docs/benchmarks.md). Not the loop's default pool: a slow client would hold its
 # thread for minutes. A stream beyond this many at once waits for a printer.
 _PRINTERS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="json-printer")
+# Batches of one JSON stream printed at once, each by a thread of _BATCH_PRINTERS (see _in_parallel).
+_PRINT_WIDTH = 2
+_BATCH_PRINTERS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="json-batch")
 # Methods whose servicer yields its HttpBody messages already serialized (see add_to_server).
 WIRE_METHODS = ("GetEquityCurveJson", "GetTradesJson", "DownloadEquityCurve", "DownloadTrades")
 
@@ -60,13 +62,13 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
             yield trade
 
     async def GetEquityCurveJson(self, request, context):
-        rows, print_rows = row_printing.EQUITY_BATCH_ROWS, row_printing.equity_rows
-        async for body in self._json(request.backtest_id, self.artifacts.equity_batches, rows, print_rows):
+        rows, jobs = row_printing.EQUITY_BATCH_ROWS, row_printing.equity_jobs
+        async for body in self._json(request.backtest_id, self.artifacts.equity_batches, rows, jobs):
             yield body
 
     async def GetTradesJson(self, request, context):
-        rows, print_rows = row_printing.TRADE_BATCH_ROWS, row_printing.trade_rows
-        async for body in self._json(request.backtest_id, self.artifacts.trade_batches, rows, print_rows):
+        rows, jobs = row_printing.TRADE_BATCH_ROWS, row_printing.trade_jobs
+        async for body in self._json(request.backtest_id, self.artifacts.trade_batches, rows, jobs):
             yield body
 
     async def DownloadEquityCurve(self, request, context):
@@ -94,7 +96,7 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
             for message in to_messages(rows):
                 yield message
 
-    async def _json(self, backtest_id: str, read: Callable, batch_rows: int, print_rows: Callable) -> AsyncIterator:
+    async def _json(self, backtest_id: str, read: Callable, batch_rows: int, jobs: Callable) -> AsyncIterator:
         """An artifact as the JSON array the gateway would print for its typed stream, in HttpBody chunks.
 
         The record (404), the artifact (409) and the first chunk are all read before the first
@@ -103,13 +105,13 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
         record = await self.catalog.get_backtest(backtest_id)
         log.info("json rows", extra={"backtest_id": record.id, "reader": read.__name__})
 
-        def first_then_rest() -> Iterator[bytes]:
-            chunks = row_printing.json_array(print_rows(_read_ahead(read(record, batch_rows))))
-            return itertools.chain([next(chunks)], chunks)
+        def first_then_rest() -> Iterator[list[bytes]]:
+            printed = _in_parallel(jobs(_read_ahead(read(record, batch_rows))), row_printing.buffers(_PRINT_WIDTH))
+            groups = row_printing.json_messages(printed)
+            return itertools.chain([next(groups)], groups)
 
-        chunks = await asyncio.to_thread(first_then_rest)
-        messages = convert.http_body_wire(chunks, row_printing.CONTENT_TYPE)
-        async for group in _made_ahead(_groups(messages, _GROUP_BYTES)):
+        groups = await asyncio.to_thread(first_then_rest)
+        async for group in _made_ahead(groups):
             for message in group:
                 yield message
 
@@ -149,17 +151,26 @@ class _Capture:
         self.service, self.handlers = service, handlers
 
 
-def _groups(messages: Iterator[bytes], group_bytes: int) -> Iterator[list[bytes]]:
-    """The messages in lists of about group_bytes: one hop to a worker thread per list, not per message."""
-    group, size = [], 0
-    for message in messages:
-        group.append(message)
-        size += len(message)
-        if size >= group_bytes:
-            yield group
-            group, size = [], 0
-    if group:
-        yield group
+def _in_parallel(jobs: Iterator[row_printing.BatchJob], buffers, width: int = _PRINT_WIDTH) -> Iterator[list[bytes]]:
+    """Each job's messages, in order, `width` jobs printed at once by the _BATCH_PRINTERS threads.
+
+    A job's failure is raised here, in its place. When the caller stops early, jobs not started
+    are dropped, a running one finishes, and the iterator of jobs is closed.
+    """
+    pending: collections.deque[concurrent.futures.Future] = collections.deque()
+    try:
+        for job in jobs:
+            pending.append(_BATCH_PRINTERS.submit(job.messages, buffers))
+            if len(pending) >= width:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        close = getattr(jobs, "close", None)
+        if close is not None:
+            close()
 
 
 def _last(entry: tuple) -> bool:

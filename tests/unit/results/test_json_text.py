@@ -9,6 +9,7 @@ platform's print options, joined as the gateway joins a stream.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 import struct
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from google.api import httpbody_pb2
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numba.core.registry import CPUDispatcher
@@ -25,7 +27,7 @@ from gateway.transcoder.descriptors import DescriptorSet
 from gateway.transcoder.json_printing import JsonPrinter
 from gateway.transcoder.json_scalars import format_double as gateway_format_double
 from gateway.transcoder.print_options import load_print_options
-from services.results import convert, date_text, number_text, row_printing
+from services.results import convert, date_text, number_text, row_printing, servicer
 from services.results.artifacts import TRADE_COLUMNS, TRADE_DATES
 from services.results.bar_dates import BarDateFormatter
 from services.results.number_text import format_double
@@ -385,3 +387,68 @@ def test_the_integer_log10_of_powers_of_two_is_the_float_one_for_every_double_ex
     log10_of_power_of_two = number_text._log10_of_power_of_two  # compiled, as write_double uses it
     for power in range(-1100, 1100):
         assert log10_of_power_of_two(power) == math.floor(power * 0.3010299956639812), power
+
+
+# The service's path: jobs made in file order, printed two at a time (servicer._in_parallel), joined
+# into the HttpBody stream of one array (row_printing.json_messages).
+def stream_text(jobs, batches: list[pa.RecordBatch], width: int = 2) -> str:
+    printed = servicer._in_parallel(jobs(iter(batches)), row_printing.buffers(width), width)
+    messages = [message for group in row_printing.json_messages(printed) for message in group]
+    bodies = [httpbody_pb2.HttpBody.FromString(message) for message in messages]
+    assert [body.content_type for body in bodies] == ["application/json"] + [""] * (len(bodies) - 1)
+    assert all(body.data for body in bodies)
+    return b"".join(body.data for body in bodies).decode("utf-8")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(-(10**6), 10**6), max_size=40),
+    st.sampled_from(["s", "ns"]),
+    st.lists(st.integers(0, 12), min_size=1, max_size=8),
+    st.integers(1, 3),
+)
+def test_batches_printed_at_once_make_the_text_printed_one_after_another(printer, offsets_min, unit, sizes, width):
+    # The date format still switches at the first batch with an intraday bar, whichever batch prints first;
+    # empty batches anywhere, the first included, change nothing.
+    dates = np.datetime64("2001-01-01", unit) + np.array(offsets_min, np.int64) * np.timedelta64(1440, "m")
+    dates[len(dates) // 2 :] += np.timedelta64(7 if len(dates) % 3 else 0, "m")
+    table = pa.table(
+        {"date": pa.array(dates, pa.timestamp(unit)), "equity": pa.array(np.linspace(1.5, 2.5, len(dates)))}
+    )
+    cuts = [min(cut, len(dates)) for cut in itertools.accumulate(sizes)] + [len(dates)]
+    batches = [_batch(table, start, stop) for start, stop in itertools.pairwise([0, *cuts])]
+    assert sum(batch.num_rows for batch in batches) == len(dates)
+    expected = old_equity(printer, batches)
+    assert stream_text(row_printing.equity_jobs, batches, width) == expected == new_text(equity_rows, batches)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(trade, max_size=25), st.sets(st.sampled_from(TRADE_COLUMNS), max_size=3), st.integers(1, 5))
+def test_trade_batches_printed_at_once_make_the_text_printed_one_after_another(printer, rows, drop, chunks):
+    table = trade_table(rows, tuple(drop))
+    if table.num_columns == 0:
+        return
+    batches = table.to_batches(max_chunksize=max(1, len(rows) // chunks))
+    assert stream_text(row_printing.trade_jobs, batches) == old_trades(printer, batches)
+
+
+def _batch(table: pa.Table, start: int, stop: int) -> pa.RecordBatch:
+    """Rows [start, stop) of `table` as one record batch, empty or not."""
+    rows = table.slice(start, max(stop - start, 0))
+    return pa.RecordBatch.from_arrays([column.combine_chunks() for column in rows.columns], schema=table.schema)
+
+
+def test_a_stream_without_rows_is_one_message_of_an_empty_array():
+    assert stream_text(row_printing.equity_jobs, []) == "[]"
+    assert stream_text(row_printing.equity_jobs, [_batch(curve([1.0]), 0, 0)] * 3) == "[]"
+
+
+def test_a_long_curve_leaves_in_pieces_of_at_most_piece_bytes(printer):
+    values = np.random.default_rng(3).normal(1e5, 1e3, 70_000)
+    table = curve(values.tolist())
+    batches = table.to_batches(max_chunksize=row_printing.EQUITY_BATCH_ROWS)
+    printed = servicer._in_parallel(row_printing.equity_jobs(iter(batches)), row_printing.buffers(2))
+    groups = list(row_printing.json_messages(printed))
+    sizes = [len(httpbody_pb2.HttpBody.FromString(m).data) for group in groups for m in group]
+    assert max(sizes) <= row_printing.PIECE_BYTES + 1 and len(sizes) > len(batches)
+    assert stream_text(row_printing.equity_jobs, batches) == old_equity(printer, batches)
