@@ -7,8 +7,9 @@ the curve took two GETs for every two row groups, each on the decoding
 thread's path. Here the byte ranges the reader will ask for are known from
 the footer (the column chunks of the row groups and columns to be read); a
 row group's chunks are fetched at once, in GETs of about a column chunk each,
-by a small pool of threads, and the next row group's as soon as the reader
-reaches this one. A row group's bytes are dropped once the reader moves on
+by a small pool of threads, and the next row group's as soon as this one's
+have all arrived (together they would share S3's bandwidth and delay the
+first batch). A row group's bytes are dropped once the reader moves on
 to a later one, so at most two row groups are held (a million-point curve's
 are ~0.25 MB each; a 117,000-trade list's two are ~3.4 and ~2.7 MB). Reads
 outside those ranges (the footer, anything unexpected) are RangedObject's.
@@ -31,7 +32,7 @@ from services.adapters.ranged_object import RangedObject
 from services.domain.errors import NotFoundError
 
 PART_BYTES = 1024 * 1024  # column chunks are joined into GETs of up to this many bytes, or split into them
-AHEAD = 1  # row groups fetched beyond the one being read
+AHEAD = 1  # row groups fetched beyond the one being read, once its own GETs are done
 _MISSING = ("NoSuchKey", "NoSuchObject", "NotFound")  # as RangedObject: a vanished object is NotFoundError
 # Threads that run the GETs of every stream's row groups; a GET is a few milliseconds.
 _FETCHERS = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="row-group-get")
@@ -109,7 +110,7 @@ class RowGroupReads(RangedObject):
         self._advance(index)
         filled = 0
         for start, part in self._parts[index]:
-            data = part.result()
+            data = memoryview(part.result())  # slices of a view: no copy of the part on the way into `buffer`
             offset = self.position + filled - start
             if 0 <= offset < len(data):
                 taken = min(len(data) - offset, wanted - filled)
@@ -118,6 +119,8 @@ class RowGroupReads(RangedObject):
                 if filled == wanted:
                     break
         self.position += wanted
+        if all(part.done() for _, part in self._parts[index]):
+            self._fetch_groups(range(index + 1, index + 1 + AHEAD))  # not before: they would share S3 with this one
         return wanted
 
     @override
@@ -127,17 +130,21 @@ class RowGroupReads(RangedObject):
         super().close()
 
     def _advance(self, index: int) -> None:
-        """Makes `index` the row group being read: earlier ones are dropped, the next AHEAD fetched."""
+        """Makes `index` the row group being read: earlier ones are dropped, this one fetched if it is not yet."""
         if index == self._current:
             return
         self._current = index
         for older in [held for held in self._parts if held < index]:
             del self._parts[older]
-        for ahead in range(index, min(index + AHEAD + 1, len(self._spans))):
-            if ahead not in self._parts:
-                span = self._spans[ahead]
+        self._fetch_groups([index])
+
+    def _fetch_groups(self, indexes) -> None:
+        """Starts the GETs of the row groups `indexes` not fetched yet."""
+        for index in indexes:
+            if index < len(self._spans) and index not in self._parts:
+                span = self._spans[index]
                 bounds = (span.start, *span.cuts, span.end)
-                self._parts[ahead] = [
+                self._parts[index] = [
                     (start, _FETCHERS.submit(self._get, start, end)) for start, end in itertools.pairwise(bounds)
                 ]
 

@@ -17,7 +17,6 @@ Python reference).
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -101,11 +100,7 @@ def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
 
 
 class BatchJob:
-    """One record batch to print, its dates' format already decided: may be printed in any thread, in any order.
-
-    The format of a file's dates depends on every batch before (see bar_dates), so the jobs are
-    made one after another (equity_jobs, trade_jobs); printing, the costly part, is not.
-    """
+    """One record batch to print, the format of its dates decided (it depends on every batch before: bar_dates)."""
 
     def __init__(self, kernel, batch: pa.RecordBatch, dates: DecidedDates) -> None:
         self._kernel, self._batch, self._dates = kernel, batch, dates
@@ -115,13 +110,9 @@ class BatchJob:
         out, end = self._kernel(self._batch, prepared(self._dates), buffer)
         return memoryview(out)[:end]
 
-    def messages(self, buffers: queue.SimpleQueue) -> list[bytes]:
-        """The batch's text as HttpBody wire messages of its pieces (one copy each), printed in one of `buffers`."""
-        buffer = buffers.get()
-        try:
-            return [http_body_message(piece) for piece in _pieces(self.text(buffer))]
-        finally:
-            buffers.put(buffer)
+    def messages(self, buffer: _Buffer) -> list[bytes]:
+        """The batch's text as HttpBody wire messages of its pieces, each copied once from `buffer`."""
+        return [http_body_message(piece) for piece in _pieces(self.text(buffer))]
 
 
 def equity_jobs(batches: Iterable[pa.RecordBatch]) -> Iterator[BatchJob]:
@@ -139,12 +130,14 @@ def trade_jobs(batches: Iterable[pa.RecordBatch]) -> Iterator[BatchJob]:
         yield BatchJob(_trade_text, batch, dates.decide(*present))
 
 
-def buffers(count: int) -> queue.SimpleQueue:
-    """`count` output buffers for one stream's jobs (BatchJob.messages): one per batch printed at once."""
-    free: queue.SimpleQueue = queue.SimpleQueue()
-    for _ in range(count):
-        free.put(_Buffer())
-    return free
+def json_stream(jobs: Iterable[BatchJob], content_type: str = CONTENT_TYPE) -> Iterator[list[bytes]]:
+    """The jobs' batches printed one after another into one buffer, as the HttpBody stream of one JSON array.
+
+    A list of messages per batch (see json_messages); each piece of text is copied once, from the
+    buffer into its message (the text's bytes then its wire bytes took two copies of every piece).
+    """
+    buffer = _Buffer()
+    return json_messages((job.messages(buffer) for job in jobs), content_type)
 
 
 def json_messages(groups: Iterable[list[bytes]], content_type: str = CONTENT_TYPE) -> Iterator[list[bytes]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import itertools
 import logging
@@ -35,9 +34,6 @@ _GROUPS_AHEAD = 2
 # pool 14,100; docs/benchmarks.md). Not the loop's default pool: a slow client would hold its
 # thread for minutes. A stream beyond this many at once waits for a printer.
 _PRINTERS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="json-printer")
-# Batches of one JSON stream printed at once, each by a thread of _BATCH_PRINTERS (see _in_parallel).
-_PRINT_WIDTH = 2
-_BATCH_PRINTERS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="json-batch")
 # Methods whose servicer yields its HttpBody messages already serialized (see add_to_server).
 WIRE_METHODS = ("GetEquityCurveJson", "GetTradesJson", "DownloadEquityCurve", "DownloadTrades")
 
@@ -106,8 +102,7 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
         log.info("json rows", extra={"backtest_id": record.id, "reader": read.__name__})
 
         def first_then_rest() -> Iterator[list[bytes]]:
-            printed = _in_parallel(jobs(_read_ahead(read(record, batch_rows))), row_printing.buffers(_PRINT_WIDTH))
-            groups = row_printing.json_messages(printed)
+            groups = row_printing.json_stream(jobs(_read_ahead(read(record, batch_rows))))
             return itertools.chain([next(groups)], groups)
 
         groups = await asyncio.to_thread(first_then_rest)
@@ -149,28 +144,6 @@ class _Capture:
 
     def add_registered_method_handlers(self, service: str, handlers: dict) -> None:
         self.service, self.handlers = service, handlers
-
-
-def _in_parallel(jobs: Iterator[row_printing.BatchJob], buffers, width: int = _PRINT_WIDTH) -> Iterator[list[bytes]]:
-    """Each job's messages, in order, `width` jobs printed at once by the _BATCH_PRINTERS threads.
-
-    A job's failure is raised here, in its place. When the caller stops early, jobs not started
-    are dropped, a running one finishes, and the iterator of jobs is closed.
-    """
-    pending: collections.deque[concurrent.futures.Future] = collections.deque()
-    try:
-        for job in jobs:
-            pending.append(_BATCH_PRINTERS.submit(job.messages, buffers))
-            if len(pending) >= width:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
-        close = getattr(jobs, "close", None)
-        if close is not None:
-            close()
 
 
 def _last(entry: tuple) -> bool:

@@ -27,7 +27,7 @@ from gateway.transcoder.descriptors import DescriptorSet
 from gateway.transcoder.json_printing import JsonPrinter
 from gateway.transcoder.json_scalars import format_double as gateway_format_double
 from gateway.transcoder.print_options import load_print_options
-from services.results import convert, date_text, number_text, row_printing, servicer
+from services.results import convert, date_text, number_text, row_printing
 from services.results.artifacts import TRADE_COLUMNS, TRADE_DATES
 from services.results.bar_dates import BarDateFormatter
 from services.results.number_text import format_double
@@ -389,11 +389,10 @@ def test_the_integer_log10_of_powers_of_two_is_the_float_one_for_every_double_ex
         assert log10_of_power_of_two(power) == math.floor(power * 0.3010299956639812), power
 
 
-# The service's path: jobs made in file order, printed two at a time (servicer._in_parallel), joined
-# into the HttpBody stream of one array (row_printing.json_messages).
-def stream_text(jobs, batches: list[pa.RecordBatch], width: int = 2) -> str:
-    printed = servicer._in_parallel(jobs(iter(batches)), row_printing.buffers(width), width)
-    messages = [message for group in row_printing.json_messages(printed) for message in group]
+# The service's path: a job per batch, its pieces copied into HttpBody messages, joined into the
+# stream of one array (row_printing.json_stream).
+def stream_text(jobs, batches: list[pa.RecordBatch]) -> str:
+    messages = [message for group in row_printing.json_stream(jobs(iter(batches))) for message in group]
     bodies = [httpbody_pb2.HttpBody.FromString(message) for message in messages]
     assert [body.content_type for body in bodies] == ["application/json"] + [""] * (len(bodies) - 1)
     assert all(body.data for body in bodies)
@@ -405,11 +404,10 @@ def stream_text(jobs, batches: list[pa.RecordBatch], width: int = 2) -> str:
     st.lists(st.integers(-(10**6), 10**6), max_size=40),
     st.sampled_from(["s", "ns"]),
     st.lists(st.integers(0, 12), min_size=1, max_size=8),
-    st.integers(1, 3),
 )
-def test_batches_printed_at_once_make_the_text_printed_one_after_another(printer, offsets_min, unit, sizes, width):
-    # The date format still switches at the first batch with an intraday bar, whichever batch prints first;
-    # empty batches anywhere, the first included, change nothing.
+def test_the_stream_of_messages_carries_the_text_the_gateway_printed(printer, offsets_min, unit, sizes):
+    # The date format switches at the first batch with an intraday bar; empty batches anywhere,
+    # the first included, change nothing; the type on the first message, `[` and `]` in place.
     dates = np.datetime64("2001-01-01", unit) + np.array(offsets_min, np.int64) * np.timedelta64(1440, "m")
     dates[len(dates) // 2 :] += np.timedelta64(7 if len(dates) % 3 else 0, "m")
     table = pa.table(
@@ -419,12 +417,12 @@ def test_batches_printed_at_once_make_the_text_printed_one_after_another(printer
     batches = [_batch(table, start, stop) for start, stop in itertools.pairwise([0, *cuts])]
     assert sum(batch.num_rows for batch in batches) == len(dates)
     expected = old_equity(printer, batches)
-    assert stream_text(row_printing.equity_jobs, batches, width) == expected == new_text(equity_rows, batches)
+    assert stream_text(row_printing.equity_jobs, batches) == expected == new_text(equity_rows, batches)
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(trade, max_size=25), st.sets(st.sampled_from(TRADE_COLUMNS), max_size=3), st.integers(1, 5))
-def test_trade_batches_printed_at_once_make_the_text_printed_one_after_another(printer, rows, drop, chunks):
+def test_the_stream_of_trade_messages_carries_the_text_the_gateway_printed(printer, rows, drop, chunks):
     table = trade_table(rows, tuple(drop))
     if table.num_columns == 0:
         return
@@ -447,8 +445,7 @@ def test_a_long_curve_leaves_in_pieces_of_at_most_piece_bytes(printer):
     values = np.random.default_rng(3).normal(1e5, 1e3, 70_000)
     table = curve(values.tolist())
     batches = table.to_batches(max_chunksize=row_printing.EQUITY_BATCH_ROWS)
-    printed = servicer._in_parallel(row_printing.equity_jobs(iter(batches)), row_printing.buffers(2))
-    groups = list(row_printing.json_messages(printed))
+    groups = list(row_printing.json_stream(row_printing.equity_jobs(iter(batches))))
     sizes = [len(httpbody_pb2.HttpBody.FromString(m).data) for group in groups for m in group]
     assert max(sizes) <= row_printing.PIECE_BYTES + 1 and len(sizes) > len(batches)
     assert stream_text(row_printing.equity_jobs, batches) == old_equity(printer, batches)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import threading
+import time
 
 import numpy as np
 import pyarrow as pa
@@ -134,3 +135,20 @@ def test_a_vanished_object_is_not_found_when_read():
     source.seek(spans[0].start)
     with pytest.raises(NotFoundError):
         source.read(16)
+
+
+def test_a_row_group_is_fetched_alone_and_the_next_once_it_has_arrived():
+    data = _file(3_000, 1_000)
+    store = _Store(data)
+    spans = row_group_spans(pq.ParquetFile(io.BytesIO(data)).metadata, ["price", "pnl"], None)
+    source = RowGroupReads(store, "key", len(data), spans)
+    time.sleep(0.2)
+    assert [offset for offset, _ in store.client.gets] == [spans[0].start]  # only the first, before any read
+    source.seek(spans[0].start)
+    assert source.read(spans[0].end - spans[0].start) == data[spans[0].start : spans[0].end]
+    time.sleep(0.2)
+    assert [offset for offset, _ in store.client.gets] == [spans[0].start, spans[1].start]
+    source.seek(spans[1].start)
+    assert source.read(8) == data[spans[1].start : spans[1].start + 8]
+    time.sleep(0.2)
+    assert len(store.client.gets) == 3 and 0 not in source._parts  # the first one dropped
