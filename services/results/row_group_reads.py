@@ -1,18 +1,17 @@
-"""A Parquet file's row groups fetched ahead of the reader, each in parallel ranged GETs.
+"""A trade list's Parquet row groups fetched ahead of the reader, each in parallel ranged GETs.
 
 RangedObject holds one 1 MiB block from wherever a read starts. Arrow reads a
 row group column after column, so for a trade list (nine columns of ~0.5 MB a
-row group) the first batch waited for six 1 MiB GETs one after another, and
-the curve took two GETs for every two row groups, each on the decoding
-thread's path. Here the byte ranges the reader will ask for are known from
-the footer (the column chunks of the row groups and columns to be read); a
-row group's chunks are fetched at once, in GETs of about a column chunk each,
-by a small pool of threads, and the next row group's as soon as this one's
-have all arrived (together they would share S3's bandwidth and delay the
-first batch). A row group's bytes are dropped once the reader moves on
-to a later one, so at most two row groups are held (a million-point curve's
-are ~0.25 MB each; a 117,000-trade list's two are ~3.4 and ~2.7 MB). Reads
-outside those ranges (the footer, anything unexpected) are RangedObject's.
+row group of 65,536 trades) the first batch waited for six 1 MiB GETs one
+after another, on the decoding thread's path, before the first byte. Here the
+byte ranges the reader will ask for are known from the footer (the column
+chunks of the row groups and columns to be read); a row group's chunks are
+fetched at once, in GETs of about a column chunk each, by a small pool of
+threads, and the next row group's as soon as this one's have all arrived
+(together they would share S3's bandwidth and delay the first batch). A row
+group's bytes are dropped once the reader moves on to a later one, so at most
+two row groups are held (a 117,000-trade list's two are ~3.4 and ~2.7 MB).
+Reads outside those ranges (the footer, anything unexpected) are RangedObject's.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ PART_BYTES = 1024 * 1024  # column chunks are joined into GETs of up to this man
 AHEAD = 1  # row groups fetched beyond the one being read, once its own GETs are done
 _MISSING = ("NoSuchKey", "NoSuchObject", "NotFound")  # as RangedObject: a vanished object is NotFoundError
 # Threads that run the GETs of every stream's row groups; a GET is a few milliseconds.
-_FETCHERS = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="row-group-get")
+_FETCHERS = concurrent.futures.ThreadPoolExecutor(max_workers=6, thread_name_prefix="row-group-get")
 
 
 class Span(NamedTuple):
