@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from google.api import httpbody_pb2
 from hypothesis import example, given, settings
@@ -428,6 +429,16 @@ def test_the_stream_of_trade_messages_carries_the_text_the_gateway_printed(print
         return
     batches = table.to_batches(max_chunksize=max(1, len(rows) // chunks))
     assert stream_text(row_printing.trade_jobs, batches) == old_trades(printer, batches)
+    # The service reads the text columns as dictionaries (as the executor stores them), nulls included.
+    texts = [name for name in ("side", "status") if name in table.column_names]
+    encoded = [_dictionary_encoded(batch, texts) for batch in batches]
+    assert stream_text(row_printing.trade_jobs, encoded) == old_trades(printer, batches)
+
+
+def _dictionary_encoded(batch: pa.RecordBatch, names: list[str]) -> pa.RecordBatch:
+    pairs = zip(batch.schema.names, batch.columns, strict=True)
+    columns = [pc.dictionary_encode(column) if name in names else column for name, column in pairs]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def _batch(table: pa.Table, start: int, stop: int) -> pa.RecordBatch:
