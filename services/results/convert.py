@@ -10,7 +10,7 @@ from google.protobuf import json_format, struct_pb2
 from backtest.v1 import backtest_pb2, results_pb2
 from services.domain.metric_table import HIGHER, NEUTRAL
 from services.kit.nullable_string import read_nullable
-from services.kit.protobuf_wire import read_varint, varint
+from services.kit.protobuf_wire import varint
 from services.results.compare import Comparison
 from services.results.records import BacktestRecord
 
@@ -51,30 +51,6 @@ def http_body_wire(chunks: Iterable[bytes], content_type: str) -> Iterator[bytes
     for index, chunk in enumerate(chunks):
         head = first if index == 0 else b""
         yield head + (b"\x12" + varint(len(chunk)) if chunk else b"") + chunk
-
-
-def http_body_message(*parts, content_type: str | None = None) -> bytes:
-    """One serialized HttpBody whose data is `parts` (bytes-like: bytes, memoryviews) joined: a single copy of them.
-
-    The same bytes as HttpBody(content_type=..., data=...).SerializeToString(); content_type
-    None or "" leaves the field out, as a later message of a stream does (see http_body_wire).
-    """
-    size = sum(len(part) for part in parts)
-    kind = content_type.encode() if content_type else b""
-    head = (b"\x0a" + varint(len(kind)) + kind if kind else b"") + (b"\x12" + varint(size) if size else b"")
-    return b"".join((head, *parts))
-
-
-def http_body_data(message: bytes) -> memoryview:
-    """The data of a serialized HttpBody made by http_body_message or http_body_wire, as a view of `message`."""
-    view, pos = memoryview(message), 0
-    if view[:1] == b"\x0a":
-        size, pos = read_varint(message, 1)
-        pos += size
-    if view[pos : pos + 1] != b"\x12":
-        return view[pos:pos]  # no data field: empty
-    size, pos = read_varint(message, pos + 1)
-    return view[pos : pos + size]
 
 
 def compare_response(comparison: Comparison) -> results_pb2.CompareBacktestsResponse:

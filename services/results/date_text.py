@@ -11,7 +11,6 @@ by bar_dates' own strftime, so the two paths cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -56,51 +55,30 @@ class BarDateText:
 
     def columns(self, *columns: pa.Array) -> list[DateColumn]:
         """Each column of one batch (timestamps decide the format together, as in BarDateFormatter)."""
-        return prepared(self.decide(*columns))
-
-    def decide(self, *columns: pa.Array) -> DecidedDates:
-        """The format of one batch's columns, decided in file order; `prepared` may then run in any thread.
-
-        The choice depends on every batch before (see bar_dates), so batches must pass through
-        here one after another; preparing and printing them need not.
-        """
         decided = self._formatter.decide(*columns)
-        return DecidedDates(decided, self._formatter.dates_only)
+        return [self._column(column, self._formatter.dates_only) for column in decided]
 
-
-class DecidedDates(NamedTuple):
-    """A batch's date columns (timestamps in whole seconds) and whether the file prints them as dates so far."""
-
-    columns: list[pa.Array]
-    dates_only: bool
-
-
-def prepared(decided: DecidedDates) -> list[DateColumn]:
-    """The columns of BarDateText.decide ready for the row printers."""
-    return [_column(column, decided.dates_only) for column in decided.columns]
-
-
-def _column(column: pa.Array, dates_only: bool) -> DateColumn:
-    """One decided column (timestamps in whole seconds, dates, or strings) as a DateColumn."""
-    rows = len(column)
-    complete = column.null_count == 0
-    present = np.ones(rows, bool) if complete else column.is_valid().to_numpy(zero_copy_only=False)
-    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-        date_only = dates_only or pa.types.is_date(column.type)
-        as_seconds = column.cast(pa.timestamp("s")) if pa.types.is_date(column.type) else column
-        seconds = as_seconds.cast(pa.int64())
-        seconds = (seconds if complete else seconds.fill_null(0)).to_numpy(zero_copy_only=False)
-        if complete and rows and seconds.min() >= _FIRST and seconds.max() < _END:  # the usual batch
-            return DateColumn(seconds, date_only, present, TextTable.of_texts(np.full(rows, -1, np.int32), []))
-        far = present & ((seconds < _FIRST) | (seconds >= _END))
-        chosen = np.flatnonzero(far | ~present)
-        texts = []
-        if len(chosen):
-            pattern = DATE_FORMAT if date_only else DATETIME_FORMAT
-            printed = strings(column.take(pa.array(chosen)), pattern)
-            texts = [escape(text) if text is not None else '""' for text in printed]
-        return DateColumn(seconds, date_only, present, TextTable.sparse(rows, chosen, texts))
-    return DateColumn(np.zeros(rows, np.int64), True, present, json_strings(column))
+    @staticmethod
+    def _column(column: pa.Array, dates_only: bool) -> DateColumn:
+        rows = len(column)
+        complete = column.null_count == 0
+        present = np.ones(rows, bool) if complete else column.is_valid().to_numpy(zero_copy_only=False)
+        if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+            date_only = dates_only or pa.types.is_date(column.type)
+            as_seconds = column.cast(pa.timestamp("s")) if pa.types.is_date(column.type) else column
+            seconds = as_seconds.cast(pa.int64())
+            seconds = (seconds if complete else seconds.fill_null(0)).to_numpy(zero_copy_only=False)
+            if complete and rows and seconds.min() >= _FIRST and seconds.max() < _END:  # the usual batch
+                return DateColumn(seconds, date_only, present, TextTable.of_texts(np.full(rows, -1, np.int32), []))
+            far = present & ((seconds < _FIRST) | (seconds >= _END))
+            chosen = np.flatnonzero(far | ~present)
+            texts = []
+            if len(chosen):
+                pattern = DATE_FORMAT if date_only else DATETIME_FORMAT
+                printed = strings(column.take(pa.array(chosen)), pattern)
+                texts = [escape(text) if text is not None else '""' for text in printed]
+            return DateColumn(seconds, date_only, present, TextTable.sparse(rows, chosen, texts))
+        return DateColumn(np.zeros(rows, np.int64), True, present, json_strings(column))
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -25,8 +25,7 @@ import pyarrow.compute as pc
 from numba import njit
 
 from services.results import date_text, number_text
-from services.results.convert import http_body_data, http_body_message
-from services.results.date_text import BarDateText, DateColumn, DecidedDates, null_dates, prepared, write_date
+from services.results.date_text import BarDateText, DateColumn, null_dates, write_date
 from services.results.number_text import reference_texts, write_double
 from services.results.text_table import TextTable, json_strings
 from services.results.word_access import SLACK, address, load_i64, load_u64, store_word
@@ -48,7 +47,6 @@ PIECE_BYTES = 240_000
 MMAP_THRESHOLD_BYTES = 256 * 1024
 TRADE_DOUBLES = ("entry_price", "exit_price", "size", "pnl", "return_pct")
 TRADE_TEXTS = ("side", "status")
-_TRADE_DATES = ("entry_date", "exit_date")
 
 
 def _key(text: str) -> tuple[int, int, int]:
@@ -87,130 +85,56 @@ def json_array(pieces: Iterable[bytes]) -> Iterator[bytes]:
 
 def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     """Batches with `date` and `equity` columns as printed EquityPoint objects, in pieces (see PIECE_BYTES)."""
-    buffer = _Buffer()
-    for job in equity_jobs(batches):
-        yield from (bytes(piece) for piece in _pieces(job.text(buffer)))
+    dates, buffer = BarDateText(), _Buffer()
+    for batch in batches:
+        (date,) = dates.columns(batch.column("date"))
+        values = _doubles(batch.column("equity"))
+        undecided: list[int] = []
+        end = -1
+        while end < 0:  # again (rarely) with a value write_double could not decide printed by Python
+            numbers = reference_texts(values, undecided)
+            width = _DATE[2] + _EQUITY[2] + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
+            out = buffer.take(batch.num_rows * width + SLACK)
+            end = _print_equity(
+                *_writable(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
+            )
+            undecided.append(-end - 1)
+        yield from _pieces(out, end)
 
 
 def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     """Batches of trade columns (any of Trade's; a missing one prints its default) as Trade objects, in pieces."""
-    buffer = _Buffer()
-    for job in trade_jobs(batches):
-        yield from (bytes(piece) for piece in _pieces(job.text(buffer)))
-
-
-class BatchJob:
-    """One record batch to print, the format of its dates decided (it depends on every batch before: bar_dates)."""
-
-    def __init__(self, kernel, batch: pa.RecordBatch, dates: DecidedDates) -> None:
-        self._kernel, self._batch, self._dates = kernel, batch, dates
-
-    def text(self, buffer: _Buffer) -> memoryview:
-        """The batch's rows, each starting with a comma, as a view of `buffer` (valid until its next use)."""
-        out, end = self._kernel(self._batch, prepared(self._dates), buffer)
-        return memoryview(out)[:end]
-
-    def messages(self, buffer: _Buffer) -> list[bytes]:
-        """The batch's text as HttpBody wire messages of its pieces, each copied once from `buffer`."""
-        return [http_body_message(piece) for piece in _pieces(self.text(buffer))]
-
-
-def equity_jobs(batches: Iterable[pa.RecordBatch]) -> Iterator[BatchJob]:
-    """A job per batch of `date` and `equity` columns (see BatchJob)."""
-    dates = BarDateText()
+    dates, buffer = BarDateText(), _Buffer()
     for batch in batches:
-        yield BatchJob(_equity_text, batch, dates.decide(batch.column("date")))
-
-
-def trade_jobs(batches: Iterable[pa.RecordBatch]) -> Iterator[BatchJob]:
-    """A job per batch of trade columns (see BatchJob)."""
-    dates = BarDateText()
-    for batch in batches:
-        present = [batch.column(name) for name in _TRADE_DATES if name in batch.schema.names]
-        yield BatchJob(_trade_text, batch, dates.decide(*present))
-
-
-def json_stream(jobs: Iterable[BatchJob], content_type: str = CONTENT_TYPE) -> Iterator[list[bytes]]:
-    """The jobs' batches printed one after another into one buffer, as the HttpBody stream of one JSON array.
-
-    A list of messages per batch (see json_messages); each piece of text is copied once, from the
-    buffer into its message (the text's bytes then its wire bytes took two copies of every piece).
-    """
-    buffer = _Buffer()
-    return json_messages((job.messages(buffer) for job in jobs), content_type)
-
-
-def json_messages(groups: Iterable[list[bytes]], content_type: str = CONTENT_TYPE) -> Iterator[list[bytes]]:
-    """BatchJob.messages of a file's batches, in order, as the HttpBody stream of one JSON array.
-
-    The first message gets the content type and `[` in place of its first row's comma; the
-    last gets `]` (so each message is held until the next one is known); no rows: `[]`.
-    Those two are copied again, every other message passes as it is.
-    """
-    held: bytes | None = None
-    first = True
-    for group in groups:
-        if not group:
-            continue
-        if first:
-            group = [http_body_message(b"[", http_body_data(group[0])[1:], content_type=content_type), *group[1:]]
-            first = False
-        if held is not None:
-            group = [held, *group]
-        held = group.pop()
-        if group:
-            yield group
-    if held is None:
-        yield [http_body_message(b"[]", content_type=content_type)]
-    else:
-        kind = content_type if held[:1] == b"\x0a" else None  # the first message is the last too
-        yield [http_body_message(http_body_data(held), b"]", content_type=kind)]
-
-
-def _equity_text(batch: pa.RecordBatch, prepared_dates: list[DateColumn], buffer: _Buffer) -> tuple[np.ndarray, int]:
-    (date,) = prepared_dates
-    values = _doubles(batch.column("equity"))
-    undecided: list[int] = []
-    end = -1
-    while end < 0:  # again (rarely) with a value write_double could not decide printed by Python
-        numbers = reference_texts(values, undecided)
-        width = _DATE[2] + _EQUITY[2] + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
-        out = buffer.take(batch.num_rows * width + SLACK)
-        end = _print_equity(
-            *_writable(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
+        rows, names = batch.num_rows, batch.schema.names
+        present = [batch.column(name) for name in ("entry_date", "exit_date") if name in names]
+        prepared = iter(dates.columns(*present))
+        entry, exit_ = (next(prepared) if name in names else null_dates(rows) for name in ("entry_date", "exit_date"))
+        doubles = np.stack(
+            [_doubles(batch.column(name)) if name in names else np.zeros(rows) for name in TRADE_DOUBLES], axis=1
         )
-        undecided.append(-end - 1)
-    return out, end
-
-
-def _trade_text(batch: pa.RecordBatch, prepared_dates: list[DateColumn], buffer: _Buffer) -> tuple[np.ndarray, int]:
-    rows, names = batch.num_rows, batch.schema.names
-    prepared_columns = iter(prepared_dates)
-    entry, exit_ = (next(prepared_columns) if name in names else null_dates(rows) for name in _TRADE_DATES)
-    doubles = np.stack(
-        [_doubles(batch.column(name)) if name in names else np.zeros(rows) for name in TRADE_DOUBLES], axis=1
-    )
-    side, status = (
-        json_strings(batch.column(name)) if name in names else TextTable.constant(rows, '""') for name in TRADE_TEXTS
-    )
-    undecided: list[int] = []
-    end = -1
-    while end < 0:  # as in _equity_text; the index is row * 5 + column
-        numbers = reference_texts(doubles.ravel(), undecided)
-        width = (
-            _ENTRY_DATE[2] + _EXIT_DATE[2] + _SIDE[2] + _STATUS[2] + 1
-            + sum(key[2] for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
-            + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
-        )  # fmt: skip
-        out = buffer.take(rows * width + SLACK)
-        end = _print_trades(*_writable(
-            entry.seconds, entry.date_only, *_parts(entry.texts),
-            exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
-            *_parts(side), *_parts(status), doubles, numbers.codes.reshape(doubles.shape), numbers.offsets,
-            numbers.blob, out,
-        ))  # fmt: skip
-        undecided.append(-end - 1)
-    return out, end
+        side, status = (
+            json_strings(batch.column(name)) if name in names else TextTable.constant(rows, '""')
+            for name in TRADE_TEXTS
+        )
+        undecided: list[int] = []
+        end = -1
+        while end < 0:  # as in equity_rows; the index is row * 5 + column
+            numbers = reference_texts(doubles.ravel(), undecided)
+            width = (
+                _ENTRY_DATE[2] + _EXIT_DATE[2] + _SIDE[2] + _STATUS[2] + 1
+                + sum(key[2] for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
+                + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
+            )  # fmt: skip
+            out = buffer.take(rows * width + SLACK)
+            end = _print_trades(*_writable(
+                entry.seconds, entry.date_only, *_parts(entry.texts),
+                exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
+                *_parts(side), *_parts(status), doubles, numbers.codes.reshape(doubles.shape), numbers.offsets,
+                numbers.blob, out,
+            ))  # fmt: skip
+            undecided.append(-end - 1)
+        yield from _pieces(out, end)
 
 
 def warm_up() -> None:
@@ -243,16 +167,15 @@ class _Buffer:
         return self._bytes
 
 
-def _pieces(text: memoryview) -> Iterator[memoryview]:
-    """`text` in views of at most PIECE_BYTES, of even sizes (a piece may end inside a row: the text is one array).
+def _pieces(out: np.ndarray, end: int) -> Iterator[bytes]:
+    """out[:end] in copies of at most PIECE_BYTES, of even sizes (a piece may end inside a row: the text is one array).
 
     Even sizes: a batch's text of 2.1 pieces goes as three of 0.7, not two full ones and a scrap.
     """
-    end = len(text)
     count = -(-end // PIECE_BYTES)
     step = -(-end // count) if count else 0
     for start in range(0, end, step or 1):
-        yield text[start : min(start + step, end)]
+        yield out[start : min(start + step, end)].tobytes()
 
 
 def _doubles(column: pa.Array) -> np.ndarray:

@@ -23,6 +23,8 @@ from services.results.report.rpc import ReportsMixin
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _DONE = object()
+# HttpBody messages of JSON text made per trip to a worker thread: about one printed batch.
+_GROUP_BYTES = 2 * 1024 * 1024
 # Record batches read and decoded ahead of the one being printed (see _read_ahead).
 _READ_AHEAD = 2
 # Groups of JSON messages printed ahead of the one being sent (see _made_ahead): memory holds
@@ -58,13 +60,13 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
             yield trade
 
     async def GetEquityCurveJson(self, request, context):
-        rows, jobs = row_printing.EQUITY_BATCH_ROWS, row_printing.equity_jobs
-        async for body in self._json(request.backtest_id, self.artifacts.equity_batches, rows, jobs):
+        rows, print_rows = row_printing.EQUITY_BATCH_ROWS, row_printing.equity_rows
+        async for body in self._json(request.backtest_id, self.artifacts.equity_batches, rows, print_rows):
             yield body
 
     async def GetTradesJson(self, request, context):
-        rows, jobs = row_printing.TRADE_BATCH_ROWS, row_printing.trade_jobs
-        async for body in self._json(request.backtest_id, self.artifacts.trade_batches, rows, jobs):
+        rows, print_rows = row_printing.TRADE_BATCH_ROWS, row_printing.trade_rows
+        async for body in self._json(request.backtest_id, self.artifacts.trade_batches, rows, print_rows):
             yield body
 
     async def DownloadEquityCurve(self, request, context):
@@ -92,7 +94,7 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
             for message in to_messages(rows):
                 yield message
 
-    async def _json(self, backtest_id: str, read: Callable, batch_rows: int, jobs: Callable) -> AsyncIterator:
+    async def _json(self, backtest_id: str, read: Callable, batch_rows: int, print_rows: Callable) -> AsyncIterator:
         """An artifact as the JSON array the gateway would print for its typed stream, in HttpBody chunks.
 
         The record (404), the artifact (409) and the first chunk are all read before the first
@@ -101,12 +103,13 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
         record = await self.catalog.get_backtest(backtest_id)
         log.info("json rows", extra={"backtest_id": record.id, "reader": read.__name__})
 
-        def first_then_rest() -> Iterator[list[bytes]]:
-            groups = row_printing.json_stream(jobs(_read_ahead(read(record, batch_rows))))
-            return itertools.chain([next(groups)], groups)
+        def first_then_rest() -> Iterator[bytes]:
+            chunks = row_printing.json_array(print_rows(_read_ahead(read(record, batch_rows))))
+            return itertools.chain([next(chunks)], chunks)
 
-        groups = await asyncio.to_thread(first_then_rest)
-        async for group in _made_ahead(groups):
+        chunks = await asyncio.to_thread(first_then_rest)
+        messages = convert.http_body_wire(chunks, row_printing.CONTENT_TYPE)
+        async for group in _made_ahead(_groups(messages, _GROUP_BYTES)):
             for message in group:
                 yield message
 
@@ -144,6 +147,19 @@ class _Capture:
 
     def add_registered_method_handlers(self, service: str, handlers: dict) -> None:
         self.service, self.handlers = service, handlers
+
+
+def _groups(messages: Iterator[bytes], group_bytes: int) -> Iterator[list[bytes]]:
+    """The messages in lists of about group_bytes: one hop to a worker thread per list, not per message."""
+    group, size = [], 0
+    for message in messages:
+        group.append(message)
+        size += len(message)
+        if size >= group_bytes:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
 
 
 def _last(entry: tuple) -> bool:

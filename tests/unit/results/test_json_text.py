@@ -9,7 +9,6 @@ platform's print options, joined as the gateway joins a stream.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import math
 import struct
@@ -19,7 +18,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from google.api import httpbody_pb2
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numba.core.registry import CPUDispatcher
@@ -269,6 +267,16 @@ def test_trades_print_as_the_gateway_printed_them(printer, rows, drop, chunks):
         return
     batches = table.to_batches(max_chunksize=max(1, len(rows) // chunks))
     assert new_text(trade_rows, batches) == old_trades(printer, batches)
+    # The service reads the text columns as dictionaries (as the executor stores them), nulls included.
+    texts = [name for name in ("side", "status") if name in table.column_names]
+    encoded = [_dictionary_encoded(batch, texts) for batch in batches]
+    assert new_text(trade_rows, encoded) == old_trades(printer, batches)
+
+
+def _dictionary_encoded(batch: pa.RecordBatch, names: list[str]) -> pa.RecordBatch:
+    pairs = zip(batch.schema.names, batch.columns, strict=True)
+    columns = [pc.dictionary_encode(column) if name in names else column for name, column in pairs]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def test_an_open_trade_has_no_exit_date_and_a_run_without_trades_is_empty(printer):
@@ -388,75 +396,3 @@ def test_the_integer_log10_of_powers_of_two_is_the_float_one_for_every_double_ex
     log10_of_power_of_two = number_text._log10_of_power_of_two  # compiled, as write_double uses it
     for power in range(-1100, 1100):
         assert log10_of_power_of_two(power) == math.floor(power * 0.3010299956639812), power
-
-
-# The service's path: a job per batch, its pieces copied into HttpBody messages, joined into the
-# stream of one array (row_printing.json_stream).
-def stream_text(jobs, batches: list[pa.RecordBatch]) -> str:
-    messages = [message for group in row_printing.json_stream(jobs(iter(batches))) for message in group]
-    bodies = [httpbody_pb2.HttpBody.FromString(message) for message in messages]
-    assert [body.content_type for body in bodies] == ["application/json"] + [""] * (len(bodies) - 1)
-    assert all(body.data for body in bodies)
-    return b"".join(body.data for body in bodies).decode("utf-8")
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    st.lists(st.integers(-(10**6), 10**6), max_size=40),
-    st.sampled_from(["s", "ns"]),
-    st.lists(st.integers(0, 12), min_size=1, max_size=8),
-)
-def test_the_stream_of_messages_carries_the_text_the_gateway_printed(printer, offsets_min, unit, sizes):
-    # The date format switches at the first batch with an intraday bar; empty batches anywhere,
-    # the first included, change nothing; the type on the first message, `[` and `]` in place.
-    dates = np.datetime64("2001-01-01", unit) + np.array(offsets_min, np.int64) * np.timedelta64(1440, "m")
-    dates[len(dates) // 2 :] += np.timedelta64(7 if len(dates) % 3 else 0, "m")
-    table = pa.table(
-        {"date": pa.array(dates, pa.timestamp(unit)), "equity": pa.array(np.linspace(1.5, 2.5, len(dates)))}
-    )
-    cuts = [min(cut, len(dates)) for cut in itertools.accumulate(sizes)] + [len(dates)]
-    batches = [_batch(table, start, stop) for start, stop in itertools.pairwise([0, *cuts])]
-    assert sum(batch.num_rows for batch in batches) == len(dates)
-    expected = old_equity(printer, batches)
-    assert stream_text(row_printing.equity_jobs, batches) == expected == new_text(equity_rows, batches)
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.lists(trade, max_size=25), st.sets(st.sampled_from(TRADE_COLUMNS), max_size=3), st.integers(1, 5))
-def test_the_stream_of_trade_messages_carries_the_text_the_gateway_printed(printer, rows, drop, chunks):
-    table = trade_table(rows, tuple(drop))
-    if table.num_columns == 0:
-        return
-    batches = table.to_batches(max_chunksize=max(1, len(rows) // chunks))
-    assert stream_text(row_printing.trade_jobs, batches) == old_trades(printer, batches)
-    # The service reads the text columns as dictionaries (as the executor stores them), nulls included.
-    texts = [name for name in ("side", "status") if name in table.column_names]
-    encoded = [_dictionary_encoded(batch, texts) for batch in batches]
-    assert stream_text(row_printing.trade_jobs, encoded) == old_trades(printer, batches)
-
-
-def _dictionary_encoded(batch: pa.RecordBatch, names: list[str]) -> pa.RecordBatch:
-    pairs = zip(batch.schema.names, batch.columns, strict=True)
-    columns = [pc.dictionary_encode(column) if name in names else column for name, column in pairs]
-    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
-
-
-def _batch(table: pa.Table, start: int, stop: int) -> pa.RecordBatch:
-    """Rows [start, stop) of `table` as one record batch, empty or not."""
-    rows = table.slice(start, max(stop - start, 0))
-    return pa.RecordBatch.from_arrays([column.combine_chunks() for column in rows.columns], schema=table.schema)
-
-
-def test_a_stream_without_rows_is_one_message_of_an_empty_array():
-    assert stream_text(row_printing.equity_jobs, []) == "[]"
-    assert stream_text(row_printing.equity_jobs, [_batch(curve([1.0]), 0, 0)] * 3) == "[]"
-
-
-def test_a_long_curve_leaves_in_pieces_of_at_most_piece_bytes(printer):
-    values = np.random.default_rng(3).normal(1e5, 1e3, 70_000)
-    table = curve(values.tolist())
-    batches = table.to_batches(max_chunksize=row_printing.EQUITY_BATCH_ROWS)
-    groups = list(row_printing.json_stream(row_printing.equity_jobs(iter(batches))))
-    sizes = [len(httpbody_pb2.HttpBody.FromString(m).data) for group in groups for m in group]
-    assert max(sizes) <= row_printing.PIECE_BYTES + 1 and len(sizes) > len(batches)
-    assert stream_text(row_printing.equity_jobs, batches) == old_equity(printer, batches)

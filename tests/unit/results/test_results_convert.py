@@ -87,12 +87,3 @@ def test_date_times_stick_once_an_intraday_bar_was_seen():
     formatter.format(pa.array(["2020-01-02T15:59:00"]).cast(pa.timestamp("s")))
     midnight_only = pa.array(["2020-01-03T00:00:00"]).cast(pa.timestamp("s"))
     assert formatter.format(midnight_only) == [["2020-01-03T00:00:00"]]
-
-
-@pytest.mark.parametrize("content_type", ["application/json", "", None])
-@pytest.mark.parametrize("parts", [(), (b"",), (b"[", memoryview(b"x" * 300)[1:]), (b"y" * 130_000, b"]")])
-def test_an_http_body_message_is_what_the_message_serializes_to_and_its_data_reads_back(content_type, parts):
-    data = b"".join(parts)
-    message = convert.http_body_message(*parts, content_type=content_type)
-    assert message == httpbody_pb2.HttpBody(content_type=content_type or "", data=data).SerializeToString()
-    assert bytes(convert.http_body_data(message)) == data
