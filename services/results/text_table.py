@@ -55,7 +55,11 @@ class TextTable:
 
 
 def json_strings(column: pa.Array) -> TextTable:
-    """A string column as escaped JSON strings; a null prints "" (an unset proto3 string)."""
+    """A string column (or dictionary of strings) as escaped JSON strings; a null prints "" (an unset proto3 string)."""
+    if pa.types.is_dictionary(column.type):  # as read: a code per row already, no hashing of every string
+        texts = [escape(value or "") for value in pc.cast(column.dictionary, pa.string()).to_pylist()]
+        codes = pc.cast(column.indices, pa.int32()).fill_null(len(texts))  # a null row: the "" added last
+        return TextTable.of_texts(codes.to_numpy(zero_copy_only=False), [*texts, '""'])
     encoded = pc.dictionary_encode(pc.cast(column, pa.string()).fill_null(""))
     texts = [escape(value) for value in encoded.dictionary.to_pylist()]
     return TextTable.of_texts(encoded.indices.to_numpy(zero_copy_only=False), texts)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -266,6 +267,16 @@ def test_trades_print_as_the_gateway_printed_them(printer, rows, drop, chunks):
         return
     batches = table.to_batches(max_chunksize=max(1, len(rows) // chunks))
     assert new_text(trade_rows, batches) == old_trades(printer, batches)
+    # The service reads the text columns as dictionaries (as the executor stores them), nulls included.
+    texts = [name for name in ("side", "status") if name in table.column_names]
+    encoded = [_dictionary_encoded(batch, texts) for batch in batches]
+    assert new_text(trade_rows, encoded) == old_trades(printer, batches)
+
+
+def _dictionary_encoded(batch: pa.RecordBatch, names: list[str]) -> pa.RecordBatch:
+    pairs = zip(batch.schema.names, batch.columns, strict=True)
+    columns = [pc.dictionary_encode(column) if name in names else column for name, column in pairs]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def test_an_open_trade_has_no_exit_date_and_a_run_without_trades_is_empty(printer):
