@@ -45,22 +45,6 @@ def test_run_many_equals_each_run_alone(vectorbt_engine):
         assert alone.trades, s  # every case trades, so the comparison means something
 
 
-def test_holdings_computed_beside_the_trades_equal_those_computed_inline(vectorbt_engine, monkeypatch):
-    bars = synthetic_bars(500, seed=12)
-    specs = _grid()
-    levels = np.array([-1.0, -0.5, 0.0, 0.3, 1.0])
-    signals = [held_levels(len(bars), seed=j, levels=levels, max_hold=12) for j in range(len(specs))]
-    monkeypatch.setattr(adapter, "_BESIDE_CELLS", 10**12)
-    inline = vectorbt_engine.run_many(bars, signals, specs) + [vectorbt_engine.run(bars, signals[0], specs[0])]
-    monkeypatch.setattr(adapter, "_BESIDE_CELLS", 1)
-    beside = vectorbt_engine.run_many(bars, signals, specs) + [vectorbt_engine.run(bars, signals[0], specs[0])]
-    for a, b in zip(inline, beside, strict=True):
-        assert np.array_equal(a.equity.to_numpy(), b.equity.to_numpy())
-        assert np.array_equal(a.position.to_numpy(), b.position.to_numpy())
-        assert a.trades == b.trades and a.traded_notional == b.traded_notional
-        assert a.trades
-
-
 def test_run_many_needs_one_spec_per_signal(vectorbt_engine, hand_bars):
     with pytest.raises(ValidationError, match="specs"):
         vectorbt_engine.run_many(hand_bars, [np.zeros(6)] * 2, [spec()])

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import Sequence
-from concurrent import futures
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,12 +41,6 @@ from services.adapters.engines._warm_up import tiny_inputs
 from services.adapters.engines.base import SHORT_SQUEEZE, EngineError
 from services.domain.errors import ValidationError
 from services.domain.execution import EngineResult, ExecutionSpec, TradeColumns, TradeList
-
-# The holdings of a large simulation are computed on this thread while the calling one builds
-# the trade columns (`_simulate`): a run has a core to spare while it computes.
-_BESIDE = futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="vectorbt-holdings")
-# Below this many bars x runs a thread hand-off costs more than it saves.
-_BESIDE_CELLS = 100_000
 
 # process_order_nb's parameters and state as `_simulate_orders_nb` passes them.
 _PROCESS_ORDER_PARAMS = ("i", "col", "group", "state", "update_value", "order", "order_records", "log_records")
@@ -353,14 +346,10 @@ def _order_inputs(
 
 @dataclass
 class _Simulation:
-    """What the adapter keeps of one simulation, one column per run.
+    """What the adapter keeps of one simulation, one column per run."""
 
-    holdings: (position, equity), each bars x runs (signed shares held after each bar;
-        cash plus position at the close), once computed (`_holdings_nb`, perhaps on a
-        thread of `_BESIDE` while this one builds the trade columns).
-    """
-
-    holdings: futures.Future
+    equity: np.ndarray  # bars x runs, cash plus position at the close
+    position: np.ndarray  # bars x runs, signed shares held after each bar
     orders: np.ndarray  # vectorbt order records
     positions: np.ndarray  # vectorbt position records (a trade per position)
 
@@ -395,19 +384,12 @@ def _simulate(bars: pd.DataFrame, signals: Sequence[np.ndarray], specs: Sequence
     val_price[rows == 0] = np.nan
     orders = _simulate_orders_nb(rows, *order_args[:3], val_price, *order_args[3:], init_cash, len(rows) * k)
     col_map = records_nb.col_map_nb(orders["col"], k)
-    holdings_args = (len(bars), orders, col_map, np.ascontiguousarray(close[:, 0]), init_cash)
-    if len(bars) * k < _BESIDE_CELLS:
-        holdings: futures.Future = futures.Future()
-        holdings.set_result(_holdings_nb(*holdings_args))
-    else:  # compiled without the GIL: computes while this thread builds the trades
-        holdings = _BESIDE.submit(_holdings_nb, *holdings_args)
-    try:
-        exit_trades = pnb.get_exit_trades_nb(orders, close, col_map)
-        positions = pnb.get_positions_nb(exit_trades, records_nb.col_map_nb(exit_trades["col"], k))
-    except BaseException:
-        futures.wait([holdings])
-        raise
-    return _Simulation(holdings=holdings, orders=orders, positions=positions)
+    holdings = _holdings_nb(len(bars), orders, col_map, np.ascontiguousarray(close[:, 0]), init_cash)
+    # Runs x bars, transposed: bars x runs with each run's curve one contiguous column.
+    position, equity = (a.T for a in holdings)
+    exit_trades = pnb.get_exit_trades_nb(orders, close, col_map)
+    positions = pnb.get_positions_nb(exit_trades, records_nb.col_map_nb(exit_trades["col"], k))
+    return _Simulation(equity=equity, position=position, orders=orders, positions=positions)
 
 
 class VectorbtEngine:
@@ -461,14 +443,9 @@ class VectorbtEngine:
         except RejectedOrderError as exc:
             # Sizing keeps every buy within the cash, except buying back a short whose loss exceeds it.
             raise EngineError(f"vectorbt rejected an order ({exc}): {SHORT_SQUEEZE}") from exc
-        orders, positions = sim.orders, sim.positions
-        try:
-            notional = np.bincount(orders["col"], weights=orders["size"] * orders["price"], minlength=k)
-            trades = _trades(positions, bars.index, float(close[-1]), k)
-        finally:
-            futures.wait([sim.holdings])  # never return, nor raise, while the holdings compute
-        # Runs x bars, transposed: bars x runs with each run's curve one contiguous column.
-        position, equity = (a.T for a in sim.holdings.result())
+        equity, position, orders, positions = sim.equity, sim.position, sim.orders, sim.positions
+        notional = np.bincount(orders["col"], weights=orders["size"] * orders["price"], minlength=k)
+        trades = _trades(positions, bars.index, float(close[-1]), k)
         # Fortran order: each run's curve is one contiguous column, so the Series below are views, not copies.
         equity, position = np.asfortranarray(equity), np.asfortranarray(position)
         return [
