@@ -8,6 +8,7 @@ callers wrap calls in `asyncio.to_thread`.
 
 from __future__ import annotations
 
+import inspect
 import io
 import threading
 from collections.abc import Iterator
@@ -52,13 +53,43 @@ class S3Location:
         )
 
 
+class _UnsignedPayloadMinio(Minio):
+    """minio's client, sending every request body as UNSIGNED-PAYLOAD, over plain HTTP too.
+
+    Over HTTPS minio-py does so itself. Over plain HTTP it hashes each body
+    with SHA-256 before sending a byte, for the signature, on the path a sync
+    execute waits for: 30 PUTs of 3.7 MB against `weed mini`, twice, took
+    41.9 / 43.7 ms signed and 37.4 / 37.9 ms unsigned (medians), the client's
+    CPU 5.6 / 5.4 ms and 2.1 / 2.1 ms, weed's about 1-2.7 ms less. The
+    headers (method, key, length, date) stay signed; the body is then as
+    protected as any plain-HTTP traffic, by TCP's checksum. A request that
+    carries its own Content-MD5 (DeleteObjects) keeps it.
+    """
+
+    def _build_headers(self, host, headers=None, body=None, creds=None):
+        if not body or creds is None or self._base_url.is_https:
+            return super()._build_headers(host, headers, body, creds)
+        built, date = super()._build_headers(host, headers, None, creds)
+        built["Content-Length"] = str(len(body))
+        built["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+        return built, date
+
+
+# The override above leans on a private method; a minio-py that changed it gets the plain client.
+_CLIENT = (
+    _UnsignedPayloadMinio
+    if tuple(inspect.signature(Minio._build_headers).parameters) == ("self", "host", "headers", "body", "creds")
+    else Minio
+)
+
+
 class ObjectStore:
     """Reads and writes objects of one bucket, addressed by key or `s3://` URI."""
 
     def __init__(self, location: S3Location) -> None:
         self.location = location
         self.bucket = location.bucket
-        self.client = Minio(
+        self.client = _CLIENT(
             location.endpoint,
             access_key=location.access_key,
             secret_key=location.secret_key,

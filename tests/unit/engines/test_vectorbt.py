@@ -125,6 +125,8 @@ def test_trades_order_as_the_structured_sort(vectorbt_engine):
     records["size"] = rng.normal(size=500)
     expected = np.sort(records, order=["col", "entry_idx"])
     assert np.array_equal(adapter._by_column_and_entry(records), expected)
+    ordered = np.sort(records, order=["col", "entry_idx"])  # already in order: returned as they are
+    assert np.array_equal(adapter._by_column_and_entry(ordered), ordered)
     records["entry_idx"][:10] = 7  # ties: the structured sort decides
     records["col"][:10] = 1
     assert np.array_equal(adapter._by_column_and_entry(records), np.sort(records, order=["col", "entry_idx"]))
