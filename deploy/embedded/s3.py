@@ -52,9 +52,9 @@ _PORT_FLAGS = (
 # resident: a 330 MB object (a 958 MB CSV imported) grew weed by about 320 MB.
 # At GOGC=25 the goal is a quarter above the live heap: the same import grows
 # it by about 100 MB, for little CPU (the live heap is mostly byte buffers,
-# which the collector does not scan). GOGC=10 cost a third more CPU per
-# upload; a GOMEMLIMIT near the live heap would make the collector run
-# without pause once the heap grows. The multipart part size is not the
+# which the collector does not scan). GOGC=10 cost about 40% more CPU per
+# upload; a GOMEMLIMIT near the live heap would have the collector take up to
+# half the CPU once the heap grows to it. The multipart part size is not the
 # lever: the catalog sends 5 MiB parts (the S3 minimum), three at a time.
 # Values in the launcher's environment win.
 GO_RUNTIME = {"GOGC": "25"}
