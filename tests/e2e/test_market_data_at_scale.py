@@ -1,8 +1,10 @@
 """Market data at real scale, through the REST gateway of the whole stack (issue 16).
 
 - A CSV larger than the old 64 MiB request limit streams in with the
-  gateway's and the catalog's resident sets measured (each must grow by
-  under 200 MB), and comes back out byte for byte.
+  resident sets of the gateway, the catalog and the S3 server the stored
+  file goes to measured (each must grow by under 200 MB), and comes back
+  out byte for byte. (`tests/integration/test_s3_upload_memory.py` stores
+  an object of the size a 1 GB import makes.)
 - An upload the client abandons halfway stores nothing: no series, no object.
 - Appends: an overlap equal to the stored bars is accepted and only new bars
   are added; a differing overlap is 409 naming the row, and changes nothing.
@@ -103,18 +105,20 @@ def test_a_csv_over_the_old_limit_streams_in_flat_memory_and_back_out(stack, cli
     assert size > OLD_LIMIT
     # Warm-up: a first upload pays the one-off costs (pyarrow's kernels, threads, pools) whatever its size.
     client.market_data.import_file(minute_csv(tmp_path / "small.csv", 1000), symbol=symbol, timeframe="1m")
-    gateway, catalog = PeakRss(pid_of(stack, "gateway")), PeakRss(pid_of(stack, "catalog"))
-    with gateway, catalog:
+    gateway, catalog, s3 = (PeakRss(pid_of(stack, name)) for name in ("gateway", "catalog", "s3"))
+    with gateway, catalog, s3:
         began = time.perf_counter()
         summary = client.market_data.import_file(big, symbol=symbol, timeframe="1m")
         seconds = time.perf_counter() - began
     print(
         f"\nstreamed import of {size / 2**20:.0f} MiB ({summary.rows} bars) in {seconds:.1f}s "
         f"({size / 2**20 / seconds:.1f} MB/s); RSS growth: gateway {gateway.growth_mb:.0f} MB "
-        f"(from {gateway.start / 2**20:.0f}), catalog {catalog.growth_mb:.0f} MB (from {catalog.start / 2**20:.0f})"
+        f"(from {gateway.start / 2**20:.0f}), catalog {catalog.growth_mb:.0f} MB (from {catalog.start / 2**20:.0f}),"
+        f" S3 server {s3.growth_mb:.0f} MB (from {s3.start / 2**20:.0f})"
     )
     assert summary.rows == 1_300_000
-    assert gateway.growth_mb < RSS_LIMIT_MB and catalog.growth_mb < RSS_LIMIT_MB
+    growth = {"gateway": gateway.growth_mb, "catalog": catalog.growth_mb, "S3 server": s3.growth_mb}
+    assert all(mb < RSS_LIMIT_MB for mb in growth.values()), growth
     # The whole series as Parquet is the stored file itself: its hash is the summary's.
     parquet = client.market_data.download(symbol, "1m", tmp_path / "back.parquet")
     assert hashlib.sha256(parquet.read_bytes()).hexdigest() == summary.sha256
