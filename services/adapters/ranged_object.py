@@ -77,17 +77,21 @@ class RangedObject(io.RawIOBase):
     def _fetch(self, wanted: int) -> None:
         """Replaces the block with the bytes from the current position on."""
         length = min(max(wanted, self.block_bytes), self.size - self.position)
+        self.block = self._get_range(self.position, length)
+        self.block_start = self.position
+        if len(self.block) < wanted:
+            raise OSError(f"short read of {self.key}: the object changed while it was read")
+
+    def _get_range(self, offset: int, length: int) -> bytes:
+        """One ranged GET of the object; NotFoundError when it is gone. Safe from any thread."""
         try:
-            response = self.store.client.get_object(self.store.bucket, self.key, offset=self.position, length=length)
+            response = self.store.client.get_object(self.store.bucket, self.key, offset=offset, length=length)
         except S3Error as err:
             if err.code in _MISSING:
                 raise NotFoundError("object", self.store.uri(self.key)) from err
             raise
         try:
-            self.block = response.read()
+            return response.read()
         finally:
             response.close()
             response.release_conn()
-        self.block_start = self.position
-        if len(self.block) < wanted:
-            raise OSError(f"short read of {self.key}: the object changed while it was read")

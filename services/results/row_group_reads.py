@@ -23,16 +23,13 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import pyarrow.parquet as pq
-from minio.error import S3Error
 from typing_extensions import override
 
 from services.adapters.object_store import ObjectStore
 from services.adapters.ranged_object import RangedObject
-from services.domain.errors import NotFoundError
 
 PART_BYTES = 1024 * 1024  # column chunks are joined into GETs of up to this many bytes, or split into them
 AHEAD = 1  # row groups fetched beyond the one being read, once its own GETs are done
-_MISSING = ("NoSuchKey", "NoSuchObject", "NotFound")  # as RangedObject: a vanished object is NotFoundError
 # Threads that run the GETs of every stream's row groups; a GET is a few milliseconds.
 _FETCHERS = concurrent.futures.ThreadPoolExecutor(max_workers=6, thread_name_prefix="row-group-get")
 
@@ -148,17 +145,7 @@ class RowGroupReads(RangedObject):
                 ]
 
     def _get(self, start: int, end: int) -> bytes:
-        try:
-            response = self.store.client.get_object(self.store.bucket, self.key, offset=start, length=end - start)
-        except S3Error as err:
-            if err.code in _MISSING:
-                raise NotFoundError("object", self.store.uri(self.key)) from err
-            raise
-        try:
-            data = response.read()
-        finally:
-            response.close()
-            response.release_conn()
+        data = self._get_range(start, end - start)
         if len(data) != end - start:
             raise OSError(f"short read of {self.key}: the object changed while it was read")
         return data

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from sqlalchemy import event, exc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from services.adapters import json_codec
 
@@ -39,7 +37,7 @@ def autocommit_engine(engine: AsyncEngine, *, pool_size: int = 10) -> AsyncEngin
     """An engine on the same database whose pooled connections are always in autocommit.
 
     For the hot statements written as one statement (a claim, a run report, the
-    outbox marks), through `autocommit`: its own pool, so no connection switches
+    outbox marks), through `connect()`: its own pool, so no connection switches
     its isolation level on checkout and back on return (two driver calls each
     way), and a Core connection, not a session (no ORM execution path around a
     text() statement). Same SQLAlchemy engine, errors and disconnect handling as
@@ -80,14 +78,3 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions whose rows stay readable after commit, to be converted into messages."""
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-@asynccontextmanager
-async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection of `engine` (an `autocommit_engine`) whose every statement is its own transaction.
-
-    For the hot statements written as one statement (a claim, a run report, the outbox marks):
-    no BEGIN and COMMIT round trips around them.
-    """
-    async with engine.connect() as connection:
-        yield connection

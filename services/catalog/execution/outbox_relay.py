@@ -29,7 +29,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Job
-from services.catalog.db.engine import autocommit
 from services.catalog.db.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -109,9 +108,9 @@ class OutboxRelay:
     async def _mark_published(self, published: dict[str, int]) -> None:
         """Sets published_at and the stream sequence of each msg_id -> sequence."""
         try:
-            async with autocommit(self.autocommit) as session:
+            async with self.autocommit.connect() as connection:
                 # One UPDATE is its own transaction: in autocommit, one round trip instead of BEGIN, UPDATE, COMMIT.
-                await session.execute(
+                await connection.execute(
                     _MARK, {"published": Jsonb([{"msg_id": m, "stream_seq": q} for m, q in published.items()])}
                 )
         except Exception:  # the relay will publish them again; JetStream drops the repeats

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Topology
-from services.catalog.db.engine import autocommit
 from services.catalog.execution import cancel, outcomes
 from services.catalog.execution.dispatch import claim_backtest, claim_plain
 from services.catalog.execution.grid_search import create_grid_search
@@ -109,9 +108,9 @@ class ExecutionService:
 
     async def execute_async(self, backtest_id: uuid.UUID) -> uuid.UUID:
         """Claims and dispatches a run; returns its task's id (the task is PENDING)."""
-        async with autocommit(self.autocommit) as session:
+        async with self.autocommit.connect() as connection:
             # One statement, its own transaction (dispatch.claim_plain): no BEGIN and COMMIT round trips.
-            claimed = await claim_plain(session, self.bus.topology, backtest_id)
+            claimed = await claim_plain(connection, self.bus.topology, backtest_id)
         if claimed is None:  # missing (404), running (409), or a run to bind: the transaction decides
             async with self.sessions.begin() as session:
                 claimed = await claim_backtest(session, self.bus.topology, backtest_id)
@@ -146,10 +145,10 @@ class ExecutionService:
 
     async def _read_outcome(self, backtest_id: uuid.UUID) -> tuple[BacktestView, str | None]:
         """The backtest and the job holding it; NotFoundError if it was deleted."""
-        async with autocommit(self.autocommit) as session:
+        async with self.autocommit.connect() as connection:
             # One SELECT needs no transaction: in autocommit it is one round trip, not BEGIN,
             # SELECT and ROLLBACK (a burst of small executes spent 12% of the catalog here).
-            return await backtests.get_with_job(session, backtest_id)
+            return await backtests.get_with_job(connection, backtest_id)
 
     async def sweep(
         self,
@@ -258,9 +257,9 @@ class ExecutionService:
 
     async def start_runs(self, job: JobId, backtest_ids: list[uuid.UUID]) -> list[uuid.UUID]:
         """Counts an attempt; returns the runs still running (the others are settled: drop their results)."""
-        async with autocommit(self.autocommit) as session:
+        async with self.autocommit.connect() as connection:
             # One statement (outcomes._START), its own transaction in autocommit: one round trip, not three.
-            running = await outcomes.start_runs(session, job, backtest_ids)
+            running = await outcomes.start_runs(connection, job, backtest_ids)
         if running:
             await self._announce_task(job.task_id)
         return running
@@ -268,8 +267,8 @@ class ExecutionService:
     async def start_jobs(self, jobs: list[tuple[JobId, list[uuid.UUID]]]) -> list[list[uuid.UUID]]:
         """`start_runs` of several jobs, one transaction; per job, the runs still running."""
         if outcomes.separate_executes(jobs):  # a coalesced batch of executes: one autocommit statement
-            async with autocommit(self.autocommit) as session:
-                running = await outcomes.start_executes(session, jobs)
+            async with self.autocommit.connect() as connection:
+                running = await outcomes.start_executes(connection, jobs)
         else:
             async with self.sessions.begin() as session:
                 running = await outcomes.start_jobs(session, jobs)
@@ -280,8 +279,8 @@ class ExecutionService:
     async def complete_jobs(self, jobs: list[tuple[JobId, list[outcomes.Success]]]) -> list[list[uuid.UUID]]:
         """`complete_runs` of several jobs, one transaction (a group commit); per job, the runs it settled."""
         if outcomes.separate_executes(jobs):  # executes (one, or a coalesced batch): one autocommit statement
-            async with autocommit(self.autocommit) as session:
-                settled, rows = await outcomes.complete_executes(session, jobs, self.settled_events.waited_for())
+            async with self.autocommit.connect() as connection:
+                settled, rows = await outcomes.complete_executes(connection, jobs, self.settled_events.waited_for())
         else:
             async with self.sessions.begin() as session:
                 settled, rows = await outcomes.complete_jobs_viewing(session, jobs, self.settled_events.waited_for())
@@ -290,7 +289,9 @@ class ExecutionService:
             # A run handed to this catalog's waiter needs no outcome event: its job's waiter is here (it
             # registered where it claimed), and a waiter elsewhere can only be an older job's, which
             # answers the same at its next recheck (as after a lost event). Its task's watchers still hear.
-            await self._announce([i for i in ids if i not in rows], RunStatus.COMPLETED, job.task_id, ids)
+            await self._announce([i for i in ids if i not in rows], RunStatus.COMPLETED)
+            if ids:
+                await self._announce_task(job.task_id)
         return settled
 
     async def complete_runs(self, job: JobId, successes: list[outcomes.Success]) -> list[uuid.UUID]:
@@ -304,20 +305,11 @@ class ExecutionService:
         """An executor's failure report: one of the liveness table's executor paths; returns the runs it settled."""
         return await self.liveness.executor_failed(job, backtest_ids, path, detail)
 
-    async def _announce(
-        self,
-        backtest_ids: list[uuid.UUID],
-        status: str,
-        task_id: uuid.UUID | None = None,
-        settled: list[uuid.UUID] | None = None,
-    ) -> None:
-        """Tells synchronous waiters of each settled run, and the task's watchers, after the commit.
-
-        settled: the runs the task's watchers hear of, when not all of them are `backtest_ids`.
-        """
+    async def _announce(self, backtest_ids: list[uuid.UUID], status: str, task_id: uuid.UUID | None = None) -> None:
+        """Tells synchronous waiters of each settled run, and the task's watchers, after the commit."""
         for backtest_id in backtest_ids:
             await self.bus.publish_event(str(backtest_id), status)
-        if (backtest_ids if settled is None else settled) and task_id is not None:
+        if backtest_ids and task_id is not None:
             await self._announce_task(task_id)
 
     async def _announce_task(self, task_id: uuid.UUID) -> None:
