@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Container, Sequence
 from concurrent import futures
@@ -46,7 +47,7 @@ from services.domain.run_config import ResolvedBacktest, resolve_backtest
 from services.executor.artifacts import write_artifacts, write_batch_artifacts
 from services.executor.bars import BarCache
 from services.executor.coalescing import batch_key, chunks, grouped, may_coalesce
-from services.executor.job_fetch import take_jobs
+from services.executor.job_fetch import GATHER_S, take_jobs
 from services.executor.outages import CATALOG, OBJECT_STORE, Dependencies, OutageTooLong, backoff_seconds
 from services.executor.pipeline import RunOutcome, SignalInputs, outcomes, simulate_batch
 from services.executor.plugins import all_plugins
@@ -60,6 +61,8 @@ CALL_TIMEOUT_S = 30.0
 # cut short by its deadline is cancelled in the catalog and rolls back, so this
 # bound must sit well above that.
 SETTLING_TIMEOUT_S = 120.0
+# After a fetch of several jobs the executor counts as busy this long: its fetches wait GATHER_S for more.
+BUSY_FOR_S = 1.0
 
 
 # Metrics of runs whose files are being stored: one thread per job in flight.
@@ -202,20 +205,27 @@ class Worker:
         """Pulls and handles jobs of `engine` until `stop` is set; none while a dependency is down.
 
         A fetch waits for the first job, then, when that job could be computed with
-        others, takes whatever else is queued at that moment (up to `coalesce_jobs`): a
-        lone job is never held back, and jobs that only run one at a time (a sweep's,
-        a grid search's) stay queued for whichever executor is free
-        (services.executor.job_fetch).
+        others, takes whatever else is queued at that moment (up to `coalesce_jobs`), and
+        while the executor is busy (a fetch of the last BUSY_FOR_S held several jobs, or others
+        are queued behind this one) those arriving within GATHER_S too: a lone job on a quiet executor
+        is never held back, and jobs that only run one at a time (a sweep's, a grid
+        search's) stay queued for whichever executor is free (services.executor.job_fetch).
         """
         sub = await self.bus.pull(engine)
+        busy_until = 0.0  # until when the executor counts as busy: its takes wait a moment for more (job_fetch)
         while not stop.is_set():
             if self.dependencies.down():
                 await self.dependencies.wait_until_up(stop)
                 continue
             try:
-                messages = await take_jobs(sub, self.coalesce_jobs, timeout=2, more=_may_coalesce)
+                busy = time.monotonic() < busy_until
+                messages = await take_jobs(
+                    sub, self.coalesce_jobs, timeout=2, more=_may_coalesce, gather_s=GATHER_S, busy=busy
+                )
             except (TimeoutError, nats.errors.Error):
                 continue  # nothing queued, or NATS away: the client reconnects by itself
+            if len(messages) > 1:
+                busy_until = time.monotonic() + BUSY_FOR_S
             if len(messages) == 1:
                 await self.handle(messages[0])
             else:
