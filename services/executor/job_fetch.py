@@ -28,7 +28,6 @@ quiet executor is never held back: it is neither busy nor has others queued.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,8 +38,6 @@ from nats.js.client import JetStreamContext
 
 # How long the no-wait request's answer may take: a round trip to the server, unless it is away.
 NO_WAIT_REPLY_S = 1.0
-# How long a busy executor's take waits for more jobs to arrive behind the first.
-GATHER_S = float(os.environ.get("EXECUTOR_GATHER_MS", "20")) / 1000
 
 
 async def take_jobs(

@@ -47,7 +47,7 @@ from services.domain.run_config import ResolvedBacktest, resolve_backtest
 from services.executor.artifacts import write_artifacts, write_batch_artifacts
 from services.executor.bars import BarCache
 from services.executor.coalescing import batch_key, chunks, grouped, may_coalesce
-from services.executor.job_fetch import GATHER_S, take_jobs
+from services.executor.job_fetch import take_jobs
 from services.executor.outages import CATALOG, OBJECT_STORE, Dependencies, OutageTooLong, backoff_seconds
 from services.executor.pipeline import RunOutcome, SignalInputs, outcomes, simulate_batch
 from services.executor.plugins import all_plugins
@@ -61,7 +61,7 @@ CALL_TIMEOUT_S = 30.0
 # cut short by its deadline is cancelled in the catalog and rolls back, so this
 # bound must sit well above that.
 SETTLING_TIMEOUT_S = 120.0
-# After a fetch of several jobs the executor counts as busy this long: its fetches wait GATHER_S for more.
+# After a fetch of several jobs the executor counts as busy this long: its fetches wait gather_s for more.
 BUSY_FOR_S = 1.0
 
 
@@ -171,6 +171,7 @@ class Worker:
     outage_window_s: how long a step may wait for an unreachable dependency before its runs fail.
     revoked: ids of cancelled tasks (services.adapters.bus.RevokedTasks); their jobs are acked unrun.
     coalesce_jobs: most jobs fetched at once, and computed together when they can be; 1 turns coalescing off.
+    gather_s: how long a busy executor's fetch waits for more jobs behind the first (job_fetch.take_jobs).
     """
 
     def __init__(
@@ -187,6 +188,7 @@ class Worker:
         outage_window_s: float,
         revoked: Container[object] = frozenset(),
         coalesce_jobs: int = 16,
+        gather_s: float = 0.02,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -199,6 +201,7 @@ class Worker:
         self.outage_window_s = outage_window_s
         self.revoked = revoked
         self.coalesce_jobs = max(1, coalesce_jobs)
+        self.gather_s = max(0.0, gather_s)
         self.jobs_done = 0
 
     async def consume(self, engine: str, stop: asyncio.Event) -> None:
@@ -207,7 +210,7 @@ class Worker:
         A fetch waits for the first job, then, when that job could be computed with
         others, takes whatever else is queued at that moment (up to `coalesce_jobs`), and
         while the executor is busy (a fetch of the last BUSY_FOR_S held several jobs, or others
-        are queued behind this one) those arriving within GATHER_S too: a lone job on a quiet executor
+        are queued behind this one) those arriving within `gather_s` too: a lone job on a quiet executor
         is never held back, and jobs that only run one at a time (a sweep's, a grid
         search's) stay queued for whichever executor is free (services.executor.job_fetch).
         """
@@ -220,7 +223,7 @@ class Worker:
             try:
                 busy = time.monotonic() < busy_until
                 messages = await take_jobs(
-                    sub, self.coalesce_jobs, timeout=2, more=_may_coalesce, gather_s=GATHER_S, busy=busy
+                    sub, self.coalesce_jobs, timeout=2, more=_may_coalesce, gather_s=self.gather_s, busy=busy
                 )
             except (TimeoutError, nats.errors.Error):
                 continue  # nothing queued, or NATS away: the client reconnects by itself
