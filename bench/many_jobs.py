@@ -20,6 +20,7 @@ cores: no design that keeps those per-request costs finishes faster.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import multiprocessing
 import os
@@ -130,6 +131,20 @@ def _profilers(session: Session) -> list[subprocess.Popen]:
     ]
 
 
+def batch_sizes(readers: list) -> collections.Counter:
+    """How many jobs each executor batch held, counted from the executors' logs: size -> batches.
+
+    A coalesced batch logs "jobs coalesced" with its size; a job run on its own (a fetch of one,
+    or the only one of its bars in a fetch) logs "job received".
+    """
+    sizes: collections.Counter = collections.Counter()
+    for reader in readers:
+        for entry in reader.entries("jobs coalesced"):
+            sizes[entry["jobs"]] += 1
+        sizes[1] += len(reader.entries("job received"))
+    return sizes
+
+
 def burst(session: Session, backtest_ids: list[str]) -> tuple[float, list[float], dict[str, float]]:
     """(wall seconds, each request's seconds, CPU seconds per process) of the 500 sync executes from 16 clients."""
     queue = list(reversed(backtest_ids))
@@ -156,6 +171,7 @@ def burst(session: Session, backtest_ids: list[str]) -> tuple[float, list[float]
             rest.close()
 
     profilers = _profilers(session)
+    logs = [session.fleet.log(name, from_start_of_run=False) for name in session.fleet.names()]
     before = cpu_usage.snapshot(session.stack)
     began = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
@@ -170,6 +186,12 @@ def burst(session: Session, backtest_ids: list[str]) -> tuple[float, list[float]
         profiler.wait(timeout=60)
     if failures:
         session.report.note(f"many jobs: {len(failures)} runs did not complete, first: {failures[0][:200]}")
+    sizes = batch_sizes(logs)
+    batches, jobs = sum(sizes.values()), sum(size * count for size, count in sizes.items())
+    session.say(
+        f"  executor batches: {batches} for {jobs} jobs, {jobs / max(1, batches):.2f} a batch;"
+        f" size: batches {dict(sorted(sizes.items()))}"
+    )
     return wall, latencies, used
 
 

@@ -85,6 +85,7 @@ async def serve(settings: ExecutorSettings) -> None:
         outage_window_s=settings.outage_window_s,
         revoked=revoked,
         coalesce_jobs=settings.coalesce_jobs,
+        gather_s=settings.gather_ms / 1000,
     )
     health = GrpcService([], settings.health_listen) if settings.health_listen else None
     if health:

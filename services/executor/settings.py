@@ -42,6 +42,8 @@ class ExecutorSettings(S3Settings, BusSettings):
         results kept) before its runs fail naming the dependency.
     coalesce_jobs: most queued jobs fetched at once; single-run jobs among them that share bars
         and engine are computed, stored and reported together (services.executor.coalescing); 1 turns it off.
+    gather_ms: how long a busy executor's fetch waits for more jobs to arrive behind the first
+        (services.executor.job_fetch); 0 takes only the jobs queued at that instant.
     log_level: minimum level of the JSON logs.
     """
 
@@ -53,6 +55,7 @@ class ExecutorSettings(S3Settings, BusSettings):
     bar_prefetch_mb: float = setting("BAR_PREFETCH_MB", default=64.0, parse=parse_non_negative)
     outage_window_s: float = setting("EXECUTOR_OUTAGE_WINDOW_S", default=600.0, parse=parse_positive)
     coalesce_jobs: int = setting("EXECUTOR_COALESCE_JOBS", default=16, parse=_jobs)
+    gather_ms: float = setting("EXECUTOR_GATHER_MS", default=20.0, parse=parse_non_negative)
     log_level: str = setting("LOG_LEVEL", default="INFO", parse=parse_log_level)
 
     def __post_init__(self) -> None:

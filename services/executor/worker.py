@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Container, Sequence
 from concurrent import futures
@@ -60,6 +61,8 @@ CALL_TIMEOUT_S = 30.0
 # cut short by its deadline is cancelled in the catalog and rolls back, so this
 # bound must sit well above that.
 SETTLING_TIMEOUT_S = 120.0
+# After a fetch of several jobs the executor counts as busy this long: its fetches wait gather_s for more.
+BUSY_FOR_S = 1.0
 
 
 # Metrics of runs whose files are being stored: one thread per job in flight.
@@ -168,6 +171,7 @@ class Worker:
     outage_window_s: how long a step may wait for an unreachable dependency before its runs fail.
     revoked: ids of cancelled tasks (services.adapters.bus.RevokedTasks); their jobs are acked unrun.
     coalesce_jobs: most jobs fetched at once, and computed together when they can be; 1 turns coalescing off.
+    gather_s: how long a busy executor's fetch waits for more jobs behind the first (job_fetch.take_jobs).
     """
 
     def __init__(
@@ -184,6 +188,7 @@ class Worker:
         outage_window_s: float,
         revoked: Container[object] = frozenset(),
         coalesce_jobs: int = 16,
+        gather_s: float = 0.02,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -196,26 +201,34 @@ class Worker:
         self.outage_window_s = outage_window_s
         self.revoked = revoked
         self.coalesce_jobs = max(1, coalesce_jobs)
+        self.gather_s = max(0.0, gather_s)
         self.jobs_done = 0
 
     async def consume(self, engine: str, stop: asyncio.Event) -> None:
         """Pulls and handles jobs of `engine` until `stop` is set; none while a dependency is down.
 
         A fetch waits for the first job, then, when that job could be computed with
-        others, takes whatever else is queued at that moment (up to `coalesce_jobs`): a
-        lone job is never held back, and jobs that only run one at a time (a sweep's,
-        a grid search's) stay queued for whichever executor is free
-        (services.executor.job_fetch).
+        others, takes whatever else is queued at that moment (up to `coalesce_jobs`), and
+        while the executor is busy (a fetch of the last BUSY_FOR_S held several jobs, or others
+        are queued behind this one) those arriving within `gather_s` too: a lone job on a quiet executor
+        is never held back, and jobs that only run one at a time (a sweep's, a grid
+        search's) stay queued for whichever executor is free (services.executor.job_fetch).
         """
         sub = await self.bus.pull(engine)
+        busy_until = 0.0  # until when the executor counts as busy: its takes wait a moment for more (job_fetch)
         while not stop.is_set():
             if self.dependencies.down():
                 await self.dependencies.wait_until_up(stop)
                 continue
             try:
-                messages = await take_jobs(sub, self.coalesce_jobs, timeout=2, more=_may_coalesce)
+                busy = time.monotonic() < busy_until
+                messages = await take_jobs(
+                    sub, self.coalesce_jobs, timeout=2, more=_may_coalesce, gather_s=self.gather_s, busy=busy
+                )
             except (TimeoutError, nats.errors.Error):
                 continue  # nothing queued, or NATS away: the client reconnects by itself
+            if len(messages) > 1:
+                busy_until = time.monotonic() + BUSY_FOR_S
             if len(messages) == 1:
                 await self.handle(messages[0])
             else:

@@ -129,3 +129,61 @@ def test_an_empty_queue_times_out_after_the_wait_asked_for(nats_url):
             await nc.close()
 
     assert 0.25 < asyncio.run(scenario()) < 1.5
+
+
+def test_a_busy_take_gathers_the_jobs_arriving_soon_after_the_first(nats_url):
+    async def scenario() -> tuple[list[bytes], float, list[bytes], float]:
+        nc, js, subject, sub = await _consumer(nats_url)
+        try:
+            await js.publish(subject, b"0")
+
+            async def later() -> None:
+                await asyncio.sleep(0.05)
+                for i in (1, 2, 3):
+                    await js.publish(subject, str(i).encode())
+
+            arriving = asyncio.create_task(later())
+            began = time.perf_counter()
+            take = await take_jobs(sub, 16, timeout=2, gather_s=0.3, busy=True)
+            took = time.perf_counter() - began
+            await arriving
+            for message in take:
+                await message.ack()
+            # Nothing of the expired request stays behind: a job published now comes at once, alone.
+            await js.publish(subject, b"4")
+            began = time.perf_counter()
+            after = await take_jobs(sub, 16, timeout=2, gather_s=0.3, busy=False)
+            for message in after:
+                await message.ack()
+            return [m.data for m in take], took, [m.data for m in after], time.perf_counter() - began
+        finally:
+            await nc.close()
+
+    take, took, after, after_took = asyncio.run(scenario())
+    assert take == [b"0", b"1", b"2", b"3"]
+    assert 0.25 < took < 1.0  # waited out the gather
+    assert after == [b"4"] and after_took < 0.1  # not busy, nothing queued behind it: no wait
+
+
+def test_a_take_with_jobs_queued_behind_the_first_gathers_and_ends_once_full(nats_url):
+    async def scenario() -> tuple[list[list[bytes]], list[float]]:
+        nc, js, subject, sub = await _consumer(nats_url)
+        try:
+            for i in range(6):
+                await js.publish(subject, str(i).encode())
+            takes, times = [], []
+            for _ in range(2):
+                began = time.perf_counter()
+                take = await take_jobs(sub, 4, timeout=2, gather_s=1.0)
+                times.append(time.perf_counter() - began)
+                takes.append([m.data for m in take])
+                for message in take:
+                    await message.ack()
+            return takes, times
+        finally:
+            await nc.close()
+
+    takes, times = asyncio.run(scenario())
+    # The first take is full at once (4 of 6 queued); the second has 2 queued and waits out the gather.
+    assert takes == [[b"0", b"1", b"2", b"3"], [b"4", b"5"]]
+    assert times[0] < 0.5 and 0.9 < times[1] < 2.5, times
