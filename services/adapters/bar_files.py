@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from services.adapters.market_data import COLUMNS, PARQUET_TYPE, SCHEMA
 from services.adapters.object_store import CHUNK_BYTES, ObjectStore
 from services.adapters.ranged_object import RangedObject
-from services.domain.dates import parse_date
+from services.domain.dates import parse_bounds
 from services.domain.errors import FieldViolation, ValidationError
 
 CSV_TYPE = "text/csv"
@@ -50,21 +50,13 @@ class Window:
     @classmethod
     def parse(cls, start: str, end: str, file_format: str) -> Window:
         """The window a request names; one ValidationError naming every bad field."""
-        violations, bounds = [], {}
-        for field, text in (("start", start), ("end", end)):
-            try:
-                bounds[field] = parse_date(text) if text else None
-            except ValueError:
-                violations.append(FieldViolation(field, f"{text!r} is not an ISO-8601 date or date-time"))
+        low, high, violations = parse_bounds(start, end)
         chosen = (file_format or "parquet").lower()
         if chosen not in FORMATS:
             violations.append(FieldViolation("format", f"{file_format!r} is not one of {', '.join(FORMATS)}"))
-        if not violations and bounds["start"] is not None and bounds["end"] is not None:
-            if bounds["start"] > bounds["end"]:
-                violations.append(FieldViolation("end", "is before start"))
         if violations:
             raise ValidationError(violations)
-        return cls(bounds["start"], bounds["end"], chosen)
+        return cls(low, high, chosen)
 
     @property
     def whole(self) -> bool:

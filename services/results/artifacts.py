@@ -31,12 +31,14 @@ from services.domain.errors import ConflictError, NotFoundError, UnavailableErro
 from services.results.bar_dates import BarDateFormatter
 from services.results.records import COMPLETED, BacktestRecord
 from services.results.row_group_reads import RowGroupReads, row_group_spans
+from services.results.windows import RowWindow
 
 log = logging.getLogger(__name__)
 BATCH_ROWS = 4096  # rows per batch: amortises the hop to a worker thread, keeps its Python objects to ~1 MB
 # The columns of the executor's trades artifact, in the order of the Trade message.
 TRADE_COLUMNS = ("entry_date", "exit_date", "side", "entry_price", "exit_price", "size", "pnl", "return_pct", "status")
 TRADE_DATES = ("entry_date", "exit_date")
+WHOLE = RowWindow()  # no window: every row, read exactly as before windows existed
 
 
 @dataclass(frozen=True)
@@ -82,31 +84,38 @@ class Artifacts:
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
 
-    def equity_rows(self, record: BacktestRecord) -> Iterator[tuple[list[str], list[float]]]:
-        """(dates, equities) lists per batch of the equity curve; 409 when it cannot be read."""
-        parquet, row_groups = self._open_parquet(record, EQUITY)
-        if not {"date", "equity"} <= set(parquet.schema_arrow.names):
-            raise ConflictError(f"the equity artifact of backtest {record.id} lacks a date or equity column")
+    def equity_rows(self, record: BacktestRecord, window: RowWindow = WHOLE) -> Iterator[tuple[list[str], list[float]]]:
+        """(dates, equities) lists per batch of the equity curve's points in `window`; 409 when it cannot be read."""
+        batches = self.equity_batches(record, BATCH_ROWS, window)
         formatter = BarDateFormatter()
-        for batch in _batches(parquet, ["date", "equity"], row_groups):
+        for batch in batches:
             (dates,) = formatter.format(batch.column(0))
             yield dates, batch.column(1).to_pylist()
 
-    def trade_rows(self, record: BacktestRecord) -> Iterator[dict[str, list]]:
-        """Column name -> values per batch of the trade list (only columns the file has); 409 when unreadable."""
+    def trade_rows(self, record: BacktestRecord, window: RowWindow = WHOLE) -> Iterator[dict[str, list]]:
+        """Column name -> values per batch of the trades entered in `window` (only columns the file has); 409 here."""
         parquet, row_groups = self._open_parquet(record, TRADES)
         columns = [name for name in TRADE_COLUMNS if name in parquet.schema_arrow.names]
         dates = [name for name in TRADE_DATES if name in columns]
         formatter = BarDateFormatter()
-        for batch in _batches(parquet, columns, row_groups):
+        batches = _batches(parquet, columns, row_groups)
+        if not window.whole:
+            clock = window.clock(parquet.schema_arrow, "entry_date", f"trade list of backtest {record.id}")
+            batches = window.rows(
+                _batches(parquet, columns, window.row_groups(parquet.metadata, clock, row_groups)), clock
+            )
+        for batch in batches:
             rows = {name: batch.column(name).to_pylist() for name in columns if name not in dates}
             rows.update(zip(dates, formatter.format(*(batch.column(name) for name in dates)), strict=True))
             yield rows
 
-    def equity_batches(self, record: BacktestRecord, batch_rows: int) -> Iterator[pa.RecordBatch]:
-        """Record batches of the curve's `date` and `equity` columns.
+    def equity_batches(
+        self, record: BacktestRecord, batch_rows: int, window: RowWindow = WHOLE
+    ) -> Iterator[pa.RecordBatch]:
+        """Record batches of the curve's `date` and `equity` columns, of the points in `window`.
 
-        A 409 is raised by this call, before the first batch is asked for, when the curve cannot be read.
+        A 409 is raised by this call, before the first batch is asked for, when the curve cannot be read
+        (or windowed: a `date` column of no dates). Row groups outside the window are not read.
         Its row groups are not fetched ahead as the trade list's are (RowGroupReads): tried, the
         curve's first byte came ~10 ms sooner and its last no sooner, and the memory test's JSON
         text grew 54.6 MB over the warmed-up service (limit 50).
@@ -114,10 +123,18 @@ class Artifacts:
         parquet, row_groups = self._open_parquet(record, EQUITY)
         if not {"date", "equity"} <= set(parquet.schema_arrow.names):
             raise ConflictError(f"the equity artifact of backtest {record.id} lacks a date or equity column")
-        return _batches(parquet, ["date", "equity"], row_groups, batch_rows)
+        if window.whole:
+            return _batches(parquet, ["date", "equity"], row_groups, batch_rows)
+        clock = window.clock(parquet.schema_arrow, "date", f"equity curve of backtest {record.id}")
+        row_groups = window.row_groups(parquet.metadata, clock, row_groups)
+        return window.rows(_batches(parquet, ["date", "equity"], row_groups, batch_rows), clock)
 
-    def trade_batches(self, record: BacktestRecord, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    def trade_batches(
+        self, record: BacktestRecord, batch_rows: int, window: RowWindow = WHOLE
+    ) -> Iterator[pa.RecordBatch]:
         """Record batches of the trade columns the file has (see TRADE_COLUMNS), row groups fetched ahead; 409 here.
+
+        Only trades entered in `window`; row groups whose entry dates lie outside it are not fetched.
 
         The text columns come dictionary-encoded, as stored (TRADES_ENCODING): the JSON printer
         wants a code per row and the distinct texts, which decoding them to strings and encoding
@@ -127,8 +144,13 @@ class Artifacts:
         parquet, row_groups = self._open_parquet(record, TRADES, located)
         columns = [name for name in TRADE_COLUMNS if name in parquet.schema_arrow.names]
         texts = [name for name in TRADES.encoding.dictionary_columns if name in columns]
+        if window.whole:
+            fetched = self._fetched_ahead(parquet, located, columns, row_groups, read_dictionary=texts)
+            return _batches(fetched, columns, row_groups, batch_rows)
+        clock = window.clock(parquet.schema_arrow, "entry_date", f"trade list of backtest {record.id}")
+        row_groups = window.row_groups(parquet.metadata, clock, row_groups)
         fetched = self._fetched_ahead(parquet, located, columns, row_groups, read_dictionary=texts)
-        return _batches(fetched, columns, row_groups, batch_rows)
+        return window.rows(_batches(fetched, columns, row_groups, batch_rows), clock)
 
     def file_chunks(self, record: BacktestRecord, kind: ArtifactKind) -> Iterator[bytes]:
         """The run's Parquet file in chunks, the first already produced; 409 when missing.

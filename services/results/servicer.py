@@ -19,6 +19,7 @@ from services.results import compare, convert, row_printing
 from services.results.artifacts import EQUITY, TRADES, ArtifactKind, Artifacts
 from services.results.catalog_client import CatalogClient
 from services.results.report.rpc import ReportsMixin
+from services.results.windows import RowWindow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,22 +52,29 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
         self.catalog = catalog
         self.artifacts = artifacts
 
+    # The window (start, end, every) is read before the record: a bad one is a 422 whatever the id.
+
     async def GetEquityCurve(self, request, context):
-        async for point in self._rows(request.backtest_id, self.artifacts.equity_rows, convert.equity_points):
+        window = RowWindow.parse(request.start, request.end, request.every)
+        read, to_messages = self.artifacts.equity_rows, convert.equity_points
+        async for point in self._rows(request.backtest_id, read, to_messages, window):
             yield point
 
     async def GetTrades(self, request, context):
-        async for trade in self._rows(request.backtest_id, self.artifacts.trade_rows, convert.trades):
+        window = RowWindow.parse(request.start, request.end)
+        async for trade in self._rows(request.backtest_id, self.artifacts.trade_rows, convert.trades, window):
             yield trade
 
     async def GetEquityCurveJson(self, request, context):
+        window = RowWindow.parse(request.start, request.end, request.every)
         rows, print_rows = row_printing.EQUITY_BATCH_ROWS, row_printing.equity_rows
-        async for body in self._json(request.backtest_id, self.artifacts.equity_batches, rows, print_rows):
+        async for body in self._json(request.backtest_id, self.artifacts.equity_batches, rows, print_rows, window):
             yield body
 
     async def GetTradesJson(self, request, context):
+        window = RowWindow.parse(request.start, request.end)
         rows, print_rows = row_printing.TRADE_BATCH_ROWS, row_printing.trade_rows
-        async for body in self._json(request.backtest_id, self.artifacts.trade_batches, rows, print_rows):
+        async for body in self._json(request.backtest_id, self.artifacts.trade_batches, rows, print_rows, window):
             yield body
 
     async def DownloadEquityCurve(self, request, context):
@@ -82,20 +90,22 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
         runs = await self.catalog.get_backtests(ids)
         return convert.compare_response(compare.compare(runs))
 
-    async def _rows(self, backtest_id: str, read: Callable, to_messages: Callable) -> AsyncIterator:
-        """One message per row of an artifact.
+    async def _rows(self, backtest_id: str, read: Callable, to_messages: Callable, window: RowWindow) -> AsyncIterator:
+        """One message per row of an artifact in `window`.
 
         Batches are read off the event loop, and each message is built just before it is sent,
         so no batch of messages is ever held.
         """
         record = await self.catalog.get_backtest(backtest_id)
         log.info("rows", extra={"backtest_id": record.id, "reader": read.__name__})
-        async for rows in _in_thread(read(record)):
+        async for rows in _in_thread(read(record, window)):
             for message in to_messages(rows):
                 yield message
 
-    async def _json(self, backtest_id: str, read: Callable, batch_rows: int, print_rows: Callable) -> AsyncIterator:
-        """An artifact as the JSON array the gateway would print for its typed stream, in HttpBody chunks.
+    async def _json(
+        self, backtest_id: str, read: Callable, batch_rows: int, print_rows: Callable, window: RowWindow
+    ) -> AsyncIterator:
+        """An artifact's rows in `window` as the JSON array the gateway would print for its typed stream, in chunks.
 
         The record (404), the artifact (409) and the first chunk are all read before the first
         message, so a failure is still a clean error status rather than a body cut short.
@@ -104,7 +114,7 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
         log.info("json rows", extra={"backtest_id": record.id, "reader": read.__name__})
 
         def first_then_rest() -> Iterator[bytes]:
-            chunks = row_printing.json_array(print_rows(_read_ahead(read(record, batch_rows))))
+            chunks = row_printing.json_array(print_rows(_read_ahead(read(record, batch_rows, window))))
             return itertools.chain([next(chunks)], chunks)
 
         chunks = await asyncio.to_thread(first_then_rest)

@@ -86,10 +86,12 @@ def trades(
     ctx: typer.Context,
     backtest_id: Annotated[str, typer.Argument(help="A completed backtest's id.")],
     limit: Annotated[int, typer.Option("--limit", "-n", help="Rows to print; 0 for all (the JSON has all).")] = 50,
+    start: Annotated[str | None, typer.Option("--from", help="Only trades entered from then (ISO-8601).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Only trades entered until then, inclusive.")] = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """List a completed run's trades (from its Parquet download)."""
-    frame = session(ctx).client.backtests.trades(backtest_id)
+    """List a completed run's trades (from its Parquet download; --from/--to: those entered in that window)."""
+    frame = session(ctx).client.backtests.trades(backtest_id, start=start, end=end)
     if json_output:
         render.emit_json(frame)
         return

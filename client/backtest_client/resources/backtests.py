@@ -15,6 +15,7 @@ from backtest_client.results import BacktestResult
 from backtest_client.tasks import RunTask, poll
 
 SETTLED = ("completed", "failed")
+TRADE_COLUMNS = ["entry_date", "exit_date", "side", "entry_price", "exit_price", "size", "pnl", "return_pct", "status"]
 # Parquet downloads stream for as long as they take; a read may pause between chunks.
 DOWNLOAD_TIMEOUT_S = 300.0
 
@@ -76,14 +77,41 @@ class Backtests(Resource):
             raise RunFailedError(backtest.id, backtest.error or "failed")
         return BacktestResult(self._client, backtest)
 
-    def equity(self, backtest_id: str) -> pd.Series:
-        """The equity curve (from its Parquet download) on a DatetimeIndex named "date"."""
-        frame = self._parquet(f"/backtests/{backtest_id}/equity-curve/parquet")
-        return frame["equity"]
+    def equity(
+        self, backtest_id: str, *, start: str | None = None, end: str | None = None, every: str | None = None
+    ) -> pd.Series:
+        """The equity curve on a DatetimeIndex named "date": every point (its Parquet download) unless asked otherwise.
 
-    def trades(self, backtest_id: str) -> pd.DataFrame:
-        """The trade list (from its Parquet download), one row per round trip."""
-        return self._parquet(f"/backtests/{backtest_id}/trades/parquet")
+        start, end: only the points between them, inclusive (ISO-8601; a bare date is its midnight).
+        every: one point per bucket of this bar size ("5m", "1h", "1d", "1w"...): each bucket's last
+        point, at its own date, as `resample(every).last()` (weeks start on Monday).
+        With any of them the service cuts and downsamples the curve (GET .../equity-curve?start=&end=&every=),
+        so a plot of a million-bar curve fetches only its points; dates then come tz-naive UTC.
+        """
+        if start is None and end is None and every is None:
+            return self._parquet(f"/backtests/{backtest_id}/equity-curve/parquet")["equity"]
+        params = {"start": start, "end": end, "every": every}
+        points = self._transport.json(
+            "GET", f"/backtests/{backtest_id}/equity-curve", params=params, timeout=DOWNLOAD_TIMEOUT_S
+        )
+        dates = pd.DatetimeIndex(pd.to_datetime([p["date"] for p in points], format="ISO8601"), name="date")
+        return pd.Series([p["equity"] for p in points], index=dates, name="equity", dtype="float64")
+
+    def trades(self, backtest_id: str, *, start: str | None = None, end: str | None = None) -> pd.DataFrame:
+        """The trade list, one row per round trip: every trade (its Parquet download) unless asked otherwise.
+
+        start, end: only the trades entered between them, inclusive (ISO-8601; a bare date is its midnight),
+        chosen by the service (GET .../trades?start=&end=); dates then come tz-naive UTC.
+        """
+        if start is None and end is None:
+            return self._parquet(f"/backtests/{backtest_id}/trades/parquet")
+        rows = self._transport.json(
+            "GET", f"/backtests/{backtest_id}/trades", params={"start": start, "end": end}, timeout=DOWNLOAD_TIMEOUT_S
+        )
+        frame = pd.DataFrame(rows, columns=TRADE_COLUMNS)
+        for name in ("entry_date", "exit_date"):
+            frame[name] = pd.to_datetime(frame[name], format="ISO8601")
+        return frame
 
     def engines(self) -> list[str]:
         """Engines offered by live executors."""

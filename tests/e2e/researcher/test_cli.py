@@ -55,6 +55,11 @@ def test_show_trades_and_compare(cli, completed, swept):
     trades = parsed(cli("trades", completed.id, "--json"))
     assert len(trades) == len(completed.trades) and trades[0]["side"] in ("long", "short")
     assert completed.id[:8] in cli("trades", completed.id, "--limit", "3").stdout
+    first, last = (completed.trades["entry_date"].iloc[i].isoformat() for i in (1, -2))
+    window = parsed(cli("trades", completed.id, "--from", first, "--to", last, "--json"))
+    assert len(window) == len(completed.trades) - 2 and window[0]["pnl"] == pytest.approx(
+        completed.trades["pnl"].iloc[1]
+    )
     ids = list(swept[1]["backtest_id"][:2])
     rows = parsed(cli("compare", *ids, "--json"))
     sharpe = next(r for r in rows if r["metric"] == "perf_sharpe_ratio")

@@ -59,6 +59,27 @@ def test_run_gives_metrics_as_a_dict_equity_as_a_series_and_trades_as_a_frame(cl
     assert equity.iloc[-1] / completed.backtest.initial_capital - 1 == pytest.approx(completed.metrics["total_return"])
 
 
+def test_equity_and_trades_take_a_window_and_a_bar_size_the_service_applies(client, completed):
+    equity, trades = completed.equity, completed.trades
+    start, end = equity.index[100], equity.index[300]
+    window = client.backtests.equity(completed.id, start=start.isoformat(), end=end.strftime("%Y-%m-%d"))
+    assert list(window.index) == list(equity.loc[start:end].index) and window.tolist() == equity.loc[start:end].tolist()
+    assert window.index.name == "date" and window.name == "equity"
+    weekly = client.backtests.equity(completed.id, every="1w")
+    assert weekly.tolist() == equity.resample("1W").last().dropna().tolist()
+    assert list(weekly.index) == list(equity.index.to_series().resample("1W").last().dropna())  # each week's last bar
+    assert client.backtests.equity(completed.id, start="2100-01-01").empty
+
+    first, last = trades["entry_date"].iloc[1], trades["entry_date"].iloc[-2]
+    chosen = client.backtests.trades(completed.id, start=first.isoformat(), end=last.isoformat())
+    expected = trades[(trades["entry_date"] >= first) & (trades["entry_date"] <= last)].reset_index(drop=True)
+    assert list(chosen.columns) == list(trades.columns)
+    assert chosen["pnl"].tolist() == expected["pnl"].tolist() and chosen["side"].tolist() == expected["side"].tolist()
+    assert list(chosen["entry_date"]) == list(expected["entry_date"])
+    with pytest.raises(ValidationError, match="every"):
+        client.backtests.equity(completed.id, every="2w")
+
+
 def test_a_submitted_run_is_waited_for_and_matches_the_other_engine(client, daily, completed):
     task = client.submit(daily[1], engine="backtrader", strategy_id=completed.backtest.strategy_id)
     result = task.wait()
