@@ -22,6 +22,7 @@ from concurrent import futures
 from pathlib import Path
 
 import grpc
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -151,6 +152,24 @@ def publish(store, catalog) -> Callable[..., str]:
         return backtest_id
 
     return publish
+
+
+def synthetic_trades(rng, entry_dates, exit_dates: pd.Series, is_open) -> pd.DataFrame:
+    """A trade list of the stored schema: random prices, sizes and P&L; `is_open` trades have no exit."""
+    n = len(entry_dates)
+    return pd.DataFrame(
+        {
+            "entry_date": entry_dates,
+            "exit_date": exit_dates.where(~is_open),
+            "side": np.where(rng.random(n) < 0.5, "long", "short"),
+            "entry_price": rng.uniform(10, 500, n),
+            "exit_price": rng.uniform(10, 500, n),
+            "size": rng.integers(1, 1000, n).astype(float),
+            "pnl": rng.normal(0, 100, n),
+            "return_pct": rng.normal(0, 0.02, n),
+            "status": np.where(is_open, "open", "closed"),
+        }
+    )
 
 
 def put_parquet(store: ObjectStore, key: str, frame: pd.DataFrame, *, index: bool | None = None) -> str:

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from backtest.v1 import results_pb2
+from tests.integration.results.conftest import synthetic_trades
 
 BARS = 1_000_000
 
@@ -54,19 +55,8 @@ def test_trades_are_their_parquet_and_a_run_without_trades_is_an_empty_array(res
     rng = np.random.default_rng(5)
     n = 5_000
     entries = pd.date_range("2020-01-02", periods=n, freq="D")
-    trades = pd.DataFrame(
-        {
-            "entry_date": entries,
-            "exit_date": (entries + pd.Timedelta(days=2)).where(np.arange(n) < n - 1),  # the last one is open
-            "side": np.where(rng.random(n) < 0.5, "long", "short"),
-            "entry_price": rng.uniform(10, 500, n),
-            "exit_price": rng.uniform(10, 500, n),
-            "size": rng.integers(1, 1000, n).astype(float),
-            "pnl": rng.normal(0, 100, n),
-            "return_pct": rng.normal(0, 0.02, n),
-            "status": ["closed"] * (n - 1) + ["open"],
-        }
-    )
+    last_open = np.arange(n) == n - 1  # the last one is open
+    trades = synthetic_trades(rng, entries, pd.Series(entries + pd.Timedelta(days=2)), last_open)
     backtest_id = publish(equity=pd.DataFrame({"equity": [1.0]}, index=pd.DatetimeIndex(["2020-01-02"], name="date")),
                           trades=trades)  # fmt: skip
     _, body, _ = json_body(results.GetTradesJson(results_pb2.GetTradesJsonRequest(backtest_id=backtest_id)))

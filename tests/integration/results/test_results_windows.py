@@ -28,6 +28,7 @@ from gateway.transcoder.print_options import load_print_options
 from services.adapters.artifact_encoding import EQUITY_ENCODING, ROW_GROUP_ROWS, TRADES_ENCODING
 from services.kit.nullable_string import write_nullable
 from services.kit.status import from_rpc_error
+from tests.integration.results.conftest import synthetic_trades
 
 DESCRIPTOR = Path(__file__).resolve().parents[3] / "gen/descriptor.binpb"
 BARS = 300_000
@@ -50,20 +51,8 @@ def minute_run(publish, store, catalog) -> tuple[str, pd.Series, pd.DataFrame]:
     curve = pd.Series(1e5 * np.exp(np.cumsum(rng.normal(0, 1e-4, BARS))), index=dates)
     curve.iloc[::997] = np.round(curve.iloc[::997])
     entries = np.sort(rng.choice(BARS - 50, 3000, replace=False))
-    n = len(entries)
-    trades = pd.DataFrame(
-        {
-            "entry_date": dates[entries],
-            "exit_date": pd.Series(dates[entries + 40]).where(np.arange(n) % 11 != 0),  # some still open
-            "side": np.where(rng.random(n) < 0.5, "long", "short"),
-            "entry_price": rng.uniform(10, 500, n),
-            "exit_price": rng.uniform(10, 500, n),
-            "size": rng.integers(1, 1000, n).astype(float),
-            "pnl": rng.normal(0, 100, n),
-            "return_pct": rng.normal(0, 0.02, n),
-            "status": np.where(np.arange(n) % 11 != 0, "closed", "open"),
-        }
-    )
+    open_ones = np.arange(len(entries)) % 11 == 0
+    trades = synthetic_trades(rng, dates[entries], pd.Series(dates[entries + 40]), open_ones)
     backtest_id = publish()
     record = catalog[0].records[backtest_id]
     equity = pa.Table.from_pandas(curve.to_frame("equity"), preserve_index=True)
