@@ -21,15 +21,14 @@ Three policies, each measured where it is used (docs/benchmarks.md):
   faults, a third of its CPU spent in the kernel. A heap whose free top is
   padded (M_TOP_PAD) serves those buffers from memory it keeps: the same
   upload takes about 4,000 faults, for up to the pad of freed memory kept
-  resident. Every thread allocates from that one heap (`one_heap`): with
-  an arena per thread, glibc padded each new arena too (a whole 64 MiB
-  heap, never trimmed below the pad), each worker thread's buffers came from
-  its own arena and left their pages resident there, and a fresh catalog's
-  first 958 MB import grew by +55 to +152 MiB (+280 seen) in 14 arenas of
-  64 MiB holding a few kB in use at the end (malloc_stats). Without the pad
-  on the arenas they still summed every thread's own peak (+61 to +182 MiB,
-  and the conversion twice as slow, its buffers mapped afresh); sharing the
-  padded heap, +21 to +61 MiB.
+  resident. Every thread allocates from that one heap (`one_heap`): with an
+  arena per thread, glibc padded each new arena too (a whole 64 MiB heap,
+  never trimmed below the pad), each worker thread's buffers came from its
+  own arena and left their pages resident there, and a fresh catalog's
+  first 958 MB import grew by +55 to +152 MiB (+280 seen), 14 arenas of
+  64 MiB holding a few kB in use at the end (malloc_stats). Arenas without
+  the pad still summed every thread's own peak (+61 to +182 MiB, and the
+  conversion twice as slow, its buffers mapped afresh).
 - `reuse_large_buffers` (executor): the opposite trade to the first, for a
   process whose work is one big computation after another (below).
 """
@@ -40,6 +39,10 @@ import ctypes
 import ctypes.util
 import logging
 import sys
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,6 @@ M_ARENA_MAX = -8  # how many heaps (arenas) the threads spread over
 
 MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's default, fixed so that it no longer moves
 TOP_PAD_BYTES = 64 << 20
-DEFAULT_TOP_PAD_BYTES = 128 << 10  # glibc's own M_TOP_PAD (malloc-machine.h): what thread arenas get
 HEAP_BUFFER_BYTES = 32 << 20  # the largest mmap threshold glibc's own adjustment reaches (64-bit)
 KEPT_FREE_BYTES = 128 << 20
 _PRIMING_BYTES = 64 << 10  # below the mmap threshold: served by growing the heap, which adds the pad
@@ -127,30 +129,29 @@ def one_heap() -> bool:
 
 
 def pad_heap(top_pad: int = TOP_PAD_BYTES) -> bool:
-    """Pads the main heap's free top with `top_pad` bytes, kept; False without glibc (or one before 2.33).
+    """Sets glibc's M_TOP_PAD for this process and pads the main heap now; False where there is no glibc.
 
-    Call it from the main thread, after `one_heap` so that the other threads are served
-    from the pad too: a buffer at or above the mmap threshold is served from the heap's free top only
-    when the top is large enough, else mapped on its own, so the main heap is grown
-    once here to hold the pad. M_TOP_PAD is set only while it grows and then put back
-    to glibc's default (glibc pads every arena created later by it too, and never trims
-    one below it); the trim threshold (M_TRIM_THRESHOLD, twice the pad) keeps the main
-    heap from giving the pad back.
+    Call it from the thread that runs the event loop (the main thread), after `one_heap`
+    (glibc pads every arena with M_TOP_PAD, and never trims one below it): a buffer at
+    or above the mmap threshold is served from the heap's free top only when the top is
+    large enough, else mapped on its own, so the main heap is grown once here to hold
+    the pad (later shrinking keeps it). Like MALLOC_TOP_PAD_ in the environment.
     """
     if top_pad in _applied:
         return True
     libc = _libc()
     if libc is None:
         return False
-    mallinfo2 = getattr(libc, "mallinfo2", None)
-    if mallinfo2 is None:  # glibc before 2.33: the top cannot be watched while it grows
-        return False
-    mallinfo2.argtypes, mallinfo2.restype = [], _MallInfo2
     mallopt, malloc, free = libc.mallopt, libc.malloc, libc.free
     malloc.argtypes, malloc.restype = [ctypes.c_size_t], ctypes.c_void_p
     free.argtypes, free.restype = [ctypes.c_void_p], None
-    if not (mallopt(M_TRIM_THRESHOLD, 2 * top_pad) and mallopt(M_TOP_PAD, top_pad)):
+    if mallopt(M_TOP_PAD, top_pad) != 1:
         return False
+    _applied.add(top_pad)
+    mallinfo2 = getattr(libc, "mallinfo2", None)
+    if mallinfo2 is None:  # glibc before 2.33: the pad applies from the heap's next growth on
+        return True
+    mallinfo2.argtypes, mallinfo2.restype = [], _MallInfo2
     held = []
     try:
         # Each allocation the top cannot serve grows the heap by itself plus the pad.
@@ -161,7 +162,24 @@ def pad_heap(top_pad: int = TOP_PAD_BYTES) -> bool:
     finally:
         for pointer in held:
             free(pointer)
-        # From here on, heaps (the main one and every thread's arena) grow by what they are asked for.
-        mallopt(M_TOP_PAD, DEFAULT_TOP_PAD_BYTES)
-    _applied.add(top_pad)
     return True
+
+
+GIVE_BACK_EVERY = 32  # stream messages (1 MiB each) between two trims: a few ms of a second's work
+
+
+def giving_back(items: Iterable[T], every: int = GIVE_BACK_EVERY, *, keep: int = TOP_PAD_BYTES) -> Iterator[T]:
+    """`items`, returning the heap's free pages to the system (malloc_trim) after every `every` of them.
+
+    A long upload frees buffers of every size in one heap; pages of free chunks between
+    used ones stay resident (glibc trims only the heap's top), so the heap's resident set
+    grew with each stretch of fragmentation. `keep`: the free top kept (the pad).
+    """
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None) if libc is not None else None
+    if trim is not None:
+        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    for count, item in enumerate(items, 1):
+        yield item
+        if trim is not None and count % every == 0:
+            trim(keep)
