@@ -9,12 +9,16 @@ import os
 # on a busy machine, spin on cores the services need (10x the wall time measured).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+# Before anything starts a thread (numpy, pyarrow): every thread shares the padded main heap.
+from services.kit.allocator import one_heap, pad_heap, release_large_buffers  # noqa: E402
+
+one_heap()
+
 import asyncio  # noqa: E402
 import sys  # noqa: E402
 
 from services.catalog.app import build_app  # noqa: E402
 from services.catalog.settings import CatalogSettings  # noqa: E402
-from services.kit.allocator import pad_heap, release_large_buffers  # noqa: E402
 from services.kit.grpc_server import run_until_signalled  # noqa: E402
 from services.kit.settings import SettingsError, load_settings  # noqa: E402
 from services.kit.structured_logging import configure_logging  # noqa: E402
@@ -37,7 +41,7 @@ def main() -> None:
         sys.exit(str(err))
     configure_logging("catalog", settings.log_level)
     release_large_buffers()  # uploads stream CSV blocks and Parquet pages through worker threads
-    pad_heap()  # ... and each upload message is copied in megabyte buffers on the event loop's thread
+    pad_heap()  # ... and each upload message is copied in megabyte buffers: from one padded heap
     asyncio.run(serve(settings))
 
 

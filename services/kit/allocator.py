@@ -21,7 +21,14 @@ Three policies, each measured where it is used (docs/benchmarks.md):
   faults, a third of its CPU spent in the kernel. A heap whose free top is
   padded (M_TOP_PAD) serves those buffers from memory it keeps: the same
   upload takes about 4,000 faults, for up to the pad of freed memory kept
-  resident.
+  resident. Every thread allocates from that one heap (`one_heap`): with an
+  arena per thread, glibc padded each new arena too (a whole 64 MiB heap,
+  never trimmed below the pad), each worker thread's buffers came from its
+  own arena and left their pages resident there, and a fresh catalog's
+  first 958 MB import grew by +55 to +152 MiB (+280 seen), 14 arenas of
+  64 MiB holding a few kB in use at the end (malloc_stats). Arenas without
+  the pad still summed every thread's own peak (+61 to +182 MiB, and the
+  conversion twice as slow, its buffers mapped afresh).
 - `reuse_large_buffers` (executor): the opposite trade to the first, for a
   process whose work is one big computation after another (below).
 """
@@ -32,8 +39,10 @@ import ctypes
 import ctypes.util
 import logging
 import sys
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
-import pyarrow as pa
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,7 @@ log = logging.getLogger(__name__)
 M_TRIM_THRESHOLD = -1  # free memory at the heap's top kept before it is returned
 M_TOP_PAD = -2  # bytes a heap grows by beyond a request and keeps when it shrinks
 M_MMAP_THRESHOLD = -3  # buffers this large and larger are mapped on their own
+M_ARENA_MAX = -8  # how many heaps (arenas) the threads spread over
 
 MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's default, fixed so that it no longer moves
 TOP_PAD_BYTES = 64 << 20
@@ -69,6 +79,8 @@ def release_large_buffers(threshold: int = MMAP_THRESHOLD_BYTES) -> None:
     threshold: buffers of this many bytes and more are mapped on their own (glibc's default unless
     a process that sends larger pieces asks for more, as the results service does).
     """
+    import pyarrow as pa  # here: one_heap() runs before anything that starts threads is imported
+
     pa.set_memory_pool(pa.system_memory_pool())
     libc = _libc()
     if libc is None:
@@ -105,11 +117,23 @@ class _MallInfo2(ctypes.Structure):
     ] + [("keepcost", ctypes.c_size_t)]
 
 
+def one_heap() -> bool:
+    """Makes every thread started from now on allocate from the main heap (M_ARENA_MAX=1); False without glibc.
+
+    Call it before importing anything that starts threads (numpy starts OpenBLAS's,
+    pyarrow jemalloc's): glibc hands a new thread one of the arenas that already
+    exist, so one made earlier would still be shared out.
+    """
+    libc = _libc()
+    return libc is not None and libc.mallopt(M_ARENA_MAX, 1) == 1
+
+
 def pad_heap(top_pad: int = TOP_PAD_BYTES) -> bool:
     """Sets glibc's M_TOP_PAD for this process and pads the main heap now; False where there is no glibc.
 
-    Call it from the thread that runs the event loop (the main thread): a buffer at or
-    above the mmap threshold is served from the heap's free top only when the top is
+    Call it from the thread that runs the event loop (the main thread), after `one_heap`
+    (glibc pads every arena with M_TOP_PAD, and never trims one below it): a buffer at
+    or above the mmap threshold is served from the heap's free top only when the top is
     large enough, else mapped on its own, so the main heap is grown once here to hold
     the pad (later shrinking keeps it). Like MALLOC_TOP_PAD_ in the environment.
     """
@@ -139,3 +163,23 @@ def pad_heap(top_pad: int = TOP_PAD_BYTES) -> bool:
         for pointer in held:
             free(pointer)
     return True
+
+
+GIVE_BACK_EVERY = 32  # stream messages (1 MiB each) between two trims: a few ms of a second's work
+
+
+def giving_back(items: Iterable[T], every: int = GIVE_BACK_EVERY, *, keep: int = TOP_PAD_BYTES) -> Iterator[T]:
+    """`items`, returning the heap's free pages to the system (malloc_trim) after every `every` of them.
+
+    A long upload frees buffers of every size in one heap; pages of free chunks between
+    used ones stay resident (glibc trims only the heap's top), so the heap's resident set
+    grew with each stretch of fragmentation. `keep`: the free top kept (the pad).
+    """
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None) if libc is not None else None
+    if trim is not None:
+        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    for count, item in enumerate(items, 1):
+        yield item
+        if trim is not None and count % every == 0:
+            trim(keep)

@@ -13,6 +13,7 @@ from backtest.v1 import backtest_pb2, catalog_pb2, signals_pb2
 from services.catalog.market_data import MarketData
 from services.catalog.repository.views import SeriesView, SignalSeriesView
 from services.domain.errors import ValidationError
+from services.kit.allocator import giving_back
 from services.kit.client_streams import ReadAheadStream
 
 
@@ -39,7 +40,7 @@ class MarketDataRpc:
         if first is None:
             raise ValidationError.single("file", "is empty: send a CSV or Parquet file as the request body")
         rest = ReadAheadStream(requests, asyncio.get_running_loop(), lambda message: message.file.data)
-        chunks = itertools.chain([first.file.data], rest)
+        chunks = giving_back(itertools.chain([first.file.data], rest))
         try:
             row = await store(first.symbol, first.timeframe, first.file.content_type, chunks)
         finally:
