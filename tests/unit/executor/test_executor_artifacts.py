@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -102,7 +103,14 @@ def test_files_read_back_as_the_frames_and_as_the_legacy_files(name):
             == pq.read_schema(io.BytesIO(legacy_trades(result))).metadata
         )
     new, old = pq.read_schema(io.BytesIO(equity_parquet(result))), pq.read_schema(io.BytesIO(legacy_equity(result)))
-    assert new == old and new.metadata == old.metadata
+    # The same schema and pandas metadata, but for the equity column, required when it has no NaN.
+    assert not new.field("equity").nullable and old.field("equity").nullable
+    assert new == required_equity(old) and new.metadata == old.metadata
+
+
+def required_equity(schema: pa.Schema) -> pa.Schema:
+    index = schema.get_field_index("equity")
+    return schema.set(index, schema.field(index).with_nullable(False))
 
 
 def test_the_layout_the_results_service_reads():
@@ -136,6 +144,27 @@ def test_nan_equity_is_stored_as_null_like_pandas_did():
     result = run_result(100, 2)
     result.equity.iloc[5] = np.nan
     assert pq.read_table(io.BytesIO(equity_parquet(result))).column("equity").null_count == 1
+    pd.testing.assert_frame_equal(read(equity_parquet(result)), read(legacy_equity(result)), check_freq=False)
+    # A column with a null stays optional: the schema is the legacy file's.
+    new, old = pq.read_schema(io.BytesIO(equity_parquet(result))), pq.read_schema(io.BytesIO(legacy_equity(result)))
+    assert new.field("equity").nullable and new == old and new.metadata == old.metadata
+
+
+def test_equity_statistics_cover_the_dates_only():
+    parquet = pq.ParquetFile(io.BytesIO(equity_parquet(CASES["daily run, last trade open"])))
+    names = parquet.schema_arrow.names
+    group = parquet.metadata.row_group(0)
+    dates = group.column(names.index("date")).statistics
+    assert dates is not None and dates.has_min_max
+    assert group.column(names.index("equity")).statistics is None
+
+
+def test_a_long_curve_with_one_nan_keeps_one_schema_across_its_pieces():
+    # Over 4 row groups the file is encoded in two pieces: the NaN lies in the second only.
+    result = run_result(300_000, 2)
+    result.equity.iloc[-3] = np.nan
+    table = pq.read_table(io.BytesIO(equity_parquet(result)))
+    assert table.schema.field("equity").nullable and table.column("equity").null_count == 1
     pd.testing.assert_frame_equal(read(equity_parquet(result)), read(legacy_equity(result)), check_freq=False)
 
 
