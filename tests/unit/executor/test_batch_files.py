@@ -121,7 +121,7 @@ def test_a_batch_trades_tables_cut_from_one_table_equal_each_run_built_alone():
 
 
 @pytest.mark.parametrize("nan_in", [None, "run-b"])
-def test_a_batch_equity_file_has_one_schema_optional_only_if_a_run_has_a_nan(nan_in):
+def test_a_batch_equity_file_has_one_schema_equity_optional_only_if_a_run_has_a_nan(nan_in):
     batch_runs = runs()
     for run_id, result in batch_runs:
         if run_id == nan_in:
@@ -132,6 +132,7 @@ def test_a_batch_equity_file_has_one_schema_optional_only_if_a_run_has_a_nan(nan
     )
     parquet = pq.ParquetFile(io.BytesIO(data))
     assert parquet.schema_arrow.field("equity").nullable == (nan_in is not None)
+    assert not parquet.schema_arrow.field("date").nullable
     for run_id, result in batch_runs:
         rebuilt = pq.read_table(io.BytesIO(standalone(parquet, run_id)))
         assert rebuilt.column("equity").null_count == (run_id == nan_in)
