@@ -103,27 +103,69 @@ def _parquet(table: pa.Table, encoding: ParquetEncoding) -> bytes:
 
 def equity_table(result: EngineResult) -> pa.Table:
     """The equity artifact as an Arrow table: `equity`, then the `date` index column."""
-    return _equity_rows(_dates(result), result.equity.to_numpy(dtype="float64"))
+    dates, values = _dates(result), result.equity.to_numpy(dtype="float64")
+    return _equity_rows(dates, values, optional=_nulls_in(dates, values))
 
 
-def _equity_rows(dates: pd.DatetimeIndex, values: np.ndarray) -> pa.Table:
-    """The equity table of these dates and values (all of a curve, or a piece of one)."""
-    schema, _ = _schemas(dates.dtype)
+def equity_tables(results: list[EngineResult]) -> list[pa.Table]:
+    """`equity_table` of each result of a batch, all with one schema: a column is optional if any run has a null."""
+    runs = [(_dates(result), result.equity.to_numpy(dtype="float64")) for result in results]
+    optional = frozenset().union(*(_nulls_in(dates, values) for dates, values in runs))
+    return [_equity_rows(dates, values, optional=optional) for dates, values in runs]
+
+
+def _nulls_in(dates: pd.DatetimeIndex, values: np.ndarray) -> frozenset[str]:
+    """The equity file's columns that would hold a null for this curve: `equity` for a NaN, `date` for a NaT."""
+    return frozenset(name for name, nulls in (("equity", _has_nan(values)), ("date", dates.hasnans)) if nulls)
+
+
+def _has_nan(values: np.ndarray) -> bool:
+    return bool(np.isnan(values).any())
+
+
+@functools.lru_cache(maxsize=8)
+def _equity_schema(dates: np.dtype | pd.DatetimeTZDtype, optional: frozenset[str]) -> pa.Schema:
+    """The equity file's schema: its columns required (never null) but those in `optional`.
+
+    A required column is stored without definition levels, which the writer
+    otherwise computes and encodes for every value: a million-row curve
+    encodes in about 8 ms less CPU with both columns required. Readers see the
+    same values either way (pandas, the results service's printers); in Arrow
+    the fields are `not null`. pandas writes both optional, as `_schemas` has them.
+    """
+    schema, _ = _schemas(dates)
+    for name in ("equity", "date"):
+        if name not in optional:
+            index = schema.get_field_index(name)
+            schema = schema.set(index, schema.field(index).with_nullable(False))
+    return schema
+
+
+def _equity_rows(dates: pd.DatetimeIndex, values: np.ndarray, *, optional: frozenset[str]) -> pa.Table:
+    """The equity table of these dates and values (all of a curve, or a piece of one).
+
+    optional: `_nulls_in` of the whole file (all of the curve, all of a batch's curves), not
+        only of this piece: every piece of a file has the file's schema.
+    """
+    schema = _equity_schema(dates.dtype, optional)
     # from_pandas: NaN is stored as null, as pandas stores it (and JSON renders it). It costs a
     # pass and a copy of a million values, so it is asked for only when there is a NaN. Per
     # piece of a curve the same: a piece without NaN has none to turn into null.
-    equity = pa.array(values, type=pa.float64(), from_pandas=bool(np.isnan(values).any()))
-    return pa.Table.from_arrays([equity, _date_array(dates, schema.field("date").type)], schema=schema)
+    equity = pa.array(values, type=pa.float64(), from_pandas="equity" in optional and _has_nan(values))
+    date = _date_array(dates, schema.field("date").type, nat="date" in optional)
+    return pa.Table.from_arrays([equity, date], schema=schema)
 
 
-def _date_array(dates: pd.DatetimeIndex, arrow_type: pa.DataType) -> pa.Array:
+def _date_array(dates: pd.DatetimeIndex, arrow_type: pa.DataType, *, nat: bool) -> pa.Array:
     """The dates as Arrow timestamps, NaT as null; from the numpy values when they are tz-naive.
+
+    nat: whether the dates may hold a NaT (False only when they hold none: it skips the search).
 
     pyarrow converts a DatetimeIndex itself six times slower than its numpy
     values (16 against 2.6 ms for a million minute bars), to the same array.
     """
     if isinstance(dates.dtype, np.dtype):
-        return pa.array(dates.to_numpy(), type=arrow_type, from_pandas=True)
+        return pa.array(dates.to_numpy(), type=arrow_type, from_pandas=nat)
     return pa.array(dates, type=arrow_type)
 
 
@@ -168,9 +210,10 @@ def _concatenated(parts: list[TradeColumns]) -> TradeColumns:
 def equity_parquet(result: EngineResult) -> bytes:
     """The equity artifact's Parquet file; a long curve is encoded in two pieces at once, to the same bytes."""
     dates, values = _dates(result), result.equity.to_numpy(dtype="float64")
+    optional = _nulls_in(dates, values)
     return encode_in_pieces(
         len(values),
-        lambda start, stop: _equity_rows(dates[start:stop], values[start:stop]),
+        lambda start, stop: _equity_rows(dates[start:stop], values[start:stop], optional=optional),
         row_group_rows=ROW_GROUP_ROWS,
         writer_options=EQUITY_ENCODING.writer_options(),
         pool=_PIECES,
@@ -273,7 +316,7 @@ def write_batch_artifacts(
         return lambda data: store.put_bytes(key, data, content_type=PARQUET_CONTENT_TYPE)
 
     equity_file, trades_file = _overlapped(
-        lambda: encode(lambda batch: [equity_table(r) for r in batch], EQUITY_ENCODING),
+        lambda: encode(equity_tables, EQUITY_ENCODING),
         put("equity"),
         lambda: encode(trades_tables, TRADES_ENCODING),
         put("trades"),

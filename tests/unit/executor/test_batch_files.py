@@ -10,7 +10,14 @@ import pytest
 
 from services.adapters.artifact_encoding import EQUITY_ENCODING, TRADES_ENCODING
 from services.adapters.batch_parquet import batch_parquet, run_file_chunks, run_row_groups
-from services.executor.artifacts import equity_parquet, equity_table, trades_parquet, trades_table, trades_tables
+from services.executor.artifacts import (
+    equity_parquet,
+    equity_table,
+    equity_tables,
+    trades_parquet,
+    trades_table,
+    trades_tables,
+)
 from tests.unit.executor.test_executor_artifacts import run_result
 
 
@@ -111,3 +118,22 @@ def test_a_batch_trades_tables_cut_from_one_table_equal_each_run_built_alone():
     results = [result for _, result in runs()] + [run_result(n_bars=700, n_trades=0)]
     for sliced, result in zip(trades_tables(results), results, strict=True):
         assert sliced.equals(trades_table(result), check_metadata=True)
+
+
+@pytest.mark.parametrize("nan_in", [None, "run-b"])
+def test_a_batch_equity_file_has_one_schema_equity_optional_only_if_a_run_has_a_nan(nan_in):
+    batch_runs = runs()
+    for run_id, result in batch_runs:
+        if run_id == nan_in:
+            result.equity.iloc[7] = float("nan")
+    ids, results = [i for i, _ in batch_runs], [r for _, r in batch_runs]
+    data = batch_parquet(
+        list(zip(ids, equity_tables(results), strict=True)), row_group_rows=256, encoding=EQUITY_ENCODING
+    )
+    parquet = pq.ParquetFile(io.BytesIO(data))
+    assert parquet.schema_arrow.field("equity").nullable == (nan_in is not None)
+    assert not parquet.schema_arrow.field("date").nullable
+    for run_id, result in batch_runs:
+        rebuilt = pq.read_table(io.BytesIO(standalone(parquet, run_id)))
+        assert rebuilt.column("equity").null_count == (run_id == nan_in)
+        pd.testing.assert_frame_equal(rebuilt.to_pandas(), equity_table(result).to_pandas())

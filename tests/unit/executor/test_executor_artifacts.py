@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import threading
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -102,7 +104,16 @@ def test_files_read_back_as_the_frames_and_as_the_legacy_files(name):
             == pq.read_schema(io.BytesIO(legacy_trades(result))).metadata
         )
     new, old = pq.read_schema(io.BytesIO(equity_parquet(result))), pq.read_schema(io.BytesIO(legacy_equity(result)))
-    assert new == old and new.metadata == old.metadata
+    # The same schema and pandas metadata, but for the columns, required when they hold no null.
+    assert old.field("equity").nullable and old.field("date").nullable
+    assert new == required(old, "equity", "date") and new.metadata == old.metadata
+
+
+def required(schema: pa.Schema, *names: str) -> pa.Schema:
+    for name in names:
+        index = schema.get_field_index(name)
+        schema = schema.set(index, schema.field(index).with_nullable(False))
+    return schema
 
 
 def test_the_layout_the_results_service_reads():
@@ -136,6 +147,38 @@ def test_nan_equity_is_stored_as_null_like_pandas_did():
     result = run_result(100, 2)
     result.equity.iloc[5] = np.nan
     assert pq.read_table(io.BytesIO(equity_parquet(result))).column("equity").null_count == 1
+    pd.testing.assert_frame_equal(read(equity_parquet(result)), read(legacy_equity(result)), check_freq=False)
+    # A column with a null stays optional, the other is required.
+    new, old = pq.read_schema(io.BytesIO(equity_parquet(result))), pq.read_schema(io.BytesIO(legacy_equity(result)))
+    assert new.field("equity").nullable and new == required(old, "date") and new.metadata == old.metadata
+
+
+def test_a_nat_date_keeps_the_date_column_optional():
+    result = run_result(100, 0)
+    dates = result.equity.index.to_numpy().copy()
+    dates[3] = np.datetime64("NaT")
+    result = dataclasses.replace(result, equity=pd.Series(result.equity.to_numpy(), index=pd.DatetimeIndex(dates)))
+    table = pq.read_table(io.BytesIO(equity_parquet(result)))
+    assert table.column("date").null_count == 1 and table.schema.field("date").nullable
+    assert not table.schema.field("equity").nullable
+    pd.testing.assert_frame_equal(read(equity_parquet(result)), read(legacy_equity(result)), check_freq=False)
+
+
+def test_equity_statistics_cover_the_dates_only():
+    parquet = pq.ParquetFile(io.BytesIO(equity_parquet(CASES["daily run, last trade open"])))
+    names = parquet.schema_arrow.names
+    group = parquet.metadata.row_group(0)
+    dates = group.column(names.index("date")).statistics
+    assert dates is not None and dates.has_min_max
+    assert group.column(names.index("equity")).statistics is None
+
+
+def test_a_long_curve_with_one_nan_keeps_one_schema_across_its_pieces():
+    # Over 4 row groups the file is encoded in two pieces: the NaN lies in the second only.
+    result = run_result(300_000, 2)
+    result.equity.iloc[-3] = np.nan
+    table = pq.read_table(io.BytesIO(equity_parquet(result)))
+    assert table.schema.field("equity").nullable and table.column("equity").null_count == 1
     pd.testing.assert_frame_equal(read(equity_parquet(result)), read(legacy_equity(result)), check_freq=False)
 
 
