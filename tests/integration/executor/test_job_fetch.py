@@ -80,13 +80,24 @@ def test_a_lone_job_is_handed_over_the_moment_it_is_delivered(nats_url):
     """Jobs published at random moments to an executor taking jobs in a loop, as Worker.consume does.
 
     Each take's wait is short here (0.25 s instead of 2 s) so that many takes expire during the
-    test: `fetch(16)` held one job in a few dozen until its lingering request expired.
+    test: `fetch(16)` held one job in a few dozen until its lingering request expired. Under a
+    full parallel test run the process itself is sometimes not scheduled for a few hundred ms
+    (seen once: waits of 0.20 and 0.40 s); a watcher on the event loop records such stalls,
+    and a long wait counts as a hold only when the loop ran freely all through it.
     """
 
-    async def scenario() -> list[float]:
+    async def scenario() -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
         nc, js, subject, sub = await _consumer(nats_url)
         received: dict[bytes, float] = {}
         stop = asyncio.Event()
+        stalls: list[tuple[float, float]] = []
+
+        async def watch_the_loop() -> None:
+            while not stop.is_set():
+                began = time.perf_counter()
+                await asyncio.sleep(0.01)
+                if time.perf_counter() - began > 0.03:
+                    stalls.append((began, time.perf_counter()))
 
         async def consume() -> None:
             while not stop.is_set():
@@ -99,6 +110,7 @@ def test_a_lone_job_is_handed_over_the_moment_it_is_delivered(nats_url):
                     await message.ack()
 
         consumer = asyncio.create_task(consume())
+        watcher = asyncio.create_task(watch_the_loop())
         published = {}
         rng = random.Random(16)
         try:
@@ -110,11 +122,14 @@ def test_a_lone_job_is_handed_over_the_moment_it_is_delivered(nats_url):
         finally:
             stop.set()
             await consumer
+            await watcher
             await nc.close()
-        return [received[key] - sent for key, sent in published.items()]
+        return [(sent, received[key]) for key, sent in published.items()], stalls
 
-    waits = asyncio.run(scenario())
-    assert len(waits) == 60 and max(waits) < 0.1, sorted(waits)[-3:]
+    spans, stalls = asyncio.run(scenario())
+    long = [(sent, got) for sent, got in spans if got - sent >= 0.05]
+    held = [got - sent for sent, got in long if not any(a < got and b > sent for a, b in stalls)]
+    assert len(spans) == 60 and not held and len(long) <= 5, (held, [got - sent for sent, got in long], stalls)
 
 
 def test_an_empty_queue_times_out_after_the_wait_asked_for(nats_url):
