@@ -77,40 +77,35 @@ async def _gathered(sub, batch: int, seconds: float) -> list:
     The request ends when it has `batch` messages or with the server's 408 at its expiry; waiting
     for that status means no message of this request is left in the inbox behind the take.
     """
-    request = json.dumps({"batch": batch, "expires": int(seconds * 1e9)}).encode()
-    await sub._nc.publish(sub._nms, request, sub._deliver)
-    taken: list = []
-    deadline = time.monotonic() + seconds + NO_WAIT_REPLY_S
-    try:
-        while len(taken) < batch:
-            message = await sub._sub.next_msg(timeout=max(0.001, deadline - time.monotonic()))
-            status = JetStreamContext.is_status_msg(message)
-            if status is None:
-                taken.append(message)
-            elif status != api.StatusCode.CONTROL_MESSAGE:  # expired (408), or a stale status of an earlier take
-                break
-    except nats.errors.TimeoutError:  # NATS away: go on with the jobs in hand
-        pass
-    return taken
+    request = {"expires": int(seconds * 1e9)}
+    return await _pull(sub, batch, request, until=time.monotonic() + seconds + NO_WAIT_REPLY_S)
 
 
 async def _queued(sub, batch: int) -> list:
     """Up to `batch` messages queued for the consumer now, without waiting for more (a no-wait pull request).
 
-    Uses the pull subscription's request subject and inbox, as its own fetch does. A status
-    message ends the request: the server's "no messages" (404) or a stale one of an earlier
-    fetch, which at worst leaves a job for the next fetch, which takes it from the inbox at once.
+    A status message ends the request: the server's "no messages" (404) or a stale one of an
+    earlier fetch, which at worst leaves a job for the next fetch, which takes it from the inbox at once.
     """
-    request = json.dumps({"batch": batch, "no_wait": True}).encode()
-    await sub._nc.publish(sub._nms, request, sub._deliver)
+    return await _pull(sub, batch, {"no_wait": True}, until=None)
+
+
+async def _pull(sub, batch: int, request: dict, *, until: float | None) -> list:
+    """The messages of one pull request for up to `batch`, until a status other than a heartbeat ends it.
+
+    Uses the pull subscription's request subject and inbox, as its own fetch does.
+    until: monotonic deadline of the whole request; None: each message may take NO_WAIT_REPLY_S.
+    """
+    await sub._nc.publish(sub._nms, json.dumps({"batch": batch, **request}).encode(), sub._deliver)
     taken: list = []
     try:
         while len(taken) < batch:
-            message = await sub._sub.next_msg(timeout=NO_WAIT_REPLY_S)
+            wait = NO_WAIT_REPLY_S if until is None else max(0.001, until - time.monotonic())
+            message = await sub._sub.next_msg(timeout=wait)
             status = JetStreamContext.is_status_msg(message)
             if status is None:
                 taken.append(message)
-            elif status != api.StatusCode.CONTROL_MESSAGE:  # heartbeats are skipped
+            elif status != api.StatusCode.CONTROL_MESSAGE:  # heartbeats are skipped; 404, 408 or a stale status end it
                 break
     except nats.errors.TimeoutError:  # NATS away: go on with the jobs in hand
         pass

@@ -98,12 +98,11 @@ class Artifacts:
         columns = [name for name in TRADE_COLUMNS if name in parquet.schema_arrow.names]
         dates = [name for name in TRADE_DATES if name in columns]
         formatter = BarDateFormatter()
-        batches = _batches(parquet, columns, row_groups)
-        if not window.whole:
-            clock = window.clock(parquet.schema_arrow, "entry_date", f"trade list of backtest {record.id}")
-            batches = window.rows(
-                _batches(parquet, columns, window.row_groups(parquet.metadata, clock, row_groups)), clock
-            )
+
+        def read(groups: list[int] | None) -> Iterator[pa.RecordBatch]:
+            return _batches(parquet, columns, groups)
+
+        batches = window.applied(parquet, "entry_date", f"trade list of backtest {record.id}", row_groups, read)
         for batch in batches:
             rows = {name: batch.column(name).to_pylist() for name in columns if name not in dates}
             rows.update(zip(dates, formatter.format(*(batch.column(name) for name in dates)), strict=True))
@@ -123,11 +122,10 @@ class Artifacts:
         parquet, row_groups = self._open_parquet(record, EQUITY)
         if not {"date", "equity"} <= set(parquet.schema_arrow.names):
             raise ConflictError(f"the equity artifact of backtest {record.id} lacks a date or equity column")
-        if window.whole:
-            return _batches(parquet, ["date", "equity"], row_groups, batch_rows)
-        clock = window.clock(parquet.schema_arrow, "date", f"equity curve of backtest {record.id}")
-        row_groups = window.row_groups(parquet.metadata, clock, row_groups)
-        return window.rows(_batches(parquet, ["date", "equity"], row_groups, batch_rows), clock)
+        what = f"equity curve of backtest {record.id}"
+        return window.applied(
+            parquet, "date", what, row_groups, lambda groups: _batches(parquet, ["date", "equity"], groups, batch_rows)
+        )
 
     def trade_batches(
         self, record: BacktestRecord, batch_rows: int, window: RowWindow = WHOLE
@@ -144,13 +142,12 @@ class Artifacts:
         parquet, row_groups = self._open_parquet(record, TRADES, located)
         columns = [name for name in TRADE_COLUMNS if name in parquet.schema_arrow.names]
         texts = [name for name in TRADES.encoding.dictionary_columns if name in columns]
-        if window.whole:
-            fetched = self._fetched_ahead(parquet, located, columns, row_groups, read_dictionary=texts)
-            return _batches(fetched, columns, row_groups, batch_rows)
-        clock = window.clock(parquet.schema_arrow, "entry_date", f"trade list of backtest {record.id}")
-        row_groups = window.row_groups(parquet.metadata, clock, row_groups)
-        fetched = self._fetched_ahead(parquet, located, columns, row_groups, read_dictionary=texts)
-        return window.rows(_batches(fetched, columns, row_groups, batch_rows), clock)
+
+        def fetched_ahead(groups: list[int] | None) -> Iterator[pa.RecordBatch]:
+            fetched = self._fetched_ahead(parquet, located, columns, groups, read_dictionary=texts)
+            return _batches(fetched, columns, groups, batch_rows)
+
+        return window.applied(parquet, "entry_date", f"trade list of backtest {record.id}", row_groups, fetched_ahead)
 
     def file_chunks(self, record: BacktestRecord, kind: ArtifactKind) -> Iterator[bytes]:
         """The run's Parquet file in chunks, the first already produced; 409 when missing.

@@ -20,7 +20,7 @@ which for a curve is date order (one point per bar).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -98,6 +98,24 @@ class RowWindow:
                     continue
             kept.append(index)
         return kept
+
+    def applied(
+        self,
+        parquet: pq.ParquetFile,
+        column: str,
+        what: str,
+        row_groups: list[int] | None,
+        read: Callable[[list[int] | None], Iterator[pa.RecordBatch]],
+    ) -> Iterator[pa.RecordBatch]:
+        """`read(row_groups)`, windowed by `column`: row groups outside skipped, rows cut and downsampled.
+
+        A whole window calls `read(row_groups)` alone, so the default answer is read as before windows
+        existed (a file whose `column` holds no dates is refused only when a window is asked for).
+        """
+        if self.whole:
+            return read(row_groups)
+        clock = self.clock(parquet.schema_arrow, column, what)
+        return self.rows(read(self.row_groups(parquet.metadata, clock, row_groups)), clock)
 
     def rows(self, batches: Iterator[pa.RecordBatch], clock: Clock) -> Iterator[pa.RecordBatch]:
         """The batches cut to the window, then downsampled; empty batches are left out."""
