@@ -144,6 +144,20 @@ def return_blocks(returns: ArrayLike, partitions: int = DEFAULT_PARTITIONS) -> t
     return np.add.reduceat(series, starts).tolist(), np.add.reduceat(series * series, starts).tolist()
 
 
+def return_blocks_many(
+    returns: np.ndarray, partitions: int = DEFAULT_PARTITIONS
+) -> list[tuple[list[float], list[float]]] | None:
+    """`return_blocks` of each row of `returns` (runs x bars, float64), bit for bit; None when T < partitions.
+
+    One reduceat along the rows sums each row's blocks as reduceat sums one series.
+    """
+    if returns.shape[1] < partitions:
+        return None
+    starts = np.concatenate(([0], np.cumsum(block_sizes(returns.shape[1], partitions))[:-1]))
+    sums, squares = np.add.reduceat(returns, starts, axis=1), np.add.reduceat(returns * returns, starts, axis=1)
+    return list(zip(sums.tolist(), squares.tolist(), strict=True))
+
+
 def probability_of_backtest_overfitting_from_blocks(
     sums: ArrayLike, squares: ArrayLike, sizes: ArrayLike, *, chunk_elements: int = CHUNK_ELEMENTS
 ) -> BacktestOverfitting | None:
