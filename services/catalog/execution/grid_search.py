@@ -86,9 +86,11 @@ async def create_grid_search(
 
 @functools.cache
 def warm_statistics() -> None:
-    """Loads the PBO's compiled kernel on a thread of its own, once a process: called as a search's runs start.
+    """Loads the PBO's compiled kernel on a thread of its own, once a process (the catalog calls it as it starts).
 
-    Not before the search is stored: the load holds the GIL for about 0.4 s, which the POST would wait for.
+    The load (numba and the cached kernel) holds the GIL for about 0.4 s: in a
+    search's last report it was part of the time to SUCCESS, and started as a
+    search's runs start it slowed the catalog's answers to their first reports.
     """
     threading.Thread(target=backtest_overfitting.warm_up, name="cscv-warm-up", daemon=True).start()
 

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backtest.v1 import catalog_pb2
 from services.catalog import execution_convert, runs_table, signal_binding
-from services.catalog.execution.grid_search import DEFAULT_TOP_N, MAX_TOP_N, warm_statistics
+from services.catalog.execution.grid_search import DEFAULT_TOP_N, MAX_TOP_N
 from services.catalog.execution.service import ExecutionService
 from services.domain.commands import parse_id
 from services.domain.errors import ValidationError
@@ -45,7 +45,6 @@ class GridSearchMixin:
         grid = parse_parameter_space(space, base)
         expanded = {dimension.key: list(dimension.values) for dimension in grid.dimensions}
         task_id = await self.execution.grid_search(search, expanded, top_n=top_n, logic=logic)
-        warm_statistics()  # stored and queued: the PBO's kernel loads while the runs compute
         response = catalog_pb2.GridSearchBacktestsResponse(
             task_id=str(task_id),
             status=TaskStatus.PENDING,
