@@ -198,8 +198,9 @@ def probability_of_backtest_overfitting_from_blocks(
 def warm_up() -> None:
     """Loads the compiled CSCV kernel (compiling it into numba's cache the first time): 0.4 s a process pays once.
 
-    A catalog calls it on a worker thread when a grid search starts, so that
-    the search's last report does not pay it on top of the PBO.
+    A catalog calls it on a thread of its own as it starts
+    (services.catalog.execution.grid_search.warm_statistics), so that a
+    search's last report does not pay it on top of the PBO.
     """
     rng = np.random.default_rng(0)
     sums = rng.normal(size=(DEFAULT_PARTITIONS, 3))

@@ -14,7 +14,7 @@ with nothing else to do. Here each configuration's two Sharpe ratios are
 computed once into two rows and read twice more.
 
 Imported only where PBO is computed (processes that only read metric names
-do not load numba). nogil: rows are shared among threads by the caller.
+do not load numba). nogil: a caller may share a chunk's rows among threads.
 """
 
 from __future__ import annotations
@@ -30,7 +30,13 @@ from services.domain.backtest_overfitting import ROUND_OFF
 # error_model numpy: a zero block size divides as numpy does (inf or NaN), it does not raise.
 @njit(cache=True, nogil=True, error_model="numpy")
 def _sharpe_row(total: np.ndarray, squares: np.ndarray, n: float, out: np.ndarray) -> None:
-    """backtest_overfitting._sharpe of one block set: `out[j]` for configuration j."""
+    """Per-bar Sharpe ratio (ddof=1) of configuration j over one block set into `out[j]`, from its sums.
+
+    The numpy expressions it replaced (kept as the unit test's reference):
+    mean = total / n, deviations = squares - total * mean, and a series
+    constant over the set (deviations <= ROUND_OFF * squares) +inf, -inf or 0
+    by the sign of its mean, else mean / sqrt(deviations / (n - 1)).
+    """
     for j in range(total.size):
         mean = total[j] / n
         deviations = squares[j] - total[j] * mean

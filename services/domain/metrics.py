@@ -110,7 +110,9 @@ def metrics_and_excess_many(
     so every value is bit for bit the one-run path's, as a test holds it. The
     scalar arithmetic after the reductions is the one-run path's own
     (_return_scalars, _moment_scalars), run by run. A grid search's 500-run
-    job spent about 0.2 s of its 0.6 s in some thirty numpy calls per run.
+    job of 2,609 bars: 57-62 -> 38-48 ms of CPU in process; in the stack,
+    whose artifact threads want the GIL too, the metrics thread's profile
+    samples per job went from about 180 to 56 ms.
     """
     equity = np.stack([np.asarray(result.equity, dtype=float) for result in results])
     n_runs, n = equity.shape[0], equity.shape[1] - 1
