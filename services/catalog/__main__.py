@@ -18,6 +18,7 @@ import asyncio  # noqa: E402
 import sys  # noqa: E402
 
 from services.catalog.app import build_app  # noqa: E402
+from services.catalog.execution.grid_search import warm_statistics  # noqa: E402
 from services.catalog.settings import CatalogSettings  # noqa: E402
 from services.kit.grpc_server import run_until_signalled  # noqa: E402
 from services.kit.settings import SettingsError, load_settings  # noqa: E402
@@ -42,6 +43,7 @@ def main() -> None:
     configure_logging("catalog", settings.log_level)
     release_large_buffers()  # uploads stream CSV blocks and Parquet pages through worker threads
     pad_heap()  # ... and each upload message is copied in megabyte buffers: from one padded heap
+    warm_statistics()  # the PBO's compiled kernel, loaded on a thread now rather than in a search's last report
     asyncio.run(serve(settings))
 
 

@@ -25,7 +25,8 @@ Conventions:
 - Each combination's block set and its complement are one pair: the Sharpe
   ratios of both come from per-block sums and sums of squares, so every
   pair costs two (k x S) @ (S x N) products, computed in chunks of pairs to
-  bound memory.
+  bound memory; the Sharpe ratios, winners and ranks from them are one
+  compiled pass per pair (services/domain/cscv_kernel.py).
 """
 
 from __future__ import annotations
@@ -143,6 +144,20 @@ def return_blocks(returns: ArrayLike, partitions: int = DEFAULT_PARTITIONS) -> t
     return np.add.reduceat(series, starts).tolist(), np.add.reduceat(series * series, starts).tolist()
 
 
+def return_blocks_many(
+    returns: np.ndarray, partitions: int = DEFAULT_PARTITIONS
+) -> list[tuple[list[float], list[float]]] | None:
+    """`return_blocks` of each row of `returns` (runs x bars, float64), bit for bit; None when T < partitions.
+
+    One reduceat along the rows sums each row's blocks as reduceat sums one series.
+    """
+    if returns.shape[1] < partitions:
+        return None
+    starts = np.concatenate(([0], np.cumsum(block_sizes(returns.shape[1], partitions))[:-1]))
+    sums, squares = np.add.reduceat(returns, starts, axis=1), np.add.reduceat(returns * returns, starts, axis=1)
+    return list(zip(sums.tolist(), squares.tolist(), strict=True))
+
+
 def probability_of_backtest_overfitting_from_blocks(
     sums: ArrayLike, squares: ArrayLike, sizes: ArrayLike, *, chunk_elements: int = CHUNK_ELEMENTS
 ) -> BacktestOverfitting | None:
@@ -180,6 +195,18 @@ def probability_of_backtest_overfitting_from_blocks(
     )
 
 
+def warm_up() -> None:
+    """Loads the compiled CSCV kernel (compiling it into numba's cache the first time): 0.4 s a process pays once.
+
+    A catalog calls it on a thread of its own as it starts
+    (services.catalog.execution.grid_search.warm_statistics), so that a
+    search's last report does not pay it on top of the PBO.
+    """
+    rng = np.random.default_rng(0)
+    sums = rng.normal(size=(DEFAULT_PARTITIONS, 3))
+    probability_of_backtest_overfitting_from_blocks(sums, sums**2 + 1.0, np.full(DEFAULT_PARTITIONS, 4.0))
+
+
 def _block_moments(matrix: np.ndarray, partitions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-block column sums and sums of squares (S x N), block sizes, and the usable columns."""
     n_configs = matrix.shape[1]
@@ -202,6 +229,8 @@ def _block_moments(matrix: np.ndarray, partitions: int) -> tuple[np.ndarray, np.
 def _cross_validate(
     sums: np.ndarray, squares: np.ndarray, sizes: np.ndarray, chunk_elements: int
 ) -> tuple[np.ndarray, ...]:
+    from services.domain.cscv_kernel import winners_and_ranks  # numba: loaded only where PBO computes
+
     partitions, n_configs = sums.shape
     combinations = list(itertools.combinations(range(partitions), partitions // 2))
     position = {_mask(c): i for i, c in enumerate(combinations)}
@@ -218,42 +247,29 @@ def _cross_validate(
     is_sharpe = np.empty(len(combinations))
     oos_sharpe = np.empty(len(combinations))
     at_or_below_median = np.empty(len(combinations), dtype=bool)
-    total_sum, total_squares, total_size = sums.sum(axis=0), squares.sum(axis=0), sizes.sum()
+    total_sum, total_squares, total_size = sums.sum(axis=0), squares.sum(axis=0), float(sizes.sum())
+    # Per direction (0: the chosen set in sample, 1: its complement) and pair.
+    winner = np.empty((2, half), dtype=np.int64)
+    in_sample, out_of_sample = np.empty((2, half)), np.empty((2, half))
+    below, tied = np.empty((2, half), dtype=np.int64), np.empty((2, half), dtype=np.int64)
     step = max(1, chunk_elements // n_configs)
     for lo in range(0, half, step):
         chosen = indicator[lo : lo + step]
-        size_a = chosen @ sizes
-        sum_a, squares_a = chosen @ sums, chosen @ squares
-        sharpe_a = _sharpe(sum_a, squares_a, size_a)
-        sharpe_b = _sharpe(total_sum - sum_a, total_squares - squares_a, total_size - size_a)
-        rows = np.arange(lo, lo + chosen.shape[0])
-        for where, in_sample, out_of_sample in ((rows, sharpe_a, sharpe_b), (complement[rows], sharpe_b, sharpe_a)):
-            winner = np.argmax(in_sample, axis=1)
-            picked = np.arange(winner.size)
-            oos = out_of_sample[picked, winner]
-            below = np.count_nonzero(out_of_sample < oos[:, None], axis=1)
-            tied = np.count_nonzero(out_of_sample == oos[:, None], axis=1)  # counts the winner itself
-            rank = below + (tied + 1) / 2.0
-            logits[where] = np.log(rank / (n_configs + 1 - rank))
-            at_or_below_median[where] = 2 * rank <= n_configs + 1
-            best[where] = winner
-            is_sharpe[where] = in_sample[picked, winner]
-            oos_sharpe[where] = oos
+        rows = np.arange(chosen.shape[0])  # the chunk's pairs, indexing its slices of the outputs
+        # The products stay numpy's (BLAS sums in its own order); the Sharpe ratios, winners and
+        # ranks after them are the kernel's (services.domain.cscv_kernel), bit for bit numpy's.
+        sum_a, squares_a = np.ascontiguousarray(chosen @ sums), np.ascontiguousarray(chosen @ squares)
+        outputs = (winner[:, lo:], in_sample[:, lo:], out_of_sample[:, lo:], below[:, lo:], tied[:, lo:])
+        winners_and_ranks(sum_a, squares_a, chosen @ sizes, total_sum, total_squares, total_size, rows, *outputs)
+    rank = below + (tied + 1) / 2.0
+    for direction, where in ((0, np.arange(half)), (1, complement)):
+        logits[where] = np.log(rank[direction] / (n_configs + 1 - rank[direction]))
+        at_or_below_median[where] = 2 * rank[direction] <= n_configs + 1
+        best[where] = winner[direction]
+        is_sharpe[where] = in_sample[direction]
+        oos_sharpe[where] = out_of_sample[direction]
     return logits, best, is_sharpe, oos_sharpe, at_or_below_median
 
 
 def _mask(combination: tuple[int, ...]) -> int:
     return sum(1 << block for block in combination)
-
-
-def _sharpe(total: np.ndarray, squares: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """Per-bar Sharpe ratio (ddof=1) of each row's block set from its sums; see the module's conventions."""
-    n = size[:, None]
-    mean = total / n
-    deviations = squares - total * mean
-    constant = deviations <= ROUND_OFF * squares
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sharpe = mean / np.sqrt(deviations / (n - 1))
-    if not constant.any():
-        return sharpe
-    return np.where(constant, np.where(mean > 0, np.inf, np.where(mean < 0, -np.inf, 0.0)), sharpe)

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from services.adapters.engines import get_engine
-from services.domain.backtest_overfitting import return_blocks
+from services.domain.backtest_overfitting import return_blocks, return_blocks_many
 from services.domain.engines import descriptor
 from services.domain.execution import EngineResult
-from services.domain.metrics import metrics_and_excess
+from services.domain.metrics import metrics_and_excess, metrics_and_excess_many
 from services.domain.run_config import ResolvedBacktest
 from services.domain.signal_logic import LogicVersion
 from services.domain.signals import SignalContext
@@ -117,5 +117,25 @@ def simulate_batch(
 
 
 def outcomes(runs: list[ResolvedBacktest], results: list[EngineResult]) -> list[RunOutcome]:
-    """Each run's result with its metrics."""
-    return [_outcome(r, res) for r, res in zip(runs, results, strict=True)]
+    """Each run's result with its metrics.
+
+    Runs that share their bars' count and the metrics' settings (a broadcast
+    batch: a grid search's job) are measured together (metrics_and_excess_many,
+    the same values as one at a time).
+    """
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for index, (run, result) in enumerate(zip(runs, results, strict=True)):
+        config = run.config
+        groups[(config.bars_per_year, config.risk_free_rate, len(result.equity))].append(index)
+    measured: list[RunOutcome | None] = [None] * len(runs)
+    for (bars_per_year, risk_free_rate, n_bars), indices in groups.items():
+        if len(indices) < 2 or n_bars < 3:
+            for i in indices:
+                measured[i] = _outcome(runs[i], results[i])
+            continue
+        group = [results[i] for i in indices]
+        metrics, excess = metrics_and_excess_many(group, bars_per_year=bars_per_year, risk_free_rate=risk_free_rate)
+        blocks = return_blocks_many(excess) or [None] * len(indices)
+        for i, flat, block in zip(indices, metrics, blocks, strict=True):
+            measured[i] = RunOutcome(results[i], flat, block)
+    return measured

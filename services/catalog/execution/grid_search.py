@@ -12,7 +12,9 @@ metrics, with only the top entries read whole.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.adapters.bus import Job, Topology
 from services.catalog.db.models import Backtest
 from services.catalog.execution.sweeps import queue_search
+from services.domain import backtest_overfitting
 from services.domain.deflated_sharpe import DEFLATED_SHARPE
 from services.domain.grid_search import GridSearch
 from services.domain.job_planning import MAX_BATCH_RUNS
@@ -79,6 +82,17 @@ async def create_grid_search(
         session, topology, task_id, ids, runs, params, workers=workers, logic=logic, max_batch=MAX_BATCH_RUNS
     )
     return task_id, jobs
+
+
+@functools.cache
+def warm_statistics() -> None:
+    """Loads the PBO's compiled kernel on a thread of its own, once a process (the catalog calls it as it starts).
+
+    The load (numba and the cached kernel) holds the GIL for about 0.4 s: in a
+    search's last report it was part of the time to SUCCESS, and started as a
+    search's runs start it slowed the catalog's answers to their first reports.
+    """
+    threading.Thread(target=backtest_overfitting.warm_up, name="cscv-warm-up", daemon=True).start()
 
 
 async def ranked_columns(

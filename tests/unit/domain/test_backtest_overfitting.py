@@ -140,3 +140,62 @@ def test_inputs_it_cannot_split():
             probability_of_backtest_overfitting(rng.normal(size=(64, 3)), partitions=partitions)
     with pytest.raises(ValueError, match="T x N"):
         probability_of_backtest_overfitting(rng.normal(size=64))
+
+
+def _numpy_sharpe(total, squares, size):
+    """The numpy expressions the compiled kernel replaced (services.domain.cscv_kernel), kept as its reference."""
+    n = size[:, None]
+    mean = total / n
+    deviations = squares - total * mean
+    constant = deviations <= 1e-10 * squares
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpe = mean / np.sqrt(deviations / (n - 1))
+    return np.where(constant, np.where(mean > 0, np.inf, np.where(mean < 0, -np.inf, 0.0)), sharpe)
+
+
+def _numpy_cross_validation(sums, squares, sizes):
+    """(logits, best, IS Sharpe, OOS Sharpe) per combination as the numpy code before the kernel computed them."""
+    partitions, n_configs = sums.shape
+    combinations = list(itertools.combinations(range(partitions), partitions // 2))
+    out = {name: [] for name in ("logits", "best", "is", "oos")}
+    total_sum, total_squares, total_size = sums.sum(axis=0), squares.sum(axis=0), sizes.sum()
+    for combination in combinations:
+        chosen = np.zeros((1, partitions))
+        chosen[0, list(combination)] = 1.0
+        size_a, sum_a, squares_a = chosen @ sizes, chosen @ sums, chosen @ squares
+        in_sample = _numpy_sharpe(sum_a, squares_a, size_a)[0]
+        out_of_sample = _numpy_sharpe(total_sum - sum_a, total_squares - squares_a, total_size - size_a)[0]
+        winner = int(np.argmax(in_sample))
+        oos = out_of_sample[winner]
+        rank = np.count_nonzero(out_of_sample < oos) + (np.count_nonzero(out_of_sample == oos) + 1) / 2.0
+        out["logits"].append(np.log(rank / (n_configs + 1 - rank)))
+        out["best"].append(winner)
+        out["is"].append(in_sample[winner])
+        out["oos"].append(oos)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_compiled_pass_is_the_numpy_expressions_bit_for_bit(seed):
+    from services.domain.backtest_overfitting import probability_of_backtest_overfitting_from_blocks
+
+    rng = np.random.default_rng(seed)
+    partitions = int(rng.choice([4, 8, 16]))
+    n = int(rng.integers(5, 400))
+    sums = rng.normal(0.002, 0.05, (partitions, n))
+    squares = sums**2 + rng.uniform(0.0, 0.01, (partitions, n))
+    sums[:, 1], squares[:, 1] = sums[:, 0], squares[:, 0]  # exact ties
+    sums[:, 2] = squares[:, 2] = 0.0  # never in the market: Sharpe 0 everywhere
+    sums[:, 3] = 0.001  # constant positive returns: +inf
+    squares[:, 3] = sums[:, 3] ** 2 / 10
+    sums[:, 4] = -0.001  # constant negative returns: -inf
+    squares[:, 4] = sums[:, 4] ** 2 / 10
+    sizes = np.full(partitions, 10.0)
+    result = probability_of_backtest_overfitting_from_blocks(
+        sums, squares, sizes, chunk_elements=int(rng.integers(1, 5000))
+    )
+    expected = _numpy_cross_validation(sums, squares, sizes)
+    assert np.array_equal(result.logits, np.array(expected["logits"]))
+    assert np.array_equal(result.best_config, np.array(expected["best"]))
+    assert np.array_equal(result.is_sharpe, np.array(expected["is"]))
+    assert np.array_equal(result.oos_sharpe, np.array(expected["oos"]))
