@@ -37,6 +37,12 @@ _GROUPS_AHEAD = 2
 # pool 14,100; docs/benchmarks.md). Not the loop's default pool: a slow client would hold its
 # thread for minutes. A stream beyond this many at once waits for a printer.
 _PRINTERS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="json-printer")
+# The threads that read and decode record batches ahead (_read_ahead), one a stream while it lasts,
+# kept for the same reason: with a new thread per stream, each stream's Arrow buffers came from a
+# heap glibc had handed back and faulted them in again (a million-point curve 14,800-14,900 page
+# faults a request, pooled 6,600-6,700; the service's CPU 124-149 ms, pooled 113-130 ms; in the
+# same probe sessions, docs/benchmarks.md). A stream beyond this many at once waits for a reader.
+_READERS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="read-ahead")
 # Methods whose servicer yields its HttpBody messages already serialized (see add_to_server).
 WIRE_METHODS = ("GetEquityCurveJson", "GetTradesJson", "DownloadEquityCurve", "DownloadTrades")
 
@@ -160,7 +166,17 @@ class _Capture:
 
 
 def _groups(messages: Iterator[bytes], group_bytes: int) -> Iterator[list[bytes]]:
-    """The messages in lists of about group_bytes: one hop to a worker thread per list, not per message."""
+    """The messages in lists of about group_bytes: one hop to a worker thread per list, not per message.
+
+    The first message goes in a list of its own: it was printed before the stream started (see
+    _json), and a full first group waited for the next batch to be read and printed too (first
+    byte of a million-point curve 20.9 -> 18.5 ms, of a 117,047-trade list 30.7 -> 28.6 ms, in
+    one probe session; the last byte no sooner).
+    """
+    messages = iter(messages)
+    first = next(messages, None)
+    if first is not None:
+        yield [first]
     group, size = [], 0
     for message in messages:
         group.append(message)
@@ -181,7 +197,7 @@ def _last(entry: tuple) -> bool:
 
 
 def _read_ahead(items: Iterator[T], depth: int = _READ_AHEAD) -> Iterator[T]:
-    """The items of a blocking iterator, read by a thread of their own up to `depth` ahead of the caller.
+    """The items of a blocking iterator, read by a pooled thread (_READERS) up to `depth` ahead of the caller.
 
     Record batches are read from S3 and decoded (a ranged GET now and then, Arrow's decoding
     with the GIL released) while the batch before is printed: a million-point curve's ~60 ms
@@ -210,7 +226,7 @@ def _read_ahead(items: Iterator[T], depth: int = _READ_AHEAD) -> Iterator[T]:
         except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
             offer((False, exc))
 
-    threading.Thread(target=produce, name="read-ahead", daemon=True).start()
+    _READERS.submit(produce)
     try:
         while not _last(entry := ready.get()):
             yield entry[1]

@@ -1,7 +1,8 @@
 """The results service's two read-ahead helpers: same items in order, failures in place, early stops clean.
 
 `_read_ahead` reads record batches ahead of a caller's thread; `_made_ahead` makes the
-JSON text's messages ahead of the event loop, in a thread of its own.
+JSON text's messages ahead of the event loop, in a thread of its own; `_groups` cuts the
+messages into the lists `_made_ahead` hands over.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from services.results.servicer import _made_ahead, _read_ahead
+from services.results.servicer import _groups, _made_ahead, _read_ahead
 
 
 def _failing_after_two():
@@ -94,3 +95,11 @@ def test_the_thread_makes_at_most_ahead_items_and_closes_the_iterator_when_the_c
     assert closed.wait(5), "the making thread did not stop and close its iterator"
     time.sleep(0.2)
     assert len(made) == 3
+
+
+def test_groups_send_the_first_message_alone_then_lists_of_at_least_the_group_size_in_order():
+    messages = [bytes([n]) * size for n, size in enumerate((5, 3, 4, 2, 6, 1))]
+    groups = list(_groups(iter(messages), 6))
+    assert groups == [messages[:1], messages[1:3], messages[3:5], messages[5:]]
+    assert list(_groups(iter([]), 6)) == []
+    assert list(_groups(iter([b"x"]), 6)) == [[b"x"]]
