@@ -86,7 +86,6 @@ class ClaimGroup:
             # Anything else (a deadlock with another catalog's group): each execute claims alone.
             log.warning("a grouped claim failed; its executes claim alone", exc_info=True)
             claimed = {}
-        log.info("TMPGROUP", extra={"n": len(group)})
         for backtest_id, future in group:
             if not future.done():
                 future.set_result(claimed.get(backtest_id))
