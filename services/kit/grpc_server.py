@@ -44,7 +44,6 @@ class GrpcService:
         options = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.http2.bdp_probe", 0),
         ]
         # Every failed call ends through one interceptor: see services.kit.error_interceptor.
         self.server = grpc.aio.server(options=options, interceptors=[ErrorInterceptor()])
