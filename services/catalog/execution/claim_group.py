@@ -24,6 +24,7 @@ import asyncio
 import logging
 import uuid
 
+import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.adapters.bus import Job, Topology
@@ -78,7 +79,7 @@ class ClaimGroup:
             async with self.autocommit.connect() as connection:
                 claimed = await claim_plain(connection, self.topology, [backtest_id for backtest_id, _ in group])
         except Exception as exc:
-            if unreachable_dependency(exc) is not None:  # the database is away: each execute fails as alone
+            if _outage(exc):  # the database is away: each execute fails as it would have alone
                 for _, future in group:
                     if not future.done():
                         future.set_exception(exc)
@@ -89,6 +90,17 @@ class ClaimGroup:
         for backtest_id, future in group:
             if not future.done():
                 future.set_result(claimed.get(backtest_id))
+
+
+def _outage(exc: Exception) -> bool:
+    """Whether `exc` says the database is unreachable.
+
+    A deadlock or a serialization failure is not, though SQLAlchemy calls it OperationalError as it does
+    an outage: the statement rolled back, and each claim alone may pass.
+    """
+    if isinstance(getattr(exc, "orig", None), (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)):
+        return False
+    return unreachable_dependency(exc) is not None
 
 
 def _distinct(
