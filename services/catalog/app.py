@@ -7,7 +7,6 @@ assembly in-process on port 0.
 from __future__ import annotations
 
 import asyncio
-import gc
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -61,11 +60,6 @@ class CatalogApp:
                 stop=self._stop,
             )
             self._background.append(asyncio.create_task(collection))
-        # Everything imported and built so far (about 140,000 objects: numpy, pyarrow, SQLAlchemy, the
-        # protobuf descriptors) lives as long as the process: out of the collector's way, a full
-        # collection no longer walks them (83 ms each before), and the young garbage of the requests
-        # is all it looks at.
-        gc.freeze()
 
     async def close(self) -> None:
         """Releases what the server leaves behind once drained: the bus and the database pool."""
