@@ -18,8 +18,11 @@ more to read) goes through `claim_plain` instead: the same claim, task and
 outbox row in one statement (`_CLAIM_PLAIN`), run in autocommit. One
 statement is one transaction on its own, so the claim and its job commit
 together as before, in one round trip instead of BEGIN, claim, insert and
-COMMIT. Its outbox payload is written by the database from the claimed row
-(the relay decodes it with `Job.decode`, as any other); the job published
+COMMIT. The statement claims several runs at once: the executes that
+arrive while a claim is in flight go together in the next one
+(services.catalog.execution.claim_group), each with its own task and job.
+Its outbox payload is written by the database from the claimed row (the
+relay decodes it with `Job.decode`, as any other); the job published
 straight away is built from the same row in Python.
 """
 
@@ -67,25 +70,33 @@ _CLAIM = text(
 ).columns(*(Backtest.__table__.c[name] for name in RUN_FIELDS), column("bars_sha256", Text), column("bars_uri", Text))
 
 
-# _CLAIM for a plugin run that reads no series, with its outbox row: one statement, run in autocommit.
-# The payload is Job.encode's JSON object, built from the claimed row (Job.decode reads it back).
+# _CLAIM for plugin runs that read no series, with their outbox rows: one statement, run in autocommit, for
+# one run or several (the claims gathered from concurrent executes: services.catalog.execution.claim_group).
+# Each wanted run brings its job and task ids; the payload is Job.encode's JSON object, built from the claimed
+# row (Job.decode reads it back). The backtest ids must be distinct (a repeat would claim its row once).
 _RUN_JSON = ", ".join(f"'{name}', claimed.{name}" + ("::text" if name == "strategy_id" else "") for name in RUN_FIELDS)
 _CLAIM_PLAIN = text(
     f"""
-    WITH claimed AS (
+    WITH wanted AS (
+        SELECT * FROM unnest(CAST(:backtest_ids AS uuid[]), CAST(:job_ids AS text[]), CAST(:task_ids AS uuid[]))
+            AS w(backtest_id, job_id, task_id)
+    ), claimed AS (
         UPDATE backtests AS b
-        {_CLAIMED_SET}
-        WHERE b.id = :backtest_id AND b.status <> :running AND b.config ->> 'signal_logic_id' IS NULL
+        {_CLAIMED_SET.replace(":job_id", "w.job_id")}
+        FROM wanted AS w
+        WHERE b.id = w.backtest_id AND b.status <> :running AND b.config ->> 'signal_logic_id' IS NULL
             AND coalesce(b.config ->> 'signal_plugin_key', '') <> ALL(CAST(:series_readers AS text[]))
-        RETURNING b.id, {", ".join(f"b.{name}" for name in RUN_FIELDS)}, b.bars_sha256
+        RETURNING b.id, w.job_id AS claim_job_id, w.task_id AS claim_task_id,
+            {", ".join(f"b.{name}" for name in RUN_FIELDS)}, b.bars_sha256
     ), located AS (
         SELECT claimed.*, (SELECT s.object_uri {_SERIES_OF.format(row="claimed")}) AS bars_uri FROM claimed
     ), task AS (
-        {_TASK_INSERT}
+        INSERT INTO tasks (id, kind, status, total, backtest_id)
+        SELECT claimed.claim_task_id, :execute, :pending, 1, claimed.id FROM claimed
     ), queued AS (
         INSERT INTO outbox (subject, msg_id, payload)
-        SELECT :subject_prefix || claimed.engine, :job_id, convert_to(CAST(jsonb_build_object(
-            'job_id', CAST(:job_id AS text), 'engine', claimed.engine,
+        SELECT :subject_prefix || claimed.engine, claimed.claim_job_id, convert_to(CAST(jsonb_build_object(
+            'job_id', claimed.claim_job_id, 'engine', claimed.engine,
             'backtest_ids', jsonb_build_array(claimed.id::text),
             'runs', jsonb_build_array(jsonb_build_object({_RUN_JSON})),
             'bars_uri', coalesce(claimed.bars_uri, ''), 'bars_sha256', coalesce(claimed.bars_sha256, ''),
@@ -93,13 +104,18 @@ _CLAIM_PLAIN = text(
         ) AS text), 'UTF8')
         FROM located AS claimed
     )
-    SELECT {", ".join(RUN_FIELDS)}, bars_sha256, bars_uri FROM located
+    SELECT id, {", ".join(RUN_FIELDS)}, bars_sha256, bars_uri FROM located
     """
-).columns(*(Backtest.__table__.c[name] for name in RUN_FIELDS), column("bars_sha256", Text), column("bars_uri", Text))
+).columns(
+    Backtest.__table__.c.id,
+    *(Backtest.__table__.c[name] for name in RUN_FIELDS),
+    column("bars_sha256", Text),
+    column("bars_uri", Text),
+)
 
 
 def _claim_parameters(backtest_id: uuid.UUID) -> tuple[uuid.UUID, str, dict]:
-    """(task id, job id, the parameters both claim statements take) for a new execute task."""
+    """(task id, job id, the parameters `_CLAIM` takes) for a new execute task."""
     task_id = uuid.uuid4()
     job_id = str(JobId.for_execute(task_id))
     parameters = {
@@ -127,19 +143,33 @@ def _execute_job(job_id: str, backtest_id: uuid.UUID, run: dict, claimed, **sign
 
 
 async def claim_plain(
-    session: AsyncConnection, topology: Topology, backtest_id: uuid.UUID
-) -> tuple[uuid.UUID, Job] | None:
-    """`claim_backtest` in one statement for a plugin run that reads no series; the connection must be in autocommit.
+    connection: AsyncConnection, topology: Topology, backtest_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[uuid.UUID, Job]]:
+    """`claim_backtest` in one statement for plugin runs that read no series; the connection must be in autocommit.
 
-    Returns (task id, queued job), committed; None when this path does not apply: the
-    backtest is missing or running, or its run needs binding (`claim_backtest` then decides).
+    backtest_ids: distinct runs, each claimed for a new execute task of its own.
+    Returns (task id, queued job) by backtest id, committed, for the runs claimed; a run
+    left out is missing or running, or needs binding (`claim_backtest` then decides).
     """
-    task_id, job_id, parameters = _claim_parameters(backtest_id)
-    parameters.update(series_readers=sorted(SERIES_READERS), subject_prefix=topology.job_subject(""))
-    row = (await session.execute(_CLAIM_PLAIN, parameters)).mappings().one_or_none()
-    if row is None:
-        return None
-    return task_id, _execute_job(job_id, backtest_id, backtests.run_fields(row), row)
+    task_ids = [uuid.uuid4() for _ in backtest_ids]
+    job_ids = [str(JobId.for_execute(task_id)) for task_id in task_ids]
+    parameters = {
+        "backtest_ids": backtest_ids,
+        "job_ids": job_ids,
+        "task_ids": task_ids,
+        "running": RunStatus.RUNNING,
+        "execute": TaskKind.EXECUTE,
+        "pending": TaskStatus.PENDING,
+        "series_readers": sorted(SERIES_READERS),
+        "subject_prefix": topology.job_subject(""),
+    }
+    rows = (await connection.execute(_CLAIM_PLAIN, parameters)).mappings().all()
+    ids = dict(zip(backtest_ids, zip(task_ids, job_ids, strict=True), strict=True))
+    claimed: dict[uuid.UUID, tuple[uuid.UUID, Job]] = {}
+    for row in rows:
+        task_id, job_id = ids[row["id"]]
+        claimed[row["id"]] = (task_id, _execute_job(job_id, row["id"], backtests.run_fields(row), row))
+    return claimed
 
 
 async def claim_backtest(session: AsyncSession, topology: Topology, backtest_id: uuid.UUID) -> tuple[uuid.UUID, Job]:

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.adapters.bus import Bus, Topology
 from services.catalog.execution import cancel, outcomes
-from services.catalog.execution.dispatch import claim_backtest, claim_plain
+from services.catalog.execution.claim_group import ClaimGroup
+from services.catalog.execution.dispatch import claim_backtest
 from services.catalog.execution.grid_search import create_grid_search
 from services.catalog.execution.liveness import CANCEL, Liveness, LivenessPath
 from services.catalog.execution.outbox_relay import OutboxRelay
@@ -76,6 +77,7 @@ class ExecutionService:
         """Connects the bus, then starts the outbox relay and the orphan scan."""
         self.bus = await Bus.connect(self.nats_url, self.topology, name="catalog")
         self.relay = OutboxRelay(self.sessions, self.bus, autocommit=self.autocommit)
+        self.claims = ClaimGroup(self.autocommit, self.bus.topology)
         self.liveness = Liveness(self.sessions, self.bus, self._announce)
         self.progress = ProgressWatch(self.sessions, self.bus)
         self.settled_events = SettledEvents()
@@ -108,9 +110,9 @@ class ExecutionService:
 
     async def execute_async(self, backtest_id: uuid.UUID) -> uuid.UUID:
         """Claims and dispatches a run; returns its task's id (the task is PENDING)."""
-        async with self.autocommit.connect() as connection:
-            # One statement, its own transaction (dispatch.claim_plain): no BEGIN and COMMIT round trips.
-            claimed = await claim_plain(connection, self.bus.topology, backtest_id)
+        # One statement, its own transaction (dispatch.claim_plain), shared with the executes
+        # arriving meanwhile (claim_group): no BEGIN and COMMIT round trips, one statement for several.
+        claimed = await self.claims.claim(backtest_id)
         if claimed is None:  # missing (404), running (409), or a run to bind: the transaction decides
             async with self.sessions.begin() as session:
                 claimed = await claim_backtest(session, self.bus.topology, backtest_id)
