@@ -98,3 +98,42 @@ def test_a_plain_claims_outbox_payload_is_the_job_as_python_builds_it(stub, crea
     assert json_codec.loads(decoded.encode()) == json_codec.loads(expected.encode())
     assert subject.endswith(f"jobs.backtest.{row['engine']}")
     assert (row["status"], row["job_id"]) == ("running", task_id)
+
+
+def test_concurrent_executes_of_distinct_runs_each_get_their_own_task_and_job(stub, create_backtest, sync_engine):
+    """Claims arriving together share statements (claim_group): each run still gets one task, one job, its own payload.
+
+    A missing run and a running one sent in the same burst still answer 404 and 409.
+    """
+    created = [create_backtest() for _ in range(12)]
+    busy = create_backtest()
+    stub.ExecuteBacktestAsync(catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id=busy.id))
+    ids = [c.id for c in created] + [busy.id, "00000000-0000-0000-0000-000000000000"]
+
+    def call(backtest_id):
+        try:
+            return stub.ExecuteBacktestAsync(catalog_pb2.ExecuteBacktestAsyncRequest(backtest_id=backtest_id)).task_id
+        except grpc.RpcError as err:
+            return err.code()
+
+    with ThreadPoolExecutor(max_workers=len(ids)) as pool:
+        outcomes = dict(zip(ids, pool.map(call, ids), strict=True))
+    assert outcomes[busy.id] == grpc.StatusCode.ABORTED
+    assert outcomes[ids[-1]] == grpc.StatusCode.NOT_FOUND
+    task_ids = {c.id: outcomes[c.id] for c in created}
+    assert all(isinstance(t, str) for t in task_ids.values()) and len(set(task_ids.values())) == len(created)
+    with sync_engine.connect() as connection:
+        for backtest_id, task_id in task_ids.items():
+            task_backtest = connection.scalar(
+                sa.text("SELECT backtest_id::text FROM tasks WHERE id = :t"), {"t": task_id}
+            )
+            assert task_backtest == backtest_id
+            (payload,) = connection.execute(
+                sa.text("SELECT payload FROM outbox WHERE msg_id = :m"), {"m": task_id}
+            ).one()
+            job = Job.decode(bytes(payload))
+            assert (job.job_id, job.backtest_ids) == (task_id, [backtest_id])
+            status, job_id = connection.execute(
+                sa.text("SELECT status, job_id FROM backtests WHERE id = :b"), {"b": backtest_id}
+            ).one()
+            assert (status, job_id) == ("running", task_id)
