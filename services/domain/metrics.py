@@ -88,14 +88,10 @@ def metrics_and_excess(
     equity = np.asarray(result.equity, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         flat, excess = _return_metrics_and_excess(equity, bars_per_year, risk_free_rate)
-        flat |= _drawdown_metrics(equity)
-        flat["perf_calmar_ratio"] = np.divide(flat["perf_cagr"], flat["risk_max_drawdown"])
-        flat |= _trade_metrics(result)
-        years = equity.size / bars_per_year
-        flat["trade_turnover_annualised"] = result.traded_notional / equity.mean() / years if equity.size else math.nan
+        average = equity.mean() if equity.size else math.nan
     position = np.asarray(result.position, dtype=float)
-    flat["bars_in_market"] = np.count_nonzero((position != 0.0) & ~np.isnan(position))
-    return {key: _finite(key, flat[key]) for key in STORED}, excess
+    in_market = np.count_nonzero((position != 0.0) & ~np.isnan(position))
+    return _stored(flat, result, equity, bars_per_year=bars_per_year, average=average, in_market=in_market), excess
 
 
 def metrics_and_excess_many(
@@ -141,22 +137,35 @@ def metrics_and_excess_many(
         averages = equity.mean(axis=1)
     position = np.stack([np.asarray(result.position, dtype=float) for result in results])
     in_market = np.count_nonzero((position != 0.0) & ~np.isnan(position), axis=1)
-    years = equity.shape[1] / bars_per_year
     measured = []
     for i in range(n_runs):
-        result = results[i]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             moments = _moment_scalars(n, mean[i], total[i], third[i], fourth[i])
             flat = _return_scalars(n, bars_per_year, growth[i], downside[i], spread[i], mean[i], moments)
-            for level, (var, cvar) in worst.items():
-                flat[f"risk_var_{level}"], flat[f"risk_cvar_{level}"] = var[i], cvar[i]
-            flat |= _drawdown_metrics(equity[i])
-            flat["perf_calmar_ratio"] = np.divide(flat["perf_cagr"], flat["risk_max_drawdown"])
-            flat |= _trade_metrics(result)
-            flat["trade_turnover_annualised"] = result.traded_notional / averages[i] / years
-        flat["bars_in_market"] = in_market[i]
-        measured.append({key: _finite(key, flat[key]) for key in STORED})
+        for level, (var, cvar) in worst.items():
+            flat[f"risk_var_{level}"], flat[f"risk_cvar_{level}"] = var[i], cvar[i]
+        stored = _stored(
+            flat, results[i], equity[i], bars_per_year=bars_per_year, average=averages[i], in_market=in_market[i]
+        )
+        measured.append(stored)
     return measured, excess
+
+
+def _stored(
+    flat: dict, result: EngineResult, equity: np.ndarray, *, bars_per_year: int, average: float, in_market: int
+) -> dict[str, float | int | None]:
+    """A run's metrics after its return metrics (`flat`), keyed as STORED: the one-run and many-run paths share this.
+
+    equity: the run's curve. average: its mean (nan for an empty curve). in_market: bars with a position.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        flat |= _drawdown_metrics(equity)
+        flat["perf_calmar_ratio"] = np.divide(flat["perf_cagr"], flat["risk_max_drawdown"])
+        flat |= _trade_metrics(result)
+        years = equity.size / bars_per_year
+        flat["trade_turnover_annualised"] = result.traded_notional / average / years if equity.size else math.nan
+    flat["bars_in_market"] = in_market
+    return {key: _finite(key, flat[key]) for key in STORED}
 
 
 def structure(flat: dict[str, float | int | None]) -> dict:
