@@ -54,15 +54,21 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
+async def _claims_behind(group: ClaimGroup, first: uuid.UUID, later: list[uuid.UUID]):
+    """Claims `first`, then, once its statement is in flight, each of `later`: (first's task, the later tasks)."""
+    held = asyncio.create_task(group.claim(first))
+    await _settle()
+    waiting = [asyncio.create_task(group.claim(b)) for b in later]
+    await _settle()
+    return held, waiting
+
+
 def test_claims_arriving_while_one_is_in_flight_go_together_in_the_next_statement(monkeypatch):
     async def run():
         ids = [uuid.uuid4() for _ in range(5)]
         statements = _Statements(claimable=set(ids))
         group = _group(monkeypatch, statements)
-        first = asyncio.create_task(group.claim(ids[0]))
-        await _settle()  # the first statement is in flight with the first run alone
-        rest = [asyncio.create_task(group.claim(b)) for b in ids[1:]]
-        await _settle()
+        first, rest = await _claims_behind(group, ids[0], ids[1:])  # the first statement holds the first run alone
         assert statements.groups == [[ids[0]]]
         statements.release.set()
         answers = await asyncio.gather(first, *rest)
@@ -79,10 +85,7 @@ def test_two_executes_of_one_run_never_share_a_statement(monkeypatch):
         a, b = uuid.uuid4(), uuid.uuid4()
         statements = _Statements(claimable={a, b})
         group = _group(monkeypatch, statements)
-        blocker = asyncio.create_task(group.claim(b))
-        await _settle()
-        waiting = [asyncio.create_task(group.claim(x)) for x in (a, a, b)]
-        await _settle()
+        blocker, waiting = await _claims_behind(group, b, [a, a, b])
         statements.release.set()
         await asyncio.gather(blocker, *waiting)
         return a, b, statements.groups
@@ -135,10 +138,7 @@ def test_a_cancelled_execute_does_not_cancel_the_statement_others_wait_on(monkey
         a, b = uuid.uuid4(), uuid.uuid4()
         statements = _Statements(claimable={a, b})
         group = _group(monkeypatch, statements)
-        first = asyncio.create_task(group.claim(a))
-        await _settle()
-        second = asyncio.create_task(group.claim(b))
-        await _settle()
+        first, (second,) = await _claims_behind(group, a, [b])
         first.cancel()
         await _settle()
         statements.release.set()
