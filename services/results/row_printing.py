@@ -17,10 +17,7 @@ Python reference).
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future
-from functools import partial
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -50,8 +47,6 @@ PIECE_BYTES = 240_000
 MMAP_THRESHOLD_BYTES = 256 * 1024
 TRADE_DOUBLES = ("entry_price", "exit_price", "size", "pnl", "return_pct")
 TRADE_TEXTS = ("side", "status")
-# Batches printed at once when equity_rows or trade_rows are given printer threads.
-PRINTED_AHEAD = 2
 
 
 def _key(text: str) -> tuple[int, int, int]:
@@ -88,111 +83,58 @@ def json_array(pieces: Iterable[bytes]) -> Iterator[bytes]:
     yield b"[]" if held is None else held + b"]"
 
 
-def equity_rows(batches: Iterable[pa.RecordBatch], printers: Executor | None = None) -> Iterator[bytes]:
-    """Batches with `date` and `equity` columns as printed EquityPoint objects, in pieces (see PIECE_BYTES).
-
-    printers: threads that print batches at once, PRINTED_AHEAD at most, the pieces still in
-    batch order (see _in_order); None: each batch printed by the caller's thread.
-    """
-    dates = BarDateText()
-
-    def jobs() -> Iterator[Callable[[_Buffer], tuple[np.ndarray, int]]]:
-        for batch in batches:
-            (date,) = dates.columns(batch.column("date"))  # here, in file order: the format is decided batch by batch
-            yield partial(_print_equity_batch, batch, date)
-
-    return _in_order(jobs(), printers)
-
-
-def _print_equity_batch(batch: pa.RecordBatch, date: DateColumn, buffer: _Buffer) -> tuple[np.ndarray, int]:
-    """One batch of equity_rows printed into `buffer`: the buffer and the length of its text."""
-    values = _doubles(batch.column("equity"))
-    undecided: list[int] = []
-    end = -1
-    while end < 0:  # again (rarely) with a value write_double could not decide printed by Python
-        numbers = reference_texts(values, undecided)
-        width = _DATE[2] + _EQUITY[2] + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
-        out = buffer.take(batch.num_rows * width + SLACK)
-        end = _print_equity(
-            *_writable(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
-        )
-        undecided.append(-end - 1)
-    return out, end
-
-
-def trade_rows(batches: Iterable[pa.RecordBatch], printers: Executor | None = None) -> Iterator[bytes]:
-    """Batches of trade columns (any of Trade's; a missing one prints its default) as Trade objects, in pieces.
-
-    printers: as in equity_rows.
-    """
-    dates = BarDateText()
-
-    def jobs() -> Iterator[Callable[[_Buffer], tuple[np.ndarray, int]]]:
-        for batch in batches:
-            names = batch.schema.names
-            present = [batch.column(name) for name in ("entry_date", "exit_date") if name in names]
-            prepared = iter(dates.columns(*present))  # in file order, as in equity_rows
-            entry, exit_ = (
-                next(prepared) if name in names else null_dates(batch.num_rows) for name in ("entry_date", "exit_date")
+def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    """Batches with `date` and `equity` columns as printed EquityPoint objects, in pieces (see PIECE_BYTES)."""
+    dates, buffer = BarDateText(), _Buffer()
+    for batch in batches:
+        (date,) = dates.columns(batch.column("date"))
+        values = _doubles(batch.column("equity"))
+        undecided: list[int] = []
+        end = -1
+        while end < 0:  # again (rarely) with a value write_double could not decide printed by Python
+            numbers = reference_texts(values, undecided)
+            width = _DATE[2] + _EQUITY[2] + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
+            out = buffer.take(batch.num_rows * width + SLACK)
+            end = _print_equity(
+                *_writable(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
             )
-            yield partial(_print_trade_batch, batch, entry, exit_)
-
-    return _in_order(jobs(), printers)
-
-
-def _print_trade_batch(
-    batch: pa.RecordBatch, entry: DateColumn, exit_: DateColumn, buffer: _Buffer
-) -> tuple[np.ndarray, int]:
-    """One batch of trade_rows printed into `buffer`: the buffer and the length of its text."""
-    rows, names = batch.num_rows, batch.schema.names
-    doubles = np.stack(
-        [_doubles(batch.column(name)) if name in names else np.zeros(rows) for name in TRADE_DOUBLES], axis=1
-    )
-    side, status = (
-        json_strings(batch.column(name)) if name in names else TextTable.constant(rows, '""') for name in TRADE_TEXTS
-    )
-    undecided: list[int] = []
-    end = -1
-    while end < 0:  # as in equity_rows; the index is row * 5 + column
-        numbers = reference_texts(doubles.ravel(), undecided)
-        width = (
-            _ENTRY_DATE[2] + _EXIT_DATE[2] + _SIDE[2] + _STATUS[2] + 1
-            + sum(key[2] for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
-            + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
-        )  # fmt: skip
-        out = buffer.take(rows * width + SLACK)
-        end = _print_trades(*_writable(
-            entry.seconds, entry.date_only, *_parts(entry.texts),
-            exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
-            *_parts(side), *_parts(status), doubles, numbers.codes.reshape(doubles.shape), numbers.offsets,
-            numbers.blob, out,
-        ))  # fmt: skip
-        undecided.append(-end - 1)
-    return out, end
+            undecided.append(-end - 1)
+        yield from _pieces(out, end)
 
 
-def _in_order(
-    jobs: Iterator[Callable[[_Buffer], tuple[np.ndarray, int]]], printers: Executor | None
-) -> Iterator[bytes]:
-    """The pieces of each job's text, job after job; up to PRINTED_AHEAD jobs printing at once on `printers`.
-
-    Each job prints into a buffer of its own: job i takes buffer i % (PRINTED_AHEAD + 1), so the
-    one whose pieces are being cut (job i - PRINTED_AHEAD) is never written over.
-    """
-    if printers is None:
-        buffer = _Buffer()
-        for job in jobs:
-            yield from _pieces(*job(buffer))
-        return
-    buffers = [_Buffer() for _ in range(PRINTED_AHEAD + 1)]
-    pending: deque[Future] = deque()
-    for index, job in enumerate(jobs):
-        done = pending.popleft().result() if len(pending) == PRINTED_AHEAD else None
-        pending.append(printers.submit(job, buffers[index % len(buffers)]))
-        if done is not None:
-            yield from _pieces(*done)
-    while pending:
-        yield from _pieces(*pending.popleft().result())
+def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    """Batches of trade columns (any of Trade's; a missing one prints its default) as Trade objects, in pieces."""
+    dates, buffer = BarDateText(), _Buffer()
+    for batch in batches:
+        rows, names = batch.num_rows, batch.schema.names
+        present = [batch.column(name) for name in ("entry_date", "exit_date") if name in names]
+        prepared = iter(dates.columns(*present))
+        entry, exit_ = (next(prepared) if name in names else null_dates(rows) for name in ("entry_date", "exit_date"))
+        doubles = np.stack(
+            [_doubles(batch.column(name)) if name in names else np.zeros(rows) for name in TRADE_DOUBLES], axis=1
+        )
+        side, status = (
+            json_strings(batch.column(name)) if name in names else TextTable.constant(rows, '""')
+            for name in TRADE_TEXTS
+        )
+        undecided: list[int] = []
+        end = -1
+        while end < 0:  # as in equity_rows; the index is row * 5 + column
+            numbers = reference_texts(doubles.ravel(), undecided)
+            width = (
+                _ENTRY_DATE[2] + _EXIT_DATE[2] + _SIDE[2] + _STATUS[2] + 1
+                + sum(key[2] for key in _DOUBLE_KEYS) + _widest(entry) + _widest(exit_)
+                + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
+            )  # fmt: skip
+            out = buffer.take(rows * width + SLACK)
+            end = _print_trades(*_writable(
+                entry.seconds, entry.date_only, *_parts(entry.texts),
+                exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
+                *_parts(side), *_parts(status), doubles, numbers.codes.reshape(doubles.shape), numbers.offsets,
+                numbers.blob, out,
+            ))  # fmt: skip
+            undecided.append(-end - 1)
+        yield from _pieces(out, end)
 
 
 def warm_up() -> None:

@@ -9,7 +9,6 @@ import logging
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from functools import partial
 from typing import TypeVar
 
 import grpc
@@ -44,9 +43,6 @@ _PRINTERS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_pr
 # faults a request, pooled 6,600-6,700; the service's CPU 124-149 ms, pooled 113-130 ms; in the
 # same probe sessions, docs/benchmarks.md). A stream beyond this many at once waits for a reader.
 _READERS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="read-ahead")
-# The threads that print a stream's record batches two at a time (row_printing._in_order), beside
-# its _PRINTERS thread, which hands them out in file order and cuts and sends their text.
-_BATCH_PRINTERS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="batch-printer")
 # Methods whose servicer yields its HttpBody messages already serialized (see add_to_server).
 WIRE_METHODS = ("GetEquityCurveJson", "GetTradesJson", "DownloadEquityCurve", "DownloadTrades")
 
@@ -77,13 +73,13 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
 
     async def GetEquityCurveJson(self, request, context):
         window = RowWindow.parse(request.start, request.end, request.every)
-        rows, print_rows = row_printing.EQUITY_BATCH_ROWS, partial(row_printing.equity_rows, printers=_BATCH_PRINTERS)
+        rows, print_rows = row_printing.EQUITY_BATCH_ROWS, row_printing.equity_rows
         async for body in self._json(request.backtest_id, self.artifacts.equity_batches, rows, print_rows, window):
             yield body
 
     async def GetTradesJson(self, request, context):
         window = RowWindow.parse(request.start, request.end)
-        rows, print_rows = row_printing.TRADE_BATCH_ROWS, partial(row_printing.trade_rows, printers=_BATCH_PRINTERS)
+        rows, print_rows = row_printing.TRADE_BATCH_ROWS, row_printing.trade_rows
         async for body in self._json(request.backtest_id, self.artifacts.trade_batches, rows, print_rows, window):
             yield body
 
