@@ -66,7 +66,7 @@ _DOUBLE_KEYS = tuple(_key(f',"{name}":') for name in TRADE_DOUBLES)
 _STATUS = _key(',"status":')
 
 
-def json_array(pieces: Iterable[bytes | memoryview]) -> Iterator[bytes | memoryview]:
+def json_array(pieces: Iterable[bytes]) -> Iterator[bytes]:
     """Printed rows (each starting with a comma) in pieces as the chunks of one JSON array: `[` ... `]`, `[]` if none.
 
     The closing bracket rides on the last chunk, so no message carries one byte alone.
@@ -80,18 +80,13 @@ def json_array(pieces: Iterable[bytes | memoryview]) -> Iterator[bytes | memoryv
             continue
         yield held
         held = piece
-    yield b"[]" if held is None else b"".join((held, b"]"))
+    yield b"[]" if held is None else held + b"]"
 
 
-def equity_rows(batches: Iterable[pa.RecordBatch], views: bool = False) -> Iterator[bytes | memoryview]:
-    """Batches with `date` and `equity` columns as printed EquityPoint objects, in pieces (see PIECE_BYTES).
-
-    views: the pieces as views of the printer's buffers, not copies (see _Views); a view holds
-    only until the piece after the next batch's first one is asked for.
-    """
-    dates, buffers = BarDateText(), _Views(views)
+def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    """Batches with `date` and `equity` columns as printed EquityPoint objects, in pieces (see PIECE_BYTES)."""
+    dates, buffer = BarDateText(), _Buffer()
     for batch in batches:
-        buffer = buffers.next()
         (date,) = dates.columns(batch.column("date"))
         values = _doubles(batch.column("equity"))
         undecided: list[int] = []
@@ -104,17 +99,13 @@ def equity_rows(batches: Iterable[pa.RecordBatch], views: bool = False) -> Itera
                 *_writable(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
             )
             undecided.append(-end - 1)
-        yield from _pieces(out, end, buffers.views)
+        yield from _pieces(out, end)
 
 
-def trade_rows(batches: Iterable[pa.RecordBatch], views: bool = False) -> Iterator[bytes | memoryview]:
-    """Batches of trade columns (any of Trade's; a missing one prints its default) as Trade objects, in pieces.
-
-    views: as in equity_rows.
-    """
-    dates, buffers = BarDateText(), _Views(views)
+def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    """Batches of trade columns (any of Trade's; a missing one prints its default) as Trade objects, in pieces."""
+    dates, buffer = BarDateText(), _Buffer()
     for batch in batches:
-        buffer = buffers.next()
         rows, names = batch.num_rows, batch.schema.names
         present = [batch.column(name) for name in ("entry_date", "exit_date") if name in names]
         prepared = iter(dates.columns(*present))
@@ -143,7 +134,7 @@ def trade_rows(batches: Iterable[pa.RecordBatch], views: bool = False) -> Iterat
                 numbers.blob, out,
             ))  # fmt: skip
             undecided.append(-end - 1)
-        yield from _pieces(out, end, buffers.views)
+        yield from _pieces(out, end)
 
 
 def warm_up() -> None:
@@ -176,24 +167,7 @@ class _Buffer:
         return self._bytes
 
 
-class _Views:
-    """The output buffers of one stream: one, or with views two in turn.
-
-    A piece handed out as a view is read after the next batch is printed (json_array holds one
-    piece back), so with views each batch prints into the buffer the batch before last used.
-    """
-
-    def __init__(self, views: bool) -> None:
-        self.views = views
-        self._buffers = [_Buffer() for _ in range(2 if views else 1)]
-        self._turn = 0
-
-    def next(self) -> _Buffer:
-        self._turn = (self._turn + 1) % len(self._buffers)
-        return self._buffers[self._turn]
-
-
-def _pieces(out: np.ndarray, end: int, views: bool = False) -> Iterator[bytes | memoryview]:
+def _pieces(out: np.ndarray, end: int) -> Iterator[bytes]:
     """out[:end] in copies of at most PIECE_BYTES, of even sizes (a piece may end inside a row: the text is one array).
 
     Even sizes: a batch's text of 2.1 pieces goes as three of 0.7, not two full ones and a scrap.
@@ -201,8 +175,7 @@ def _pieces(out: np.ndarray, end: int, views: bool = False) -> Iterator[bytes | 
     count = -(-end // PIECE_BYTES)
     step = -(-end // count) if count else 0
     for start in range(0, end, step or 1):
-        piece = out[start : min(start + step, end)]
-        yield piece.data if views else piece.tobytes()
+        yield out[start : min(start + step, end)].tobytes()
 
 
 def _doubles(column: pa.Array) -> np.ndarray:

@@ -120,7 +120,7 @@ class ResultsServicer(ReportsMixin, results_pb2_grpc.ResultsServiceServicer):
         log.info("json rows", extra={"backtest_id": record.id, "reader": read.__name__})
 
         def first_then_rest() -> Iterator[bytes]:
-            chunks = row_printing.json_array(print_rows(_read_ahead(read(record, batch_rows, window)), views=True))
+            chunks = row_printing.json_array(print_rows(_read_ahead(read(record, batch_rows, window))))
             return itertools.chain([next(chunks)], chunks)
 
         chunks = await asyncio.to_thread(first_then_rest)
