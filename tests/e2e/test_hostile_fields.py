@@ -210,9 +210,12 @@ class Records:
         if method in ("DeleteBacktest", "ExecuteBacktest", "ExecuteBacktestAsync"):
             return {**baseline, "backtest_id": runs.create_backtest(self.api, self.strategy["id"], self.config)["id"]}
         if method == "CancelTask":  # a task still running: a finished one cannot be cancelled (409)
-            # Ten runs cannot all finish between the sweep's answer and the cancel.
-            grid = [{"signal_plugin_params.fast_period": period} for period in range(3, 13)]
-            swept = self.api.post("/backtests/sweep", {**self.sweep_body(), "param_grid": grid})
+            # Backtrader computes each run on its own, tens of ms each: fifty (the sweep's most) keep the task
+            # running well past the cancel. Ten vectorbt runs were one coalesced batch of a few ms and
+            # could finish first (a CI run saw the baseline's cancel answered 409, "already ended").
+            grid = [{"signal_plugin_params.slow_period": period} for period in range(21, 71)]
+            body = {**self.sweep_body(), "engine": "backtrader", "param_grid": grid}
+            swept = self.api.post("/backtests/sweep", body)
             assert swept.status == 200, swept
             return {**baseline, "task_id": swept.json()["task_id"]}
         if method == "DeleteStrategy":
