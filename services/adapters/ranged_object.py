@@ -25,14 +25,19 @@ class RangedObject(io.RawIOBase):
     key: key of the object.
     size: the object's size in bytes, as `store.size` reported it.
     block_bytes: least number of bytes fetched per GET; small reads are served from the block.
+    whole: fetch the whole object at the first read, in one GET, and serve every read from it
+        (the block is then the object; for objects small enough to hold).
     """
 
-    def __init__(self, store: ObjectStore, key: str, size: int, *, block_bytes: int = CHUNK_BYTES) -> None:
+    def __init__(
+        self, store: ObjectStore, key: str, size: int, *, block_bytes: int = CHUNK_BYTES, whole: bool = False
+    ) -> None:
         super().__init__()
         self.store = store
         self.key = key
         self.size = size
-        self.block_bytes = block_bytes
+        self.block_bytes = max(block_bytes, size) if whole else block_bytes
+        self.whole = whole
         self.position = 0
         self.block_start = 0
         self.block = b""
@@ -69,17 +74,22 @@ class RangedObject(io.RawIOBase):
         start = self.position - self.block_start
         if start < 0 or start + wanted > len(self.block):
             self._fetch(wanted)
-            start = 0
+            start = self.position - self.block_start
         view[:wanted] = self.block[start : start + wanted]
         self.position += wanted
         return wanted
 
     def _fetch(self, wanted: int) -> None:
-        """Replaces the block with the bytes from the current position on."""
-        length = min(max(wanted, self.block_bytes), self.size - self.position)
-        self.block = self._get_range(self.position, length)
-        self.block_start = self.position
-        if len(self.block) < wanted:
+        """Replaces the block with the bytes from the current position on (`whole`: all of them).
+
+        A whole object is fetched from its start whatever the first read: a Parquet reader's
+        first read is the footer, at the end, and a block from there would hold only the tail.
+        """
+        start = 0 if self.whole else self.position
+        length = min(max(self.position + wanted - start, self.block_bytes), self.size - start)
+        self.block = self._get_range(start, length)
+        self.block_start = start
+        if len(self.block) < self.position + wanted - start:
             raise OSError(f"short read of {self.key}: the object changed while it was read")
 
     def _get_range(self, offset: int, length: int) -> bytes:
