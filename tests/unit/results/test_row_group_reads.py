@@ -4,57 +4,18 @@ from __future__ import annotations
 
 import io
 import itertools
-import threading
 import time
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from minio.error import S3Error
 
 from services.adapters.object_store import CHUNK_BYTES
 from services.domain.errors import NotFoundError
 from services.results import row_group_reads
 from services.results.row_group_reads import RowGroupReads, row_group_spans
-
-
-class _Response:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def read(self) -> bytes:
-        return self.data
-
-    def close(self) -> None:
-        pass
-
-    def release_conn(self) -> None:
-        pass
-
-
-class _Client:
-    """get_object over bytes in memory, every (offset, length) logged."""
-
-    def __init__(self, data: bytes | None) -> None:
-        self.data, self.gets, self.lock = data, [], threading.Lock()
-
-    def get_object(self, bucket: str, key: str, *, offset: int, length: int) -> _Response:
-        if self.data is None:
-            raise S3Error(None, "NoSuchKey", "gone", key, "request", "host")
-        with self.lock:
-            self.gets.append((offset, length))
-        return _Response(self.data[offset : offset + length])
-
-
-class _Store:
-    bucket = "bucket"
-
-    def __init__(self, data: bytes | None) -> None:
-        self.client = _Client(data)
-
-    def uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{key}"
+from tests.unit.adapters.memory_store import MemoryStore
 
 
 def _file(rows: int, row_group_rows: int) -> bytes:
@@ -72,8 +33,8 @@ def _file(rows: int, row_group_rows: int) -> bytes:
     return sink.getvalue()
 
 
-def _read(data: bytes, columns: list[str], row_groups: list[int] | None) -> tuple[pa.Table, _Store]:
-    store = _Store(data)
+def _read(data: bytes, columns: list[str], row_groups: list[int] | None) -> tuple[pa.Table, MemoryStore]:
+    store = MemoryStore(data)
     footer = pq.ParquetFile(io.BytesIO(data)).metadata
     spans = row_group_spans(footer, columns, row_groups)
     source = RowGroupReads(store, "key", len(data), spans)
@@ -118,7 +79,7 @@ def test_spans_cover_each_row_group_and_cut_only_large_ones(monkeypatch):
 
 def test_a_read_outside_the_spans_is_a_ranged_get_of_its_own():
     data = _file(3_000, 1_000)
-    store = _Store(data)
+    store = MemoryStore(data)
     spans = row_group_spans(pq.ParquetFile(io.BytesIO(data)).metadata, ["price"], None)
     source = RowGroupReads(store, "key", len(data), spans)
     source.seek(len(data) - 8)
@@ -131,7 +92,7 @@ def test_a_read_outside_the_spans_is_a_ranged_get_of_its_own():
 def test_a_vanished_object_is_not_found_when_read():
     data = _file(3_000, 1_000)
     spans = row_group_spans(pq.ParquetFile(io.BytesIO(data)).metadata, ["price"], None)
-    source = RowGroupReads(_Store(None), "key", len(data), spans)
+    source = RowGroupReads(MemoryStore(None), "key", len(data), spans)
     source.seek(spans[0].start)
     with pytest.raises(NotFoundError):
         source.read(16)
@@ -139,7 +100,7 @@ def test_a_vanished_object_is_not_found_when_read():
 
 def test_a_row_group_is_fetched_alone_and_the_next_once_it_has_arrived():
     data = _file(3_000, 1_000)
-    store = _Store(data)
+    store = MemoryStore(data)
     spans = row_group_spans(pq.ParquetFile(io.BytesIO(data)).metadata, ["price", "pnl"], None)
     source = RowGroupReads(store, "key", len(data), spans)
     time.sleep(0.2)
