@@ -26,7 +26,7 @@ class RangedObject(io.RawIOBase):
     size: the object's size in bytes, as `store.size` reported it.
     block_bytes: least number of bytes fetched per GET; small reads are served from the block.
     whole: fetch the whole object at the first read, in one GET, and serve every read from it
-        (the block is then the object; for objects small enough to hold).
+        (the block is then the object, block_bytes unused; for objects small enough to hold).
     """
 
     def __init__(
@@ -36,7 +36,7 @@ class RangedObject(io.RawIOBase):
         self.store = store
         self.key = key
         self.size = size
-        self.block_bytes = max(block_bytes, size) if whole else block_bytes
+        self.block_bytes = block_bytes
         self.whole = whole
         self.position = 0
         self.block_start = 0
@@ -85,8 +85,10 @@ class RangedObject(io.RawIOBase):
         A whole object is fetched from its start whatever the first read: a Parquet reader's
         first read is the footer, at the end, and a block from there would hold only the tail.
         """
-        start = 0 if self.whole else self.position
-        length = min(max(self.position + wanted - start, self.block_bytes), self.size - start)
+        if self.whole:
+            start, length = 0, self.size
+        else:
+            start, length = self.position, min(max(wanted, self.block_bytes), self.size - self.position)
         self.block = self._get_range(start, length)
         self.block_start = start
         if len(self.block) < self.position + wanted - start:

@@ -150,12 +150,7 @@ class Artifacts:
         texts = [name for name in TRADES.encoding.dictionary_columns if name in columns]
 
         def fetched_ahead(groups: list[int] | None) -> Iterator[pa.RecordBatch]:
-            if source.whole:  # the whole file came with the footer: read it from memory
-                fetched = pq.ParquetFile(
-                    source, metadata=parquet.metadata, buffer_size=CHUNK_BYTES, pre_buffer=False, read_dictionary=texts
-                )
-            else:
-                fetched = self._fetched_ahead(parquet, located, columns, groups, read_dictionary=texts)
+            fetched = self._fetched_ahead(parquet, source, columns, groups, read_dictionary=texts)
             return _batches(fetched, columns, groups, batch_rows)
 
         return window.applied(parquet, "entry_date", f"trade list of backtest {record.id}", row_groups, fetched_ahead)
@@ -223,14 +218,19 @@ class Artifacts:
     def _fetched_ahead(
         self,
         parquet: pq.ParquetFile,
-        located: _Located,
+        source: RangedObject,
         columns: list[str],
         row_groups: list[int] | None,
         read_dictionary: list[str],
     ) -> pq.ParquetFile:
-        """`parquet` again, its footer as read, over RowGroupReads: the chunks of `columns` fetched ahead."""
-        spans = row_group_spans(parquet.metadata, columns, row_groups)
-        source = RowGroupReads(self.store, located.key, located.size, spans)
+        """`parquet` (opened over `source`) again, its footer as read, with the chunks of `columns` fetched ahead.
+
+        A whole source already holds the file (fetched with the footer): it is read from memory.
+        Otherwise over RowGroupReads, each row group's chunks in parallel GETs.
+        """
+        if not source.whole:
+            spans = row_group_spans(parquet.metadata, columns, row_groups)
+            source = RowGroupReads(self.store, source.key, source.size, spans)
         return pq.ParquetFile(
             source,
             metadata=parquet.metadata,

@@ -49,21 +49,32 @@ from services.domain.statuses import RunStatus, TaskKind, TaskStatus
 _SERIES_OF = (
     "FROM series AS s WHERE s.symbol = {row}.config ->> 'symbol' AND s.timeframe = {row}.config ->> 'timeframe'"
 )
-# What a claim sets on the run, and its execute task: shared by both claim statements.
-_CLAIMED_SET = f"""SET status = :running, claimed_at = now(), attempts = 0, job_id = :job_id, error = NULL,
+
+
+# What a claim sets on the run, and its execute task: shared by both claim statements, which name the
+# claim's job and task ids differently (parameters in _CLAIM, columns of the wanted rows in _CLAIM_PLAIN).
+def _claimed_set(job_id: str) -> str:
+    return f"""SET status = :running, claimed_at = now(), attempts = 0, job_id = {job_id}, error = NULL,
             metrics = CAST('{{}}' AS jsonb), trades_uri = NULL, equity_curve_uri = NULL, return_blocks = NULL,
             updated_at = now(), bars_sha256 = (SELECT s.sha256 {_SERIES_OF.format(row="b")})"""
-_TASK_INSERT = """INSERT INTO tasks (id, kind, status, total, backtest_id)
-        SELECT :task_id, :execute, :pending, 1, :backtest_id FROM claimed"""
+
+
+def _task_insert(task_id: str, backtest_id: str) -> str:
+    return f"""INSERT INTO tasks (id, kind, status, total, backtest_id)
+        SELECT {task_id}, :execute, :pending, 1, {backtest_id} FROM claimed"""
+
+
+# The statuses and task kind both claim statements write.
+_STATUS_PARAMETERS = {"running": RunStatus.RUNNING, "execute": TaskKind.EXECUTE, "pending": TaskStatus.PENDING}
 _CLAIM = text(
     f"""
     WITH claimed AS (
         UPDATE backtests AS b
-        {_CLAIMED_SET}
+        {_claimed_set(":job_id")}
         WHERE b.id = :backtest_id AND b.status <> :running
         RETURNING {", ".join(f"b.{name}" for name in RUN_FIELDS)}, b.bars_sha256
     ), task AS (
-        {_TASK_INSERT}
+        {_task_insert(":task_id", ":backtest_id")}
     )
     SELECT claimed.*, (SELECT s.object_uri {_SERIES_OF.format(row="claimed")}) AS bars_uri FROM claimed
     """
@@ -82,7 +93,7 @@ _CLAIM_PLAIN = text(
             AS w(backtest_id, job_id, task_id)
     ), claimed AS (
         UPDATE backtests AS b
-        {_CLAIMED_SET.replace(":job_id", "w.job_id")}
+        {_claimed_set("w.job_id")}
         FROM wanted AS w
         WHERE b.id = w.backtest_id AND b.status <> :running AND b.config ->> 'signal_logic_id' IS NULL
             AND coalesce(b.config ->> 'signal_plugin_key', '') <> ALL(CAST(:series_readers AS text[]))
@@ -91,8 +102,7 @@ _CLAIM_PLAIN = text(
     ), located AS (
         SELECT claimed.*, (SELECT s.object_uri {_SERIES_OF.format(row="claimed")}) AS bars_uri FROM claimed
     ), task AS (
-        INSERT INTO tasks (id, kind, status, total, backtest_id)
-        SELECT claimed.claim_task_id, :execute, :pending, 1, claimed.id FROM claimed
+        {_task_insert("claimed.claim_task_id", "claimed.id")}
     ), queued AS (
         INSERT INTO outbox (subject, msg_id, payload)
         SELECT :subject_prefix || claimed.engine, claimed.claim_job_id, convert_to(CAST(jsonb_build_object(
@@ -122,9 +132,7 @@ def _claim_parameters(backtest_id: uuid.UUID) -> tuple[uuid.UUID, str, dict]:
         "backtest_id": backtest_id,
         "job_id": job_id,
         "task_id": task_id,
-        "running": RunStatus.RUNNING,
-        "execute": TaskKind.EXECUTE,
-        "pending": TaskStatus.PENDING,
+        **_STATUS_PARAMETERS,
     }
     return task_id, job_id, parameters
 
@@ -157,9 +165,7 @@ async def claim_plain(
         "backtest_ids": backtest_ids,
         "job_ids": job_ids,
         "task_ids": task_ids,
-        "running": RunStatus.RUNNING,
-        "execute": TaskKind.EXECUTE,
-        "pending": TaskStatus.PENDING,
+        **_STATUS_PARAMETERS,
         "series_readers": sorted(SERIES_READERS),
         "subject_prefix": topology.job_subject(""),
     }
