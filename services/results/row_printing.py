@@ -34,21 +34,25 @@ CONTENT_TYPE = "application/json"
 # Rows per record batch: about 2 MB of JSON either way, so Python's work per batch is paid rarely.
 EQUITY_BATCH_ROWS = 32_768
 TRADE_BATCH_ROWS = 8_192
-# A batch's text leaves in pieces of PIECE_BYTES: each is copied three times (tobytes, the
-# HttpBody wire bytes, gRPC's own copy), and each message costs the service's event loop, gRPC
-# and the gateway work of their own, so fewer, larger pieces are cheaper, if their buffers are
-# not mapped afresh. Above the service's fixed mmap threshold (MMAP_THRESHOLD_BYTES, see
-# services.kit.allocator) glibc maps a buffer on its own unless a free chunk or the heap's
-# free top can hold it: the service therefore runs every thread on one heap whose free top is
-# padded by HEAP_PAD_BYTES (allocator.one_heap, pad_heap), and the pieces, Arrow's 256 KiB
-# column buffers and the batch arrays are served from it, reused. Measured through the
-# service (docs/benchmarks.md, eighth session): 480 KB pieces on the padded heap against
-# 240 KB pieces under the threshold, a million-point curve's service CPU 107 -> 92 ms and its
-# page faults ~2,400 -> ~530; 480 KB pieces without the pad took 15,900 faults a curve (each
-# copy mapped and faulted in afresh), 16 MiB of pad no better than 4. The threshold itself is
-# not raised: with 272 KiB or more, the memory test's JSON growth passed 50 MB (the transport section).
-PIECE_BYTES = 480_000
+# A batch's text leaves in pieces under the results service's fixed mmap threshold
+# (MMAP_THRESHOLD_BYTES, see services.kit.allocator): each piece, and the HttpBody and
+# gRPC buffers made from it, then comes from the heap, reused, where a piece above it is
+# mapped and unmapped at every copy (tobytes, the wire bytes, gRPC's copy): with 2 MB pieces,
+# 15,000 page faults per 60 MB each, half the service's CPU for a million-point curve. Pieces
+# of 120 KB (under glibc's default of 128 KiB) cost a message each through gRPC, the service's
+# event loop and the gateway: about 500 for a million points, twice as many as now. 480 KB
+# under 512 KiB was faster still, but Arrow's 256 KB column buffers then came from the heaps
+# too, and the service's peak grew by 45-51 MB per million-point curve (the limit is 50).
+# 480 KB pieces on the padded heap below (HEAP_PAD_BYTES) took 15% less of the service's CPU
+# read over gRPC, but the curve came 20-40% slower through the local gateway in the bench
+# (docs/benchmarks.md, eighth session): not kept.
+PIECE_BYTES = 240_000
 MMAP_THRESHOLD_BYTES = 256 * 1024
+# Every thread of the service allocates from one heap whose free top is padded by this much
+# (allocator.one_heap, pad_heap, as the catalog does): a buffer at or above the threshold is
+# mapped on its own only when no free chunk and not the heap's top can hold it, so Arrow's
+# 256 KiB column buffers, the batch arrays and the print buffer come from the heap, reused,
+# instead of being mapped and faulted in afresh every batch (~1,300-4,000 faults a curve before).
 HEAP_PAD_BYTES = 4 << 20
 TRADE_DOUBLES = ("entry_price", "exit_price", "size", "pnl", "return_pct")
 TRADE_TEXTS = ("side", "status")
