@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
+# Before anything starts a thread (numpy, pyarrow, gRPC): every thread shares the padded main heap
+# (see row_printing.HEAP_PAD_BYTES).
+from services.kit.allocator import one_heap, pad_heap, release_large_buffers
 
-from backtest.v1 import results_pb2
-from services.adapters.object_store import ObjectStore, S3Location
-from services.kit.allocator import release_large_buffers
-from services.kit.grpc_server import GrpcService, run_until_signalled
-from services.kit.settings import SettingsError, load_settings
-from services.kit.structured_logging import configure_logging
-from services.results import row_printing
-from services.results.artifacts import Artifacts
-from services.results.catalog_client import CatalogClient
-from services.results.servicer import ResultsServicer, add_to_server
-from services.results.settings import ResultsSettings
+one_heap()
+
+import asyncio  # noqa: E402
+import logging  # noqa: E402
+import time  # noqa: E402
+
+from backtest.v1 import results_pb2  # noqa: E402
+from services.adapters.object_store import ObjectStore, S3Location  # noqa: E402
+from services.kit.grpc_server import GrpcService, run_until_signalled  # noqa: E402
+from services.kit.settings import SettingsError, load_settings  # noqa: E402
+from services.kit.structured_logging import configure_logging  # noqa: E402
+from services.results import row_printing  # noqa: E402
+from services.results.artifacts import Artifacts  # noqa: E402
+from services.results.catalog_client import CatalogClient  # noqa: E402
+from services.results.servicer import ResultsServicer, add_to_server  # noqa: E402
+from services.results.settings import ResultsSettings  # noqa: E402
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = results_pb2.DESCRIPTOR.services_by_name["ResultsService"].full_name
@@ -51,7 +56,8 @@ def main() -> None:
     except SettingsError as err:
         raise SystemExit(str(err)) from None
     configure_logging("results", settings.log_level)
-    release_large_buffers(row_printing.MMAP_THRESHOLD_BYTES)  # JSON pieces come from the heap
+    release_large_buffers(row_printing.MMAP_THRESHOLD_BYTES)  # a stream's buffers come from the heap...
+    pad_heap(row_printing.HEAP_PAD_BYTES)  # ... whose free top is kept, so that they need not be mapped
     asyncio.run(serve(settings))
 
 

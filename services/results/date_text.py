@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numba import njit
 
 from services.results.bar_dates import DATE_FORMAT, DATETIME_FORMAT, BarDateFormatter, strings
@@ -29,6 +30,7 @@ _MINUTES = np.array([int.from_bytes(f"{m // 60:02d}:{m % 60:02d}:".encode(), "li
 _SECONDS = np.array([int.from_bytes(f"{s:02d}".encode(), "little") << 48 for s in range(60)], np.uint64)
 # Days from 0000-03-01 (the start of Hinnant's eras) to 1000-01-01.
 _DAYS_FROM_ERA = 719_468 + _FIRST // _DAY
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}  # a timestamp unit's values per second
 
 
 @dataclass(frozen=True)
@@ -48,18 +50,49 @@ class DateColumn:
 
 
 class BarDateText:
-    """Prepares the date columns of one file, batch after batch, as BarDateFormatter would print them."""
+    """Prepares the date columns of one file, batch after batch, as BarDateFormatter would print them.
+
+    A complete timestamp column's seconds are written into an array kept per column position
+    and reused batch after batch: a DateColumn's `seconds` hold only until the next call.
+    """
 
     def __init__(self) -> None:
         self._formatter = BarDateFormatter()
+        self._seconds: list[np.ndarray] = []
 
     def columns(self, *columns: pa.Array) -> list[DateColumn]:
         """Each column of one batch (timestamps decide the format together, as in BarDateFormatter)."""
-        decided = self._formatter.decide(*columns)
-        return [self._column(column, self._formatter.dates_only) for column in decided]
+        if self._formatter.dates_only:  # it never turns back: once date-times, no batch needs deciding
+            self._formatter.decide(*columns)
+        return [self._column(index, column, self._formatter.dates_only) for index, column in enumerate(columns)]
+
+    def _column(self, index: int, column: pa.Array, dates_only: bool) -> DateColumn:
+        """The usual column (complete timestamps, years 1000-9999) in seconds from the kept array; the rest as decided.
+
+        Arrow's cast to seconds made a batch-sized array per batch (256 KiB for a curve batch,
+        mapped and faulted in afresh at the results service's mmap threshold, then unmapped);
+        _to_seconds truncates as that cast does (safe=False: toward zero), into the kept array.
+        """
+        rows = len(column)
+        if rows and pa.types.is_timestamp(column.type) and column.null_count == 0:
+            while len(self._seconds) <= index:
+                self._seconds.append(np.empty(0, np.int64))
+            if len(self._seconds[index]) < rows:
+                self._seconds[index] = np.empty(rows, np.int64)
+            seconds = self._seconds[index][:rows]
+            raw = column.view(pa.int64()).to_numpy()  # zero-copy, read-only
+            low, high = _to_seconds(raw, _PER_SECOND[column.type.unit], seconds)
+            if low >= _FIRST and high < _END:
+                return DateColumn(
+                    seconds, dates_only, np.ones(rows, bool), TextTable.of_texts(np.full(rows, -1, np.int32), [])
+                )
+        return self._decided(column, dates_only)
 
     @staticmethod
-    def _column(column: pa.Array, dates_only: bool) -> DateColumn:
+    def _decided(column: pa.Array, dates_only: bool) -> DateColumn:
+        """Any column as BarDateFormatter.decide hands it on (timestamps cast to whole seconds)."""
+        if pa.types.is_timestamp(column.type):
+            column = pc.cast(column, pa.timestamp("s"), safe=False)
         rows = len(column)
         complete = column.null_count == 0
         present = np.ones(rows, bool) if complete else column.is_valid().to_numpy(zero_copy_only=False)
@@ -79,6 +112,33 @@ class BarDateText:
                 texts = [escape(text) if text is not None else '""' for text in printed]
             return DateColumn(seconds, date_only, present, TextTable.sparse(rows, chosen, texts))
         return DateColumn(np.zeros(rows, np.int64), True, present, json_strings(column))
+
+
+@njit(cache=True, nogil=True)
+def _to_seconds(values: np.ndarray, per_second: int, out: np.ndarray) -> tuple[int, int]:
+    """Timestamps (1/per_second s) as whole seconds into out, truncated toward zero as Arrow's unsafe cast; (min, max).
+
+    One loop per unit, so that each divides by a constant (a multiply, not a division).
+    """
+    if per_second == 1_000_000:
+        return _divided(values, 1_000_000, out)
+    if per_second == 1_000_000_000:
+        return _divided(values, 1_000_000_000, out)
+    if per_second == 1_000:
+        return _divided(values, 1_000, out)
+    return _divided(values, 1, out)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _divided(values, per_second, out):
+    low, high = np.int64(np.iinfo(np.int64).max), np.int64(np.iinfo(np.int64).min)
+    for row in range(len(values)):
+        value = values[row]
+        second = value // per_second  # floor: one more where a negative value has a fraction left
+        second += np.int64((value < 0) & (second * per_second != value))
+        out[row] = second
+        low, high = min(low, second), max(high, second)
+    return low, high
 
 
 @njit(cache=True, nogil=True, inline="always")

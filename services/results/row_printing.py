@@ -43,8 +43,17 @@ TRADE_BATCH_ROWS = 8_192
 # event loop and the gateway: about 500 for a million points, twice as many as now. 480 KB
 # under 512 KiB was faster still, but Arrow's 256 KB column buffers then came from the heaps
 # too, and the service's peak grew by 45-51 MB per million-point curve (the limit is 50).
+# 480 KB pieces on the padded heap below (HEAP_PAD_BYTES) took 15% less of the service's CPU
+# read over gRPC, but the curve came 20-40% slower through the local gateway in the bench
+# (docs/benchmarks.md, eighth session): not kept.
 PIECE_BYTES = 240_000
 MMAP_THRESHOLD_BYTES = 256 * 1024
+# Every thread of the service allocates from one heap whose free top is padded by this much
+# (allocator.one_heap, pad_heap, as the catalog does): a buffer at or above the threshold is
+# mapped on its own only when no free chunk and not the heap's top can hold it, so Arrow's
+# 256 KiB column buffers, the batch arrays and the print buffer come from the heap, reused,
+# instead of being mapped and faulted in afresh every batch (~1,300-4,000 faults a curve before).
+HEAP_PAD_BYTES = 4 << 20
 TRADE_DOUBLES = ("entry_price", "exit_price", "size", "pnl", "return_pct")
 TRADE_TEXTS = ("side", "status")
 
@@ -95,23 +104,26 @@ def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
             numbers = reference_texts(values, undecided)
             width = _DATE[2] + _EQUITY[2] + 1 + _widest(date) + max(number_text.WIDTH, numbers.longest)
             out = buffer.take(batch.num_rows * width + SLACK)
-            end = _print_equity(
-                *_writable(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers), out)
-            )
+            inputs = _read_only(date.seconds, date.date_only, *_parts(date.texts), values, *_parts(numbers))
+            end = _print_equity(*inputs, out)
             undecided.append(-end - 1)
         yield from _pieces(out, end)
 
 
 def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     """Batches of trade columns (any of Trade's; a missing one prints its default) as Trade objects, in pieces."""
-    dates, buffer = BarDateText(), _Buffer()
+    dates, buffer, stacked = BarDateText(), _Buffer(), _Buffer()
     for batch in batches:
         rows, names = batch.num_rows, batch.schema.names
         present = [batch.column(name) for name in ("entry_date", "exit_date") if name in names]
         prepared = iter(dates.columns(*present))
         entry, exit_ = (next(prepared) if name in names else null_dates(rows) for name in ("entry_date", "exit_date"))
-        doubles = np.stack(
-            [_doubles(batch.column(name)) if name in names else np.zeros(rows) for name in TRADE_DOUBLES], axis=1
+        # Into the stream's own array (a batch's 320 KB, above the mmap threshold, mapped afresh per batch otherwise).
+        doubles = stacked.take(rows * len(TRADE_DOUBLES) * 8).view(np.float64).reshape(rows, len(TRADE_DOUBLES))
+        np.stack(
+            [_doubles(batch.column(name)) if name in names else np.zeros(rows) for name in TRADE_DOUBLES],
+            axis=1,
+            out=doubles,
         )
         side, status = (
             json_strings(batch.column(name)) if name in names else TextTable.constant(rows, '""')
@@ -127,12 +139,12 @@ def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
                 + 5 * max(number_text.WIDTH, numbers.longest) + side.longest + status.longest
             )  # fmt: skip
             out = buffer.take(rows * width + SLACK)
-            end = _print_trades(*_writable(
+            end = _print_trades(*_read_only(
                 entry.seconds, entry.date_only, *_parts(entry.texts),
                 exit_.seconds, exit_.date_only, exit_.present, *_parts(exit_.texts),
                 *_parts(side), *_parts(status), doubles, numbers.codes.reshape(doubles.shape), numbers.offsets,
-                numbers.blob, out,
-            ))  # fmt: skip
+                numbers.blob,
+            ), out)  # fmt: skip
             undecided.append(-end - 1)
         yield from _pieces(out, end)
 
@@ -153,7 +165,7 @@ def warm_up() -> None:
 
 
 class _Buffer:
-    """One output buffer per stream, grown when a batch needs more.
+    """One buffer per stream and use (a batch's text; the trade list's stacked doubles), grown when a batch needs more.
 
     Each batch's text is copied out in pieces; a fresh buffer per batch would fault its pages in every time.
     """
@@ -162,9 +174,10 @@ class _Buffer:
         self._bytes = np.empty(0, np.uint8)
 
     def take(self, size: int) -> np.ndarray:
+        """The first `size` bytes of the buffer (8-aligned, as numpy allocates), grown first if shorter."""
         if len(self._bytes) < size:
             self._bytes = np.empty(size, np.uint8)
-        return self._bytes
+        return self._bytes[:size]
 
 
 def _pieces(out: np.ndarray, end: int) -> Iterator[bytes]:
@@ -189,14 +202,24 @@ def _widest(column: DateColumn) -> int:
     return max(date_text.WIDTH, column.texts.longest)
 
 
-def _writable(*args):
-    """The kernel's arguments with read-only arrays (zero-copy views of Arrow buffers) copied.
+def _read_only(*args):
+    """The kernel's input arrays all as read-only: the computed ones as read-only views, nothing copied.
 
     Numba compiles a kernel once per argument signature, and "readonly array" is a type of its
-    own: without this, every mix of Arrow views and computed arrays was a compile of its own
-    (about a minute each for the trade kernel), in every process whose cache lacked it.
+    own: without one kind for all, every mix of Arrow views (read-only) and computed arrays was
+    a compile of its own (about a minute each for the trade kernel), in every process whose
+    cache lacked it. The kernels only read their inputs (`out` is passed apart, writable).
+    Making every input read-only costs a view each; the copies this replaced (the Arrow views
+    made writable) were two 256 KiB arrays a curve batch, each mapped, faulted in and unmapped
+    afresh at the service's 256 KiB mmap threshold.
     """
-    return tuple(a.copy() if isinstance(a, np.ndarray) and not a.flags.writeable else a for a in args)
+    return tuple(_read_only_view(a) if isinstance(a, np.ndarray) and a.flags.writeable else a for a in args)
+
+
+def _read_only_view(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def _parts(table: TextTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -392,6 +392,21 @@ def test_date_times_of_every_second_in_years_1000_to_9999_print_as_bar_dates_doe
     assert new_text(equity_rows, table.to_batches()) == old_equity(printer, table.to_batches())
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.sampled_from(["ms", "us", "ns"]), st.integers(1, 3))
+def test_fractions_of_a_second_are_cut_toward_zero_as_bar_dates_does(printer, data, unit, chunks):
+    # bar_dates casts to whole seconds toward zero (-1.5 s is 1969-12-31T23:59:59, -0.5 s is 1970-01-01T00:00:00);
+    # date_text divides on its own, into an array it keeps from batch to batch.
+    per_second = {"ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
+    low, high = (-9 * 10**9, 9 * 10**9) if unit == "ns" else (-30_610_224_000, 253_402_300_799)  # int64 nanoseconds
+    seconds = data.draw(st.lists(st.integers(low, high) | st.sampled_from([-2, -1, 0, 1]), min_size=1, max_size=20))
+    fraction = st.integers(-(per_second - 1), per_second - 1) | st.sampled_from([-per_second // 2, -1, 1])
+    values = [second * per_second + data.draw(fraction) for second in seconds]
+    table = pa.table({"date": pa.array(values, pa.timestamp(unit)), "equity": pa.array(np.full(len(values), 2.5))})
+    batches = table.to_batches(max_chunksize=max(1, len(values) // chunks))
+    assert new_text(equity_rows, batches) == old_equity(printer, batches)
+
+
 def test_the_integer_log10_of_powers_of_two_is_the_float_one_for_every_double_exponent():
     log10_of_power_of_two = number_text._log10_of_power_of_two  # compiled, as write_double uses it
     for power in range(-1100, 1100):
