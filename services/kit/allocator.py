@@ -13,7 +13,7 @@ Three policies, each measured where it is used (docs/benchmarks.md):
   rising by 30-40 MB with every further request. Arrow's own pool (mimalloc)
   keeps freed pages resident too, so Arrow allocates through the same
   system allocator.
-- `pad_heap` (catalog, beside the fixed threshold): a streamed upload
+- `pad_heap` (catalog and results service, beside the fixed threshold): a streamed upload
   allocates and frees a few 1 MiB buffers per message in the event loop's
   thread (gRPC joins the message, protobuf decodes it, the request guard and
   the handler each take a copy of its bytes). Mapped one by one, every copy
@@ -28,7 +28,10 @@ Three policies, each measured where it is used (docs/benchmarks.md):
   first 958 MB import grew by +55 to +152 MiB (+280 seen), 14 arenas of
   64 MiB holding a few kB in use at the end (malloc_stats). Arenas without
   the pad still summed every thread's own peak (+61 to +182 MiB, and the
-  conversion twice as slow, its buffers mapped afresh).
+  conversion twice as slow, its buffers mapped afresh). The results service
+  uses both too, with a 4 MiB pad (row_printing.HEAP_PAD_BYTES): a JSON
+  stream's batch arrays and Arrow's column buffers, at its 256 KiB
+  threshold, were mapped and faulted in afresh every batch.
 - `reuse_large_buffers` (executor): the opposite trade to the first, for a
   process whose work is one big computation after another (below).
 """
