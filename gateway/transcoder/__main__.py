@@ -21,9 +21,9 @@ from services.kit.structured_logging import configure_logging  # noqa: E402
 # A streamed body passes through as gRPC messages of about 240 KB (1 MiB for downloads): grpc reads
 # each into fresh buffers, and the request thread copies it into a bytes object. With glibc's
 # defaults (an arena per thread, trimmed as soon as its top is free) those pages were mapped and
-# faulted in again for every message: ~3,500 faults and a tenth of the gateway's CPU samples per
-# 65 MB curve. From one heap whose free top keeps this much, they are reused (docs/benchmarks.md,
-# issue 18, branch gw18j).
+# faulted in again message after message: 300-3,800 faults a 65 MB curve, about a tenth of the
+# gateway's CPU samples. From one heap whose free top keeps this much they are reused: 1-24 faults,
+# the transport floor's bench median 0.146 -> 0.121 s (docs/benchmarks.md, issue 18, branch gw18j).
 HEAP_PAD_BYTES = 4 << 20
 
 log = logging.getLogger("gateway.transcoder")
