@@ -13,7 +13,7 @@ Three policies, each measured where it is used (docs/benchmarks.md):
   rising by 30-40 MB with every further request. Arrow's own pool (mimalloc)
   keeps freed pages resident too, so Arrow allocates through the same
   system allocator.
-- `pad_heap` (catalog and results service, beside the fixed threshold): a streamed upload
+- `pad_heap` (catalog, results service and gateway, beside the fixed threshold): a streamed upload
   allocates and frees a few 1 MiB buffers per message in the event loop's
   thread (gRPC joins the message, protobuf decodes it, the request guard and
   the handler each take a copy of its bytes). Mapped one by one, every copy
@@ -32,6 +32,8 @@ Three policies, each measured where it is used (docs/benchmarks.md):
   uses both too, with a 4 MiB pad (row_printing.HEAP_PAD_BYTES): a JSON
   stream's batch arrays and Arrow's column buffers, at its 256 KiB
   threshold, were mapped and faulted in afresh every batch.
+  The gateway pads its heap by 4 MiB as well, for the gRPC buffers and
+  bytes of each streamed message it passes through.
 - `reuse_large_buffers` (executor): the opposite trade to the first, for a
   process whose work is one big computation after another (below).
 """
