@@ -10,6 +10,7 @@ by bar_dates' own strftime, so the two paths cannot drift apart.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ import pyarrow.compute as pc
 from numba import njit
 
 from services.results.bar_dates import DATE_FORMAT, DATETIME_FORMAT, BarDateFormatter, strings
+from services.results.kernel_arrays import KeptBuffer
 from services.results.text_table import TextTable, escape, json_strings
 from services.results.word_access import load_u32, load_u64, store_word
 
@@ -58,12 +60,12 @@ class BarDateText:
 
     def __init__(self) -> None:
         self._formatter = BarDateFormatter()
-        self._seconds: list[np.ndarray] = []
+        self._seconds: defaultdict[int, KeptBuffer] = defaultdict(KeptBuffer)
 
     def columns(self, *columns: pa.Array) -> list[DateColumn]:
         """Each column of one batch (timestamps decide the format together, as in BarDateFormatter)."""
         if self._formatter.dates_only:  # it never turns back: once date-times, no batch needs deciding
-            self._formatter.decide(*columns)
+            columns = self._formatter.decide(*columns)  # in whole seconds: used, not cast again
         return [self._column(index, column, self._formatter.dates_only) for index, column in enumerate(columns)]
 
     def _column(self, index: int, column: pa.Array, dates_only: bool) -> DateColumn:
@@ -75,11 +77,7 @@ class BarDateText:
         """
         rows = len(column)
         if rows and pa.types.is_timestamp(column.type) and column.null_count == 0:
-            while len(self._seconds) <= index:
-                self._seconds.append(np.empty(0, np.int64))
-            if len(self._seconds[index]) < rows:
-                self._seconds[index] = np.empty(rows, np.int64)
-            seconds = self._seconds[index][:rows]
+            seconds = self._seconds[index].take(rows * 8).view(np.int64)
             raw = column.view(pa.int64()).to_numpy()  # zero-copy, read-only
             low, high = _to_seconds(raw, _PER_SECOND[column.type.unit], seconds)
             if low >= _FIRST and high < _END:

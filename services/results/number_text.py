@@ -41,6 +41,7 @@ from fractions import Fraction
 import numpy as np
 from numba import njit
 
+from services.results.kernel_arrays import read_only
 from services.results.text_table import TextTable
 from services.results.word_access import (
     address,
@@ -107,7 +108,7 @@ def reference_texts(values: np.ndarray, undecided: Iterable[int] = ()) -> TextTa
     undecided: further indexes into values, those write_double could not decide (it returned -1).
     """
     undecided = list(undecided)
-    if len(values) and not undecided and _all_normal(_read_only(values)):
+    if len(values) and not undecided and _all_normal(read_only(np.ascontiguousarray(values, dtype=np.float64))):
         return TextTable.of_texts(np.full(len(values), -1, np.int32), [])  # the usual batch
     magnitude = np.abs(values)
     with np.errstate(invalid="ignore"):
@@ -129,13 +130,6 @@ def _all_normal(values: np.ndarray) -> bool:
         if not (magnitude >= _TINY and magnitude <= _HUGE):  # NaN compares False: not normal
             return False
     return True
-
-
-def _read_only(values: np.ndarray) -> np.ndarray:
-    """A contiguous, read-only float64 view (one numba signature for Arrow's views and computed arrays alike)."""
-    view = np.ascontiguousarray(values, dtype=np.float64).view()
-    view.flags.writeable = False
-    return view
 
 
 # A call, not inlined: its helpers are inlined into it once, and numba-level inlining of the

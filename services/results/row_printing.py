@@ -26,6 +26,7 @@ from numba import njit
 
 from services.results import date_text, number_text
 from services.results.date_text import BarDateText, DateColumn, null_dates, write_date
+from services.results.kernel_arrays import KeptBuffer, read_only
 from services.results.number_text import reference_texts, write_double
 from services.results.text_table import TextTable, json_strings
 from services.results.word_access import SLACK, address, load_i64, load_u64, store_word
@@ -94,7 +95,7 @@ def json_array(pieces: Iterable[bytes]) -> Iterator[bytes]:
 
 def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     """Batches with `date` and `equity` columns as printed EquityPoint objects, in pieces (see PIECE_BYTES)."""
-    dates, buffer = BarDateText(), _Buffer()
+    dates, buffer = BarDateText(), KeptBuffer()
     for batch in batches:
         (date,) = dates.columns(batch.column("date"))
         values = _doubles(batch.column("equity"))
@@ -112,7 +113,7 @@ def equity_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
 
 def trade_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     """Batches of trade columns (any of Trade's; a missing one prints its default) as Trade objects, in pieces."""
-    dates, buffer, stacked = BarDateText(), _Buffer(), _Buffer()
+    dates, buffer, stacked = BarDateText(), KeptBuffer(), KeptBuffer()
     for batch in batches:
         rows, names = batch.num_rows, batch.schema.names
         present = [batch.column(name) for name in ("entry_date", "exit_date") if name in names]
@@ -164,22 +165,6 @@ def warm_up() -> None:
         assert rows
 
 
-class _Buffer:
-    """One buffer per stream and use (a batch's text; the trade list's stacked doubles), grown when a batch needs more.
-
-    Each batch's text is copied out in pieces; a fresh buffer per batch would fault its pages in every time.
-    """
-
-    def __init__(self) -> None:
-        self._bytes = np.empty(0, np.uint8)
-
-    def take(self, size: int) -> np.ndarray:
-        """The first `size` bytes of the buffer (8-aligned, as numpy allocates), grown first if shorter."""
-        if len(self._bytes) < size:
-            self._bytes = np.empty(size, np.uint8)
-        return self._bytes[:size]
-
-
 def _pieces(out: np.ndarray, end: int) -> Iterator[bytes]:
     """out[:end] in copies of at most PIECE_BYTES, of even sizes (a piece may end inside a row: the text is one array).
 
@@ -203,23 +188,15 @@ def _widest(column: DateColumn) -> int:
 
 
 def _read_only(*args):
-    """The kernel's input arrays all as read-only: the computed ones as read-only views, nothing copied.
+    """The kernel's input arrays all as read-only views (kernel_arrays.read_only), nothing copied.
 
-    Numba compiles a kernel once per argument signature, and "readonly array" is a type of its
-    own: without one kind for all, every mix of Arrow views (read-only) and computed arrays was
-    a compile of its own (about a minute each for the trade kernel), in every process whose
+    Without one kind for all, every mix of Arrow views (read-only) and computed arrays was a
+    compile of its own (about a minute each for the trade kernel), in every process whose
     cache lacked it. The kernels only read their inputs (`out` is passed apart, writable).
-    Making every input read-only costs a view each; the copies this replaced (the Arrow views
-    made writable) were two 256 KiB arrays a curve batch, each mapped, faulted in and unmapped
-    afresh at the service's 256 KiB mmap threshold.
+    The copies this replaced (the Arrow views made writable) were two 256 KiB arrays a curve
+    batch, each mapped, faulted in and unmapped afresh at the service's 256 KiB mmap threshold.
     """
-    return tuple(_read_only_view(a) if isinstance(a, np.ndarray) and a.flags.writeable else a for a in args)
-
-
-def _read_only_view(array: np.ndarray) -> np.ndarray:
-    view = array.view()
-    view.flags.writeable = False
-    return view
+    return tuple(read_only(a) if isinstance(a, np.ndarray) else a for a in args)
 
 
 def _parts(table: TextTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
